@@ -1,0 +1,3 @@
+"""truce: the shared revenue system for a company's sales and marketing teams."""
+
+__version__ = "0.1.0"

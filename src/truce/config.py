@@ -1,0 +1,183 @@
+"""truce.toml: the funnel both teams signed, validated so a typo fails loudly and by name."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CONFIG_FILE = "truce.toml"
+Team = Literal["marketing", "sales", "revops"]
+
+
+class ConfigError(ValueError):
+    """truce.toml is unreadable or wrong; the message names the file and the key."""
+
+
+def value_key(value: str) -> str:
+    """How other systems' values are compared: case, spaces and punctuation do not matter."""
+    return re.sub(r"[^0-9a-z]", "", value.casefold())
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Company(_Strict):
+    name: str = "Your company"
+    timezone: str = "UTC"
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}; use an IANA name such as Europe/Berlin")
+        return zone
+
+
+class Stage(_Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    team: Team
+    description: str = ""
+
+
+class RejectionReason(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    exit: str
+
+
+class Funnel(_Strict):
+    handoff_stage: str = "mql"
+    accepted_stage: str = "sal"
+    stages: list[Stage] = Field(min_length=2)
+    exits: list[Stage] = Field(default_factory=list)
+    rejection_reasons: list[RejectionReason] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Funnel:
+        keys = [s.key for s in self.stages] + [s.key for s in self.exits]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"stage keys must be unique; listed more than once: {', '.join(twice)}")
+        ordered = [s.key for s in self.stages]
+        for name in ("handoff_stage", "accepted_stage"):
+            if getattr(self, name) not in ordered:
+                raise ValueError(f"{name} {getattr(self, name)!r} is not one of the stages {ordered}")
+        if ordered.index(self.accepted_stage) <= ordered.index(self.handoff_stage):
+            raise ValueError("accepted_stage must come after handoff_stage")
+        exits = [s.key for s in self.exits]
+        for reason in self.rejection_reasons:
+            if reason.exit not in exits:
+                raise ValueError(f"rejection reason {reason.code!r} exits to {reason.exit!r}, not one of {exits}")
+        return self
+
+    @property
+    def stage_keys(self) -> list[str]:
+        return [s.key for s in self.stages] + [s.key for s in self.exits]
+
+    def team_of(self, stage: str) -> str:
+        for s in self.stages + self.exits:
+            if s.key == stage:
+                return s.team
+        raise KeyError(stage)
+
+
+class DealStages(_Strict):
+    values: list[str] = Field(default_factory=list)
+
+
+class Mapping(_Strict):
+    """Source-system values → our stage keys. Keys are compared with `value_key`."""
+
+    hubspot: dict[str, dict[str, str]] = Field(default_factory=dict)
+    salesforce: dict[str, dict[str, str]] = Field(default_factory=dict)
+    won_deal_stages: DealStages = DealStages(values=["closedwon", "Closed Won", "won"])
+    lost_deal_stages: DealStages = DealStages(values=["closedlost", "Closed Lost", "lost"])
+
+
+class TruceConfig(_Strict):
+    company: Company = Company()
+    funnel: Funnel
+    mapping: Mapping = Mapping()
+    source_path: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _mappings_name_stages(self) -> TruceConfig:
+        known = set(self.funnel.stage_keys)
+        for system in ("hubspot", "salesforce"):
+            for field, table in getattr(self.mapping, system).items():
+                for source_value, stage in table.items():
+                    if stage not in known:
+                        raise ValueError(
+                            f"mapping.{system}.{field}: {source_value!r} maps to unknown stage "
+                            f"{stage!r}; known stages: {', '.join(sorted(known))}"
+                        )
+        return self
+
+    def stage_for(self, system: str, field: str, source_value: str) -> str | None:
+        """Our stage for a CRM value (a HubSpot lifecycle stage, a Salesforce lead status)."""
+        table = getattr(self.mapping, system).get(field, {})
+        wanted = value_key(source_value)
+        for value, stage in table.items():
+            if value_key(value) == wanted:
+                return stage
+        return None
+
+    def deal_status(self, deal_stage: str) -> str:
+        key = value_key(deal_stage)
+        if key in {value_key(v) for v in self.mapping.won_deal_stages.values}:
+            return "won"
+        if key in {value_key(v) for v in self.mapping.lost_deal_stages.values}:
+            return "lost"
+        return "open"
+
+
+def default_text() -> str:
+    return resources.files("truce").joinpath("default_truce.toml").read_text(encoding="utf-8")
+
+
+def _where(error: dict) -> str:
+    return ".".join(str(part) for part in error["loc"] if part not in ("function-after",)) or "(top level)"
+
+
+def parse(text: str, source: str = CONFIG_FILE) -> TruceConfig:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        config = TruceConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{source}: {_where(e)}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        raise ConfigError("\n".join(problems)) from None
+    return config.model_copy(update={"source_path": source})
+
+
+def find(path: str | os.PathLike | None = None) -> Path | None:
+    """The config in use: the one named, else $TRUCE_CONFIG, else ./truce.toml if present."""
+    named = path or os.environ.get("TRUCE_CONFIG")
+    if named:
+        if not Path(named).is_file():
+            raise ConfigError(f"{named}: no such config file")
+        return Path(named)
+    here = Path(CONFIG_FILE)
+    return here if here.is_file() else None
+
+
+def load(path: str | os.PathLike | None = None) -> TruceConfig:
+    """Load and validate the config; without a file, the built-in demand waterfall."""
+    found = find(path)
+    if found is None:
+        return parse(default_text(), source="(built-in default truce.toml)")
+    return parse(found.read_text(encoding="utf-8"), source=str(found))

@@ -1,0 +1,115 @@
+"""Connecting to the store, keeping its schema current, and transactions that roll back by default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+DEFAULT_URL = "sqlite:///truce.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaError(RuntimeError):
+    """The database is missing tables or is behind the code; the message says what to run."""
+
+
+def resolve_url(url: str | None = None) -> str:
+    """--db beats TRUCE_DATABASE_URL beats the embedded default `truce.db` here."""
+    url = url or os.environ.get("TRUCE_DATABASE_URL") or DEFAULT_URL
+    if "://" not in url:  # a bare path is a SQLite file
+        url = f"sqlite:///{url}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets readers (the web app, a report) run while an import writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def connect(url: str | None = None) -> Engine:
+    url = resolve_url(url)
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    config = _alembic_config(None)  # type: ignore[arg-type]
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(engine), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(_alembic_config(engine), revision)
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to work on a database whose schema is missing or older than this code."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    where = describe(str(engine.url))
+    if current is None and not inspect(engine).get_table_names():
+        raise SchemaError(f"{where} has no truce tables yet. Run: truce db upgrade")
+    raise SchemaError(
+        f"{where} is at schema {current or 'unknown'}, this truce needs {head}. "
+        "Run: truce db upgrade"
+    )
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A unit of work: commits only if the block finishes, otherwise nothing is written."""
+    with engine.connect() as conn:
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as orm_session:
+        with orm_session.begin():
+            yield orm_session

@@ -1,0 +1,24 @@
+"""Alembic environment: truce hands over its own engine, so migrations run on SQLite and PostgreSQL alike."""
+
+from alembic import context
+
+from truce.store.models import Base
+
+config = context.config
+engine = config.attributes.get("engine")
+if engine is None:
+    from truce.store.db import connect
+
+    engine = connect()
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        # SQLite cannot ALTER most things in place; batch mode copies the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,307 @@
+"""The shared revenue database: one set of records both teams read and write.
+
+Every table here is created by an Alembic migration (store/migrations); change a
+model, then add a migration. Money is `Money` (Decimal), time is `UTCDateTime`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from truce.store.types import Money, Rate, UTCDateTime
+
+# Constraint names are spelled out so migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TEAMS = ("marketing", "sales", "revops")
+MARKETING_FOCUS = ("upstream", "downstream")
+TOUCH_KINDS = ("marketing", "sales")
+OPPORTUNITY_STATUSES = ("open", "won", "lost")
+FEEDBACK_KINDS = (
+    "product_gap",
+    "competitor",
+    "pricing",
+    "lead_quality",
+    "messaging",
+    "content_request",
+    "other",
+)
+FEEDBACK_STATUSES = ("new", "acknowledged", "acted_on")
+TARGET_METRICS = ("revenue", "pipeline", "mqls")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ExternalIds:
+    """Ids the record carries in other systems, so a re-import updates instead of duplicating."""
+
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    salesforce_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    hubspot_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_one_of("team", TEAMS), name="team"),
+        CheckConstraint(
+            f"marketing_focus IS NULL OR ({_one_of('marketing_focus', MARKETING_FOCUS)})",
+            name="marketing_focus",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team: Mapped[str] = mapped_column(String(16))
+    # Upstream marketers shape strategy and products; downstream ones run campaigns.
+    marketing_focus: Mapped[str | None] = mapped_column(String(16))
+    is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    region: Mapped[str | None] = mapped_column(String(64))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Account(ExternalIds, Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    industry: Mapped[str | None] = mapped_column(String(100))
+    employees: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str | None] = mapped_column(String(64))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    is_key_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Contact(ExternalIds, Base):
+    """A person at an account. A lead is simply a contact in an early funnel stage."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_stage", "stage"), Index("ix_contacts_account", "account_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Lower-cased and trimmed, so two spellings of one address are one person.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    source_channel: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(32))
+    lead_status: Mapped[str | None] = mapped_column(String(64))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (CheckConstraint(_one_of("owning_team", TEAMS), name="owning_team"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    salesforce_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(64), index=True)
+    owning_team: Mapped[str] = mapped_column(String(16), default="marketing")
+    budget: Mapped[Decimal | None] = mapped_column(Money)
+    actual_cost: Mapped[Decimal | None] = mapped_column(Money)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Touchpoint(Base):
+    """One interaction with a contact: marketing's (ad click, form, webinar) or sales' (call, demo)."""
+
+    __tablename__ = "touchpoints"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", TOUCH_KINDS), name="kind"),
+        Index("ix_touchpoints_contact_at", "contact_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    channel: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    touch_type: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Opportunity(ExternalIds, Base):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", OPPORTUNITY_STATUSES), name="status"),
+        Index("ix_opportunities_account", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    primary_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    list_amount: Mapped[Decimal | None] = mapped_column(Money)
+    # Share of the list amount given away: 1 - amount / list_amount.
+    discount_rate: Mapped[Decimal | None] = mapped_column(Rate)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    stage: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    close_date: Mapped[dt.date | None] = mapped_column(Date)
+    loss_reason: Mapped[str | None] = mapped_column(String(100))
+    competitor: Mapped[str | None] = mapped_column(String(100))
+    product: Mapped[str | None] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class StageChange(Base):
+    """The append-only ledger of every stage move: who, when, from, to, why.
+
+    Database triggers refuse UPDATE and DELETE on this table (see the first migration),
+    so history survives recycling, re-imports and mistakes in any face.
+    """
+
+    __tablename__ = "stage_changes"
+    __table_args__ = (
+        CheckConstraint(_one_of("entity_type", ("contact", "opportunity")), name="entity_type"),
+        Index("ix_stage_changes_entity", "entity_type", "entity_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    from_stage: Mapped[str | None] = mapped_column(String(64))
+    to_stage: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    team_before: Mapped[str | None] = mapped_column(String(16))
+    team_after: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    # Where the move came from: "import", "demo", "cli", "api", "web", "rule".
+    origin: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FeedbackItem(Base):
+    """One line of sales-force feedback, and marketing's answer to it."""
+
+    __tablename__ = "feedback_items"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", FEEDBACK_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", FEEDBACK_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    replied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Target(Base):
+    """A revenue, pipeline or MQL target for a period; team NULL means shared by both."""
+
+    __tablename__ = "targets"
+    __table_args__ = (
+        CheckConstraint(_one_of("metric", TARGET_METRICS), name="metric"),
+        CheckConstraint(f"team IS NULL OR ({_one_of('team', TEAMS)})", name="team"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    team: Mapped[str | None] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ImportRun(Base):
+    """One run of `truce import`: what was loaded, by whom, and what it changed."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_table: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(String(500))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    dialect: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(254))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    rows_read: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+
+
+class AuditEntry(Base):
+    """Every write, by any face: who, when, what, before and after. Append-only, like the ledger."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(32))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+
+APPEND_ONLY_TABLES = ("stage_changes", "audit_log")
