@@ -40,7 +40,7 @@ class Company(_Strict):
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {zone!r}; use an IANA name such as Europe/Berlin")
+            raise ValueError(f"unknown time zone {zone!r}; use an IANA name such as Europe/Berlin") from None
         return zone
 
 

@@ -1,0 +1,45 @@
+"""The `truce` command: a thin skin over the services. Heavy libraries load only when a command runs."""
+
+from __future__ import annotations
+
+import typer
+
+from truce import __version__
+from truce.cli import data, start, store
+
+app = typer.Typer(
+    name="truce",
+    help=(
+        "truce — the shared revenue system for sales and marketing.\n\n"
+        "One shared database, a funnel both teams signed, and numbers both trust.\n\n"
+        "Start here:  truce demo   (builds a realistic demo company into ./truce.db)"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"truce {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    pass
+
+
+start.register(app)
+store.register(app)
+data.register(app)
+
+
+def main() -> None:
+    app()

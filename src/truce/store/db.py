@@ -94,10 +94,7 @@ def require_current_schema(engine: Engine) -> None:
     where = describe(str(engine.url))
     if current is None and not inspect(engine).get_table_names():
         raise SchemaError(f"{where} has no truce tables yet. Run: truce db upgrade")
-    raise SchemaError(
-        f"{where} is at schema {current or 'unknown'}, this truce needs {head}. "
-        "Run: truce db upgrade"
-    )
+    raise SchemaError(f"{where} is at schema {current or 'unknown'}, this truce needs {head}. Run: truce db upgrade")
 
 
 @contextmanager

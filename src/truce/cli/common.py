@@ -1,0 +1,81 @@
+"""What every command shares: --db, --json, opening the store, and errors a person can act on."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL or SQLite file. Default: $TRUCE_DATABASE_URL, else ./truce.db.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of tables.")]
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", help="truce.toml to use. Default: $TRUCE_CONFIG, else ./truce.toml, else built-in."),
+]
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn the errors users cause into one clear line and a non-zero exit, not a traceback."""
+    from truce.config import ConfigError
+    from truce.imports.csvfile import FileProblem
+    from truce.store.db import SchemaError
+
+    try:
+        yield
+    except (ConfigError, SchemaError, FileProblem) as exc:
+        fail(str(exc))
+
+
+def open_store(db: str | None, *, check_schema: bool = True):
+    """An engine for the chosen database, refusing one whose schema is missing or old."""
+    from sqlalchemy.exc import OperationalError
+
+    from truce.store import db as store
+
+    engine = store.connect(db)
+    if check_schema:
+        try:
+            store.require_current_schema(engine)
+        except OperationalError as exc:
+            fail(f"cannot open {store.describe(str(engine.url))}: {exc.orig}")
+    return engine
+
+
+def load_config(path: str | None):
+    from truce import config
+
+    return config.load(path)

@@ -1,0 +1,165 @@
+"""Getting started: `truce init`, `truce config check`, `truce demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from truce.cli.common import ConfigOption, DbOption, JsonOption, console, fail, handled, load_config, print_json
+
+config_app = typer.Typer(help="Check the shared funnel config (truce.toml).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("demo")(demo)
+    app.add_typer(config_app, name="config")
+
+
+def init(
+    path: Annotated[Path, typer.Option("--path", help="Where to write the config.")] = Path("truce.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Write a commented truce.toml (the demand waterfall) and create the database.
+
+    Example:  truce init && truce import contacts hubspot-contacts.csv
+    """
+    from truce import config
+    from truce.store import db as store
+
+    if path.exists() and not force:
+        fail(f"{path} already exists; use --force to overwrite it")
+    path.write_text(config.default_text(), encoding="utf-8")
+    engine = store.connect(db)
+    store.upgrade(engine)
+    console.print(
+        f"Wrote [bold]{path}[/]: the funnel both teams sign. Edit it together, then run [bold]truce config check[/]."
+    )
+    console.print(f"Database ready at [bold]{store.describe(str(engine.url))}[/].")
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None, json: JsonOption = False) -> None:
+    """Validate truce.toml and show the funnel it defines.
+
+    Example:  truce config check --config ./truce.toml
+    """
+    with handled():
+        loaded = load_config(config)
+    funnel = loaded.funnel
+    if json:
+        print_json({"source": loaded.source_path, "valid": True, **loaded.model_dump(mode="json")})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Funnel from {loaded.source_path}")
+    for column in ("#", "stage", "label", "team", "role"):
+        table.add_column(column)
+    for number, stage in enumerate(funnel.stages, 1):
+        role = {funnel.handoff_stage: "handoff", funnel.accepted_stage: "accepted"}.get(stage.key, "")
+        table.add_row(str(number), stage.key, stage.label, stage.team, role)
+    for stage in funnel.exits:
+        table.add_row("exit", stage.key, stage.label, stage.team, "")
+    console.print(table)
+    codes = ", ".join(r.code for r in funnel.rejection_reasons)
+    console.print(f"Rejection reasons: {codes}\n[green]valid[/]")
+
+
+def demo(
+    contacts: Annotated[
+        int, typer.Option(min=100, max=5_000_000, help="How many contacts (leads) to generate.")
+    ] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed builds the same company.")] = 7,
+    force: Annotated[bool, typer.Option("--force", help="Replace whatever the database holds.")] = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Build a realistic demo company (two years of a B2B software seller) and summarise it.
+
+    Both teams, 12+ channels with costs, slow follow-ups, rejected and recycled MQLs,
+    discounting sellers, wins and losses with reasons.
+
+    Example:  truce demo --contacts 20000 --db demo.db
+    """
+    from truce.services import demo as demo_service
+    from truce.store import db as store
+
+    with handled():
+        loaded = load_config(config)
+    engine = store.connect(db)
+    if force:
+        demo_service.reset(engine)
+    try:
+        with _progress(json) as advance:
+            demo_service.build(engine, contacts=contacts, seed=seed, progress=advance)
+    except demo_service.NotEmpty as exc:
+        fail(str(exc))
+    result = demo_service.summary(engine, loaded)
+    if json:
+        print_json({"database": store.describe(str(engine.url)), **result})
+        return
+    _show_summary(result, store.describe(str(engine.url)))
+
+
+def _progress(quiet: bool):
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextmanager
+    def bar():
+        if quiet:
+            yield lambda *_: None
+            return
+        with Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            tasks: dict[str, int] = {}
+
+            def advance(step: str, done: int, total: int) -> None:
+                if step not in tasks:
+                    tasks[step] = progress.add_task(step, total=total)
+                progress.update(tasks[step], completed=done, total=total)
+
+            yield advance
+
+    return bar()
+
+
+def _show_summary(result: dict, where: str) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]Demo company built[/] in {where}\n")
+    counts = Table(title="Records")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for name, rows in result["tables"].items():
+        counts.add_row(name, f"{rows:,}")
+    console.print(counts)
+    stages = Table(title="Contacts per funnel stage")
+    stages.add_column("stage")
+    stages.add_column("contacts", justify="right")
+    for stage, n in result["contacts_per_stage"].items():
+        stages.add_row(stage, f"{n:,}")
+    console.print(stages)
+    channels = Table(title="Top channels by revenue won")
+    for column in ("channel", "contacts", "revenue won"):
+        channels.add_column(column, justify="left" if column == "channel" else "right")
+    for row in result["top_channels"]:
+        channels.add_row(row["channel"], f"{row['contacts']:,}", f"{row['revenue_won']:,.2f}")
+    console.print(channels)
+    console.print(
+        f"Revenue won: [bold]{result['revenue_won']:,.2f}[/] from {result['deals_won']:,} deals. "
+        f"Touchpoints: {result['touchpoints_by_team']['marketing']:,} marketing, "
+        f"{result['touchpoints_by_team']['sales']:,} sales."
+    )
+    console.print("Next: [bold]truce status[/], [bold]truce export contacts --format csv[/]")

@@ -1,0 +1,123 @@
+"""The demo company: build it into a fresh database, and summarise what is in a store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, inspect, select
+
+from truce.store import bulk, db
+from truce.store.models import Base, Contact, Opportunity, Touchpoint
+
+# Parents before children, so foreign keys hold at every step.
+LOAD_ORDER = (
+    "users",
+    "accounts",
+    "campaigns",
+    "contacts",
+    "opportunities",
+    "touchpoints",
+    "stage_changes",
+    "feedback_items",
+    "targets",
+)
+DEMO_UNTIL = dt.date(2026, 11, 20)
+
+
+class NotEmpty(RuntimeError):
+    """The demo refuses to mix itself into a database that already holds records."""
+
+
+def holds_records(engine: Engine) -> bool:
+    if "contacts" not in inspect(engine).get_table_names():
+        return False
+    with engine.connect() as conn:
+        return any(
+            conn.execute(select(func.count()).select_from(Base.metadata.tables[name])).scalar_one()
+            for name in LOAD_ORDER
+        )
+
+
+def reset(engine: Engine) -> None:
+    """Drop everything truce created, so the demo starts from a fresh schema."""
+    db.downgrade(engine, "base")
+
+
+def build(
+    engine: Engine,
+    contacts: int = 5000,
+    seed: int = 7,
+    until: dt.date = DEMO_UNTIL,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, int]:
+    """Generate the demo company and load it; returns rows written per table."""
+    from truce.demo.generator import generate
+
+    db.upgrade(engine)
+    if holds_records(engine):
+        raise NotEmpty(f"{db.describe(str(engine.url))} already holds records; use --force to replace them")
+    company = generate(contacts=contacts, seed=seed, until=until, progress=progress)
+    total = sum(company.tables[name].num_rows for name in LOAD_ORDER)
+    written, done = {}, 0
+    with db.transaction(engine) as conn:
+        for name in LOAD_ORDER:
+            table = company.tables[name]
+
+            def advance(rows: int, _name=name) -> None:
+                nonlocal done
+                done += rows
+                if progress:
+                    progress(f"loading {_name}", done, total)
+
+            bulk.load(conn, name, table, advance)
+            written[name] = table.num_rows
+    return written
+
+
+def summary(engine: Engine, config) -> dict:
+    """Counts, contacts per funnel stage, revenue won and the channels that brought it.
+
+    Money is summed in Python as Decimal: SQLite would sum it as floating point.
+    """
+    from truce.services.status import row_counts
+
+    with engine.connect() as conn:
+        per_stage = dict(conn.execute(select(Contact.stage, func.count()).group_by(Contact.stage)).all())
+        contacts_by_channel = dict(
+            conn.execute(select(Contact.source_channel, func.count()).group_by(Contact.source_channel)).all()
+        )
+        won = conn.execute(
+            select(Contact.source_channel, Opportunity.amount)
+            .select_from(Opportunity)
+            .outerjoin(Contact, Opportunity.primary_contact_id == Contact.id)
+            .where(Opportunity.status == "won")
+        ).all()
+        touches = dict(conn.execute(select(Touchpoint.kind, func.count()).group_by(Touchpoint.kind)).all())
+    revenue_by_channel: dict = defaultdict(Decimal)
+    for channel, amount in won:
+        revenue_by_channel[channel] += amount
+    channels = set(contacts_by_channel) | set(revenue_by_channel)
+    top = sorted(
+        (
+            {
+                "channel": c or "(none)",
+                "contacts": contacts_by_channel.get(c, 0),
+                "revenue_won": revenue_by_channel.get(c, Decimal("0.00")),
+            }
+            for c in channels
+        ),
+        key=lambda row: (-row["revenue_won"], -row["contacts"], row["channel"]),
+    )
+    order = config.funnel.stage_keys
+    return {
+        "tables": row_counts(engine),
+        "contacts_per_stage": {s: per_stage.get(s, 0) for s in order}
+        | {s: n for s, n in per_stage.items() if s not in order},
+        "revenue_won": sum(revenue_by_channel.values(), Decimal("0.00")),
+        "deals_won": len(won),
+        "touchpoints_by_team": {"marketing": touches.get("marketing", 0), "sales": touches.get("sales", 0)},
+        "top_channels": top[:10],
+    }
