@@ -20,14 +20,21 @@ class Reading:
     zone: ZoneInfo
     day_first: bool = False
 
+    def __post_init__(self) -> None:
+        funnel = self.config.funnel
+        self._stages = {value_key(name): s.key for s in funnel.stages + funnel.exits for name in (s.key, s.label)}
+        self._seen: dict[str, str] = {}  # a file repeats a handful of stage values a million times
+
     def stage(self, cell: str) -> str:
         """A funnel stage by key or label: "mql", "MQL", "Marketing qualified lead"."""
-        wanted = value_key(cell)
-        for stage in self.config.funnel.stages + self.config.funnel.exits:
-            if wanted in (value_key(stage.key), value_key(stage.label)):
-                return stage.key
-        known = ", ".join(self.config.funnel.stage_keys)
-        raise v.BadValue(f"unknown stage {cell.strip()!r}; known stages: {known}")
+        known = self._seen.get(cell)
+        if known is None:
+            known = self._stages.get(value_key(cell))
+            if known is None:
+                stages = ", ".join(self.config.funnel.stage_keys)
+                raise v.BadValue(f"unknown stage {cell.strip()!r}; known stages: {stages}")
+            self._seen[cell] = known
+        return known
 
 
 def _one_of(allowed: tuple[str, ...], what: str) -> Callable[[str], str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, bindparam, select, text
 
 from truce.store.models import Account, Campaign, Contact, Opportunity, User
 
-CHUNK = 500  # keeps every IN (...) list under SQLite's bound-parameter limit
+CHUNK = 5000  # keeps every IN (...) list well under SQLite's bound-parameter limit (32,766)
 
 
 def fetch_by(conn: Connection, table: Table, column: str, keys: Iterable, columns=None) -> dict:
@@ -16,12 +17,32 @@ def fetch_by(conn: Connection, table: Table, column: str, keys: Iterable, column
     wanted = sorted({k for k in keys if k is not None})
     found: dict = {}
     selected = columns or [table]
+    query = select(*selected).where(table.c[column].in_(bindparam("keys", expanding=True)))
     for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        query = select(*selected).where(table.c[column].in_(chunk))
-        for row in conn.execute(query).mappings():
+        for row in conn.execute(query, {"keys": wanted[start : start + CHUNK]}).mappings():
             found[row[column]] = row
     return found
+
+
+def find_ids(conn: Connection, table: Table, column: str, keys: Iterable, *, fold_case: bool = False) -> dict:
+    """{key: id} for the rows of `table` whose `column` is one of `keys`.
+
+    One bound parameter carries the whole list (a JSON array on SQLite, an array on
+    PostgreSQL), so looking up a batch of 20,000 emails is one cheap statement.
+    """
+    wanted = sorted({k for k in keys if k is not None})
+    if not wanted:
+        return {}
+    target = f"lower({column})" if fold_case else column
+    if conn.dialect.name == "postgresql":
+        query = text(f"SELECT id, {column} FROM {table.name} WHERE {target} = ANY(:keys)")
+        rows = conn.execute(query, {"keys": wanted})
+    else:
+        query = text(f"SELECT id, {column} FROM {table.name} WHERE {target} IN (SELECT value FROM json_each(:keys))")
+        rows = conn.execute(query, {"keys": json.dumps(wanted)})
+    if fold_case:
+        return {value.casefold(): row_id for row_id, value in rows}
+    return {value: row_id for row_id, value in rows}
 
 
 class People:
@@ -61,13 +82,8 @@ class Cache:
         if not wanted:
             return
         self._asked |= wanted
-        column = self.table.c[self.column]
-        target = func.lower(column) if self.fold_case else column
-        ordered = sorted(wanted)
-        for start in range(0, len(ordered), CHUNK):
-            query = select(self.table.c.id, column).where(target.in_(ordered[start : start + CHUNK]))
-            for row_id, value in self.conn.execute(query):
-                self.known.setdefault(self._key(value), row_id)
+        for value, row_id in find_ids(self.conn, self.table, self.column, wanted, fold_case=self.fold_case).items():
+            self.known.setdefault(value, row_id)
 
     def get(self, value):
         return self.known.get(self._key(value))

@@ -14,8 +14,8 @@ def write_rejects(path: str | Path, header: list[str], rejects: list) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*header, "line", "reason"])
-        for row, errors in rejects:
+        for _record, cells, errors in rejects:
             reason = "; ".join(f"{e.column}: {e.message}" if e.column else e.message for e in errors)
-            cells = [neutralise(row.cells.get(name, "")) for name in header]
-            writer.writerow([*cells, row.line, neutralise(reason)])
+            row = [neutralise(cells.get(name, "")) for name in header]
+            writer.writerow([*row, errors[0].line or "", neutralise(reason)])
     return path

@@ -1,7 +1,8 @@
 """`truce import`: load a CRM export into the shared database, all or nothing, idempotently.
 
-The file is read as a stream, in batches. Every row is parsed, checked against the store
-and against the rows before it, and then written inside one transaction. If any row is bad
+The file is read as a stream, in batches held as columns (imports/batch.py). Every row is
+parsed, checked against the store and against the rows before it, and written inside one
+transaction. If any row is bad
 the transaction is rolled back (unless --skip-invalid), so a failed import leaves nothing
 behind; re-running an import updates records in place by id or email, never duplicates.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,47 +21,14 @@ from sqlalchemy import Engine, insert
 
 from truce.config import TruceConfig
 from truce.imports import dialects
-from truce.imports.csvfile import CsvStream, FileProblem, Row
+from truce.imports.batch import RowError, read_batch
+from truce.imports.csvfile import CsvFile, FileProblem
 from truce.imports.fields import REQUIRED, Reading, parsers
 from truce.imports.rejects import write_rejects
-from truce.imports.values import BadValue
 from truce.store.models import AuditEntry, ImportRun
 
 TABLES = tuple(dialects.TRUCE_FIELDS)
 MAX_ERRORS_KEPT = 1000
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    column: str
-    kind: str  # validation, duplicate, not_found
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" + (f", column {self.column!r}" if self.column else "")
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class Parsed:
-    """One row on its way in: its line, the truce fields read from it, and where each came from."""
-
-    row: Row
-    values: dict
-    headers: dict[str, str]  # truce field → the file's header, for error messages
-    store: dict = field(default_factory=dict)  # the store columns the writer will set
-    became: list[tuple[str, dt.datetime]] = field(default_factory=list)  # HubSpot "Became a … Date"
-    history: list[tuple[str, dt.datetime]] = field(default_factory=list)  # dated moves, in order
-    new_company: str | None = None  # a company name no account has yet
-    match: object = None  # the stored row this record updates, if any
-
-    @property
-    def line(self) -> int:
-        return self.row.line
-
-    def error(self, field_name: str, kind: str, message: str) -> RowError:
-        return RowError(self.line, self.headers.get(field_name, field_name), kind, message)
 
 
 @dataclass
@@ -110,14 +77,8 @@ class Options:
     rejects_path: str | None = None
     day_first: bool = False
     actor: str = "import"
-    batch_size: int = 5000
+    batch_size: int = 20_000
     progress: Callable[[int, int], None] | None = None
-
-
-def _batches(rows, size: int):
-    iterator = iter(rows)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
 
 
 def file_digest(path: Path) -> str:
@@ -126,39 +87,6 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _parse(row: Row, plan: dialects.HeaderPlan, parse: dict, reading: Reading) -> tuple[Parsed, list[RowError]]:
-    record = Parsed(row, {}, {})
-    errors = []
-    if row.extra_cells:
-        errors.append(RowError(row.line, "", "validation", f"{row.extra_cells} more cells than the header has columns"))
-    for header, name in plan.fields.items():
-        cell = row.cells.get(header, "")
-        if not cell.strip():
-            continue
-        record.headers[name] = header
-        try:
-            record.values[name] = parse[name](cell) if name in parse else cell.strip()
-        except BadValue as exc:
-            errors.append(RowError(row.line, header, "validation", str(exc)))
-    for header, stage_name in plan.became.items():
-        cell = row.cells.get(header, "")
-        if cell.strip():
-            try:
-                record.became.append((stage_name, parse["changed_at"](cell)))
-            except BadValue as exc:
-                errors.append(RowError(row.line, header, "validation", str(exc)))
-    return record, errors
-
-
-def _missing_required(table: str, record: Parsed, plan: dialects.HeaderPlan) -> list[RowError]:
-    errors = []
-    for group in REQUIRED[table]:
-        if not any(name in record.values or name in record.headers for name in group):
-            names = [h for h, f in plan.fields.items() if f in group] or list(group)
-            errors.append(RowError(record.line, names[0], "validation", "required value is missing"))
-    return errors
 
 
 def _check_header(table: str, path: Path, plan: dialects.HeaderPlan) -> None:
@@ -181,62 +109,86 @@ def import_file(
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
     path = Path(path)
-    with CsvStream(path) as stream:
-        dialect = options.dialect or dialects.detect(stream.header, table)
-        plan = dialects.plan(stream.header, table, dialect, options.mapping)
-        _check_header(table, path, plan)
-        report = ImportReport(table, str(path), dialect, dry_run=options.dry_run, unknown_columns=plan.unknown)
-        reading = Reading(config, ZoneInfo(config.company.timezone), options.day_first)
-        parse = parsers(reading)
-        started = dt.datetime.now(dt.UTC)
-        rejects: list[tuple[Row, list[RowError]]] = []
-        with engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                writer = WRITERS[table](conn, reading, dialect, report, started, options.actor)
-                for batch in _batches(stream.rows(), options.batch_size):
-                    parsed = []
-                    for row in batch:
-                        record, errors = _parse(row, plan, parse, reading)
-                        errors += _missing_required(table, record, plan)
-                        if errors:
-                            _reject(report, rejects, row, errors, options.skip_invalid)
-                        else:
-                            parsed.append(record)
-                    good, bad = writer.check(parsed)
-                    for record, errors in sorted(bad, key=lambda pair: pair[0].line):
-                        _reject(report, rejects, record.row, errors, options.skip_invalid)
-                    report.rows_read += len(batch)
-                    if good and not options.dry_run and (options.skip_invalid or not report.error_count):
-                        writer.write(good)
-                    if options.progress:
-                        options.progress(stream.position, stream.size)
-                report.errors.sort(key=lambda error: error.line)
-                if report.error_count and not options.skip_invalid:
-                    transaction.rollback()
-                    raise ImportFailed(report, _failure_message(report, path))
-                if options.dry_run:
-                    transaction.rollback()
-                else:
-                    _record_run(conn, report, path, options.actor, started)
-                    transaction.commit()
-                    report.written = True
-            except BaseException:
-                if transaction.is_active:
-                    transaction.rollback()
-                raise
+    source = CsvFile(path)
+    dialect = options.dialect or dialects.detect(source.header, table)
+    plan = dialects.plan(source.header, table, dialect, options.mapping)
+    _check_header(table, path, plan)
+    report = ImportReport(table, str(path), dialect, dry_run=options.dry_run, unknown_columns=plan.unknown)
+    reading = Reading(config, ZoneInfo(config.company.timezone), options.day_first)
+    parse = parsers(reading)
+    started = dt.datetime.now(dt.UTC)
+    rejects: list[tuple[int, dict, list[RowError]]] = []
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            writer = WRITERS[table](conn, reading, dialect, report, started, options.actor)
+            for raw in source.batches(options.batch_size):
+                batch = read_batch(raw, plan, parse, REQUIRED[table])
+                writer.check(batch)
+                for index in sorted(batch.errors):
+                    _reject(report, rejects, raw.first_record + index, raw.cells(index), batch.errors[index], options)
+                report.rows_read += batch.size
+                if not options.dry_run and (options.skip_invalid or not report.error_count):
+                    writer.write(batch)
+                if options.progress:
+                    options.progress(source.position, source.size)
+            _malformed(source, report, rejects, options)
+            if report.error_count:
+                _finish_lines(source, report, rejects)
+            if report.error_count and not options.skip_invalid:
+                transaction.rollback()
+                raise ImportFailed(report, _failure_message(report, path))
+            if options.dry_run:
+                transaction.rollback()
+            else:
+                _record_run(conn, report, path, options.actor, started)
+                transaction.commit()
+                report.written = True
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
     if rejects and options.skip_invalid:
-        report.rejects_file = str(write_rejects(options.rejects_path or _rejects_name(path), stream.header, rejects))
+        target = options.rejects_path or _rejects_name(path)
+        report.rejects_file = str(write_rejects(target, source.header, rejects))
     return report
 
 
-def _reject(report: ImportReport, rejects: list, row: Row, errors: list[RowError], skipping: bool) -> None:
+def _reject(
+    report: ImportReport, rejects: list, record: int, cells: dict, errors: list[RowError], options: Options
+) -> None:
     report.rejected += 1
     report.error_count += len(errors)
     room = MAX_ERRORS_KEPT - len(report.errors)
     report.errors.extend(errors[: max(room, 0)])
-    if skipping:
-        rejects.append((row, errors))
+    if options.skip_invalid:
+        rejects.append((record, cells, errors))
+
+
+def _malformed(source: CsvFile, report: ImportReport, rejects: list, options: Options) -> None:
+    """Rows with more or fewer cells than the header: Arrow skipped them; report each by line."""
+    if not source.malformed:
+        return
+    for line, problem, cells in source.malformed_lines():
+        error = RowError(-line, "", "validation", problem, line=line)
+        report.rows_read += 1
+        _reject(report, rejects, -line, cells, [error], options)
+
+
+def _finish_lines(source: CsvFile, report: ImportReport, rejects: list) -> None:
+    """Turn record numbers into the lines a person sees in an editor (one pass over the file)."""
+    wanted = {e.record for e in report.errors if e.record >= 0} | {
+        e.refers_to for e in report.errors if e.refers_to is not None
+    }
+    wanted |= {record for record, _, _ in rejects if record >= 0}
+    lines = source.locate(wanted)
+    for error in report.errors:
+        error.finish(lines)
+    for _record, _, errors in rejects:
+        for error in errors:
+            error.finish(lines)
+    report.errors.sort(key=lambda error: error.line or 0)
+    rejects.sort(key=lambda reject: reject[2][0].line or 0)
 
 
 def _rejects_name(path: Path) -> Path:

@@ -12,9 +12,11 @@ import json
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import Connection, Table, bindparam, update
 
-from truce.imports.lookups import fetch_by
+from truce.imports.batch import Batch
+from truce.imports.lookups import fetch_by, find_ids
+from truce.store import bulk
 from truce.store.models import AuditEntry
 
 
@@ -26,31 +28,30 @@ def jsonable(value):
     return value
 
 
-class Matcher:
-    """Sorts one batch into new records, changed records and unchanged ones."""
-
-    def __init__(self, conn: Connection, table: Table, id_column: str, natural_key: str | None):
-        self.conn, self.table = conn, table
-        self.id_column, self.natural_key = id_column, natural_key
-
-    def existing(self, records) -> list:
-        """For each record, the stored row it updates, or None."""
-        by_id = fetch_by(self.conn, self.table, self.id_column, [r.store.get(self.id_column) for r in records])
-        by_key = {}
-        if self.natural_key:
-            keys = [r.store.get(self.natural_key) for r in records]
-            by_key = fetch_by(self.conn, self.table, self.natural_key, keys)
-        matches = []
-        for record in records:
-            match = by_id.get(record.store.get(self.id_column))
-            if match is None and self.natural_key:
-                match = by_key.get(record.store.get(self.natural_key))
-            elif match is not None and self.natural_key:
-                other = by_key.get(record.store.get(self.natural_key))
-                if other is not None and other["id"] != match["id"]:
-                    match = ("conflict", other)
-            matches.append(match)
-        return matches
+def match_existing(
+    conn: Connection, table: Table, batch: Batch, id_column: str, natural_key: str | None, entity: str
+) -> None:
+    """Set batch.match[i] to the stored row that row i updates (or None); conflicts become errors."""
+    good = batch.good()
+    ids, keys = batch.column(id_column), batch.column(natural_key) if natural_key else None
+    by_id = find_ids(conn, table, id_column, [ids[i] for i in good])
+    by_key = find_ids(conn, table, natural_key, [keys[i] for i in good]) if natural_key else {}
+    matched = {}
+    for i in good:
+        found = by_id.get(ids[i]) if ids[i] is not None else None
+        other = by_key.get(keys[i]) if keys and keys[i] is not None else None
+        if found is not None and other is not None and other != found:
+            batch.fail(
+                i, natural_key, "duplicate", f"{natural_key} {keys[i]!r} belongs to another {entity} (id {other})"
+            )
+            continue
+        if found is not None or other is not None:
+            matched[i] = found if found is not None else other
+    # Whole rows only for the records that will be compared: a first import fetches nothing.
+    stored = fetch_by(conn, table, "id", matched.values())
+    batch.match = [None] * batch.size
+    for i, record_id in matched.items():
+        batch.match[i] = stored[record_id]
 
 
 def changes(stored, incoming: dict, ignore: frozenset = frozenset()) -> dict:
@@ -62,27 +63,19 @@ def changes(stored, incoming: dict, ignore: frozenset = frozenset()) -> dict:
     }
 
 
-def insert_rows(conn: Connection, table: Table, rows: list[dict], columns: list[str]) -> list[int]:
-    """Insert rows in order and return their new ids in the same order."""
-    if not rows:
-        return []
-    # executemany needs every row to bind the same columns; absent ones take the model default.
-    fallback = {c: _scalar_default(table, c) for c in columns}
-    uniform = [{c: row.get(c, fallback[c]) for c in columns} for row in rows]
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(conn.execute(statement, uniform).scalars())
-
-
-def _scalar_default(table: Table, column: str):
+def scalar_default(table: Table, column: str):
     default = table.c[column].default
     return default.arg if default is not None and default.is_scalar else None
 
 
-def append_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """Insert rows whose ids nobody needs back (ledger and audit rows)."""
-    if rows:
-        columns = sorted({c for row in rows for c in row})
-        conn.execute(insert(table), [{c: row.get(c) for c in columns} for row in rows])
+def insert_new(conn: Connection, table: Table, columns: dict[str, list]) -> list[int]:
+    """Insert rows given as columns; returns their new ids in order."""
+    count = len(next(iter(columns.values()))) if columns else 0
+    if count == 0:
+        return []
+    ids = bulk.reserve_ids(conn, table, count)
+    bulk.insert_columns(conn, table, {"id": ids, **columns})
+    return ids
 
 
 def update_rows(conn: Connection, table: Table, updates: list[tuple[int, dict]], now: dt.datetime) -> None:
@@ -101,16 +94,15 @@ def update_rows(conn: Connection, table: Table, updates: list[tuple[int, dict]],
 
 def audit_updates(conn, entity_type: str, updates: list[tuple[int, dict, dict]], actor: str, now) -> None:
     """One audit entry per changed record, holding only the columns that changed."""
-    rows = [
-        {
-            "at": now,
-            "actor": actor,
-            "action": "import_update",
-            "entity_type": entity_type,
-            "entity_id": record_id,
-            "before": json.loads(json.dumps({c: jsonable(before[c]) for c in changed})),
-            "after": json.loads(json.dumps({c: jsonable(v) for c, v in changed.items()})),
-        }
-        for record_id, before, changed in updates
-    ]
-    append_rows(conn, AuditEntry.__table__, rows)
+    if not updates:
+        return
+    rows = {"at": [], "actor": [], "action": [], "entity_type": [], "entity_id": [], "before": [], "after": []}
+    for record_id, before, changed in updates:
+        rows["at"].append(now)
+        rows["actor"].append(actor)
+        rows["action"].append("import_update")
+        rows["entity_type"].append(entity_type)
+        rows["entity_id"].append(record_id)
+        rows["before"].append(json.loads(json.dumps({c: jsonable(before[c]) for c in changed})))
+        rows["after"].append(json.loads(json.dumps({c: jsonable(v) for c, v in changed.items()})))
+    insert_new(conn, AuditEntry.__table__, rows)

@@ -15,7 +15,8 @@ class BadValue(ValueError):
 
 
 # Deliberately permissive in the local part (CRMs hold real-world addresses), strict on shape.
-EMAIL = re.compile(r"[^@\s,;<>()\[\]]+@[^@\s,;<>()\[\]]+\.[^@\s,;<>()\[\]]{2,}")
+EMAIL_PATTERN = r"^[^@\s,;<>()\[\]]+@[^@\s,;<>()\[\]]+\.[^@\s,;<>()\[\]]{2,}$"  # also run by Arrow's RE2
+EMAIL = re.compile(EMAIL_PATTERN)
 
 # Formats seen in Salesforce report exports and HubSpot exports besides ISO 8601.
 _MONTH_FIRST = ("%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
@@ -117,11 +118,18 @@ def boolean(cell: str) -> bool:
     raise BadValue(f"not true or false: {cell!r}")
 
 
+_CHANNELS: dict[str, str] = {}  # a file repeats a dozen channel names a million times
+
+
 def channel(cell: str) -> str:
     """Channel names as one vocabulary: "Organic Search", "ORGANIC_SEARCH" → organic_search."""
-    key = re.sub(r"[^0-9a-z]+", "_", cell.strip().lower()).strip("_")
-    if not key:
-        raise BadValue("empty channel")
+    key = _CHANNELS.get(cell)
+    if key is None:
+        key = re.sub(r"[^0-9a-z]+", "_", cell.strip().lower()).strip("_")
+        if not key:
+            raise BadValue("empty channel")
+        if len(_CHANNELS) < 10_000:
+            _CHANNELS[cell] = key
     return key
 
 

@@ -7,13 +7,19 @@ exactly as the SQLAlchemy column types would store them (UTC timestamps, Decimal
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Callable
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, text
+from sqlalchemy import JSON, Boolean, Connection, Date, text
 
 from truce.store.models import Base
+from truce.store.types import Money, Rate, UTCDateTime, to_money
+
+RATE_STEP = Decimal("0.0001")
 
 BATCH_ROWS = 50_000
 
@@ -61,3 +67,95 @@ def load(conn: Connection, name: str, table: pa.Table, progress: Callable[[int],
     if conn.dialect.name == "postgresql" and "id" in table.column_names and table.num_rows:
         # Rows arrived with their ids; move the sequence past them so later inserts do not collide.
         conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"))
+
+
+def reserve_ids(conn: Connection, table, count: int) -> list[int]:
+    """New primary keys for `count` rows, safe against concurrent writers.
+
+    PostgreSQL hands out sequence values atomically. SQLite allows one writer at a time, so
+    once this transaction holds the write lock, ids above the current maximum are ours.
+    """
+    if count == 0:
+        return []
+    name = table.name
+    if conn.dialect.name == "postgresql":
+        query = text(f"SELECT nextval(pg_get_serial_sequence('{name}', 'id')) FROM generate_series(1, :n)")
+        return [row[0] for row in conn.execute(query, {"n": count})]
+    # A write that touches nothing still takes SQLite's write lock for this transaction.
+    conn.execute(text(f"UPDATE {name} SET id = id WHERE 0"))
+    start = conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {name}")).scalar_one() + 1
+    return list(range(start, start + count))
+
+
+def _sqlite_time(value: dt.datetime) -> str:
+    # The text form SQLAlchemy's SQLite DateTime writes and reads, in UTC.
+    if value.tzinfo is not dt.UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"timestamp {value!r} has no time zone")
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_times(values: list) -> list:
+    """A whole column of aware datetimes as SQLite text, formatted by Arrow in one pass."""
+    if any(v is not None and v.tzinfo is None for v in values):
+        raise ValueError("a timestamp has no time zone")
+    return pc.strftime(pa.array(values, pa.timestamp("us", tz="UTC")), "%Y-%m-%d %H:%M:%S").to_pylist()
+
+
+def _postgres_time(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return value
+
+
+def _converter(column_type, dialect: str):
+    """How one column's Python values become driver values, as the column type would bind them."""
+    sqlite = dialect == "sqlite"
+    if isinstance(column_type, UTCDateTime):
+        return _sqlite_time if sqlite else _postgres_time
+    if isinstance(column_type, Money):
+        return (lambda v: str(to_money(v))) if sqlite else to_money
+    if isinstance(column_type, Rate):
+        return (lambda v: str(Decimal(v).quantize(RATE_STEP))) if sqlite else (lambda v: Decimal(v).quantize(RATE_STEP))
+    if isinstance(column_type, Date) and sqlite:
+        return dt.date.isoformat
+    if isinstance(column_type, Boolean) and sqlite:
+        return int
+    if isinstance(column_type, JSON):
+        return json.dumps
+    return None
+
+
+def _convert_all(values: list, convert) -> list:
+    # Runs of one object (an import's own timestamp on every row) are converted once.
+    out, previous, previous_out = [], object(), None
+    for value in values:
+        if value is not previous:
+            previous, previous_out = value, None if value is None else convert(value)
+        out.append(previous_out)
+    return out
+
+
+def insert_columns(conn: Connection, table, columns: dict[str, list]) -> None:
+    """Insert rows given as equal-length columns, at driver speed (executemany or COPY)."""
+    names = list(columns)
+    if not names or not columns[names[0]]:
+        return
+    converted = []
+    for name in names:
+        kind, values = table.c[name].type, columns[name]
+        if isinstance(kind, UTCDateTime) and conn.dialect.name == "sqlite":
+            converted.append(_sqlite_times(values))
+            continue
+        convert = _converter(kind, conn.dialect.name)
+        converted.append(values if convert is None else _convert_all(values, convert))
+    raw = conn.connection.driver_connection
+    listed = ", ".join(names)
+    if conn.dialect.name == "postgresql":
+        with raw.cursor().copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:
+            for row in zip(*converted, strict=True):
+                copy.write_row(row)
+        return
+    placeholders = ", ".join("?" for _ in names)
+    raw.executemany(f"INSERT INTO {table.name} ({listed}) VALUES ({placeholders})", zip(*converted, strict=True))

@@ -1,0 +1,136 @@
+"""The stage ledger: dated moves appended, never rewritten; a contact's stage follows its latest move."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import bindparam, select, update
+
+from truce.config import TruceConfig
+from truce.imports import lookups
+from truce.imports.batch import Batch
+from truce.imports.dialects import ID_COLUMN
+from truce.imports.upsert import changes, insert_new
+from truce.imports.values import BadValue
+from truce.imports.writers.base import Writer
+from truce.store.models import Contact, StageChange
+
+LEDGER = StageChange.__table__
+CONTACTS = Contact.__table__
+
+
+def move(
+    config: TruceConfig, contact_id: int, before: str | None, after: str, at: dt.datetime, now: dt.datetime, **extra
+) -> dict:
+    """One contact's move as a ledger row, with the team that held the lead on each side."""
+    funnel = config.funnel
+    return {
+        "entity_type": "contact",
+        "entity_id": contact_id,
+        "from_stage": before,
+        "to_stage": after,
+        "changed_at": at,
+        "team_before": funnel.team_of(before) if before else None,
+        "team_after": funnel.team_of(after),
+        "origin": "import",
+        "recorded_at": now,
+        **extra,
+    }
+
+
+def append_moves(conn, moves: list[dict]) -> int:
+    if not moves:
+        return 0
+    names = sorted({k for m in moves for k in m})
+    insert_new(conn, LEDGER, {name: [m.get(name) for m in moves] for name in names})
+    return len(moves)
+
+
+class StageChangeWriter(Writer):
+    """Rows of a stage-change export, idempotent by external id."""
+
+    model = StageChange
+    entity = "stage_change"
+    copies = ("changed_at", "reason", "note")
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.id_column = "external_id"
+        source_ids = ID_COLUMN[self.dialect]
+        self.contacts = lookups.contact_caches(self.conn, source_ids)
+        self.opportunities = lookups.opportunity_cache(self.conn, source_ids)
+
+    def load(self, batch):
+        for field_name, cache in self.contacts.items():
+            if field_name in batch.values:
+                cache.load(batch.values[field_name])
+        if "opportunity_external_id" in batch.values:
+            self.opportunities.load(batch.values["opportunity_external_id"])
+
+    def resolve(self, batch):
+        kinds = batch.values.get("entity_type") or [None] * batch.size
+        deals = batch.values.get("opportunity_external_id") or [None] * batch.size
+        batch.store["entity_type"] = [
+            k or ("opportunity" if d else "contact") for k, d in zip(kinds, deals, strict=True)
+        ]
+        self.references(batch, "contact_email", self.contacts["contact_email"], "entity_id", "contact")
+        self.references(batch, "contact_external_id", self.contacts["contact_external_id"], "entity_id", "contact")
+        self.references(batch, "opportunity_external_id", self.opportunities, "entity_id", "opportunity")
+        for name in ("from_stage", "to_stage"):
+            batch.store[name] = [self._stage(batch, i, name) for i in range(batch.size)]
+        self.owners(batch, "changed_by_email", "changed_by_id")
+        funnel = self.config.funnel
+        contact = [kind == "contact" for kind in batch.store["entity_type"]]
+        batch.store["team_before"] = [
+            funnel.team_of(s) if s and c else None for s, c in zip(batch.store["from_stage"], contact, strict=True)
+        ]
+        batch.store["team_after"] = [
+            funnel.team_of(s) if s and c else None for s, c in zip(batch.store["to_stage"], contact, strict=True)
+        ]
+
+    def _stage(self, batch: Batch, index: int, name: str) -> str | None:
+        cell = batch.values.get(name, [None] * batch.size)[index]
+        if cell is None or batch.store["entity_type"][index] != "contact":
+            return cell  # a deal's stages are whatever the CRM calls them
+        try:
+            return self.reading.stage(cell)
+        except BadValue as exc:
+            batch.fail(index, name, "validation", str(exc))
+            return None
+
+    def check_matches(self, batch):
+        for i in batch.good():
+            stored = batch.match[i]
+            incoming = {c: values[i] for c, values in batch.store.items() if c not in ("team_before", "team_after")}
+            if stored is not None and changes(stored, incoming, frozenset({"id"})):
+                key = batch.store["external_id"][i]
+                batch.fail(
+                    i,
+                    "external_id",
+                    "duplicate",
+                    f"stage change {key!r} is already in the ledger with other values; the ledger is append-only",
+                )
+
+    def new_columns(self, batch, new):
+        columns = super().new_columns(batch, new)
+        columns["origin"] = ["import"] * len(new)
+        return columns
+
+    def write(self, batch):
+        super().write(batch)
+        kinds, ids = batch.store["entity_type"], batch.store["entity_id"]
+        self._follow_latest_move({ids[i] for i in batch.good() if kinds[i] == "contact"})
+
+    def _follow_latest_move(self, contact_ids: set[int]) -> None:
+        """A contact's current stage is the destination of its latest move in the ledger."""
+        if not contact_ids:
+            return
+        latest = (
+            select(LEDGER.c.to_stage)
+            .where(LEDGER.c.entity_type == "contact", LEDGER.c.entity_id == CONTACTS.c.id)
+            .order_by(LEDGER.c.changed_at.desc(), LEDGER.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        statement = update(CONTACTS).where(CONTACTS.c.id == bindparam("_cid")).values(stage=latest, updated_at=self.now)
+        self.conn.execute(statement, [{"_cid": i} for i in sorted(contact_ids)])

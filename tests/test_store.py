@@ -1,0 +1,121 @@
+"""The store: migrations both ways, exact money, UTC time, and a ledger nobody can rewrite."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import insert, inspect, select, text
+from sqlalchemy.exc import DBAPIError
+
+from truce.store import db
+from truce.store.models import Base, Contact, Opportunity, StageChange
+
+
+def test_it_upgrades_an_empty_database_and_downgrades_it_again(database_url):
+    engine = db.connect(database_url)
+    db.downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    db.upgrade(engine)
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
+
+
+def test_it_refuses_a_database_without_tables_and_says_how_to_fix_it(tmp_path):
+    engine = db.connect(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(db.SchemaError, match="truce db upgrade"):
+        db.require_current_schema(engine)
+
+
+def test_it_refuses_an_older_schema(engine):
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(db.SchemaError, match="at schema 0000.*truce db upgrade"):
+        db.require_current_schema(engine)
+
+
+def _contact(conn, email="ann@acme.example", **extra) -> int:
+    now = dt.datetime(2026, 1, 5, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    values = {"email": email, "stage": "inquiry", "created_at": now, "updated_at": now, **extra}
+    return conn.execute(insert(Contact).returning(Contact.id), values).scalar_one()
+
+
+def test_it_keeps_money_exact_to_the_cent(engine):
+    amounts = [Decimal("0.10"), Decimal("0.20"), Decimal("123456789012.34"), Decimal("99999.99")]
+    with engine.begin() as conn:
+        now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        for amount in amounts:
+            conn.execute(insert(Opportunity), {"amount": amount, "stage": "Prospecting", "created_at": now, "updated_at": now})
+    with engine.connect() as conn:
+        stored = conn.execute(select(Opportunity.amount).order_by(Opportunity.id)).scalars().all()
+    assert stored == amounts
+    assert all(isinstance(value, Decimal) for value in stored)
+
+
+def test_it_refuses_float_money(engine):
+    with pytest.raises(Exception, match="float"):
+        with engine.begin() as conn:
+            now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            conn.execute(insert(Opportunity), {"amount": 0.1, "stage": "x", "created_at": now, "updated_at": now})
+
+
+def test_it_stores_time_in_utc_and_returns_it_aware(engine):
+    with engine.begin() as conn:
+        contact_id = _contact(conn)
+    with engine.connect() as conn:
+        created = conn.execute(select(Contact.created_at).where(Contact.id == contact_id)).scalar_one()
+    assert created.utcoffset() == dt.timedelta(0)
+    assert created == dt.datetime(2026, 1, 5, 8, 30, tzinfo=dt.UTC)  # 09:30 in Berlin in winter
+
+
+def test_it_refuses_a_timestamp_without_a_zone(engine):
+    with pytest.raises(Exception, match="no time zone"):
+        with engine.begin() as conn:
+            _contact(conn, created_at=dt.datetime(2026, 1, 1))
+
+
+def test_it_refuses_two_contacts_with_one_email(engine):
+    with engine.begin() as conn:
+        _contact(conn)
+    with pytest.raises(DBAPIError):
+        with engine.begin() as conn:
+            _contact(conn)
+
+
+@pytest.mark.parametrize("statement", ["UPDATE stage_changes SET to_stage = 'customer'", "DELETE FROM stage_changes"])
+def test_it_refuses_to_rewrite_the_stage_ledger(engine, statement):
+    with engine.begin() as conn:
+        contact_id = _contact(conn)
+        now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        conn.execute(
+            insert(StageChange),
+            {"entity_type": "contact", "entity_id": contact_id, "to_stage": "inquiry", "changed_at": now, "origin": "test", "recorded_at": now},
+        )
+    with pytest.raises(DBAPIError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(select(StageChange.to_stage)).scalars().all() == ["inquiry"]
+
+
+def test_it_refuses_to_delete_the_audit_trail(engine):
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO audit_log (at, actor, action, entity_type) VALUES ('2026-01-01 00:00:00', 'a', 'b', 'c')"))
+    with pytest.raises(DBAPIError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))
+
+
+def test_a_bare_path_means_a_sqlite_file():
+    assert db.resolve_url("some/where.db") == "sqlite:///some/where.db"
+    assert db.resolve_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+
+
+def test_the_database_url_comes_from_the_environment_when_not_given(monkeypatch):
+    monkeypatch.setenv("TRUCE_DATABASE_URL", "postgresql+psycopg://x@y/z")
+    assert db.resolve_url(None) == "postgresql+psycopg://x@y/z"
+    monkeypatch.delenv("TRUCE_DATABASE_URL")
+    assert db.resolve_url(None) == "sqlite:///truce.db"
