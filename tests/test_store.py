@@ -48,7 +48,9 @@ def test_it_keeps_money_exact_to_the_cent(engine):
     with engine.begin() as conn:
         now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         for amount in amounts:
-            conn.execute(insert(Opportunity), {"amount": amount, "stage": "Prospecting", "created_at": now, "updated_at": now})
+            conn.execute(
+                insert(Opportunity), {"amount": amount, "stage": "Prospecting", "created_at": now, "updated_at": now}
+            )
     with engine.connect() as conn:
         stored = conn.execute(select(Opportunity.amount).order_by(Opportunity.id)).scalars().all()
     assert stored == amounts
@@ -92,7 +94,14 @@ def test_it_refuses_to_rewrite_the_stage_ledger(engine, statement):
         now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         conn.execute(
             insert(StageChange),
-            {"entity_type": "contact", "entity_id": contact_id, "to_stage": "inquiry", "changed_at": now, "origin": "test", "recorded_at": now},
+            {
+                "entity_type": "contact",
+                "entity_id": contact_id,
+                "to_stage": "inquiry",
+                "changed_at": now,
+                "origin": "test",
+                "recorded_at": now,
+            },
         )
     with pytest.raises(DBAPIError, match="append-only"):
         with engine.begin() as conn:
@@ -103,7 +112,9 @@ def test_it_refuses_to_rewrite_the_stage_ledger(engine, statement):
 
 def test_it_refuses_to_delete_the_audit_trail(engine):
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO audit_log (at, actor, action, entity_type) VALUES ('2026-01-01 00:00:00', 'a', 'b', 'c')"))
+        conn.execute(
+            text("INSERT INTO audit_log (at, actor, action, entity_type) VALUES ('2026-01-01 00:00:00', 'a', 'b', 'c')")
+        )
     with pytest.raises(DBAPIError, match="append-only"):
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM audit_log"))
