@@ -7,10 +7,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, insert, inspect, select
 
 from truce.store import bulk, db
-from truce.store.models import Base, Contact, Opportunity, Touchpoint
+from truce.store.models import AuditEntry, Base, Contact, Opportunity, Touchpoint
 
 # Parents before children, so foreign keys hold at every step.
 LOAD_ORDER = (
@@ -52,6 +52,7 @@ def build(
     seed: int = 7,
     until: dt.date = DEMO_UNTIL,
     progress: Callable[[str, int, int], None] | None = None,
+    actor: str = "demo",
 ) -> dict[str, int]:
     """Generate the demo company and load it; returns rows written per table."""
     from truce.demo.generator import generate
@@ -74,6 +75,18 @@ def build(
 
             bulk.load(conn, name, table, advance)
             written[name] = table.num_rows
+        conn.execute(
+            insert(AuditEntry),
+            {
+                "at": dt.datetime.now(dt.UTC),
+                "actor": actor,
+                "action": "demo_build",
+                "entity_type": "database",
+                "entity_id": None,
+                "before": None,
+                "after": {"contacts": contacts, "seed": seed, "until": until.isoformat(), "rows": written},
+            },
+        )
     return written
 
 
