@@ -63,6 +63,8 @@ class Funnel(_Strict):
     stages: list[Stage] = Field(min_length=2)
     exits: list[Stage] = Field(default_factory=list)
     rejection_reasons: list[RejectionReason] = Field(default_factory=list)
+    # stage → the stages it may move to, plus "entry_stages"; derived when left out.
+    transitions: dict[str, list[str]] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Funnel:
@@ -77,6 +79,10 @@ class Funnel(_Strict):
         if ordered.index(self.accepted_stage) <= ordered.index(self.handoff_stage):
             raise ValueError("accepted_stage must come after handoff_stage")
         exits = [s.key for s in self.exits]
+        for source, targets in (self.transitions or {}).items():
+            unknown = [t for t in [source, *targets] if t not in keys and t != "entry_stages"]
+            if unknown:
+                raise ValueError(f"transitions.{source}: unknown stage {unknown[0]!r}; known stages: {', '.join(keys)}")
         for reason in self.rejection_reasons:
             if reason.exit not in exits:
                 raise ValueError(f"rejection reason {reason.code!r} exits to {reason.exit!r}, not one of {exits}")
@@ -85,6 +91,25 @@ class Funnel(_Strict):
     @property
     def stage_keys(self) -> list[str]:
         return [s.key for s in self.stages] + [s.key for s in self.exits]
+
+    def moves(self) -> dict[str | None, tuple[str, ...]]:
+        """Allowed moves: stage → stages it may go to; None → where a new contact may enter.
+
+        Without [funnel.transitions]: any later stage or any exit from each stage but the
+        last; an exit may go back to the first stage or the handoff stage.
+        """
+        ordered, exits = [s.key for s in self.stages], [s.key for s in self.exits]
+        if self.transitions is not None:
+            table = {stage: tuple(self.transitions.get(stage, ())) for stage in ordered + exits}
+            table[None] = tuple(self.transitions.get("entry_stages", ordered))
+            return table
+        table: dict[str | None, tuple[str, ...]] = {None: tuple(ordered)}
+        for index, stage in enumerate(ordered):
+            later = ordered[index + 1 :]
+            table[stage] = tuple(later + exits) if later else ()
+        for stage in exits:
+            table[stage] = tuple(dict.fromkeys([ordered[0], self.handoff_stage]))
+        return table
 
     def team_of(self, stage: str) -> str:
         for s in self.stages + self.exits:
