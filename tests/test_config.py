@@ -75,6 +75,23 @@ def _broken(old: str, new: str) -> str:
         ),
         ("[company]", '[company]\ncolour = "blue"', "my.toml: company.colour: Extra inputs are not permitted"),
         ('key = "sal"', 'key = "mql"', "stage keys must be unique; listed more than once: mql"),
+        (
+            "closes = 17:00:00",
+            "closes = 08:00:00",
+            "my.toml: business_hours: opens 09:00:00 must be before closes 08:00:00",
+        ),
+        ('workdays = ["mon",', 'workdays = ["monday",', "my.toml: business_hours.workdays.0: Input should be 'mon'"),
+        (
+            "first_touch_hours = 4",
+            "first_touch_hours = -1",
+            "my.toml: sla.sales.first_touch_hours: Input should be greater than 0",
+        ),
+        (
+            "min_acceptance_rate = 0.7",
+            "min_acceptance_rate = 70",
+            "my.toml: sla.marketing.min_acceptance_rate: Input should be less than or equal to 1",
+        ),
+        ('final_stages = ["customer",', 'final_stages = ["won",', "custody.final_stages: unknown stage 'won'"),
     ],
 )
 def test_it_names_the_file_and_key_of_a_mistake(old, new, expected):
@@ -101,3 +118,12 @@ def test_it_loads_truce_toml_from_the_working_directory(tmp_path, monkeypatch):
 def test_a_named_config_that_does_not_exist_is_an_error(tmp_path):
     with pytest.raises(config.ConfigError, match="no such config file"):
         config.load(tmp_path / "missing.toml")
+
+
+def test_the_default_config_carries_both_sides_of_the_sla():
+    loaded = config.parse(config.default_text())
+    assert (loaded.sla.sales.first_touch_hours, loaded.sla.sales.decision_hours) == (4, 24)
+    assert (loaded.sla.marketing.mqls_per_month, loaded.sla.marketing.min_acceptance_rate) == (100, 0.7)
+    clock = loaded.business_hours.clock("Europe/Berlin")
+    assert clock.workdays == frozenset({0, 1, 2, 3, 4})
+    assert clock.opens.hour == 9 and clock.closes.hour == 17

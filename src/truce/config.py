@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tomllib
@@ -131,15 +132,82 @@ class Mapping(_Strict):
     lost_deal_stages: DealStages = DealStages(values=["closedlost", "Closed Lost", "lost"])
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class BusinessHoursConfig(_Strict):
+    """When the SLA clock runs, in the company's time zone."""
+
+    opens: dt.time = dt.time(9, 0)
+    closes: dt.time = dt.time(17, 0)
+    workdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["mon", "tue", "wed", "thu", "fri"]
+    holidays: list[dt.date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _sensible(self) -> BusinessHoursConfig:
+        if self.opens >= self.closes:
+            raise ValueError(f"opens {self.opens} must be before closes {self.closes}")
+        if not self.workdays:
+            raise ValueError("workdays must name at least one day")
+        return self
+
+    def clock(self, zone: str):
+        from truce.domain.business_hours import BusinessHours
+
+        return BusinessHours(
+            ZoneInfo(zone),
+            self.opens,
+            self.closes,
+            frozenset(WEEKDAYS.index(d) for d in self.workdays),
+            frozenset(self.holidays),
+        )
+
+
+class SalesSla(_Strict):
+    """Sales' side of the handoff, counted in business hours from the moment a lead becomes an MQL."""
+
+    first_touch_hours: float = Field(default=4, gt=0)
+    decision_hours: float = Field(default=24, gt=0)
+    min_attempts: int = Field(default=6, ge=0)
+    attempt_window_days: int = Field(default=10, ge=1)
+
+
+class MarketingSla(_Strict):
+    """Marketing's side: enough leads, and leads sales wants."""
+
+    mqls_per_month: int = Field(default=100, ge=0)
+    min_acceptance_rate: float = Field(default=0.7, ge=0, le=1)
+
+
+class Sla(_Strict):
+    sales: SalesSla = SalesSla()
+    marketing: MarketingSla = MarketingSla()
+
+
+class Custody(_Strict):
+    """When a lead counts as gone cold, and which stages are final (never cold)."""
+
+    cold_after_days: int = Field(default=14, ge=1)
+    final_stages: list[str] = Field(default_factory=lambda: ["customer", "disqualified", "lost"])
+
+
 class TruceConfig(_Strict):
     company: Company = Company()
     funnel: Funnel
     mapping: Mapping = Mapping()
+    business_hours: BusinessHoursConfig = BusinessHoursConfig()
+    sla: Sla = Sla()
+    custody: Custody = Custody()
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _mappings_name_stages(self) -> TruceConfig:
         known = set(self.funnel.stage_keys)
+        for stage in self.custody.final_stages:
+            if stage not in known:
+                raise ValueError(
+                    f"custody.final_stages: unknown stage {stage!r}; known stages: {', '.join(sorted(known))}"
+                )
         for system in ("hubspot", "salesforce"):
             for field, table in getattr(self.mapping, system).items():
                 for source_value, stage in table.items():
