@@ -130,3 +130,17 @@ def test_the_database_url_comes_from_the_environment_when_not_given(monkeypatch)
     assert db.resolve_url(None) == "postgresql+psycopg://x@y/z"
     monkeypatch.delenv("TRUCE_DATABASE_URL")
     assert db.resolve_url(None) == "sqlite:///truce.db"
+
+
+def test_it_refuses_to_rewrite_a_recorded_sla_breach(engine):
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sla_events (side, kind, due_at, detected_at) "
+                "VALUES ('sales', 'decision_late', '2026-01-01 00:00:00', '2026-01-02 00:00:00')"
+            )
+        )
+    for statement in ("UPDATE sla_events SET side = 'marketing'", "DELETE FROM sla_events"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with engine.begin() as conn:
+                conn.execute(text(statement))

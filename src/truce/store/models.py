@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -127,6 +128,9 @@ class Contact(ExternalIds, Base):
     stage: Mapped[str] = mapped_column(String(32))
     lead_status: Mapped[str | None] = mapped_column(String(64))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The MQL score both teams signed in truce.toml, as last computed (see `truce score explain`).
+    score: Mapped[int | None] = mapped_column(Integer)
+    scored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -227,6 +231,69 @@ class StageChange(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+HANDOFF_STATUSES = ("open", "accepted", "rejected")
+SLA_KINDS = ("first_touch_late", "decision_late", "too_few_attempts")
+
+
+class Handoff(Base):
+    """One MQL handed from marketing to sales: who got it, the deadlines, and what sales decided.
+
+    `sla_due_at` is the next deadline still to be checked; a sweep finds rows whose deadline
+    has passed and claims each with a conditional update before it records a breach.
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", HANDOFF_STATUSES), name="status"),
+        Index("ix_handoffs_sla_due_at", "sla_due_at"),
+        Index("ix_handoffs_contact", "contact_id"),
+        Index("ix_handoffs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    mql_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    routing_rule: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    first_touch_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    first_touch_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    rejection_reason: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sla_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SlaEvent(Base):
+    """A broken promise, recorded once: which side, which person, which commitment, how late.
+
+    Append-only like the ledger; a unique (handoff, kind) pair means a breach can never be
+    counted twice, whatever two sweeps do at the same moment.
+    """
+
+    __tablename__ = "sla_events"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", SLA_KINDS), name="kind"),
+        CheckConstraint(_one_of("side", ("sales", "marketing")), name="side"),
+        UniqueConstraint("handoff_id", "kind", name="uq_sla_events_handoff_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    side: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    detected_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
 class FeedbackItem(Base):
     """One line of sales-force feedback, and marketing's answer to it."""
 
@@ -304,4 +371,4 @@ class AuditEntry(Base):
     after: Mapped[dict | None] = mapped_column(JSON)
 
 
-APPEND_ONLY_TABLES = ("stage_changes", "audit_log")
+APPEND_ONLY_TABLES = ("stage_changes", "audit_log", "sla_events")
