@@ -191,6 +191,48 @@ class Custody(_Strict):
     final_stages: list[str] = Field(default_factory=lambda: ["customer", "disqualified", "lost"])
 
 
+class FitRule(_Strict):
+    """Points for who the lead is. Exactly one test: equals, one_of, contains or at_least.
+
+    Text compares without regard to case: `equals` and `one_of` match the whole value,
+    `contains` matches any of its words inside the value ("head" in "Head of Procurement").
+    """
+
+    field: Literal["segment", "industry", "region", "employees", "title", "source_channel"]
+    points: int
+    equals: str | None = None
+    one_of: list[str] | None = None
+    contains: list[str] | None = None
+    at_least: float | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> FitRule:
+        tests = [t for t in ("equals", "one_of", "contains", "at_least") if getattr(self, t) is not None]
+        if len(tests) != 1:
+            raise ValueError(
+                f"fit rule on {self.field!r} needs exactly one of equals, one_of, contains, at_least; got {tests or 'none'}"
+            )
+        if self.at_least is not None and self.field != "employees":
+            raise ValueError(f"at_least compares numbers; {self.field!r} is text")
+        return self
+
+
+class Scoring(_Strict):
+    """The MQL score both teams read and edit: fit (who) plus engagement (what they did, decaying)."""
+
+    threshold: int = Field(default=60, ge=1)
+    half_life_days: float = Field(default=30, gt=0)
+    fit: list[FitRule] = Field(default_factory=list)
+    engagement: dict[str, float] = Field(default_factory=dict)  # touch_type → points when fresh
+
+
+class Routing(_Strict):
+    """Who gets a new MQL: the first rule with an active seller wins, then the strategy picks."""
+
+    rules: list[Literal["territory", "segment", "any"]] = Field(default_factory=lambda: ["territory", "segment", "any"])
+    strategy: Literal["round_robin", "least_loaded"] = "round_robin"
+
+
 class TruceConfig(_Strict):
     company: Company = Company()
     funnel: Funnel
@@ -198,6 +240,8 @@ class TruceConfig(_Strict):
     business_hours: BusinessHoursConfig = BusinessHoursConfig()
     sla: Sla = Sla()
     custody: Custody = Custody()
+    scoring: Scoring = Scoring()
+    routing: Routing = Routing()
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
