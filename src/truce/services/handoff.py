@@ -1,0 +1,250 @@
+"""The handoff from marketing to sales: route the MQL, start both SLA clocks, record the decision.
+
+Sales accepts a lead (it moves to the accepted stage) or rejects it with one of the reason
+codes both teams signed (it goes back to marketing's nurture, or out). Only sales users
+decide. The decision, its time and its reason stay on the handoff for the custody record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from truce.config import TruceConfig
+from truce.domain.routing import Seller, route
+from truce.services import sla
+from truce.services.lifecycle import contact_by_email, move_contact, user_by_email
+from truce.store.models import Account, Contact, Handoff, User
+
+
+class HandoffRefused(ValueError):
+    """A decision the rules do not allow; the message says which rule and what to do."""
+
+
+def _sellers(conn: Connection) -> list[Seller]:
+    load = (
+        select(Handoff.owner_id, func.count().label("open"))
+        .where(Handoff.status == "open")
+        .group_by(Handoff.owner_id)
+        .subquery()
+    )
+    last = select(Handoff.owner_id, func.max(Handoff.created_at).label("last")).group_by(Handoff.owner_id).subquery()
+    rows = conn.execute(
+        select(User.id, User.email, User.region, User.segment, User.active, load.c.open, last.c.last)
+        .outerjoin(load, load.c.owner_id == User.id)
+        .outerjoin(last, last.c.owner_id == User.id)
+        .where(User.team == "sales")
+    ).all()
+    return [Seller(r.id, r.email, r.region, r.segment, r.active, r.open or 0, _aware(r.last)) for r in rows]
+
+
+def _aware(value):
+    if isinstance(value, str):  # SQLite hands aggregates back as text
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def open_handoff(conn: Connection, config: TruceConfig, contact_id: int, mql_at: dt.datetime) -> int:
+    """A new MQL: pick its seller, compute both deadlines, and put it in the queue."""
+    account = conn.execute(
+        select(Account.region, Account.segment)
+        .join(Contact, Contact.account_id == Account.id)
+        .where(Contact.id == contact_id)
+    ).one_or_none()
+    region, segment = account if account else (None, None)
+    decision = route(_sellers(conn), region, segment, config.routing.rules, config.routing.strategy)
+    first_touch_due, decision_due = sla.deadlines(config, mql_at)
+    now = dt.datetime.now(dt.UTC)
+    handoff_id = conn.execute(
+        insert(Handoff).returning(Handoff.id),
+        {
+            "contact_id": contact_id,
+            "mql_at": mql_at,
+            "owner_id": decision.seller_id,
+            "routing_rule": decision.rule,
+            "status": "open",
+            "first_touch_due_at": first_touch_due,
+            "decision_due_at": decision_due,
+            "sla_due_at": min(first_touch_due, decision_due),
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    if decision.seller_id is not None:
+        conn.execute(update(Contact).where(Contact.id == contact_id).values(owner_id=decision.seller_id))
+    return handoff_id
+
+
+def close(conn, config: TruceConfig, contact_id: int, to_stage: str, at, actor_id, reason, note) -> None:
+    """The lead left the handoff stage: record the decision on its open handoff."""
+    handoff = (
+        conn.execute(
+            select(Handoff)
+            .where(Handoff.contact_id == contact_id, Handoff.status == "open")
+            .order_by(Handoff.id.desc())
+        )
+        .mappings()
+        .first()
+    )
+    if handoff is None:
+        return
+    status = "rejected" if to_stage in {e.key for e in config.funnel.exits} else "accepted"
+    conn.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff["id"])
+        .values(
+            status=status,
+            decided_at=at,
+            decided_by_id=actor_id,
+            rejection_reason=reason if status == "rejected" else None,
+            note=note,
+            updated_at=dt.datetime.now(dt.UTC),
+        )
+    )
+    sla.after_decision(conn, config, handoff, at)
+
+
+@dataclass(frozen=True)
+class Decided:
+    email: str
+    stage: str
+    status: str
+    late: bool
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {
+            "email": self.email,
+            "stage": self.stage,
+            "status": self.status,
+            "late": self.late,
+            "warnings": list(self.warnings),
+        }
+
+
+def _seller(conn: Connection, actor_email: str | None):
+    if not actor_email:
+        raise HandoffRefused("say who decides: --as EMAIL or TRUCE_USER (a sales user)")
+    user = user_by_email(conn, actor_email)
+    if user["team"] != "sales":
+        raise HandoffRefused(
+            f"only sales users may accept or reject handoffs; {user['email']} is on the {user['team']} team"
+        )
+    if not user["active"]:
+        raise HandoffRefused(f"{user['email']} is not an active user")
+    return user
+
+
+def _waiting(conn: Connection, config: TruceConfig, email: str):
+    contact = contact_by_email(conn, email)
+    if contact["stage"] != config.funnel.handoff_stage:
+        raise HandoffRefused(
+            f"{contact['email']} is at stage {contact['stage']!r}, not waiting in the handoff queue ({config.funnel.handoff_stage!r})"
+        )
+    return contact
+
+
+def accept(
+    engine: Engine, config: TruceConfig, email: str, actor_email: str | None, at: dt.datetime | None = None
+) -> Decided:
+    at = at or dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        seller = _seller(conn, actor_email)
+        contact = _waiting(conn, config, email)
+        move_contact(
+            conn,
+            config,
+            contact["id"],
+            config.funnel.accepted_stage,
+            at=at,
+            actor_id=seller["id"],
+            actor=seller["email"],
+            origin="cli",
+        )
+        late = _late(conn, contact["id"], at)
+    return Decided(contact["email"], config.funnel.accepted_stage, "accepted", late)
+
+
+def reject(
+    engine: Engine,
+    config: TruceConfig,
+    email: str,
+    actor_email: str | None,
+    reason: str | None,
+    note: str | None = None,
+    at: dt.datetime | None = None,
+) -> Decided:
+    codes = {r.code: r for r in config.funnel.rejection_reasons}
+    if not reason:
+        raise HandoffRefused(f"a rejection needs a reason; choose one of: {', '.join(codes)}")
+    if reason not in codes:
+        raise HandoffRefused(f"unknown reason {reason!r}; choose one of: {', '.join(codes)}")
+    at = at or dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        seller = _seller(conn, actor_email)
+        contact = _waiting(conn, config, email)
+        warnings = sla.check_attempts(conn, config, contact["id"], reason, at)
+        exit_stage = codes[reason].exit
+        move_contact(
+            conn,
+            config,
+            contact["id"],
+            exit_stage,
+            at=at,
+            actor_id=seller["id"],
+            actor=seller["email"],
+            reason=reason,
+            note=note,
+            origin="cli",
+        )
+        late = _late(conn, contact["id"], at)
+    return Decided(contact["email"], exit_stage, "rejected", late, tuple(warnings))
+
+
+def _late(conn: Connection, contact_id: int, at: dt.datetime) -> bool:
+    due = (
+        conn.execute(
+            select(Handoff.decision_due_at).where(Handoff.contact_id == contact_id).order_by(Handoff.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+    return due is not None and at > due
+
+
+def queue(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) -> list[dict]:
+    """Open handoffs, oldest first, with business hours left on each clock (negative: overdue)."""
+    now = now or dt.datetime.now(dt.UTC)
+    clock = config.business_hours.clock(config.company.timezone)
+    owner = User.__table__.alias("owner")
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(Handoff, Contact.email, Contact.score, owner.c.email.label("owner_email"))
+                .join(Contact, Contact.id == Handoff.contact_id)
+                .outerjoin(owner, owner.c.id == Handoff.owner_id)
+                .where(Handoff.status == "open")
+                .order_by(Handoff.mql_at, Handoff.id)
+            )
+            .mappings()
+            .all()
+        )
+    return [
+        {
+            "email": r["email"],
+            "owner": r["owner_email"],
+            "routing_rule": r["routing_rule"],
+            "score": r["score"],
+            "mql_at": r["mql_at"],
+            "first_touch_due_at": r["first_touch_due_at"],
+            "decision_due_at": r["decision_due_at"],
+            "hours_to_first_touch": sla.hours_left(clock, now, r["first_touch_due_at"]),
+            "hours_to_decision": sla.hours_left(clock, now, r["decision_due_at"]),
+        }
+        for r in rows
+    ]

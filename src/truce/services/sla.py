@@ -1,0 +1,202 @@
+"""Both sides' service levels: deadlines on each handoff, a sweep that records breaches once, and a report.
+
+Sales promises a first touch within H business hours of the MQL and a decision within D;
+marketing promises M MQLs a month with at least X % accepted. Each open handoff stores its
+next deadline (`sla_due_at`). `sweep` finds the overdue ones and claims each with a
+conditional update before recording anything, so two sweeps running at once never record a
+breach twice; the unique (handoff, kind) key on sla_events backs that up in the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from truce.config import TruceConfig
+from truce.store.models import Handoff, SlaEvent, Touchpoint
+
+HOUR = dt.timedelta(hours=1)
+
+
+def deadlines(config: TruceConfig, mql_at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """(first touch due, decision due) for an MQL handed over at `mql_at`."""
+    clock = config.business_hours.clock(config.company.timezone)
+    promise = config.sla.sales
+    return clock.add(mql_at, promise.first_touch_hours * HOUR), clock.add(mql_at, promise.decision_hours * HOUR)
+
+
+def hours_left(clock, now: dt.datetime, due: dt.datetime) -> float:
+    """Business hours until `due`; negative business hours since, once it has passed."""
+    if due >= now:
+        return round(clock.between(now, due) / HOUR, 2)
+    return -round(clock.between(due, now) / HOUR, 2)
+
+
+def first_sales_touch(conn: Connection, contact_id: int, since: dt.datetime) -> dt.datetime | None:
+    return conn.execute(
+        select(func.min(Touchpoint.occurred_at)).where(
+            Touchpoint.contact_id == contact_id, Touchpoint.kind == "sales", Touchpoint.occurred_at >= since
+        )
+    ).scalar()
+
+
+def record_breach(conn: Connection, handoff, kind: str, due: dt.datetime, now: dt.datetime, detail: str) -> bool:
+    """Append one breach; a second attempt for the same handoff and kind is a no-op. True if recorded."""
+    values = {
+        "handoff_id": handoff["id"],
+        "contact_id": handoff["contact_id"],
+        "side": "sales",
+        "kind": kind,
+        "user_id": handoff["owner_id"],
+        "due_at": due,
+        "detected_at": now,
+        "detail": detail,
+    }
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(SlaEvent)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["handoff_id", "kind"])
+        .returning(SlaEvent.id)
+    )
+    return conn.execute(statement).scalar_one_or_none() is not None
+
+
+def _first_touch_verdict(conn, handoff, clock) -> tuple[dt.datetime | None, str | None]:
+    """When sales first touched the lead, and why that broke the promise (None if it did not)."""
+    touched = first_sales_touch(conn, handoff["contact_id"], handoff["mql_at"])
+    due = handoff["first_touch_due_at"]
+    if touched is None:
+        return None, "no sales touch by the deadline"
+    if touched > due:
+        late = clock.between(due, touched) / HOUR
+        return touched, f"first sales touch {touched.isoformat()}, {late:.1f} business hours late"
+    return touched, None
+
+
+def _next_deadline(handoff, first_touch_settled: bool, now: dt.datetime) -> dt.datetime | None:
+    pending = []
+    if not first_touch_settled:
+        pending.append(handoff["first_touch_due_at"])
+    if handoff["status"] == "open":
+        pending.append(handoff["decision_due_at"])
+    later = [d for d in pending if d > now]
+    return min(later) if later else None
+
+
+def _claim(conn, handoff, next_due, first_touch_at) -> bool:
+    """Take this handoff for this sweep; False when another sweep got there first."""
+    claimed = conn.execute(
+        update(Handoff)
+        .where(and_(Handoff.id == handoff["id"], Handoff.sla_due_at == handoff["sla_due_at"]))
+        .values(sla_due_at=next_due, first_touch_at=first_touch_at, updated_at=dt.datetime.now(dt.UTC))
+    )
+    return claimed.rowcount == 1
+
+
+def evaluate(conn: Connection, config: TruceConfig, handoff, now: dt.datetime) -> list[dict]:
+    """Check the deadlines of one handoff that have passed by `now`; record each breach once."""
+    clock = config.business_hours.clock(config.company.timezone)
+    breaches = []
+    first_touch_at, settled = handoff["first_touch_at"], handoff["first_touch_at"] is not None
+    if not settled and handoff["first_touch_due_at"] <= now:
+        first_touch_at, problem = _first_touch_verdict(conn, handoff, clock)
+        settled = True
+        if problem:
+            breaches.append(("first_touch_late", handoff["first_touch_due_at"], problem))
+    if handoff["status"] == "open" and handoff["decision_due_at"] <= now:
+        breaches.append(("decision_late", handoff["decision_due_at"], "no accept or reject by the deadline"))
+    if not _claim(conn, handoff, _next_deadline(handoff, settled, now), first_touch_at):
+        return []
+    recorded = []
+    for kind, due, detail in breaches:
+        if record_breach(conn, handoff, kind, due, now, detail):
+            recorded.append(
+                {
+                    "handoff_id": handoff["id"],
+                    "contact_id": handoff["contact_id"],
+                    "kind": kind,
+                    "owner_id": handoff["owner_id"],
+                    "due_at": due,
+                    "detail": detail,
+                }
+            )
+    return recorded
+
+
+def sweep(engine: Engine, config: TruceConfig, now: dt.datetime | None = None, batch: int = 500) -> list[dict]:
+    """Find handoffs whose next deadline has passed and record their breaches, exactly once each."""
+    now = now or dt.datetime.now(dt.UTC)
+    recorded: list[dict] = []
+    while True:
+        with engine.begin() as conn:
+            due = (
+                conn.execute(
+                    select(Handoff)
+                    .where(Handoff.sla_due_at.is_not(None), Handoff.sla_due_at <= now)
+                    .order_by(Handoff.sla_due_at, Handoff.id)
+                    .limit(batch)
+                )
+                .mappings()
+                .all()
+            )
+            for handoff in due:
+                recorded += evaluate(conn, config, handoff, now)
+        if len(due) < batch:
+            return recorded
+
+
+def after_decision(conn: Connection, config: TruceConfig, handoff, decided_at: dt.datetime) -> None:
+    """A decision stops the decision clock; a late one is recorded at once, not at the next sweep."""
+    if decided_at > handoff["decision_due_at"]:
+        clock = config.business_hours.clock(config.company.timezone)
+        late = clock.between(handoff["decision_due_at"], decided_at) / HOUR
+        record_breach(
+            conn,
+            handoff,
+            "decision_late",
+            handoff["decision_due_at"],
+            dt.datetime.now(dt.UTC),
+            f"decided {decided_at.isoformat()}, {late:.1f} business hours late",
+        )
+    settled = handoff["first_touch_at"] is not None
+    pending = None if settled else handoff["first_touch_due_at"]
+    conn.execute(update(Handoff).where(Handoff.id == handoff["id"]).values(sla_due_at=pending))
+
+
+def check_attempts(conn: Connection, config: TruceConfig, contact_id: int, reason: str, at: dt.datetime) -> list[str]:
+    """A rejection for no response promises enough attempts first; too few is a breach, not a refusal."""
+    if reason != "no_response":
+        return []
+    promise = config.sla.sales
+    handoff = (
+        conn.execute(
+            select(Handoff)
+            .where(Handoff.contact_id == contact_id, Handoff.status == "open")
+            .order_by(Handoff.id.desc())
+        )
+        .mappings()
+        .first()
+    )
+    if handoff is None:
+        return []
+    window_end = min(at, handoff["mql_at"] + dt.timedelta(days=promise.attempt_window_days))
+    attempts = conn.execute(
+        select(func.count()).where(
+            Touchpoint.contact_id == contact_id,
+            Touchpoint.kind == "sales",
+            Touchpoint.occurred_at >= handoff["mql_at"],
+            Touchpoint.occurred_at <= window_end,
+        )
+    ).scalar_one()
+    conn.execute(update(Handoff).where(Handoff.id == handoff["id"]).values(attempts=attempts))
+    if attempts >= promise.min_attempts:
+        return []
+    detail = f"rejected for no response after {attempts} of {promise.min_attempts} attempts"
+    record_breach(conn, handoff, "too_few_attempts", at, dt.datetime.now(dt.UTC), detail)
+    return [
+        f"SLA breach recorded: {detail} (the SLA asks for {promise.min_attempts} within {promise.attempt_window_days} days)"
+    ]
