@@ -273,3 +273,48 @@ def test_two_sweeps_at_once_record_each_breach_exactly_once(engine, company):
     expected = sorted((company[n], k) for n in ("ann", "bob", "cat") for k in ("first_touch_late", "decision_late"))
     assert recorded == expected
     assert sorted((c, k) for k, c, _ in events(engine)) == expected
+
+
+def test_the_sla_report_counts_kept_and_broken_promises(engine, company):
+    from truce.services.sla_report import report
+
+    mql(engine, company["ann"])  # touched at 10:00 and accepted at 11:00: both promises kept
+    touch(engine, company["ann"], at(16, 10), company["eva@seller.example"])
+    handoff.accept(engine, CONFIG, "ann@acme.example", "eva@seller.example", at=at(16, 11))
+    mql(engine, company["bob"])  # never touched, never decided: both broken
+    sla.sweep(engine, CONFIG, now=at(20, 12))
+    data = report(engine, CONFIG, now=at(20, 12))
+    sales = data["sales"]
+    assert sales["first_touch"] == {"due": 2, "met": 1, "breached": 1, "compliance": 0.5}
+    assert sales["decision"] == {"due": 2, "met": 1, "breached": 1, "compliance": 0.5}
+    (month,) = data["marketing"]["by_month"]
+    assert (month["month"], month["mqls"], month["accepted"], month["rejected"], month["acceptance_rate"]) == (
+        "2026-11",
+        2,
+        1,
+        0,
+        1.0,
+    )
+    assert month["complete"] is False
+    assert [w["email"] for w in data["queue"]] == ["bob@acme.example"]
+
+
+def test_custody_names_who_held_a_cold_lead_and_for_how_long(engine, company):
+    from truce.services.custody import cold_leads
+
+    mql(engine, company["ann"])  # Monday 16 Nov 09:00 Berlin, routed to eva
+    touch(engine, company["ann"], at(17, 10), company["eva@seller.example"])  # last activity
+    data = cold_leads(engine, CONFIG, now=at(30, 12))  # 13 days later: not yet cold
+    assert "ann@acme.example" not in {lead["email"] for lead in data["leads"]}
+    sla.sweep(engine, CONFIG, now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    data = cold_leads(engine, CONFIG, now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    (ann,) = [lead for lead in data["leads"] if lead["email"] == "ann@acme.example"]
+    # Last activity Tue 17 Nov 10:00 Berlin (09:00 UTC) + 14 days = 1 Dec 09:00 UTC.
+    assert ann["went_cold_at"] == "2026-12-01T09:00:00+00:00"
+    assert (ann["stage"], ann["team"], ann["person"]) == ("mql", "sales", "eva@seller.example")
+    # Entered mql Mon 16 Nov 08:00 UTC; cold 1 Dec 09:00 UTC: 15 days and 1 hour.
+    assert ann["held_days"] == round(15 + 1 / 24, 2)
+    assert ann["sla_broken"] == ["decision_late", "first_touch_late"]  # touched a day late, never decided
+    # bob and cat never moved or were touched: inquiries held by marketing since creation (1 Nov).
+    bob = next(lead for lead in data["leads"] if lead["email"] == "bob@acme.example")
+    assert (bob["team"], bob["person"], bob["went_cold_at"]) == ("marketing", None, "2026-11-15T00:00:00+00:00")

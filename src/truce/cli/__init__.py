@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
-from truce.cli import data, start, store
+from truce.cli import data, handoff, start, store
 
 app = typer.Typer(
     name="truce",
@@ -39,6 +39,7 @@ def _root(
 start.register(app)
 store.register(app)
 data.register(app)
+handoff.register(app)
 
 
 def main() -> None:

@@ -95,7 +95,7 @@ def demo(
         demo_service.reset(engine)
     try:
         with _progress(json) as advance:
-            demo_service.build(engine, contacts=contacts, seed=seed, progress=advance)
+            demo_service.build(engine, contacts=contacts, seed=seed, progress=advance, config=loaded)
     except demo_service.NotEmpty as exc:
         fail(str(exc))
     result = demo_service.summary(engine, loaded)

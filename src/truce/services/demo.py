@@ -53,9 +53,16 @@ def build(
     until: dt.date = DEMO_UNTIL,
     progress: Callable[[str, int, int], None] | None = None,
     actor: str = "demo",
+    config=None,
 ) -> dict[str, int]:
-    """Generate the demo company and load it; returns rows written per table."""
+    """Generate the demo company and load it; returns rows written per table.
+
+    The handoffs and SLA breaches are then derived from the demo's stage history with the
+    given truce.toml, as of midnight UTC on `until`, exactly as for imported history.
+    """
+    from truce import config as truce_config
     from truce.demo.generator import generate
+    from truce.services import handoff_history
 
     db.upgrade(engine)
     if holds_records(engine):
@@ -87,6 +94,12 @@ def build(
                 "after": {"contacts": contacts, "seed": seed, "until": until.isoformat(), "rows": written},
             },
         )
+    if progress:
+        progress("handoffs and SLAs", 0, 1)
+    as_of = dt.datetime.combine(until, dt.time(0), tzinfo=dt.UTC)
+    written["handoffs"] = handoff_history.rebuild(engine, config or truce_config.load(), as_of)["handoffs_created"]
+    if progress:
+        progress("handoffs and SLAs", 1, 1)
     return written
 
 

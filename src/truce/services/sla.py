@@ -65,9 +65,34 @@ def record_breach(conn: Connection, handoff, kind: str, due: dt.datetime, now: d
     return conn.execute(statement).scalar_one_or_none() is not None
 
 
-def _first_touch_verdict(conn, handoff, clock) -> tuple[dt.datetime | None, str | None]:
+def first_touches(conn: Connection, handoff_ids: list[int]) -> dict[int, dt.datetime]:
+    """The first sales touch after each handoff's MQL moment, for a whole batch in one query."""
+    if not handoff_ids:
+        return {}
+    rows = conn.execute(
+        select(Handoff.id, func.min(Touchpoint.occurred_at))
+        .join(
+            Touchpoint,
+            and_(
+                Touchpoint.contact_id == Handoff.contact_id,
+                Touchpoint.kind == "sales",
+                Touchpoint.occurred_at >= Handoff.mql_at,
+            ),
+        )
+        .where(Handoff.id.in_(handoff_ids))
+        .group_by(Handoff.id)
+    ).all()
+    return {handoff_id: _utc(first) for handoff_id, first in rows}
+
+
+def _utc(value):
+    if isinstance(value, str):  # SQLite returns aggregates of timestamps as text
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
+
+
+def _first_touch_verdict(handoff, touched, clock) -> tuple[dt.datetime | None, str | None]:
     """When sales first touched the lead, and why that broke the promise (None if it did not)."""
-    touched = first_sales_touch(conn, handoff["contact_id"], handoff["mql_at"])
     due = handoff["first_touch_due_at"]
     if touched is None:
         return None, "no sales touch by the deadline"
@@ -97,13 +122,18 @@ def _claim(conn, handoff, next_due, first_touch_at) -> bool:
     return claimed.rowcount == 1
 
 
-def evaluate(conn: Connection, config: TruceConfig, handoff, now: dt.datetime) -> list[dict]:
-    """Check the deadlines of one handoff that have passed by `now`; record each breach once."""
+def evaluate(conn: Connection, config: TruceConfig, handoff, now: dt.datetime, touched=...) -> list[dict]:
+    """Check the deadlines of one handoff that have passed by `now`; record each breach once.
+
+    `touched` is the first sales touch after the MQL if the caller fetched it for a batch.
+    """
     clock = config.business_hours.clock(config.company.timezone)
     breaches = []
     first_touch_at, settled = handoff["first_touch_at"], handoff["first_touch_at"] is not None
     if not settled and handoff["first_touch_due_at"] <= now:
-        first_touch_at, problem = _first_touch_verdict(conn, handoff, clock)
+        if touched is ...:
+            touched = first_sales_touch(conn, handoff["contact_id"], handoff["mql_at"])
+        first_touch_at, problem = _first_touch_verdict(handoff, touched, clock)
         settled = True
         if problem:
             breaches.append(("first_touch_late", handoff["first_touch_due_at"], problem))
@@ -143,8 +173,9 @@ def sweep(engine: Engine, config: TruceConfig, now: dt.datetime | None = None, b
                 .mappings()
                 .all()
             )
+            touches = first_touches(conn, [h["id"] for h in due])
             for handoff in due:
-                recorded += evaluate(conn, config, handoff, now)
+                recorded += evaluate(conn, config, handoff, now, touches.get(handoff["id"]))
         if len(due) < batch:
             return recorded
 

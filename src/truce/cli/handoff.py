@@ -1,0 +1,269 @@
+"""The handoff and its promises: `truce handoff`, `truce sla`, `truce custody`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Annotated
+
+import typer
+
+from truce.cli.common import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    console,
+    fail,
+    handled,
+    load_config,
+    open_store,
+    print_json,
+)
+
+handoff_app = typer.Typer(help="The MQL handoff queue: sales accepts or rejects, with a reason.", no_args_is_help=True)
+sla_app = typer.Typer(help="Both sides' service levels: compliance report, breach sweep.", invoke_without_command=True)
+
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="The sales user deciding (email). Default: $TRUCE_USER.", show_default=False)
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="Evaluate as of this moment (ISO 8601, e.g. 2026-11-20T09:00Z). Default: now."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(handoff_app, name="handoff")
+    app.add_typer(sla_app, name="sla")
+    app.command("custody")(custody)
+
+
+def _moment(text: str | None) -> dt.datetime:
+    if text is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--at: not a date and time: {text!r} (use ISO 8601, e.g. 2026-11-20T09:00Z)")
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _decide(action, json: bool):
+    from truce.domain.lifecycle import IllegalMove
+    from truce.services.handoff import HandoffRefused
+    from truce.services.lifecycle import NotFound
+
+    try:
+        decided = action()
+    except (HandoffRefused, NotFound, IllegalMove) as exc:
+        fail(str(exc))
+    if json:
+        print_json(decided.as_dict())
+        return
+    console.print(
+        f"{decided.email}: {decided.status}, now at stage [bold]{decided.stage}[/]"
+        + (" [red](late)[/]" if decided.late else "")
+    )
+    for warning in decided.warnings:
+        console.print(f"[yellow]{warning}[/]")
+
+
+@handoff_app.command("queue")
+def queue(db: DbOption = None, config: ConfigOption = None, at: AtOption = None, json: JsonOption = False) -> None:
+    """Leads waiting for sales, oldest first, with business hours left on each SLA clock.
+
+    Example:  truce handoff queue --json
+    """
+    from truce.services.handoff import queue as open_queue
+
+    with handled():
+        loaded, engine = load_config(config), open_store(db)
+        waiting = open_queue(engine, loaded, _moment(at))
+    if json:
+        print_json(waiting)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Handoff queue: {len(waiting)} leads waiting")
+    for column in ("lead", "owner", "score", "MQL at", "h to first touch", "h to decision", "routed by"):
+        table.add_column(column)
+    for lead in waiting:
+        cells = [lead["hours_to_first_touch"], lead["hours_to_decision"]]
+        shown = [f"[red]{h}[/]" if h < 0 else str(h) for h in cells]
+        table.add_row(
+            lead["email"],
+            lead["owner"] or "-",
+            str(lead["score"] or ""),
+            lead["mql_at"].strftime("%Y-%m-%d %H:%M"),
+            *shown,
+            lead["routing_rule"] or "",
+        )
+    console.print(table)
+
+
+@handoff_app.command("accept")
+def accept(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Sales accepts a lead: it moves to the accepted stage (SAL).
+
+    Example:  truce handoff accept ann@acme.example --as eva@yourco.example
+    """
+    from truce.services import handoff
+
+    with handled():
+        loaded, engine = load_config(config), open_store(db)
+        _decide(lambda: handoff.accept(engine, loaded, email, actor or os.environ.get("TRUCE_USER")), json)
+
+
+@handoff_app.command("reject")
+def reject(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="A reason code from truce.toml, e.g. no_budget.")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free text for marketing.")] = None,
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Sales rejects a lead with a reason code; it goes back to marketing's nurture or out.
+
+    Example:  truce handoff reject bob@acme.example --reason no_budget --note "Budget opens in Q3" --as eva@yourco.example
+    """
+    from truce.services import handoff
+
+    with handled():
+        loaded, engine = load_config(config), open_store(db)
+        _decide(
+            lambda: handoff.reject(engine, loaded, email, actor or os.environ.get("TRUCE_USER"), reason, note), json
+        )
+
+
+@sla_app.callback()
+def sla_report(
+    ctx: typer.Context,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    at: AtOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Compliance per side, per person and per month, and the live queue.
+
+    Sales: first touch and decision in time, from the breaches the sweep recorded.
+    Marketing: MQLs per month against the commitment, and the share sales accepted.
+
+    Example:  truce sla --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from truce.services.sla_report import report
+
+    with handled():
+        loaded, engine = load_config(config), open_store(db)
+        data = report(engine, loaded, _moment(at))
+    if json:
+        print_json(data)
+        return
+    _show_sla(data)
+
+
+def _show_sla(data: dict) -> None:
+    from rich.table import Table
+
+    sales = data["sales"]
+    people = Table(title="Sales: first touch and decision in time")
+    for column in ("owner", "handoffs", "first touch", "decision", "too few attempts"):
+        people.add_column(column)
+    for row in [{"owner": "all sellers", **sales}, *sales["by_person"]]:
+        people.add_row(
+            row["owner"],
+            str(row["handoffs"]),
+            _pct(row["first_touch"]),
+            _pct(row["decision"]),
+            str(row["too_few_attempts"]),
+        )
+    console.print(people)
+    months = Table(title="Marketing: MQLs handed over and accepted")
+    for column in ("month", "MQLs", "target", "accepted", "acceptance", "kept"):
+        months.add_column(column)
+    for m in data["marketing"]["by_month"][-12:]:
+        kept = "…" if not m["complete"] else ("yes" if m["volume_met"] and m["acceptance_met"] else "[red]no[/]")
+        rate = "-" if m["acceptance_rate"] is None else f"{m['acceptance_rate']:.0%}"
+        months.add_row(m["month"], str(m["mqls"]), str(m["target"]), str(m["accepted"]), rate, kept)
+    console.print(months)
+    if sales["unswept"]:
+        console.print(f"[yellow]{sales['unswept']} deadlines have passed unchecked: run truce sla sweep[/]")
+    console.print(f"{len(data['queue'])} leads waiting in the handoff queue (truce handoff queue)")
+
+
+def _pct(promise: dict) -> str:
+    if promise["compliance"] is None:
+        return "-"
+    return f"{promise['compliance']:.0%} of {promise['due']}"
+
+
+@sla_app.command("sweep")
+def sweep(db: DbOption = None, config: ConfigOption = None, at: AtOption = None, json: JsonOption = False) -> None:
+    """Record every SLA breach whose deadline has passed, exactly once (safe to run from cron, twice at once).
+
+    Example:  truce sla sweep --json
+    """
+    from truce.services.sla import sweep as run_sweep
+
+    with handled():
+        loaded, engine = load_config(config), open_store(db)
+        recorded = run_sweep(engine, loaded, _moment(at))
+    if json:
+        print_json({"breaches_recorded": len(recorded), "breaches": recorded})
+        return
+    console.print(f"{len(recorded)} new SLA breaches recorded")
+
+
+@sla_app.command("rebuild")
+def rebuild(db: DbOption = None, config: ConfigOption = None, at: AtOption = None, json: JsonOption = False) -> None:
+    """Create handoffs (and their breaches) for stage history that arrived without them, e.g. an import.
+
+    Example:  truce import stage-changes history.csv && truce sla rebuild
+    """
+    from truce.services.handoff_history import rebuild as run_rebuild
+
+    with handled():
+        loaded, engine = load_config(config), open_store(db)
+        result = run_rebuild(engine, loaded, _moment(at))
+    if json:
+        print_json(result)
+        return
+    console.print(
+        f"{result['handoffs_created']} handoffs created from the stage history; "
+        f"{result['late_decisions'] + result['breaches_from_sweep']} breaches recorded"
+    )
+
+
+def custody(db: DbOption = None, config: ConfigOption = None, at: AtOption = None, json: JsonOption = False) -> None:
+    """Cold leads: who held each one when it went cold, for how long, and which SLA it broke.
+
+    Example:  truce custody --json
+    """
+    from truce.services.custody import cold_leads
+
+    with handled():
+        loaded, engine = load_config(config), open_store(db)
+        data = cold_leads(engine, loaded, _moment(at))
+    if json:
+        print_json(data)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Cold leads (no activity for {data['cold_after_days']} days), per month and team")
+    for column in ("month", "team", "cold leads", "mean days held"):
+        table.add_column(column)
+    for row in data["by_team_and_month"][-24:]:
+        table.add_row(row["month"], row["team"], str(row["cold_leads"]), f"{row['mean_held_days']:.1f}")
+    console.print(table)
+    console.print(f"{len(data['leads'])} cold leads in all; --json lists each with its holder and broken SLA")
