@@ -93,3 +93,29 @@ def test_a_bad_moment_is_a_clear_error(demo):
     result = run("sla", "--db", demo, "--at", "yesterday")
     assert result.exit_code == 1
     assert "--at: not a date and time: 'yesterday'" in result.output
+
+
+def test_an_illegal_move_by_hand_is_refused_with_the_allowed_moves(demo):
+    customers = [c for c in json.loads(run("custody", "--db", demo, "--at", AS_OF, "--json").output)["leads"] if c["stage"] == "inquiry"]
+    email = customers[0]["email"]
+    result = run("lead", "move", email, "lost", "--db", demo)
+    assert result.exit_code == 1
+    assert "cannot move from 'inquiry' to 'lost'; allowed from 'inquiry': mql, sal, sql" in result.output
+    before = json.loads(run("lead", "show", email, "--db", demo, "--json").output)
+    assert before["stage"] == "inquiry"
+
+
+def test_a_move_by_hand_into_the_handoff_stage_opens_a_handoff(demo):
+    email = [c for c in json.loads(run("custody", "--db", demo, "--at", AS_OF, "--json").output)["leads"] if c["stage"] == "inquiry"][1]["email"]
+    result = run("lead", "move", email, "mql", "--note", "asked for pricing", "--db", demo, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["team_after"] == "sales"
+    record = json.loads(run("lead", "show", email, "--db", demo, "--json").output)
+    assert record["moves"][-1]["to_stage"] == "mql" and record["moves"][-1]["note"] == "asked for pricing"
+    assert record["handoffs"][-1]["status"] == "open"
+    assert run("lead", "show", email, "--db", demo).exit_code == 0
+
+
+def test_show_refuses_an_unknown_lead(demo):
+    result = run("lead", "show", "nobody@nowhere.example", "--db", demo)
+    assert result.exit_code == 1 and "no contact with email" in result.output

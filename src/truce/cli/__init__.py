@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
-from truce.cli import data, handoff, start, store
+from truce.cli import data, handoff, lead, start, store
 
 app = typer.Typer(
     name="truce",
@@ -40,6 +40,7 @@ start.register(app)
 store.register(app)
 data.register(app)
 handoff.register(app)
+lead.register(app)
 
 
 def main() -> None:

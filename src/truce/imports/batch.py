@@ -119,13 +119,17 @@ def read_batch(raw: RawBatch, plan: HeaderPlan, parsers: dict[str, Callable], re
     for header, name in plan.fields.items():
         column = raw.columns[header]
         if name in EMAIL_FIELDS:
-            batch.values[name] = _emails(batch, header, column)
-            present[name] = [bool(v) for v in pc.utf8_trim_whitespace(column).to_pylist()]
-            continue
-        cells = _texts(column)
-        present[name] = [bool(c) for c in cells]
-        parse = parsers.get(name)
-        batch.values[name] = [c or None for c in cells] if parse is None else _parse_column(batch, header, cells, parse)
+            values = _emails(batch, header, column)
+            filled = [bool(v) for v in pc.utf8_trim_whitespace(column).to_pylist()]
+        else:
+            cells = _texts(column)
+            filled = [bool(c) for c in cells]
+            parse = parsers.get(name)
+            values = [c or None for c in cells] if parse is None else _parse_column(batch, header, cells, parse)
+        if name in batch.values:  # two columns feed one field (Salesforce's LeadId and ContactId): first filled wins
+            values = [a if a is not None else b for a, b in zip(batch.values[name], values, strict=True)]
+            filled = [a or b for a, b in zip(present[name], filled, strict=True)]
+        batch.values[name], present[name] = values, filled
     if plan.became:
         batch.became = _became(batch, raw, plan, parsers["changed_at"])
     _require(batch, present, required)

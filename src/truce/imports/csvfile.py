@@ -82,8 +82,9 @@ class CsvFile:
         with open(self.path, encoding="utf-8-sig", newline="") as handle:
             try:
                 first = handle.readline()
-            except UnicodeDecodeError:
-                raise FileProblem(f"{self.path}: line 1: the file is not UTF-8 text") from None
+            except UnicodeDecodeError:  # decoded a block at a time, so the bad byte may be further down
+                line = self._not_utf8_line() or 1
+                raise FileProblem(f"{self.path}: line {line}: the file is not UTF-8 text") from None
         if not first.strip():
             raise FileProblem(f"{self.path}: the file is empty; expected a header line first")
         self.delimiter = _guess_delimiter(first)
@@ -149,14 +150,20 @@ class CsvFile:
             return FileProblem(f"{self.path}: line {line}: {problem}")
         return FileProblem(f"{self.path}: cannot read the file: {exc}")
 
-    def _scan_problems(self) -> Iterator[tuple[int, str]]:
+    def _not_utf8_line(self) -> int | None:
         with open(self.path, "rb") as handle:
             for number, raw in enumerate(handle, 1):
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError:
-                    yield number, "the file is not UTF-8 text"
-                    return
+                    return number
+        return None
+
+    def _scan_problems(self) -> Iterator[tuple[int, str]]:
+        line = self._not_utf8_line()
+        if line is not None:
+            yield line, "the file is not UTF-8 text"
+            return
         with open(self.path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             try:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from truce.config import value_key
+from truce.imports.csvfile import FileProblem
 
 DIALECTS = ("truce", "salesforce", "hubspot")
 
@@ -313,7 +314,7 @@ def detect(header: list[str], table: str) -> str:
 def plan(header: list[str], table: str, dialect: str, mapping: dict[str, str] | None = None) -> HeaderPlan:
     """Assign every header to a truce field. `mapping` (from --mapping) wins over the built-ins."""
     synonyms = _synonyms(dialect, table)
-    user = {value_key(k): v for k, v in (mapping or {}).items()}
+    user = _user_mapping(table, mapping or {})
     fields, became, unknown = {}, {}, []
     for name in header:
         key = value_key(name)
@@ -326,3 +327,18 @@ def plan(header: list[str], table: str, dialect: str, mapping: dict[str, str] | 
         else:
             unknown.append(name)
     return HeaderPlan(dialect, fields, became, unknown)
+
+
+def _user_mapping(table: str, mapping: dict[str, str]) -> dict[str, str]:
+    """--mapping's header → field, by header key; a field truce does not have is an error, not a lost column."""
+    known = {value_key(f): f for f in (*TRUCE_FIELDS[table], *SALESFORCE[table].values(), *HUBSPOT[table].values())}
+    user = {}
+    for header, wanted in mapping.items():
+        field = known.get(value_key(wanted))
+        if field is None:
+            raise FileProblem(
+                f"--mapping: {header!r} names {wanted!r}, which is not a {table} field; "
+                f"use one of {', '.join(TRUCE_FIELDS[table])}"
+            )
+        user[value_key(header)] = field
+    return user

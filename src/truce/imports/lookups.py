@@ -24,7 +24,7 @@ def fetch_by(conn: Connection, table: Table, column: str, keys: Iterable, column
     return found
 
 
-def find_ids(conn: Connection, table: Table, column: str, keys: Iterable, *, fold_case: bool = False) -> dict:
+def find_ids(conn: Connection, table: Table, column: str, keys: Iterable) -> dict:
     """{key: id} for the rows of `table` whose `column` is one of `keys`.
 
     One bound parameter carries the whole list (a JSON array on SQLite, an array on
@@ -33,16 +33,23 @@ def find_ids(conn: Connection, table: Table, column: str, keys: Iterable, *, fol
     wanted = sorted({k for k in keys if k is not None})
     if not wanted:
         return {}
-    target = f"lower({column})" if fold_case else column
     if conn.dialect.name == "postgresql":
-        query = text(f"SELECT id, {column} FROM {table.name} WHERE {target} = ANY(:keys)")
+        query = text(f"SELECT id, {column} FROM {table.name} WHERE {column} = ANY(:keys)")
         rows = conn.execute(query, {"keys": wanted})
     else:
-        query = text(f"SELECT id, {column} FROM {table.name} WHERE {target} IN (SELECT value FROM json_each(:keys))")
+        query = text(f"SELECT id, {column} FROM {table.name} WHERE {column} IN (SELECT value FROM json_each(:keys))")
         rows = conn.execute(query, {"keys": json.dumps(wanted)})
-    if fold_case:
-        return {value.casefold(): row_id for row_id, value in rows}
     return {value: row_id for row_id, value in rows}
+
+
+def find_ids_folded(conn: Connection, table: Table, column: str) -> dict:
+    """{casefolded value: id} for every row. SQL's lower() folds only ASCII on SQLite (and in
+    PostgreSQL's C locale), so "ÖKO Energie" and "Straße AG" would never meet their own names."""
+    found: dict = {}
+    for row_id, value in conn.execute(select(table.c.id, table.c[column]).order_by(table.c.id)):
+        if value is not None:
+            found.setdefault(value.casefold(), row_id)
+    return found
 
 
 class People:
@@ -73,16 +80,23 @@ class Cache:
         self.conn, self.table, self.column, self.fold_case = conn, table, column, fold_case
         self.known: dict = {}
         self._asked: set = set()
+        self._all_loaded = False
 
     def _key(self, value):
         return value.casefold() if self.fold_case and isinstance(value, str) else value
 
     def load(self, values: Iterable) -> None:
+        if self.fold_case:  # names are few: fetch them all once, then every batch is answered here
+            if not self._all_loaded:
+                self._all_loaded = True
+                for value, row_id in find_ids_folded(self.conn, self.table, self.column).items():
+                    self.known.setdefault(value, row_id)
+            return
         wanted = {self._key(v) for v in values if v is not None} - self._asked
         if not wanted:
             return
         self._asked |= wanted
-        for value, row_id in find_ids(self.conn, self.table, self.column, wanted, fold_case=self.fold_case).items():
+        for value, row_id in find_ids(self.conn, self.table, self.column, wanted).items():
             self.known.setdefault(value, row_id)
 
     def get(self, value):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert
 
-from truce.config import TruceConfig
+from truce.config import TruceConfig, value_key
 from truce.imports import dialects
 from truce.imports.batch import RowError, read_batch
 from truce.imports.csvfile import CsvFile, FileProblem
@@ -90,6 +90,13 @@ def file_digest(path: Path) -> str:
 
 
 def _check_header(table: str, path: Path, plan: dialects.HeaderPlan) -> None:
+    spelled: dict[str, str] = {}
+    for header in plan.fields:  # headers match without regard to case or punctuation, so these collide
+        first = spelled.setdefault(value_key(header), header)
+        if first != header:
+            raise FileProblem(
+                f"{path}: line 1: columns {first!r} and {header!r} both mean {plan.fields[header]}; keep one"
+            )
     present = set(plan.fields.values())
     for group in REQUIRED[table]:
         if not present & set(group):
@@ -128,8 +135,8 @@ def import_file(
                 for index in sorted(batch.errors):
                     _reject(report, rejects, raw.first_record + index, raw.cells(index), batch.errors[index], options)
                 report.rows_read += batch.size
-                if not options.dry_run and (options.skip_invalid or not report.error_count):
-                    writer.write(batch)
+                if options.skip_invalid or not report.error_count:
+                    writer.write(batch)  # a dry run writes too, to count what it would do, then rolls back
                 if options.progress:
                     options.progress(source.position, source.size)
             _malformed(source, report, rejects, options)

@@ -68,11 +68,21 @@ def date(cell: str, zone: ZoneInfo, day_first: bool = False) -> dt.date:
         return timestamp(raw, zone, day_first).astimezone(zone).date()
 
 
+# "1,234,567.50": commas group thousands. "1.234,50" or "1234,5": a decimal comma, as Excel
+# writes in much of Europe. Any other comma is refused: dropping it would read "1,2345" as 12345.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+),\d{1,2}")
+
+
 def money(cell: str) -> Decimal:
-    """Amounts as CRMs export them: "1,234.50", "$1234.5", "1234". Never a float."""
-    raw = re.sub(r"[\s$€£,]", "", cell)
+    """Amounts as CRMs export them: "1,234.50", "$1234.5", "1234", "1.234,50". Never a float."""
+    raw = re.sub(r"[\s$€£]", "", cell)
     if raw.upper()[:3].isalpha():  # "USD 1234"
         raw = raw[3:]
+    if _THOUSANDS.fullmatch(raw):
+        raw = raw.replace(",", "")
+    elif _DECIMAL_COMMA.fullmatch(raw):
+        raw = raw.replace(".", "").replace(",", ".")
     try:
         value = Decimal(raw)
     except InvalidOperation:

@@ -40,6 +40,7 @@ class Writer:
         if "external_id" in batch.values:
             batch.store[self.id_column] = batch.values["external_id"]
         self.resolve(batch)
+        self._lengths(batch)
         self._duplicates(batch)
         match_existing(self.conn, self.table, batch, self.id_column, self.natural_key, self.entity)
         self.check_matches(batch)
@@ -52,6 +53,17 @@ class Writer:
 
     def check_matches(self, batch: Batch) -> None:
         """Reasons a row may not update the record it matched."""
+
+    def _lengths(self, batch: Batch) -> None:
+        """Text too long for its column: PostgreSQL would refuse the whole import, SQLite would keep it."""
+        for column, values in batch.store.items():
+            limit = getattr(self.table.c[column].type, "length", None) if column in self.table.c else None
+            if not limit or max(map(len, filter(None, values)), default=0) <= limit:
+                continue
+            field_name = "external_id" if column == self.id_column else column
+            for i, value in enumerate(values):
+                if value is not None and len(value) > limit:
+                    batch.fail(i, field_name, "validation", f"{len(value)} characters, but at most {limit} fit")
 
     def _duplicates(self, batch: Batch) -> None:
         """A second row with the same id or natural key as an earlier row of the file is an error."""
@@ -127,10 +139,11 @@ class Writer:
             name = column.name
             if name == "id":
                 continue
-            if name in batch.store:
-                values = [batch.store[name][i] for i in new]
+            default = scalar_default(self.table, name)
+            if name in batch.store:  # a blank cell gets the default too, or NOT NULL refuses the row
+                values = [default if batch.store[name][i] is None else batch.store[name][i] for i in new]
             else:
-                values = [scalar_default(self.table, name)] * len(new)
+                values = [default] * len(new)
             if name in ("created_at", "updated_at", "recorded_at"):
                 values = [self.now if v is None else v for v in values]
             columns[name] = values

@@ -32,7 +32,6 @@ class ContactWriter(Writer):
     def __init__(self, *args):
         super().__init__(*args)
         self.accounts = lookups.account_caches(self.conn, self.id_column)
-        self._announced_companies: set[str] = set()
         self._mapped: dict[str, str | None] = {}
 
     def load(self, batch):
@@ -63,9 +62,6 @@ class ContactWriter(Writer):
                 batch.put("account_id", i, found)
                 continue
             batch.new_company[i] = name
-            if name.casefold() not in self._announced_companies:
-                self._announced_companies.add(name.casefold())
-                self.report.accounts_created += 1
 
     def _stages(self, batch: Batch) -> None:
         if "stage" in batch.values:
@@ -139,6 +135,7 @@ class ContactWriter(Writer):
         created = list(names.values())
         count = len(created)
         ids = self._insert_accounts(created, count)
+        self.report.accounts_created += count  # counted here: a rejected row's company is not created
         for name, new_id in zip(created, ids, strict=True):
             cache.add(name, new_id)
         for i in batch.good():

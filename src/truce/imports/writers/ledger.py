@@ -132,5 +132,10 @@ class StageChangeWriter(Writer):
             .limit(1)
             .scalar_subquery()
         )
-        statement = update(CONTACTS).where(CONTACTS.c.id == bindparam("_cid")).values(stage=latest, updated_at=self.now)
+        # Only contacts whose stage moves: re-importing the same ledger must change nothing.
+        statement = (
+            update(CONTACTS)
+            .where(CONTACTS.c.id == bindparam("_cid"), CONTACTS.c.stage != latest)
+            .values(stage=latest, updated_at=self.now)
+        )
         self.conn.execute(statement, [{"_cid": i} for i in sorted(contact_ids)])

@@ -52,7 +52,7 @@ class TouchpointWriter(Writer):
     def __init__(self, *args):
         super().__init__(*args)
         self.contacts = lookups.contact_caches(self.conn, ID_COLUMN[self.dialect])
-        self.campaigns = lookups.campaign_caches(self.conn, self.id_column)
+        self.campaigns = lookups.campaign_caches(self.conn, ID_COLUMN[self.dialect])
         self._campaign_channels = dict(self.conn.execute(select(Campaign.id, Campaign.channel)).all())
 
     def load(self, batch):
@@ -161,5 +161,7 @@ class OpportunityWriter(Writer):
 
     def new_columns(self, batch, new):
         columns = super().new_columns(batch, new)
-        columns["currency"] = [c or self.config.company.currency for c in columns["currency"]]
+        # The company's currency, not the column's default, when the file does not say.
+        currencies = batch.column("currency")
+        columns["currency"] = [currencies[i] or self.config.company.currency for i in new]
         return columns

@@ -1,0 +1,59 @@
+"""One lead's record and moves: its whole history in one place, and a door to move it by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine, select
+
+from truce.config import TruceConfig
+from truce.services.lifecycle import contact_by_email, move_contact, user_by_email
+from truce.store.models import Handoff, SlaEvent, StageChange, Touchpoint, User
+
+
+def move(
+    engine: Engine, config: TruceConfig, email: str, to_stage: str, *, actor_email: str | None,
+    reason: str | None = None, note: str | None = None, at: dt.datetime | None = None,
+) -> dict:
+    """Move a lead to another stage by hand, through the same rules as every other move."""
+    at = at or dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        actor = user_by_email(conn, actor_email) if actor_email else None
+        contact = contact_by_email(conn, email)
+        moved = move_contact(conn, config, contact["id"], to_stage, at=at, actor_id=actor["id"] if actor else None,
+                             actor=actor["email"] if actor else "cli", reason=reason, note=note, origin="cli")
+    return {"email": contact["email"], "from_stage": moved.from_stage, "to_stage": moved.to_stage,
+            "team_before": moved.team_before, "team_after": moved.team_after, "skipped": list(moved.skipped)}
+
+
+def history(engine: Engine, email: str) -> dict:
+    """Every move, handoff, breach and touch of one lead, oldest first."""
+    who = User.__table__.alias("who")
+    with engine.connect() as conn:
+        contact = contact_by_email(conn, email)
+        moves = conn.execute(
+            select(StageChange.changed_at, StageChange.from_stage, StageChange.to_stage, StageChange.team_after,
+                   StageChange.reason, StageChange.note, StageChange.origin, who.c.email.label("by"))
+            .outerjoin(who, who.c.id == StageChange.changed_by_id)
+            .where(StageChange.entity_type == "contact", StageChange.entity_id == contact["id"])
+            .order_by(StageChange.changed_at, StageChange.id)
+        ).mappings().all()
+        handoffs = conn.execute(
+            select(Handoff.id, Handoff.mql_at, Handoff.status, Handoff.routing_rule, Handoff.first_touch_due_at,
+                   Handoff.decision_due_at, Handoff.decided_at, Handoff.rejection_reason, who.c.email.label("owner"))
+            .outerjoin(who, who.c.id == Handoff.owner_id)
+            .where(Handoff.contact_id == contact["id"]).order_by(Handoff.id)
+        ).mappings().all()
+        breaches = conn.execute(
+            select(SlaEvent.handoff_id, SlaEvent.kind, SlaEvent.due_at, SlaEvent.detail)
+            .where(SlaEvent.contact_id == contact["id"]).order_by(SlaEvent.id)
+        ).mappings().all()
+        touches = conn.execute(
+            select(Touchpoint.occurred_at, Touchpoint.kind, Touchpoint.touch_type, Touchpoint.channel)
+            .where(Touchpoint.contact_id == contact["id"]).order_by(Touchpoint.occurred_at)
+        ).mappings().all()
+    return {
+        "email": contact["email"], "stage": contact["stage"], "score": contact["score"],
+        "moves": [dict(m) for m in moves], "handoffs": [dict(h) for h in handoffs],
+        "sla_breaches": [dict(b) for b in breaches], "touchpoints": [dict(t) for t in touches],
+    }
