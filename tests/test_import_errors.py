@@ -300,3 +300,48 @@ def test_a_dry_run_with_skip_invalid_reports_bad_rows_and_writes_nothing(engine,
     assert (report.rows_read, report.inserted, report.rejected, report.written) == (11, 2, 9, False)
     assert errors_of(report) == EXPECTED_ERRORS
     assert table_counts(engine) == before
+
+
+def test_imported_history_obeys_the_signed_funnel(sqlite_engine, default_config, tmp_path):
+    """A back-dated move the funnel forbids is refused like any other move, naming the allowed ones."""
+    from truce.imports.service import ImportFailed, import_file
+
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("email,stage\nann@acme.example,inquiry\nbob@acme.example,inquiry\n")
+    import_file(sqlite_engine, "contacts", contacts, default_config)
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "external_id,contact_email,to_stage,changed_at\n"
+        "m1,ann@acme.example,mql,2026-01-02T10:00:00Z\n"
+        "m2,ann@acme.example,sal,2026-01-03T10:00:00Z\n"
+        "m3,ann@acme.example,mql,2026-01-04T10:00:00Z\n"
+        "m4,bob@acme.example,lost,2026-01-04T10:00:00Z\n"
+    )
+    with pytest.raises(ImportFailed) as failed:
+        import_file(sqlite_engine, "stage_changes", history, default_config)
+    errors = [(e.line, e.column, e.message) for e in failed.value.report.errors]
+    assert errors == [
+        (4, "to_stage", "illegal move: cannot move from 'sal' to 'mql'; allowed from 'sal': sql, opportunity, customer, recycled, disqualified"),
+        (5, "to_stage", "illegal move: cannot move from a lead with no earlier move to 'lost'; allowed from a lead with no earlier move: inquiry, mql, sal, sql, opportunity, customer"),
+    ]
+
+
+def test_a_move_without_a_from_stage_starts_where_the_lead_was(sqlite_engine, default_config, tmp_path):
+    from sqlalchemy import select
+
+    from truce.imports.service import import_file
+    from truce.store.models import StageChange
+
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("email\nann@acme.example\n")
+    import_file(sqlite_engine, "contacts", contacts, default_config)
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "external_id,contact_email,to_stage,changed_at\n"
+        "m2,ann@acme.example,sal,2026-01-03T10:00:00Z\n"
+        "m1,ann@acme.example,mql,2026-01-02T10:00:00Z\n"
+    )
+    import_file(sqlite_engine, "stage_changes", history, default_config)
+    with sqlite_engine.connect() as conn:
+        moves = conn.execute(select(StageChange.external_id, StageChange.from_stage, StageChange.to_stage).order_by(StageChange.changed_at)).all()
+    assert moves == [("m1", None, "mql"), ("m2", "mql", "sal")]

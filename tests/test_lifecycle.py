@@ -46,7 +46,7 @@ def test_a_recycled_lead_can_return_and_keeps_going():
             "cannot move from 'customer' to 'lost'; allowed from 'customer': none: it is a final stage",
         ),
         ("inquiry", "lost", "cannot move from 'inquiry' to 'lost'"),
-        (None, "recycled", "cannot move from a new contact to 'recycled'"),
+        (None, "recycled", "cannot move from a lead with no earlier move to 'recycled'"),
         ("mql", "wizard", "unknown stage 'wizard'; known stages: inquiry, mql"),
     ],
 )

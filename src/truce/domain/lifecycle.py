@@ -37,7 +37,7 @@ def check_move(funnel: Funnel, from_stage: str | None, to_stage: str) -> Move:
             raise IllegalMove(f"unknown stage {stage!r}; known stages: {', '.join(known)}")
     allowed = funnel.moves()[from_stage]
     if to_stage not in allowed:
-        origin = "a new contact" if from_stage is None else f"{from_stage!r}"
+        origin = "a lead with no earlier move" if from_stage is None else f"{from_stage!r}"
         options = ", ".join(allowed) if allowed else "none: it is a final stage"
         raise IllegalMove(f"cannot move from {origin} to {to_stage!r}; allowed from {origin}: {options}")
     return Move(

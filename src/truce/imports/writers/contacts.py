@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from truce.domain.lifecycle import IllegalMove, check_history
 from truce.imports import lookups
 from truce.imports.batch import Batch
 from truce.imports.fields import MAPPED_STAGE_FIELDS
@@ -46,6 +47,18 @@ class ContactWriter(Writer):
         self._stages(batch)
         self.owners(batch)
         batch.history = [self._dated_history(moves) for moves in batch.became] if batch.became else None
+        if batch.history:
+            self._follow_the_funnel(batch)
+
+    def _follow_the_funnel(self, batch: Batch) -> None:
+        """Dated history obeys the signed funnel like any other move; a row that breaks it is refused."""
+        for i, moves in enumerate(batch.history):
+            stages = [None] + [stage for stage, _ in moves]
+            try:
+                check_history(self.config.funnel, list(zip(stages, stages[1:], strict=False)))
+            except IllegalMove as exc:
+                header = next(iter(batch.raw.columns), "")
+                batch.fail(i, header, "validation", f"illegal history: {exc}")
 
     def _companies(self, batch: Batch) -> None:
         """A lead's company is free text: match an account by name, or create one on write."""

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import bindparam, select, update
 
 from truce.config import TruceConfig
+from truce.domain.lifecycle import IllegalMove, check_move
 from truce.imports import lookups
 from truce.imports.batch import Batch
 from truce.imports.dialects import ID_COLUMN
@@ -78,6 +79,7 @@ class StageChangeWriter(Writer):
         self.references(batch, "opportunity_external_id", self.opportunities, "entity_id", "opportunity")
         for name in ("from_stage", "to_stage"):
             batch.store[name] = [self._stage(batch, i, name) for i in range(batch.size)]
+        self._follow_the_funnel(batch)
         self.owners(batch, "changed_by_email", "changed_by_id")
         funnel = self.config.funnel
         contact = [kind == "contact" for kind in batch.store["entity_type"]]
@@ -87,6 +89,46 @@ class StageChangeWriter(Writer):
         batch.store["team_after"] = [
             funnel.team_of(s) if s and c else None for s, c in zip(batch.store["to_stage"], contact, strict=True)
         ]
+
+    def _follow_the_funnel(self, batch: Batch) -> None:
+        """Imported history obeys the signed funnel like any other move.
+
+        A move without a from-stage starts where the lead was just before it (its previous
+        move in the ledger or earlier in the file), and that is filled in. Each move must be
+        one truce.toml allows from its from-stage; gaps in a CRM's history are tolerated.
+        """
+        kinds, ids = batch.store["entity_type"], batch.column("entity_id")
+        froms, tos, whens = batch.store["from_stage"], batch.store["to_stage"], batch.column("changed_at")
+        rows = [
+            i for i in range(batch.size)
+            if kinds[i] == "contact" and ids[i] is not None and tos[i] is not None and whens[i] is not None
+            and i not in batch.errors
+        ]
+        known = self._known_moves({ids[i] for i in rows})
+        for i in sorted(rows, key=lambda i: (ids[i], whens[i], i)):
+            if froms[i] is None:
+                earlier = [stage for at, stage in known.get(ids[i], []) if at < whens[i]]
+                froms[i] = earlier[-1] if earlier else None
+            try:
+                check_move(self.config.funnel, froms[i], tos[i])
+            except IllegalMove as exc:
+                batch.fail(i, "to_stage", "validation", f"illegal move: {exc}")
+                continue
+            known.setdefault(ids[i], []).append((whens[i], tos[i]))
+            known[ids[i]].sort(key=lambda move: move[0])
+
+    def _known_moves(self, contact_ids: set[int]) -> dict[int, list]:
+        if not contact_ids:
+            return {}
+        rows = self.conn.execute(
+            select(LEDGER.c.entity_id, LEDGER.c.changed_at, LEDGER.c.to_stage)
+            .where(LEDGER.c.entity_type == "contact", LEDGER.c.entity_id.in_(sorted(contact_ids)))
+            .order_by(LEDGER.c.entity_id, LEDGER.c.changed_at, LEDGER.c.id)
+        )
+        moves: dict[int, list] = {}
+        for contact_id, at, stage in rows:
+            moves.setdefault(contact_id, []).append((at, stage))
+        return moves
 
     def _stage(self, batch: Batch, index: int, name: str) -> str | None:
         cell = batch.values.get(name, [None] * batch.size)[index]
