@@ -24,6 +24,7 @@ from truce.cli.common import (
 
 
 class ImportTable(StrEnum):
+    users = "users"
     accounts = "accounts"
     contacts = "contacts"
     campaigns = "campaigns"

@@ -21,6 +21,10 @@ ID_COLUMN = {"truce": "external_id", "salesforce": "salesforce_id", "hubspot": "
 
 # truce's own headers are its field names.
 TRUCE_FIELDS: dict[str, tuple[str, ...]] = {
+    "users": (
+        "external_id", "email", "name", "first_name", "last_name", "team", "marketing_focus",
+        "is_leader", "region", "segment", "active", "created_at",
+    ),
     "accounts": (
         "external_id",
         "name",
@@ -109,6 +113,12 @@ TRUCE_FIELDS: dict[str, tuple[str, ...]] = {
 
 # Salesforce: API names (Data Loader) and report labels, per object.
 SALESFORCE: dict[str, dict[str, str]] = {
+    # User export: team is not a Salesforce field; add a `team` column or use --mapping.
+    "users": {
+        "Id": "external_id", "User ID": "external_id", "Email": "email", "Name": "name", "Full Name": "name",
+        "FirstName": "first_name", "First Name": "first_name", "LastName": "last_name", "Last Name": "last_name",
+        "IsActive": "active", "Active": "active", "CreatedDate": "created_at", "Created Date": "created_at",
+    },
     "accounts": {
         "Id": "external_id",
         "Account ID": "external_id",
@@ -210,6 +220,9 @@ SALESFORCE: dict[str, dict[str, str]] = {
 }
 
 HUBSPOT: dict[str, dict[str, str]] = {
+    "users": {
+        "User ID": "external_id", "Email": "email", "First Name": "first_name", "Last Name": "last_name",
+    },
     "accounts": {
         "Record ID": "external_id",
         "Company ID": "external_id",

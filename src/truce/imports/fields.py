@@ -79,6 +79,10 @@ def parsers(reading: Reading) -> dict[str, Callable[[str], Any]]:
         "discount_rate": v.rate,
         "employees": v.whole_number,
         "is_key_account": v.boolean,
+        "is_leader": v.boolean,
+        "active": v.boolean,
+        "team": _one_of(TEAMS, "team"),
+        "marketing_focus": _one_of(("upstream", "downstream"), "marketing focus"),
         "source_channel": v.channel,
         "channel": v.channel,
         "domain": v.domain,
@@ -93,6 +97,7 @@ def parsers(reading: Reading) -> dict[str, Callable[[str], Any]]:
 
 # A row must carry one field from each group (several names can satisfy a need).
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
+    "users": [("email",), ("team",)],
     "accounts": [("name",)],
     "contacts": [("email",)],
     "campaigns": [("name",), ("channel",)],

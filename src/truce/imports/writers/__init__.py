@@ -2,9 +2,10 @@
 
 from truce.imports.writers.contacts import ContactWriter
 from truce.imports.writers.ledger import StageChangeWriter
-from truce.imports.writers.records import AccountWriter, CampaignWriter, OpportunityWriter, TouchpointWriter
+from truce.imports.writers.records import AccountWriter, CampaignWriter, OpportunityWriter, TouchpointWriter, UserWriter
 
 WRITERS = {
+    "users": UserWriter,
     "accounts": AccountWriter,
     "contacts": ContactWriter,
     "campaigns": CampaignWriter,

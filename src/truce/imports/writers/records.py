@@ -10,8 +10,36 @@ from truce.imports import lookups
 from truce.imports.batch import Batch
 from truce.imports.dialects import ID_COLUMN
 from truce.imports.writers.base import Writer
-from truce.store.models import Account, Campaign, Contact, Opportunity, Touchpoint
+from truce.store.models import Account, Campaign, Contact, Opportunity, Touchpoint, User
 from truce.store.types import to_money
+
+
+class UserWriter(Writer):
+    """The people of both teams. Owners in other exports are matched to them by email, id or name."""
+
+    model = User
+    entity = "user"
+    natural_key = "email"
+    copies = ("email", "name", "team", "marketing_focus", "is_leader", "region", "segment", "active", "created_at")
+
+    def resolve(self, batch):
+        first, last = batch.values.get("first_name"), batch.values.get("last_name")
+        names = batch.column("name")
+        for i in range(batch.size):
+            if names[i] is None:
+                spelled = " ".join(
+                    p for p in ((first or [None] * batch.size)[i], (last or [None] * batch.size)[i]) if p
+                )
+                batch.put("name", i, spelled or batch.store["email"][i])
+        focus, teams = batch.column("marketing_focus"), batch.column("team")
+        for i in range(batch.size):
+            if focus[i] is not None and teams[i] not in (None, "marketing"):
+                batch.fail(
+                    i,
+                    "marketing_focus",
+                    "validation",
+                    f"only marketers are upstream or downstream; this user is on the {teams[i]} team",
+                )
 
 
 class AccountWriter(Writer):
