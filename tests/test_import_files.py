@@ -153,5 +153,5 @@ def test_it_refuses_an_unknown_table(sqlite_engine, default_config, tmp_path):
     path = tmp_path / "leads.csv"
     path.write_text("email\nann@x.example\n")
 
-    with pytest.raises(ValueError, match="unknown table 'leads'; choose one of accounts, contacts, campaigns"):
+    with pytest.raises(ValueError, match="unknown table 'leads'; choose one of users, accounts, contacts, campaigns"):
         import_file(sqlite_engine, "leads", path, default_config)
