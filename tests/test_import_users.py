@@ -55,3 +55,45 @@ def test_it_refuses_a_user_without_a_valid_team(sqlite_engine, default_config, t
         import_file(sqlite_engine, "users", users, default_config)
     (error,) = failed.value.report.errors
     assert (error.line, error.column, error.message) == (2, column, message)
+
+
+def test_imported_touches_rescore_their_contacts_and_can_make_an_mql(engine, default_config, tmp_path):
+    """Default scoring: a mid-market Head of Procurement (12 + 15) with a demo request (40) reaches 60."""
+    import datetime as dt
+
+    from truce.store.models import Account, Handoff
+
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        account = conn.execute(
+            Account.__table__.insert().returning(Account.id),
+            {"name": "Acme", "segment": "mid_market", "is_key_account": False, "created_at": now, "updated_at": now},
+        ).scalar_one()
+        for email, title in (("ann@acme.example", "Head of Procurement"), ("bob@acme.example", "Buyer")):
+            conn.execute(
+                Contact.__table__.insert(),
+                {
+                    "email": email,
+                    "title": title,
+                    "stage": "inquiry",
+                    "account_id": account,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+    when = dt.datetime.now(dt.UTC).isoformat()  # fresh touches: no decay to speak of
+    touches = tmp_path / "touches.csv"
+    touches.write_text(
+        "external_id,contact_email,channel,touch_type,occurred_at\n"
+        f"t1,ann@acme.example,website,demo_request,{when}\n"
+        f"t2,bob@acme.example,website,demo_request,{when}\n"
+    )
+    report = import_file(engine, "touchpoints", touches, default_config)
+    assert (report.inserted, report.contacts_rescored, report.became_mql) == (2, 2, 1)
+    with engine.connect() as conn:
+        stages = dict(conn.execute(select(Contact.email, Contact.stage)).all())
+        scores = dict(conn.execute(select(Contact.email, Contact.score)).all())
+        queued = conn.execute(select(Handoff.contact_id)).scalars().all()
+    assert stages == {"ann@acme.example": "mql", "bob@acme.example": "inquiry"}
+    assert scores == {"ann@acme.example": 67, "bob@acme.example": 52}  # 12+15+40 and 12+40
+    assert len(queued) == 1

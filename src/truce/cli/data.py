@@ -188,6 +188,10 @@ def _show_report(report) -> None:
         console.print(f"{report.stage_changes_recorded:,} stage changes recorded in the ledger")
     if report.accounts_created:
         console.print(f"{report.accounts_created:,} accounts {verb.replace('load', 'create')}d from company names")
+    if report.contacts_rescored:
+        console.print(
+            f"{report.contacts_rescored:,} contacts rescored; {report.became_mql:,} became MQLs and entered the handoff queue"
+        )
     if report.unknown_columns:
         console.print(f"[yellow]ignored columns[/] (map them with --mapping): {', '.join(report.unknown_columns)}")
     for warning, count in report.warnings.items():

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import ConfigOption, DbOption, JsonOption, console, fail, handled, load_config, open_store, print_json
+from truce.cli.common import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    console,
+    fail,
+    handled,
+    load_config,
+    open_store,
+    print_json,
+)
 
 lead_app = typer.Typer(help="One lead's record, and moving it by hand through the signed funnel.", no_args_is_help=True)
 
@@ -17,7 +27,9 @@ def register(app: typer.Typer) -> None:
 
 
 @lead_app.command("show")
-def show(email: Annotated[str, typer.Argument(help="The lead's email.")], db: DbOption = None, json: JsonOption = False) -> None:
+def show(
+    email: Annotated[str, typer.Argument(help="The lead's email.")], db: DbOption = None, json: JsonOption = False
+) -> None:
     """Everything that happened to one lead: moves, handoffs, SLA breaches, touches.
 
     Example:  truce lead show ann@acme.example
@@ -34,12 +46,18 @@ def show(email: Annotated[str, typer.Argument(help="The lead's email.")], db: Db
     if json:
         print_json(record)
         return
-    console.print(f"[bold]{record['email']}[/] — stage {record['stage']}, score {record['score'] if record['score'] is not None else '-'}")
+    console.print(
+        f"[bold]{record['email']}[/] — stage {record['stage']}, score {record['score'] if record['score'] is not None else '-'}"
+    )
     for m in record["moves"]:
         why = f" ({m['reason']})" if m["reason"] else ""
-        console.print(f"  {m['changed_at']:%Y-%m-%d %H:%M} {m['from_stage'] or '·'} → {m['to_stage']}{why} by {m['by'] or m['origin']}")
+        console.print(
+            f"  {m['changed_at']:%Y-%m-%d %H:%M} {m['from_stage'] or '·'} → {m['to_stage']}{why} by {m['by'] or m['origin']}"
+        )
     for h in record["handoffs"]:
-        console.print(f"  handoff {h['mql_at']:%Y-%m-%d}: {h['status']}, owner {h['owner'] or '-'} ({h['routing_rule']})")
+        console.print(
+            f"  handoff {h['mql_at']:%Y-%m-%d}: {h['status']}, owner {h['owner'] or '-'} ({h['routing_rule']})"
+        )
     for b in record["sla_breaches"]:
         console.print(f"  [red]SLA breach[/] {b['kind']}: {b['detail']}")
     console.print(f"  {len(record['touchpoints'])} touchpoints")
@@ -67,11 +85,21 @@ def move(
     with handled():
         loaded, engine = load_config(config), open_store(db)
         try:
-            moved = move_lead(engine, loaded, email, stage, actor_email=actor or os.environ.get("TRUCE_USER"), reason=reason, note=note)
+            moved = move_lead(
+                engine,
+                loaded,
+                email,
+                stage,
+                actor_email=actor or os.environ.get("TRUCE_USER"),
+                reason=reason,
+                note=note,
+            )
         except (IllegalMove, NotFound) as exc:
             fail(str(exc))
     if json:
         print_json(moved)
         return
     skipped = f" (skipped {', '.join(moved['skipped'])})" if moved["skipped"] else ""
-    console.print(f"{moved['email']}: {moved['from_stage']} → {moved['to_stage']}{skipped}; now held by {moved['team_after']}")
+    console.print(
+        f"{moved['email']}: {moved['from_stage']} → {moved['to_stage']}{skipped}; now held by {moved['team_after']}"
+    )

@@ -44,6 +44,8 @@ class ImportReport:
     rejected: int = 0
     stage_changes_recorded: int = 0
     accounts_created: int = 0
+    contacts_rescored: int = 0
+    became_mql: int = 0  # inquiries whose new touches lifted their score over the threshold
     written: bool = False
     unknown_columns: list[str] = field(default_factory=list)
     warnings: Counter = field(default_factory=Counter)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from truce.imports import lookups
 from truce.imports.batch import Batch
 from truce.imports.dialects import ID_COLUMN
+from truce.imports.upsert import changes
 from truce.imports.writers.base import Writer
 from truce.store.models import Account, Campaign, Contact, Opportunity, Touchpoint, User
 from truce.store.types import to_money
@@ -121,6 +122,24 @@ class TouchpointWriter(Writer):
             k or ("sales" if u and self.people.team_of(u) == "sales" else "marketing")
             for k, u in zip(batch.column("kind"), users, strict=True)
         ]
+
+    def write(self, batch):
+        """New or changed touches change scores: rescore those contacts; inquiries that cross the line become MQLs.
+
+        Touches the store already held unchanged rescore nobody, so re-running an import changes nothing.
+        """
+        from truce.services.scoring import rescore
+
+        contacts = batch.store["contact_id"]
+        touched = {contacts[i] for i in batch.good() if self._new_or_changed(batch, i)} - {None}
+        super().write(batch)
+        moved = rescore(self.conn, self.config, touched, self.now) if touched else []
+        self.report.contacts_rescored += len(touched)
+        self.report.became_mql += len(moved)
+
+    def _new_or_changed(self, batch, index: int) -> bool:
+        stored = batch.match[index]
+        return stored is None or bool(changes(stored, {c: v[index] for c, v in batch.store.items()}, frozenset({"id"})))
 
 
 class OpportunityWriter(Writer):

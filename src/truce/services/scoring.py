@@ -1,0 +1,232 @@
+"""Scores in the store: explain one lead's, recompute some as touchpoints arrive, or all at once.
+
+Every path scores with the same `domain.scoring.Scorer`, and every inquiry whose score reaches
+the threshold goes through `lifecycle.move_contact`, so a crossing found by an import and one
+found by `truce score refresh` land in the ledger and the handoff queue the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
+
+from truce.config import TruceConfig
+from truce.domain.scoring import LeadFacts, Score, ScoreItem, Scorer, Touch
+from truce.services import lifecycle
+from truce.store.db import transaction
+from truce.store.models import Account, Contact, Touchpoint
+
+# Contacts are read a page at a time, so memory stays flat however big the store is.
+PAGE = 20_000
+# Ids per IN (...) list; SQLite builds before 3.32 allow 999 parameters.
+ID_CHUNK = 900
+STREAM_ROWS = 10_000
+
+_FACTS = (
+    select(
+        Contact.id,
+        Contact.email,
+        Contact.stage,
+        Contact.score,
+        Contact.scored_at,
+        Contact.title,
+        Contact.source_channel,
+        Account.segment,
+        Account.industry,
+        Account.region,
+        Account.employees,
+    )
+    .select_from(Contact)
+    .outerjoin(Account, Account.id == Contact.account_id)
+)
+_TOUCHES = select(Touchpoint.contact_id, Touchpoint.touch_type, Touchpoint.occurred_at).order_by(
+    Touchpoint.contact_id, Touchpoint.occurred_at
+)
+_WRITE = (
+    update(Contact)
+    .where(Contact.id == bindparam("contact_id"))
+    .values(score=bindparam("new_score"), scored_at=bindparam("new_scored_at"))
+)
+
+
+def _facts(row) -> LeadFacts:
+    return LeadFacts(row.segment, row.industry, row.region, row.employees, row.title, row.source_channel)
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.UTC)
+    if now.tzinfo is None:
+        raise ValueError("scoring needs an aware time; a naive one has no zone")
+    return now
+
+
+@dataclass
+class _Tally:
+    scored: int = 0
+    changed: int = 0
+    crossed: int = 0
+    moved: list[int] = field(default_factory=list)
+
+
+def _apply(conn: Connection, config: TruceConfig, scorer: Scorer, rows, touches, now, tally: _Tally) -> None:
+    """Score one batch of contacts, write the scores, and hand over the inquiries that reached the line."""
+    threshold, inquiry = config.scoring.threshold, config.funnel.stages[0].key
+    writes, candidates = [], []
+    for row in rows:
+        points = scorer.points(_facts(row), touches.get(row.id, ()), now)
+        writes.append({"contact_id": row.id, "new_score": points, "new_scored_at": now})
+        tally.changed += points != row.score
+        tally.crossed += points >= threshold and (row.score is None or row.score < threshold)
+        if points >= threshold and row.stage == inquiry:
+            candidates.append((row.id, points))
+    if writes:
+        conn.execute(_WRITE, writes)
+    tally.scored += len(writes)
+    _promote(conn, config, candidates, now, tally)
+
+
+def _promote(conn: Connection, config: TruceConfig, candidates: list[tuple[int, int]], now, tally: _Tally) -> None:
+    if not candidates:
+        return
+    inquiry, threshold = config.funnel.stages[0].key, config.scoring.threshold
+    # Re-read the stage: our score update holds the row now, but another writer may have moved
+    # the lead after we read it, and moving an MQL to MQL again would be refused.
+    still = set()
+    for chunk in _chunks([cid for cid, _ in candidates], ID_CHUNK):
+        still.update(conn.scalars(select(Contact.id).where(Contact.id.in_(chunk), Contact.stage == inquiry)))
+    for contact_id, points in candidates:
+        if contact_id not in still:
+            continue
+        lifecycle.move_contact(
+            conn,
+            config,
+            contact_id,
+            config.funnel.handoff_stage,
+            at=now,
+            actor_id=None,
+            reason="score",
+            note=f"score {points} reached threshold {threshold}",
+            origin="rule",
+        )
+        tally.moved.append(contact_id)
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def rescore(conn: Connection, config: TruceConfig, contact_ids: Iterable[int], now: dt.datetime) -> list[int]:
+    """Recompute some contacts' scores inside the caller's transaction; the ids of inquiries that became MQLs.
+
+    This is what an import calls for the contacts whose touchpoints it just wrote.
+    """
+    now = _now(now)
+    scorer, tally = Scorer(config.scoring), _Tally()
+    # Sorted, so two writers lock contacts in the same order and cannot deadlock on each other.
+    ids = sorted(set(contact_ids))
+    for chunk in _chunks(ids, ID_CHUNK):
+        rows = conn.execute(_FACTS.where(Contact.id.in_(chunk)).order_by(Contact.id)).all()
+        touches = defaultdict(list)
+        for t in conn.execute(_TOUCHES.where(Touchpoint.contact_id.in_(chunk))):
+            touches[t.contact_id].append(Touch(t.touch_type, t.occurred_at))
+        _apply(conn, config, scorer, rows, touches, now, tally)
+    return tally.moved
+
+
+def refresh(
+    engine: Engine,
+    config: TruceConfig,
+    now: dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Recompute every contact's score in one transaction; `progress(done, total)` after each page."""
+    now, scorer, tally = _now(now), Scorer(config.scoring), _Tally()
+    with transaction(engine) as conn:
+        total = conn.scalar(select(func.count()).select_from(Contact)) if progress else 0
+        # One pass over the touchpoints, merged with the contact pages by contact id.
+        stream = iter(conn.execute(_TOUCHES, execution_options={"yield_per": STREAM_ROWS}))
+        pending = next(stream, None)
+        for rows in _pages(conn):
+            last_id, touches = rows[-1].id, defaultdict(list)
+            while pending is not None and pending.contact_id <= last_id:
+                touches[pending.contact_id].append(Touch(pending.touch_type, pending.occurred_at))
+                pending = next(stream, None)
+            _apply(conn, config, scorer, rows, touches, now, tally)
+            if progress:
+                progress(tally.scored, total)
+    return {
+        "at": now.isoformat(),
+        "threshold": config.scoring.threshold,
+        "scored": tally.scored,
+        "changed": tally.changed,
+        "crossed": tally.crossed,
+        "moved_to_mql": len(tally.moved),
+    }
+
+
+def _pages(conn: Connection):
+    last_id = None
+    while True:
+        query = _FACTS.order_by(Contact.id).limit(PAGE)
+        if last_id is not None:
+            query = query.where(Contact.id > last_id)
+        rows = conn.execute(query).all()
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1].id
+
+
+def explain(engine: Engine, config: TruceConfig, email: str, now: dt.datetime | None = None) -> dict:
+    """Every point behind one contact's score at `now`, computed afresh; nothing is written."""
+    now = _now(now)
+    with engine.connect() as conn:
+        row = conn.execute(_FACTS.where(Contact.email == email.strip().lower())).one_or_none()
+        if row is None:
+            raise lifecycle.NotFound(f"no contact with email {email.strip()!r}")
+        touches = [
+            Touch(t.touch_type, t.occurred_at) for t in conn.execute(_TOUCHES.where(Touchpoint.contact_id == row.id))
+        ]
+    result = Scorer(config.scoring).score(_facts(row), touches, now)
+    return _explained(row, result, config, now)
+
+
+def _explained(row, result: Score, config: TruceConfig, now: dt.datetime) -> dict:
+    threshold = config.scoring.threshold
+    return {
+        "email": row.email,
+        "contact_id": row.id,
+        "stage": row.stage,
+        "at": now.isoformat(),
+        "score": result.points,
+        "exact": result.exact,
+        "threshold": threshold,
+        "would_be_mql": result.crossed(threshold),
+        "fit_points": sum(i.points for i in result.items if i.kind == "fit"),
+        "engagement_points": sum(i.points for i in result.items if i.kind == "engagement"),
+        "stored_score": row.score,
+        "scored_at": row.scored_at.isoformat() if row.scored_at else None,
+        "half_life_days": config.scoring.half_life_days,
+        "items": [_item(i) for i in result.items],
+    }
+
+
+def _item(item: ScoreItem) -> dict:
+    return {
+        "kind": item.kind,
+        "rule": item.rule,
+        "status": item.status,
+        "value": item.value,
+        "occurred_at": item.occurred_at.isoformat() if item.occurred_at else None,
+        "age_days": item.age_days,
+        "raw_points": item.raw_points,
+        "decay": item.decay,
+        "points": item.points,
+        "sentence": item.sentence,
+    }
