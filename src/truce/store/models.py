@@ -248,6 +248,8 @@ class Handoff(Base):
         Index("ix_handoffs_sla_due_at", "sla_due_at"),
         Index("ix_handoffs_contact", "contact_id"),
         Index("ix_handoffs_status", "status"),
+        # Round robin asks, for every new MQL, when each seller last got one.
+        Index("ix_handoffs_owner_created", "owner_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

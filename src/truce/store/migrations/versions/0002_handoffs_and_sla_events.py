@@ -66,6 +66,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('handoffs', schema=None) as batch_op:
         batch_op.create_index('ix_handoffs_contact', ['contact_id'], unique=False)
+        batch_op.create_index('ix_handoffs_owner_created', ['owner_id', 'created_at'], unique=False)
         batch_op.create_index('ix_handoffs_sla_due_at', ['sla_due_at'], unique=False)
         batch_op.create_index('ix_handoffs_status', ['status'], unique=False)
 
@@ -103,6 +104,7 @@ def downgrade() -> None:
     with op.batch_alter_table('handoffs', schema=None) as batch_op:
         batch_op.drop_index('ix_handoffs_status')
         batch_op.drop_index('ix_handoffs_sla_due_at')
+        batch_op.drop_index('ix_handoffs_owner_created')
         batch_op.drop_index('ix_handoffs_contact')
 
     op.drop_table('handoffs')
