@@ -82,15 +82,7 @@ def open_handoff(conn: Connection, config: TruceConfig, contact_id: int, mql_at:
 
 def close(conn, config: TruceConfig, contact_id: int, to_stage: str, at, actor_id, reason, note) -> None:
     """The lead left the handoff stage: record the decision on its open handoff."""
-    handoff = (
-        conn.execute(
-            select(Handoff)
-            .where(Handoff.contact_id == contact_id, Handoff.status == "open")
-            .order_by(Handoff.id.desc())
-        )
-        .mappings()
-        .first()
-    )
+    handoff = sla.open_handoff_of(conn, contact_id)
     if handoff is None:
         return
     status = "rejected" if to_stage in {e.key for e in config.funnel.exits} else "accepted"

@@ -21,6 +21,12 @@ from truce.store.models import Handoff, SlaEvent, Touchpoint
 HOUR = dt.timedelta(hours=1)
 
 
+def open_handoff_of(conn: Connection, contact_id: int):
+    """The lead's handoff still waiting for a decision, if any."""
+    query = select(Handoff).where(Handoff.contact_id == contact_id, Handoff.status == "open").order_by(Handoff.id.desc())
+    return conn.execute(query).mappings().first()
+
+
 def deadlines(config: TruceConfig, mql_at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """(first touch due, decision due) for an MQL handed over at `mql_at`."""
     clock = config.business_hours.clock(config.company.timezone)
@@ -203,15 +209,7 @@ def check_attempts(conn: Connection, config: TruceConfig, contact_id: int, reaso
     if reason != "no_response":
         return []
     promise = config.sla.sales
-    handoff = (
-        conn.execute(
-            select(Handoff)
-            .where(Handoff.contact_id == contact_id, Handoff.status == "open")
-            .order_by(Handoff.id.desc())
-        )
-        .mappings()
-        .first()
-    )
+    handoff = open_handoff_of(conn, contact_id)
     if handoff is None:
         return []
     window_end = min(at, handoff["mql_at"] + dt.timedelta(days=promise.attempt_window_days))
