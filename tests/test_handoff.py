@@ -318,3 +318,31 @@ def test_custody_names_who_held_a_cold_lead_and_for_how_long(engine, company):
     # bob and cat never moved or were touched: inquiries held by marketing since creation (1 Nov).
     bob = next(lead for lead in data["leads"] if lead["email"] == "bob@acme.example")
     assert (bob["team"], bob["person"], bob["went_cold_at"]) == ("marketing", None, "2026-11-15T00:00:00+00:00")
+
+
+def test_rebuilding_history_in_bulk_records_what_a_later_sweep_would(tmp_path, sqlite_template):
+    """The demo history judged two ways: in bulk as of the end, or opened at the start and swept at the end."""
+    import shutil
+
+    from truce.demo.generator import generate
+    from truce.services import handoff_history
+    from truce.services.demo import LOAD_ORDER
+    from truce.store import bulk, db
+
+    company = generate(contacts=800, seed=21).tables
+    start, end = dt.datetime(2024, 11, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    results = []
+    for name, judge_at in (("bulk", end), ("swept", start)):
+        shutil.copy(sqlite_template, tmp_path / f"{name}.db")
+        engine = db.connect(f"sqlite:///{tmp_path / name}.db")
+        with engine.begin() as conn:
+            for table in LOAD_ORDER:
+                bulk.load(conn, table, company[table])
+        handoff_history.rebuild(engine, CONFIG, now=judge_at)
+        sla.sweep(engine, CONFIG, now=end)
+        with engine.connect() as conn:
+            results.append(sorted(conn.execute(select(SlaEvent.handoff_id, SlaEvent.kind, SlaEvent.due_at)).all()))
+        engine.dispose()
+    in_bulk, swept = results
+    assert len(in_bulk) > 50
+    assert in_bulk == swept

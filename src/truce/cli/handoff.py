@@ -241,7 +241,7 @@ def rebuild(db: DbOption = None, config: ConfigOption = None, at: AtOption = Non
         return
     console.print(
         f"{result['handoffs_created']} handoffs created from the stage history; "
-        f"{result['late_decisions'] + result['breaches_from_sweep']} breaches recorded"
+        f"{result['breaches_recorded']} breaches recorded"
     )
 
 

@@ -10,6 +10,7 @@ breach twice; the unique (handoff, kind) key on sla_events backs that up in the 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,7 +24,9 @@ HOUR = dt.timedelta(hours=1)
 
 def open_handoff_of(conn: Connection, contact_id: int):
     """The lead's handoff still waiting for a decision, if any."""
-    query = select(Handoff).where(Handoff.contact_id == contact_id, Handoff.status == "open").order_by(Handoff.id.desc())
+    query = (
+        select(Handoff).where(Handoff.contact_id == contact_id, Handoff.status == "open").order_by(Handoff.id.desc())
+    )
     return conn.execute(query).mappings().first()
 
 
@@ -118,6 +121,30 @@ def _next_deadline(handoff, first_touch_settled: bool, now: dt.datetime) -> dt.d
     return min(later) if later else None
 
 
+@dataclass(frozen=True)
+class Judgement:
+    breaches: list[tuple[str, dt.datetime, str]]  # (kind, due, detail)
+    first_touch_at: dt.datetime | None
+    next_due: dt.datetime | None
+
+
+def judge(handoff, touched: dt.datetime | None, now: dt.datetime, clock) -> Judgement:
+    """The deadlines of one handoff that have passed by `now`, judged. Pure: no database.
+
+    `touched` is the first sales touch after the MQL (None if there was none).
+    """
+    breaches = []
+    first_touch_at, settled = handoff["first_touch_at"], handoff["first_touch_at"] is not None
+    if not settled and handoff["first_touch_due_at"] <= now:
+        first_touch_at, problem = _first_touch_verdict(handoff, touched, clock)
+        settled = True
+        if problem:
+            breaches.append(("first_touch_late", handoff["first_touch_due_at"], problem))
+    if handoff["status"] == "open" and handoff["decision_due_at"] <= now:
+        breaches.append(("decision_late", handoff["decision_due_at"], "no accept or reject by the deadline"))
+    return Judgement(breaches, first_touch_at, _next_deadline(handoff, settled, now))
+
+
 def _claim(conn, handoff, next_due, first_touch_at) -> bool:
     """Take this handoff for this sweep; False when another sweep got there first."""
     claimed = conn.execute(
@@ -129,26 +156,17 @@ def _claim(conn, handoff, next_due, first_touch_at) -> bool:
 
 
 def evaluate(conn: Connection, config: TruceConfig, handoff, now: dt.datetime, touched=...) -> list[dict]:
-    """Check the deadlines of one handoff that have passed by `now`; record each breach once.
+    """Judge one handoff whose deadline has passed, claim it, and record each breach once.
 
     `touched` is the first sales touch after the MQL if the caller fetched it for a batch.
     """
-    clock = config.business_hours.clock(config.company.timezone)
-    breaches = []
-    first_touch_at, settled = handoff["first_touch_at"], handoff["first_touch_at"] is not None
-    if not settled and handoff["first_touch_due_at"] <= now:
-        if touched is ...:
-            touched = first_sales_touch(conn, handoff["contact_id"], handoff["mql_at"])
-        first_touch_at, problem = _first_touch_verdict(handoff, touched, clock)
-        settled = True
-        if problem:
-            breaches.append(("first_touch_late", handoff["first_touch_due_at"], problem))
-    if handoff["status"] == "open" and handoff["decision_due_at"] <= now:
-        breaches.append(("decision_late", handoff["decision_due_at"], "no accept or reject by the deadline"))
-    if not _claim(conn, handoff, _next_deadline(handoff, settled, now), first_touch_at):
+    if touched is ...:
+        touched = first_sales_touch(conn, handoff["contact_id"], handoff["mql_at"])
+    verdict = judge(handoff, touched, now, config.business_hours.clock(config.company.timezone))
+    if not _claim(conn, handoff, verdict.next_due, verdict.first_touch_at):
         return []
     recorded = []
-    for kind, due, detail in breaches:
+    for kind, due, detail in verdict.breaches:
         if record_breach(conn, handoff, kind, due, now, detail):
             recorded.append(
                 {
