@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
-from truce.cli import data, handoff, lead, score, start, store
+from truce.cli import data, funnel, handoff, lead, score, start, store
 
 app = typer.Typer(
     name="truce",
@@ -39,6 +39,7 @@ def _root(
 start.register(app)
 store.register(app)
 data.register(app)
+funnel.register(app)
 score.register(app)
 handoff.register(app)
 lead.register(app)

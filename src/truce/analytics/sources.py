@@ -1,0 +1,169 @@
+"""Where the analytics tables come from. Every source gives the metrics the same columns:
+
+    ledger    id, entity_id, from_stage, to_stage, ts, month, team_after, reason
+              contact moves only (stage_changes with entity_type 'contact');
+              ts = changed_at as seconds since 1970-01-01 UTC, cut to the whole second;
+              month = the UTC calendar month of changed_at as year * 100 + month (202603)
+    contacts  id, account_id, source_channel
+    accounts  id, segment
+
+Engines, by name:
+
+- "duckdb" (default): DuckDB in process. The store's rows are read once by Ibis's own
+  backend for the store and handed to DuckDB as Arrow. (DuckDB's sqlite/postgres scanner
+  extensions download at run time and fail offline; see STACK.md.)
+- "store": the same expressions run by the store itself, SQLite or PostgreSQL, through Ibis.
+
+`from_parquet` reads Parquet files that carry the store's column names into DuckDB, for
+benchmarks and notebooks. Time arithmetic happens here, once, so the metric expressions
+never depend on a backend's time-zone or date functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+from sqlalchemy import Engine
+
+ENGINES = ("duckdb", "store")
+TABLES = ("ledger", "contacts", "accounts")
+
+
+@dataclass
+class Sources:
+    """The three tables on one Ibis connection; close it (or use `with`) when done."""
+
+    con: ibis.BaseBackend
+    ledger: ir.Table
+    contacts: ir.Table
+    accounts: ir.Table
+
+    @property
+    def engine_name(self) -> str:
+        return self.con.name
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+    def __enter__(self) -> Sources:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def from_store(engine: Engine, analytics: str = "duckdb") -> Sources:
+    """The store's tables, for the metrics to run on DuckDB ("duckdb") or on the store ("store")."""
+    if analytics not in ENGINES:
+        raise ValueError(f"unknown analytics engine {analytics!r}; choose one of {', '.join(ENGINES)}")
+    store = _connect_store(engine)
+    try:
+        tables = _canonical(store, _store_ts(engine.dialect.name))
+        if analytics == "store":
+            return Sources(store, *tables)
+        duck = duckdb_connection()
+        handed = [duck.create_table(name, store.to_pyarrow(table)) for name, table in zip(TABLES, tables, strict=True)]
+    except BaseException:
+        store.disconnect()
+        raise
+    store.disconnect()
+    return Sources(duck, *handed)
+
+
+def from_parquet(folder: str | Path) -> Sources:
+    """stage_changes.parquet, contacts.parquet and accounts.parquet (store column names) in DuckDB."""
+    duck = duckdb_connection()
+    folder = Path(folder)
+    for name in ("stage_changes", "contacts", "accounts"):
+        duck.read_parquet(folder / f"{name}.parquet", table_name=name)
+    _, contacts, accounts = _canonical(duck, lambda at: at.epoch_seconds())
+    # A view, not con.sql(): Ibis 12's con.sql() calls a cursor method DuckDB 2.0 no longer has.
+    duck.raw_sql(f"CREATE VIEW ledger AS {PARQUET_LEDGER}")
+    return Sources(duck, duck.table("ledger"), contacts, accounts)
+
+
+# Seconds and month straight from the TIMESTAMPTZ: Ibis's epoch_seconds and month() go through
+# a cast to TIMESTAMP and the time-zone library, which costs more than the rest of the reading.
+PARQUET_LEDGER = """
+SELECT id, entity_id, from_stage, to_stage, ts,
+       CAST(year(day) * 100 + month(day) AS BIGINT) AS month, team_after, reason
+FROM (
+    SELECT *, DATE '1970-01-01' + CAST(floor(ts / 86400) AS INTEGER) AS day
+    FROM (
+        SELECT CAST(id AS BIGINT) AS id, CAST(entity_id AS BIGINT) AS entity_id, from_stage, to_stage,
+               CAST(floor(epoch(changed_at)) AS BIGINT) AS ts, team_after, reason
+        FROM stage_changes
+        WHERE entity_type = 'contact'
+    )
+)
+"""
+
+
+def duckdb_connection() -> ibis.BaseBackend:
+    con = ibis.duckdb.connect()
+    # Months are UTC months: a TIMESTAMPTZ's year and month follow the session zone.
+    con.raw_sql("SET TimeZone = 'UTC'")
+    # Every result is sorted in Python; row order inside the engine buys nothing.
+    con.raw_sql("SET preserve_insertion_order = false")
+    return con
+
+
+def _store_ts(dialect: str):
+    if dialect == "sqlite":
+        # strftime('%s') already cuts to the second, and not every SQLite has FLOOR.
+        return lambda at: at.epoch_seconds()
+    return lambda at: at.epoch_seconds().floor().cast("int64")
+
+
+def _canonical(con, epoch_seconds) -> tuple[ir.Table, ir.Table, ir.Table]:
+    moves = con.table("stage_changes")
+    moves = moves.filter(moves.entity_type == "contact")
+    at = moves.changed_at
+    ledger = moves.select(
+        id=_int64(moves.id),
+        entity_id=_int64(moves.entity_id),
+        from_stage=moves.from_stage,
+        to_stage=moves.to_stage,
+        ts=_int64(epoch_seconds(at)),
+        month=(at.year() * 100 + at.month()).cast("int64"),
+        team_after=moves.team_after,
+        reason=moves.reason,
+    )
+    contacts = con.table("contacts")
+    contacts = contacts.select(
+        id=_int64(contacts.id),
+        account_id=_int64(contacts.account_id),
+        source_channel=contacts.source_channel,
+    )
+    accounts = con.table("accounts")
+    accounts = accounts.select(id=_int64(accounts.id), segment=accounts.segment)
+    return ledger, contacts, accounts
+
+
+def _int64(column: ir.IntegerValue) -> ir.IntegerValue:
+    # A cast on a key would keep SQLite from using its index in the joins that follow.
+    return column if column.type().is_int64() else column.cast("int64")
+
+
+def _connect_store(engine: Engine) -> ibis.BaseBackend:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            raise ValueError("an in-memory SQLite store cannot be opened a second time for analytics")
+        return ibis.sqlite.connect(url.database)
+    if url.get_backend_name() == "postgresql":
+        con = ibis.postgres.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+            **dict(url.query),
+        )
+        # Months are UTC months: EXTRACT on a timestamptz follows the session zone.
+        con.raw_sql("SET TIME ZONE 'UTC'").close()
+        return con
+    raise ValueError(f"funnel analytics read SQLite or PostgreSQL stores, not {url.get_backend_name()}")
