@@ -79,3 +79,8 @@ def load_config(path: str | None):
     from truce import config
 
     return config.load(path)
+
+
+def config_and_store(config: str | None, db: str | None):
+    """The funnel config and the store, the pair most commands start from."""
+    return load_config(config), open_store(db)

@@ -12,11 +12,10 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     fail,
     handled,
-    load_config,
-    open_store,
     print_json,
 )
 
@@ -77,7 +76,7 @@ def queue(db: DbOption = None, config: ConfigOption = None, at: AtOption = None,
     from truce.services.handoff import queue as open_queue
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         waiting = open_queue(engine, loaded, _moment(at))
     if json:
         print_json(waiting)
@@ -116,7 +115,7 @@ def accept(
     from truce.services import handoff
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         _decide(lambda: handoff.accept(engine, loaded, email, actor or os.environ.get("TRUCE_USER")), json)
 
 
@@ -139,7 +138,7 @@ def reject(
     from truce.services import handoff
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         _decide(
             lambda: handoff.reject(engine, loaded, email, actor or os.environ.get("TRUCE_USER"), reason, note), json
         )
@@ -165,7 +164,7 @@ def sla_report(
     from truce.services.sla_report import report
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         data = report(engine, loaded, _moment(at))
     if json:
         print_json(data)
@@ -217,7 +216,7 @@ def sweep(db: DbOption = None, config: ConfigOption = None, at: AtOption = None,
     from truce.services.sla import sweep as run_sweep
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         recorded = run_sweep(engine, loaded, _moment(at))
     if json:
         print_json({"breaches_recorded": len(recorded), "breaches": recorded})
@@ -234,7 +233,7 @@ def rebuild(db: DbOption = None, config: ConfigOption = None, at: AtOption = Non
     from truce.services.handoff_history import rebuild as run_rebuild
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         result = run_rebuild(engine, loaded, _moment(at))
     if json:
         print_json(result)
@@ -253,7 +252,7 @@ def custody(db: DbOption = None, config: ConfigOption = None, at: AtOption = Non
     from truce.services.custody import cold_leads
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         data = cold_leads(engine, loaded, _moment(at))
     if json:
         print_json(data)

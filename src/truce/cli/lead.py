@@ -11,10 +11,10 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     fail,
     handled,
-    load_config,
     open_store,
     print_json,
 )
@@ -83,7 +83,7 @@ def move(
     from truce.services.lifecycle import NotFound
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         try:
             moved = move_lead(
                 engine,
