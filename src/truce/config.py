@@ -233,6 +233,66 @@ class Routing(_Strict):
     strategy: Literal["round_robin", "least_loaded"] = "round_robin"
 
 
+class Attribution(_Strict):
+    """Defaults for `truce attribution`, `truce roi` and `truce budget` (each has an option to override)."""
+
+    model: Literal[
+        "first_touch",
+        "last_touch",
+        "linear",
+        "time_decay",
+        "position_based",
+        "w_shaped",
+        "full_path",
+        "markov",
+        "shapley",
+    ] = "markov"
+    conversion: Literal["won", "opportunity", "sql", "mql"] = "won"
+    level: Literal["contact", "account"] = "contact"
+    lookback_days: int = Field(default=180, ge=1)
+    half_life_days: float = Field(default=7, gt=0)
+    markov_order: int = Field(default=1, ge=1, le=4)
+    shapley_value: Literal["conversions", "rate"] = "conversions"
+    shapley_exact_channels: int = Field(default=15, ge=1, le=22)
+    shapley_samples: int = Field(default=2000, ge=10)
+
+
+class DiscountPolicy(_Strict):
+    """The most a seller may discount off list without approval; a segment or product rule overrides the default."""
+
+    max_discount: float = Field(default=0.15, ge=0, lt=1)
+    by_segment: dict[str, float] = Field(default_factory=dict)
+    by_product: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("by_segment", "by_product")
+    @classmethod
+    def _rates(cls, rules: dict[str, float]) -> dict[str, float]:
+        for key, rate in rules.items():
+            if not 0 <= rate < 1:
+                raise ValueError(f"{key!r}: a discount is a rate from 0 up to (not including) 1, not {rate}")
+        return rules
+
+    def limit_for(self, segment: str | None, product: str | None) -> float:
+        """The tightest rule that applies: product first, then segment, then the default."""
+        if product is not None and product in self.by_product:
+            return self.by_product[product]
+        if segment is not None and segment in self.by_segment:
+            return self.by_segment[segment]
+        return self.max_discount
+
+
+class Pricing(_Strict):
+    discount_policy: DiscountPolicy = DiscountPolicy()
+    discount_bands: list[float] = Field(default_factory=lambda: [0.0, 0.05, 0.10, 0.20, 0.30])
+
+    @field_validator("discount_bands")
+    @classmethod
+    def _ascending(cls, bands: list[float]) -> list[float]:
+        if not bands or bands != sorted(set(bands)) or bands[0] != 0 or bands[-1] >= 1:
+            raise ValueError("discount_bands: ascending rates starting at 0, each below 1, e.g. [0, 0.05, 0.1, 0.2]")
+        return bands
+
+
 class TruceConfig(_Strict):
     company: Company = Company()
     funnel: Funnel
@@ -242,6 +302,8 @@ class TruceConfig(_Strict):
     custody: Custody = Custody()
     scoring: Scoring = Scoring()
     routing: Routing = Routing()
+    attribution: Attribution = Attribution()
+    pricing: Pricing = Pricing()
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -1,0 +1,75 @@
+"""Attribution maths: exact Markov removal effects, Shapley values, and the credit they give.
+
+Rule-based weights are computed inside the analytics engine (truce.analytics.attribution),
+because they touch every journey; what comes back is small, and the maths on it is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+RULE_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "full_path")
+DATA_MODELS = ("markov", "shapley")
+MODELS = RULE_MODELS + DATA_MODELS
+FILE_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
+
+
+@dataclass
+class Credit:
+    """What each key earned: conversions and revenue, summing to the converted totals."""
+
+    labels: list[str | None]
+    conversions: np.ndarray
+    revenue: np.ndarray
+    total_conversions: float
+    total_revenue: float
+    journeys: int
+    notes: list[str] = field(default_factory=list)
+    stderr_conversions: np.ndarray | None = None
+    stderr_revenue: np.ndarray | None = None
+
+    def rows(self) -> list[dict]:
+        """One row per key that earned anything, largest revenue first (then conversions, then key)."""
+        rows = []
+        for i, label in enumerate(self.labels):
+            conv, rev = float(self.conversions[i]), float(self.revenue[i])
+            if conv == 0 and rev == 0:
+                continue
+            row = {
+                "key": label,
+                "conversions": conv,
+                "revenue": rev,
+                "share": conv / self.total_conversions if self.total_conversions else 0.0,
+            }
+            if self.stderr_conversions is not None:
+                row["stderr_conversions"] = float(self.stderr_conversions[i])
+                row["stderr_revenue"] = float(self.stderr_revenue[i])
+            rows.append(row)
+        rows.sort(key=lambda r: (-r["revenue"], -r["conversions"], r["key"] is None, str(r["key"])))
+        return rows
+
+
+def fit_to_total(credits: np.ndarray, total: float) -> np.ndarray:
+    """Scale credits that should add up to `total` so they do, to the last float bit.
+
+    Solving and summing in floating point leaves the sum a few ulps off; the largest credit
+    absorbs the remainder so sums taken by readers match the total they are shown.
+    """
+    credits = np.asarray(credits, dtype=float).copy()
+    if len(credits) == 0 or total == 0 and not credits.any():
+        return credits
+    gap = total - float(np.sum(credits))
+    credits[int(np.argmax(np.abs(credits)))] += gap
+    return credits
+
+
+def decode_state(state: int, n_keys: int, order: int) -> tuple[int, ...]:
+    """The keys a Markov state remembers (see truce.analytics.attribution.transitions)."""
+    base, found = n_keys + 1, []
+    for _ in range(order):
+        state, digit = divmod(state, base)
+        if digit:
+            found.append(digit - 1)
+    return tuple(found)
