@@ -252,7 +252,7 @@ class Attribution(_Strict):
     lookback_days: int = Field(default=180, ge=1)
     half_life_days: float = Field(default=7, gt=0)
     markov_order: int = Field(default=1, ge=1, le=4)
-    shapley_value: Literal["conversions", "rate"] = "conversions"
+    shapley_value: Literal["conversions", "rate"] = "rate"
     shapley_exact_channels: int = Field(default=15, ge=1, le=22)
     shapley_samples: int = Field(default=2000, ge=10)
 

@@ -56,6 +56,8 @@ def heuristic_credit(touches: ir.Table, model: str, half_life_days: float = 7.0,
     if model not in HEURISTICS:
         raise ValueError(f"unknown rule-based model {model!r}")
     won = ordered(touches.filter(touches.converted))
+    if model in MILESTONE_MODELS:
+        won = _milestones(won)
     weight = _weights(won, model, half_life_days)
     credited = won.mutate(weight=weight)
     credited = credited.mutate(weight=credited.weight / credited.weight.sum().over(ibis.window(group_by=won.journey)))
@@ -87,12 +89,18 @@ def _weights(t: ir.Table, model: str, half_life_days: float) -> ir.FloatingValue
     return _milestone_weights(t, model)
 
 
+def _milestones(t: ir.Table) -> ir.Table:
+    """The places of the lead- and opportunity-creation touches: the last touch at or before each."""
+    whole = ibis.window(group_by=t.journey)
+    return t.mutate(
+        lc_pos=ibis.ifelse(t.ts <= t.lc_ts, t.pos, -1).max().over(whole),
+        oc_pos=ibis.ifelse(t.ts <= t.oc_ts, t.pos, -1).max().over(whole),
+    )
+
+
 def _milestone_weights(t: ir.Table, model: str) -> ir.FloatingValue:
     whole = ibis.window(group_by=t.journey)
-    # The lead- and opportunity-creation touches: the last touch at or before the event.
-    lc_pos = ibis.ifelse(t.ts <= t.lc_ts, t.pos, -1).max().over(whole)
-    oc_pos = ibis.ifelse(t.ts <= t.oc_ts, t.pos, -1).max().over(whole)
-    flags = [t.pos == 0, t.pos == lc_pos, t.pos == oc_pos]
+    flags = [t.pos == 0, t.pos == t.lc_pos, t.pos == t.oc_pos]
     share, rest = 0.30, 0.10
     if model == "full_path":
         flags.append((t.pos == t.n - 1) & t.closes)

@@ -108,6 +108,8 @@ def duckdb_connection() -> ibis.BaseBackend:
     con.raw_sql("SET TimeZone = 'UTC'")
     # Every result is sorted in Python; row order inside the engine buys nothing.
     con.raw_sql("SET preserve_insertion_order = false")
+    # Its progress bar would write over ours (and into captured output).
+    con.raw_sql("SET enable_progress_bar = false")
     return con
 
 

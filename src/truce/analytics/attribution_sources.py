@@ -1,0 +1,152 @@
+"""The store's rows that attribution reads, handed to the analytics engine as Arrow.
+
+Times leave the store as whole seconds since 1970-01-01 UTC (computed by the store, as for
+the funnel), so DuckDB and Spark only ever see integers and the same rules give the same
+journeys on both. Tables and columns: see truce.analytics.journeys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pyarrow as pa
+from sqlalchemy import Engine, select
+
+from truce.analytics.sources import _connect_store, _int64, _store_ts, duckdb_connection
+
+ENGINES = ("duckdb", "spark")
+NAMES = ("touches", "contacts", "opportunities", "stage_entries")
+
+
+@dataclass
+class AttributionSources:
+    con: object
+    touches: object
+    contacts: object
+    opportunities: object
+    stage_entries: object
+    labels: dict  # by → {key value: readable label} for campaigns and people
+
+    def close(self) -> None:
+        if self.con.name == "duckdb":
+            self.con.disconnect()
+
+    def __enter__(self) -> AttributionSources:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple[str, ...] = ()) -> AttributionSources:
+    """The four tables on a DuckDB (in process) or Spark connection."""
+    if analytics not in ENGINES:
+        raise ValueError(f"unknown analytics engine {analytics!r}; choose one of {', '.join(ENGINES)}")
+    arrow = read_store(engine, stages)
+    if analytics == "duckdb":
+        con = duckdb_connection()
+        tables = [con.create_table(name, arrow[name]) for name in NAMES]
+    else:
+        from truce.analytics.spark import hand_over, spark_connection
+
+        con = spark_connection()
+        tables = [hand_over(con, f"truce_{name}", arrow[name]) for name in NAMES]
+    return AttributionSources(con, *tables, labels=arrow["labels"])
+
+
+def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:
+    """The store's rows as Arrow tables (NAMES) plus readable labels."""
+    store = _connect_store(engine)
+    try:
+        seconds = _store_ts(engine.dialect.name)
+        found = {
+            "touches": _touches(store, seconds).to_pyarrow(),
+            "contacts": _contacts(store, seconds).to_pyarrow(),
+            "stage_entries": _stage_entries(store, seconds, stages).to_pyarrow(),
+        }
+    finally:
+        store.disconnect()
+    found["opportunities"] = _opportunities(engine)
+    found["labels"] = _labels(engine)
+    return found
+
+
+def _touches(store, seconds):
+    touches = store.table("touchpoints")
+    users = store.table("users")
+    joined = touches.left_join(users, touches.user_id == users.id)
+    return joined.select(
+        id=_int64(joined.id),
+        contact_id=_int64(joined.contact_id),
+        account_id=_int64(joined.account_id),
+        ts=_int64(seconds(joined.occurred_at)),
+        channel=joined.channel,
+        team=joined.kind,
+        campaign=joined.campaign_id.cast("int64").cast("string"),
+        person=joined.email,
+    )
+
+
+def _contacts(store, seconds):
+    contacts = store.table("contacts")
+    return contacts.select(
+        id=_int64(contacts.id),
+        account_id=_int64(contacts.account_id),
+        created=_int64(seconds(contacts.created_at)),
+    )
+
+
+def _stage_entries(store, seconds, stages: tuple[str, ...]):
+    moves = store.table("stage_changes")
+    contacts = store.table("contacts")
+    moves = moves.filter((moves.entity_type == "contact") & moves.to_stage.isin(list(stages) or ["-"]))
+    first = moves.group_by(contact_id=moves.entity_id, stage=moves.to_stage).aggregate(at=moves.changed_at.min())
+    joined = first.join(contacts, first.contact_id == contacts.id)
+    return joined.select(
+        contact_id=_int64(joined.contact_id),
+        account_id=_int64(joined.account_id),
+        stage=joined.stage,
+        ts=_int64(seconds(joined.at)),
+    )
+
+
+def _opportunities(engine: Engine) -> pa.Table:
+    from truce.store.models import Opportunity
+
+    columns = (
+        Opportunity.id,
+        Opportunity.primary_contact_id,
+        Opportunity.account_id,
+        Opportunity.amount,
+        Opportunity.status,
+        Opportunity.created_at,
+        Opportunity.close_date,
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns).order_by(Opportunity.id)).all()
+    return pa.table(
+        {
+            "id": pa.array([r[0] for r in rows], pa.int64()),
+            "contact_id": pa.array([r[1] for r in rows], pa.int64()),
+            "account_id": pa.array([r[2] for r in rows], pa.int64()),
+            "amount": pa.array([float(r[3]) for r in rows], pa.float64()),
+            "status": pa.array([r[4] for r in rows], pa.string()),
+            "created": pa.array([int(r[5].timestamp()) for r in rows], pa.int64()),
+            "closed": pa.array([_end_of_day(r[6]) for r in rows], pa.int64()),
+        }
+    )
+
+
+def _end_of_day(day: dt.date | None) -> int | None:
+    if day is None:
+        return None
+    return int(dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=dt.UTC).timestamp())
+
+
+def _labels(engine: Engine) -> dict:
+    from truce.store.models import Campaign
+
+    with engine.connect() as conn:
+        campaigns = {str(i): name for i, name in conn.execute(select(Campaign.id, Campaign.name))}
+    return {"campaign": campaigns}

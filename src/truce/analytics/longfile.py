@@ -1,0 +1,287 @@
+"""A long table of journeys from a CSV or Parquet file, checked, as a DuckDB view.
+
+Columns (any order, others ignored): journey_id, timestamp, channel, converted, revenue.
+Rows may come in any order. A journey converts if any of its rows says so; its revenue is
+the largest `revenue` on its rows. Times are ISO 8601 (a date, or a date and time; a time
+without an offset is UTC) or, in Parquet, timestamps. `converted` is true/false, 1/0 or
+yes/no; an empty `revenue` is 0. Anything else is refused with the column and the first
+bad line (CSV: the physical line, the header being line 1; Parquet: the row, from 1), and
+nothing is computed.
+
+The view `journey_rows` has: journey_id (BIGINT when every id is a whole number, else
+VARCHAR), ts (BIGINT microseconds since 1970-01-01 UTC), channel (VARCHAR), converted
+(BOOLEAN), revenue (DOUBLE).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+COLUMNS = ("journey_id", "timestamp", "channel", "converted", "revenue")
+TRUE = ("true", "t", "1", "yes", "y")
+FALSE = ("false", "f", "0", "no", "n", "")
+
+
+class FileError(ValueError):
+    """The file cannot be used; the message names the file, the column and the first bad line."""
+
+
+def open_long_table(con, path: str | Path) -> str:
+    """Register the file's rows as the view `journey_rows` on a DuckDB Ibis connection; its name."""
+    path = Path(path)
+    if not path.exists():
+        raise FileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        _parquet(con, path)
+    elif suffix in (".csv", ".txt", ".tsv"):
+        con.con.register("journey_rows_arrow", _csv(path))
+        con.raw_sql("CREATE OR REPLACE VIEW journey_rows AS SELECT * FROM journey_rows_arrow")
+    else:
+        raise FileError(f"{path}: not a CSV (.csv) or Parquet (.parquet) file")
+    return "journey_rows"
+
+
+# ---- CSV -------------------------------------------------------------------------------------
+
+
+def _csv(path: Path) -> pa.Table:
+    from truce.imports.csvfile import CsvFile, FileProblem
+
+    try:
+        source = CsvFile(path)
+        batches = list(source.batches(1_000_000))
+    except FileProblem as exc:
+        raise FileError(f"{path}: {exc}") from None
+    headers = {h.strip().lower(): h for h in (batches[0].columns if batches else {})}
+    _require(path, headers)
+    if not batches or sum(b.size for b in batches) == 0:
+        raise FileError(f"{path}: the file has a header but no rows: no journeys to attribute")
+    parts = []
+    for batch in batches:
+        cells = {name: batch.columns[headers[name]] for name in COLUMNS}
+        try:
+            parts.append(_typed(cells))
+        except _BadCell as bad:
+            line = source.locate({batch.first_record + bad.index})[batch.first_record + bad.index]
+            raise FileError(f"{path}, line {line}, column {bad.column}: {bad.message}") from None
+    table = pa.concat_tables(parts)
+    return _whole_ids(table)
+
+
+class _BadCell(Exception):
+    def __init__(self, column: str, index: int, message: str) -> None:
+        super().__init__(message)
+        self.column, self.index, self.message = column, index, message
+
+
+def _typed(cells: dict[str, pa.Array]) -> pa.Table:
+    text = {name: pc.utf8_trim_whitespace(column) for name, column in cells.items()}
+    for name in ("journey_id", "timestamp", "channel"):
+        empty = pc.fill_null(pc.equal(text[name], ""), True)
+        if pc.any(empty).as_py():
+            raise _BadCell(name, _first(empty), f"a {name} is required")
+    return pa.table(
+        {
+            "journey_id": text["journey_id"],
+            "ts": _timestamps(text["timestamp"]),
+            "channel": text["channel"],
+            "converted": _booleans(text["converted"]),
+            "revenue": _numbers(text["revenue"]),
+        }
+    )
+
+
+def _first(mask: pa.Array) -> int:
+    return pc.index(mask, True).as_py()
+
+
+def _timestamps(text: pa.Array) -> pa.Array:
+    parsed = []
+    # One vectorised cast for the common case; cell by cell only to find the bad one.
+    try:
+        return _to_micros(pc.cast(text, pa.timestamp("us", tz="UTC")))
+    except pa.ArrowInvalid:
+        pass
+    for i, cell in enumerate(text.to_pylist()):
+        try:
+            parsed.append(_one_time(cell))
+        except ValueError:
+            raise _BadCell(
+                "timestamp", i, f"{cell!r} is not a time; write it as ISO 8601, e.g. 2026-03-01T09:30:00Z"
+            ) from None
+    return pa.array(parsed, pa.int64())
+
+
+def _one_time(cell: str) -> int:
+    import datetime as dt
+
+    moment = dt.datetime.fromisoformat(cell.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _to_micros(times: pa.Array) -> pa.Array:
+    return pc.cast(pc.cast(times, pa.timestamp("us", tz="UTC")), pa.int64())
+
+
+def _booleans(text: pa.Array) -> pa.Array:
+    lowered = pc.utf8_lower(pc.fill_null(text, ""))
+    yes = pc.is_in(lowered, pa.array(TRUE))
+    no = pc.is_in(lowered, pa.array(FALSE))
+    bad = pc.invert(pc.or_(yes, no))
+    if pc.any(bad).as_py():
+        i = _first(bad)
+        raise _BadCell("converted", i, f"{text[i].as_py()!r} is not true or false (1/0, yes/no)")
+    return yes
+
+
+def _numbers(text: pa.Array) -> pa.Array:
+    filled = pc.if_else(pc.equal(pc.fill_null(text, ""), ""), "0", text)
+    try:
+        numbers = pc.cast(filled, pa.float64())
+    except pa.ArrowInvalid:
+        for i, cell in enumerate(filled.to_pylist()):
+            try:
+                float(cell)
+            except ValueError:
+                raise _BadCell("revenue", i, f"{cell!r} is not a number") from None
+        raise
+    return _checked_revenue(numbers)
+
+
+def _checked_revenue(numbers: pa.Array) -> pa.Array:
+    bad = pc.or_(pc.less(numbers, 0), pc.invert(pc.is_finite(numbers)))
+    bad = pc.fill_null(bad, False)
+    if pc.any(bad).as_py():
+        i = _first(bad)
+        raise _BadCell("revenue", i, f"{numbers[i].as_py()!r}: revenue must be a finite number, 0 or more")
+    return numbers
+
+
+def _whole_ids(table: pa.Table) -> pa.Table:
+    """journey_id as integers when every id is one, so the fast path can use them."""
+    try:
+        ids = pc.cast(table.column("journey_id"), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return table
+    return table.set_column(0, "journey_id", ids)
+
+
+def _require(path: Path, headers: dict) -> None:
+    missing = [name for name in COLUMNS if name not in headers]
+    if missing:
+        found = ", ".join(headers.values()) or "none"
+        raise FileError(
+            f"{path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(the file has: {found}; needed: {', '.join(COLUMNS)})"
+        )
+
+
+# ---- Parquet ---------------------------------------------------------------------------------
+
+
+def _parquet(con, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        rows = pq.read_metadata(path).num_rows
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileError(f"{path}: not a readable Parquet file ({exc})") from None
+    headers = {name.lower(): name for name in schema.names}
+    _require(path, headers)
+    if rows == 0:
+        raise FileError(f"{path}: the file has no rows: no journeys to attribute")
+    types = {name: schema.field(headers[name]).type for name in COLUMNS}
+    source = f"read_parquet('{_quoted(path)}', file_row_number = true)"
+    expressions = {
+        "journey_id": _quoted_name(headers["journey_id"]),
+        "ts": _parquet_time(headers["timestamp"], types["timestamp"]),
+        "channel": f"CAST({_quoted_name(headers['channel'])} AS VARCHAR)",
+        "converted": _parquet_bool(headers["converted"], types["converted"]),
+        "revenue": f"COALESCE(TRY_CAST({_quoted_name(headers['revenue'])} AS DOUBLE), 0)",
+    }
+    _parquet_problems(con, path, source, headers, types)
+    whole = pa.types.is_integer(types["journey_id"])
+    ids = expressions["journey_id"] if whole else f"CAST({expressions['journey_id']} AS VARCHAR)"
+    con.raw_sql(
+        "CREATE OR REPLACE VIEW journey_rows AS SELECT "
+        f"{ids} AS journey_id, {expressions['ts']} AS ts, {expressions['channel']} AS channel, "
+        f"{expressions['converted']} AS converted, {expressions['revenue']} AS revenue FROM {source}"
+    )
+
+
+def _parquet_time(name: str, kind: pa.DataType) -> str:
+    column = _quoted_name(name)
+    if pa.types.is_timestamp(kind):
+        return f"epoch_us({column})" if kind.tz else f"epoch_us({column} AT TIME ZONE 'UTC')"
+    if pa.types.is_date(kind):
+        return f"epoch_us(CAST({column} AS TIMESTAMP) AT TIME ZONE 'UTC')"
+    return f"epoch_us(TRY_CAST(replace({column}, 'Z', '+00:00') AS TIMESTAMPTZ))"
+
+
+def _parquet_bool(name: str, kind: pa.DataType) -> str:
+    column = _quoted_name(name)
+    if pa.types.is_boolean(kind):
+        return f"COALESCE({column}, false)"
+    if pa.types.is_integer(kind):
+        return f"COALESCE({column} <> 0, false)"
+    listed = ", ".join(f"'{v}'" for v in TRUE)
+    return f"COALESCE(lower(trim(CAST({column} AS VARCHAR))) IN ({listed}), false)"
+
+
+def _parquet_problems(con, path: Path, source: str, headers: dict, types: dict) -> None:
+    """The first bad row of each kind, found by the engine; raises for the earliest."""
+    col = {name: _quoted_name(headers[name]) for name in COLUMNS}
+    checks = [
+        ("journey_id", f"{col['journey_id']} IS NULL", "a journey_id is required"),
+        (
+            "channel",
+            f"{col['channel']} IS NULL OR trim(CAST({col['channel']} AS VARCHAR)) = ''",
+            "a channel is required",
+        ),
+        (
+            "timestamp",
+            f"({_parquet_time(headers['timestamp'], types['timestamp'])}) IS NULL",
+            "is not a time (ISO 8601)",
+        ),
+        (
+            "revenue",
+            f"{col['revenue']} IS NOT NULL AND (TRY_CAST({col['revenue']} AS DOUBLE) IS NULL "
+            f"OR TRY_CAST({col['revenue']} AS DOUBLE) < 0 OR NOT isfinite(TRY_CAST({col['revenue']} AS DOUBLE)))",
+            "is not a number, 0 or more",
+        ),
+    ]
+    if not (pa.types.is_boolean(types["converted"]) or pa.types.is_integer(types["converted"])):
+        allowed = ", ".join(f"'{v}'" for v in TRUE + FALSE)
+        checks.append(
+            (
+                "converted",
+                f"{col['converted']} IS NOT NULL AND lower(trim(CAST({col['converted']} AS VARCHAR))) NOT IN ({allowed})",
+                "is not true or false (1/0, yes/no)",
+            )
+        )
+    selects = ", ".join(f"min(CASE WHEN {cond} THEN file_row_number END) AS {name}" for name, cond, _ in checks)
+    found = con.raw_sql(f"SELECT {selects} FROM {source}").fetchall()[0]
+    bad = [(row, name, why) for (name, _, why), row in zip(checks, found, strict=True) if row is not None]
+    if not bad:
+        return
+    row, name, why = min(bad)
+    value = con.raw_sql(f"SELECT CAST({col[name]} AS VARCHAR) FROM {source} WHERE file_row_number = {row}").fetchall()[
+        0
+    ]
+    shown = "" if value is None or value[0] is None else f"{value[0]!r} "
+    raise FileError(f"{path}, row {row + 1}, column {name}: {shown}{why}")
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _quoted_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,221 @@
+"""Attribution reports on the store: who gets credit for conversions and revenue.
+
+`attribution_report(...)` is what the CLI, the API and the web pages call;
+`monthly_credit(...)` feeds the budget curves; `journey_credit(...)` splits each deal for the
+credit ledger. The journey rules are in truce.analytics.journeys, the model rules in
+truce.analytics.attribution and truce.domain.attribution; docs/attribution.md explains both.
+
+The report (plain JSON data):
+
+    {"model", "conversion", "level", "by", "lookback_days", "engine",
+     "from", "to",                         # conversion dates counted (inclusive, UTC) or None
+     "journeys": n,                        # journeys with touches, converting or not
+     "total_conversions": x, "total_revenue": y,   # of converting journeys with touches
+     "unattributed": {"conversions": n, "revenue": y},  # conversions without a touch in the window
+     "credits": [{"key", "label", "conversions", "revenue", "share"}, ...],  # share of conversions
+     "notes": [...]}
+
+Credits add up to total_conversions and total_revenue. key is the channel, the campaign id,
+the team (marketing, sales) or the person's email; "(none)" collects touches without one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+
+from truce.config import TruceConfig
+from truce.services.attribution_runner import ModelError, Settings, run_model
+
+ENGINES = ("duckdb", "spark")
+
+
+class ReportError(ValueError):
+    """An option the report cannot use; the message names it and what would work."""
+
+
+def attribution_report(
+    engine: Engine,
+    config: TruceConfig,
+    *,
+    model: str | None = None,
+    by: str = "channel",
+    conversion: str | None = None,
+    level: str | None = None,
+    lookback_days: int | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    backend: str = "duckdb",
+) -> dict:
+    ask = _ask(config, model, by, conversion, level, lookback_days, start, end, backend)
+    with _journeys(engine, ask) as (touches, labels, unattributed):
+        try:
+            credit = run_model(touches, labels, ask["model"], Settings.from_config(config.attribution))
+        except ModelError as exc:
+            raise ReportError(str(exc)) from None
+    names = ask.pop("names")
+    rows = credit.rows()
+    for row in rows:
+        row["label"] = names.get(row["key"], row["key"])
+    return {
+        **ask,
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "journeys": credit.journeys,
+        "total_conversions": credit.total_conversions,
+        "total_revenue": credit.total_revenue,
+        "unattributed": unattributed,
+        "credits": rows,
+        "notes": credit.notes,
+    }
+
+
+def monthly_credit(
+    engine: Engine,
+    config: TruceConfig,
+    *,
+    model: str | None = None,
+    by: str = "channel",
+    conversion: str | None = None,
+    level: str | None = None,
+    backend: str = "duckdb",
+) -> list[dict]:
+    """[{"month": "YYYY-MM", "key", "conversions", "revenue"}]: each month's journeys credited on their own.
+
+    A journey's month is the UTC month of its conversion (of its last touch if it did not
+    convert); the model runs once per month, so data-driven models learn from that month.
+    """
+    ask = _ask(config, model, by, conversion, level, None, None, None, backend)
+    found = []
+    with _journeys(engine, ask) as (touches, labels, _):
+        months = sorted(r["period"] for r in touches.select("period").distinct().to_pyarrow().to_pylist())
+        settings = Settings.from_config(config.attribution)
+        for month in months:
+            try:
+                credit = run_model(touches.filter(touches.period == month), labels, ask["model"], settings)
+            except ModelError as exc:
+                raise ReportError(str(exc)) from None
+            for row in credit.rows():
+                found.append(
+                    {
+                        "month": f"{month // 100:04d}-{month % 100:02d}",
+                        "key": row["key"],
+                        "conversions": row["conversions"],
+                        "revenue": row["revenue"],
+                    }
+                )
+    return found
+
+
+def _ask(config, model, by, conversion, level, lookback_days, start, end, backend) -> dict:
+    from truce.analytics.journeys import BY, CONVERSIONS, LEVELS
+    from truce.domain.attribution import MODELS
+
+    settings = config.attribution
+    ask = {
+        "model": model or settings.model,
+        "conversion": conversion or settings.conversion,
+        "level": level or settings.level,
+        "by": by,
+        "lookback_days": lookback_days or settings.lookback_days,
+        "engine": backend,
+    }
+    for name, value, known in (
+        ("model", ask["model"], MODELS),
+        ("conversion", ask["conversion"], CONVERSIONS),
+        ("level", ask["level"], LEVELS),
+        ("by", by, BY),
+        ("engine", backend, ENGINES),
+    ):
+        if value not in known:
+            raise ReportError(f"unknown {name} {value!r}; choose one of {', '.join(known)}")
+    if isinstance(ask["lookback_days"], bool) or not isinstance(ask["lookback_days"], int) or ask["lookback_days"] < 1:
+        raise ReportError(f"lookback_days must be a whole number of days, at least 1, not {ask['lookback_days']!r}")
+    if start and end and start > end:
+        raise ReportError(f"the period starts on {start} after it ends on {end}")
+    ask["start"], ask["end"] = start, end
+    ask["names"] = {}
+    return ask
+
+
+@contextmanager
+def _journeys(engine: Engine, ask: dict):
+    """(touches on the engine, labels by key code, unattributed conversions) for the ask."""
+    import ibis
+    import pyarrow as pa
+
+    from truce.analytics import journeys
+    from truce.analytics.attribution_sources import attribution_sources
+
+    stages = (ask["conversion"],) if ask["conversion"] in ("sql", "mql") else ()
+    start, end = ask.pop("start"), ask.pop("end")
+    with attribution_sources(engine, ask["engine"], stages) as src:
+        found = journeys.conversions(src.opportunities, src.stage_entries, ask["conversion"], ask["level"])
+        found = _in_period(found, start, end)
+        values = [r["value"] for r in journeys.key_values(src.touches, ask["by"]).to_pyarrow().to_pylist()]
+        codes = (
+            src.con.create_table(
+                f"truce_keys_{ask['by']}",
+                pa.table({"value": pa.array(values, pa.string()), "key": pa.array(range(len(values)), pa.int64())}),
+                overwrite=True,
+            )
+            if src.con.name == "duckdb"
+            else _spark_codes(src.con, values)
+        )
+        touches = journeys.journey_touches(
+            src.touches,
+            src.contacts,
+            found,
+            codes,
+            level=ask["level"],
+            by=ask["by"],
+            lookback_days=ask["lookback_days"],
+        )
+        touches = touches.cache()
+        try:
+            credited = touches.filter(touches.converted).select("journey").distinct()
+            every = found.aggregate(conversions=found.count(), revenue=found.revenue.sum()).to_pyarrow().to_pylist()[0]
+            seen = credited.count().to_pyarrow().as_py()
+            revenue_seen = (
+                touches.filter(touches.converted)
+                .group_by("journey")
+                .aggregate(revenue=ibis._.revenue.max())
+                .revenue.sum()
+                .to_pyarrow()
+                .as_py()
+            )
+            unattributed = {
+                "conversions": int(every["conversions"] or 0) - int(seen or 0),
+                "revenue": float(every["revenue"] or 0.0) - float(revenue_seen or 0.0),
+            }
+            ask["names"] = src.labels.get(ask["by"], {})
+            yield touches, values, unattributed
+        finally:
+            touches.release()
+
+
+def _spark_codes(con, values: list[str]):
+    import pyarrow as pa
+
+    from truce.analytics.spark import hand_over
+
+    return hand_over(
+        con,
+        "truce_keys",
+        pa.table({"value": pa.array(values, pa.string()), "key": pa.array(range(len(values)), pa.int64())}),
+    )
+
+
+def _in_period(found, start: dt.date | None, end: dt.date | None):
+    if start:
+        found = found.filter(
+            found.conv_ts >= int(dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC).timestamp())
+        )
+    if end:
+        after = end + dt.timedelta(days=1)
+        found = found.filter(
+            found.conv_ts < int(dt.datetime(after.year, after.month, after.day, tzinfo=dt.UTC).timestamp())
+        )
+    return found

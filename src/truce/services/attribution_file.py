@@ -1,0 +1,209 @@
+"""`truce attribution --from-file`: attribution over a long table of journeys, without the store.
+
+The file is read by DuckDB (checked first: truce.analytics.longfile). Two paths give the
+same answer: the portable one runs the Ibis expressions (on DuckDB, or on Spark with
+engine="spark"); the embedded fast path packs journey, time, channel and outcome into one
+64-bit integer per touch inside DuckDB, sorts those in numpy and computes the aggregates
+over flat arrays (truce.domain.attribution.kernel). The fast path is taken when the journey
+ids are whole numbers and the packed key fits in 63 bits; `fast=False` forces the portable
+path (the tests compare the two).
+
+The result, exactly the shape other tools read:
+
+    {"model": M, "total_conversions": x, "total_revenue": y,
+     "channels": [{"channel": c, "conversions": x_c, "revenue": y_c, "share": s_c}, ...]}
+
+share is the channel's share of the converted total (conversions). Every channel in the file
+is listed, most credited first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from truce.domain.attribution import FILE_MODELS, Credit, fit_to_total
+from truce.services.attribution_runner import ModelError, Settings, markov_credit, run_model, shapley_credit
+
+
+@dataclass
+class FileResult:
+    report: dict
+    notes: list[str] = field(default_factory=list)
+    path_taken: str = "fast"
+
+
+def file_report(
+    path: str | Path, model: str, settings: Settings = Settings(), *, engine: str = "duckdb", fast: bool | None = None
+) -> FileResult:
+    from truce.analytics.longfile import open_long_table
+    from truce.analytics.sources import duckdb_connection
+
+    if model not in FILE_MODELS:
+        raise ModelError(f"unknown model {model!r} for a journeys file; choose one of {', '.join(FILE_MODELS)}")
+    if engine not in ("duckdb", "spark"):
+        raise ModelError(f"unknown engine {engine!r}; choose duckdb or spark")
+    con = duckdb_connection()
+    try:
+        view = open_long_table(con, path)
+        channels = [r[0] for r in con.raw_sql(f"SELECT DISTINCT channel FROM {view} ORDER BY 1").fetchall()]
+        packing = _packing(con, view, len(channels)) if engine == "duckdb" and fast is not False else None
+        if packing is not None:
+            credit, taken = _fast(con, view, channels, packing, model, settings), "fast"
+        else:
+            credit, taken = _portable(con, view, channels, model, settings, engine), "portable"
+    finally:
+        con.disconnect()
+    return FileResult(_contract(model, credit), credit.notes, taken)
+
+
+def _contract(model: str, credit: Credit) -> dict:
+    rows = []
+    for i, channel in enumerate(credit.labels):
+        conversions, revenue = float(credit.conversions[i]), float(credit.revenue[i])
+        share = conversions / credit.total_conversions if credit.total_conversions else 0.0
+        rows.append({"channel": channel, "conversions": conversions, "revenue": revenue, "share": share})
+    rows.sort(key=lambda r: (-r["conversions"], -r["revenue"], r["channel"]))
+    return {
+        "model": model,
+        "total_conversions": credit.total_conversions,
+        "total_revenue": credit.total_revenue,
+        "channels": rows,
+    }
+
+
+# ---- the portable path: Ibis on DuckDB or Spark ------------------------------------------------
+
+
+def _portable(con, view: str, channels: list[str], model: str, settings: Settings, engine: str) -> Credit:
+    import ibis
+    import pyarrow as pa
+
+    rows = con.table(view)
+    codes = con.create_table(
+        "truce_channel_codes",
+        pa.table({"channel": pa.array(channels, pa.string()), "key": pa.array(range(len(channels)), pa.int64())}),
+        overwrite=True,
+    )
+    if engine == "spark":
+        from truce.analytics.spark import hand_over, spark_connection
+
+        spark = spark_connection()
+        rows = hand_over(spark, "truce_journey_rows", rows.to_pyarrow())
+        codes = hand_over(spark, "truce_channel_codes", codes.to_pyarrow())
+    if rows.journey_id.type().is_integer():
+        journey = rows.journey_id.cast("int64")
+    else:
+        journey = ibis.dense_rank().over(ibis.window(order_by=rows.journey_id)).cast("int64")
+    rows = rows.mutate(journey=journey)
+    per = rows.group_by("journey").aggregate(
+        converted=rows.converted.any(), best=rows.revenue.max(), conv_ts=rows.ts.max()
+    )
+    per = per.mutate(revenue=ibis.ifelse(per.converted, per.best, 0.0)).drop("best")
+    touches = rows.select("journey", "ts", "channel").join(per, "journey").join(codes, "channel")
+    touches = touches.select("journey", "ts", "key", "converted", "revenue", "conv_ts").cache()
+    try:
+        return run_model(touches, channels, model, settings)
+    finally:
+        touches.release()
+
+
+# ---- the fast path -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Packing:
+    first_journey: int
+    first_ts: int
+    ts_bits: int
+    key_bits: int
+    unit: int  # microseconds per step of the packed time: 1, 1,000 or 1,000,000
+
+
+def _packing(con, view: str, n_channels: int) -> _Packing | None:
+    kind = con.raw_sql(f"SELECT typeof(journey_id) FROM {view} LIMIT 1").fetchall()[0][0]
+    if kind not in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"):
+        return None
+    lo_j, hi_j, lo_t, hi_t, millis, seconds = con.raw_sql(
+        "SELECT min(journey_id), max(journey_id), min(ts), max(ts), "
+        f"bool_and(ts % 1000 = 0), bool_and(ts % 1000000 = 0) FROM {view}"
+    ).fetchall()[0]
+    key_bits = max(1, (n_channels - 1).bit_length())
+    # Times in the coarsest unit that loses nothing: most exports carry whole seconds.
+    unit = 1_000_000 if seconds else 1_000 if millis else 1
+    ts_bits = max(1, int((hi_t - lo_t) // unit).bit_length())
+    if int(hi_j - lo_j).bit_length() + ts_bits + key_bits + 1 > 63 or n_channels > 4096:
+        return None
+    return _Packing(int(lo_j), int(lo_t), ts_bits, key_bits, unit)
+
+
+def _fast(con, view: str, channels: list[str], p: _Packing, model: str, settings: Settings) -> Credit:
+    from truce.domain.attribution import kernel
+
+    touches = _sorted_touches(con, view, channels, p)
+    n = len(channels)
+    converted = touches.converted
+    credit = Credit(
+        list(channels),
+        np.zeros(n),
+        np.zeros(n),
+        float(converted.sum()),
+        float(touches.revenue[converted].sum()),
+        touches.journeys,
+    )
+    if credit.total_conversions == 0:
+        credit.notes.append("No journey converted: nothing to credit.")
+        return credit
+    if model == "markov":
+        import pyarrow as pa
+
+        edges = pa.table(kernel.transitions(touches, settings.markov_order, n))
+        result = markov_credit(edges, n, settings.markov_order, credit.total_conversions, credit.total_revenue)
+        credit.conversions, credit.revenue = result.conversions, result.revenue
+    elif model == "shapley":
+        import pyarrow as pa
+
+        result = shapley_credit(pa.table(kernel.coalitions(touches)), n, settings)
+        credit.conversions, credit.revenue = result.conversions, result.revenue
+        if result.sampled_coalitions:
+            credit.stderr_conversions, credit.stderr_revenue = result.stderr_conversions, result.stderr_revenue
+    else:
+        credit.conversions, credit.revenue = kernel.heuristic(touches, model, n, settings.half_life_days)
+    credit.conversions = fit_to_total(credit.conversions, credit.total_conversions)
+    credit.revenue = fit_to_total(credit.revenue, credit.total_revenue)
+    return credit
+
+
+def _sorted_touches(con, view: str, channels: list[str], p: _Packing):
+    from truce.domain.attribution.kernel import SortedTouches
+
+    listed = ", ".join("'" + c.replace("'", "''") + "'" for c in channels)
+    con.raw_sql(f"DROP TYPE IF EXISTS truce_channel; CREATE TYPE truce_channel AS ENUM ({listed})")
+    shift_ts, shift_j = p.key_bits + 1, p.ts_bits + p.key_bits + 1
+    # One integer per touch: sorting it orders touches by journey, then time, then channel.
+    packed = con.con.sql(
+        f"SELECT ((journey_id - {p.first_journey})::BIGINT << {shift_j}) | (((ts - {p.first_ts}) // {p.unit}) << {shift_ts}) "
+        f"| (enum_code(channel::truce_channel)::BIGINT << 1) | converted::BIGINT AS k FROM {view}"
+    ).to_arrow_table()
+    keys = np.sort(packed.column(0).to_numpy())
+    del packed
+    journey = keys >> shift_j
+    change = np.empty(len(keys), dtype=bool)
+    change[0] = True
+    np.not_equal(journey[1:], journey[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    del change
+    converted = np.logical_or.reduceat((keys & 1).astype(bool), starts)
+    ids = journey[starts] + p.first_journey
+    del journey
+    revenue = np.zeros(len(starts))
+    paid = con.con.sql(f"SELECT journey_id, max(revenue) FROM {view} WHERE revenue > 0 GROUP BY 1").to_arrow_table()
+    if paid.num_rows:
+        where = np.searchsorted(ids, paid.column(0).to_numpy().astype(np.int64))
+        revenue[where] = paid.column(1).to_numpy()
+    revenue = np.where(converted, revenue, 0.0)
+    key = (keys >> 1) & ((1 << p.key_bits) - 1)
+    ts = ((keys >> shift_ts) & ((1 << p.ts_bits) - 1)) * p.unit + p.first_ts
+    return SortedTouches(key, ts, np.append(starts, len(keys)), converted, revenue)
