@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
-from truce.cli import attribution, data, funnel, handoff, lead, score, start, store
+from truce.cli import attribution, data, economics, funnel, handoff, lead, score, start, store
 
 app = typer.Typer(
     name="truce",
@@ -43,6 +43,7 @@ funnel.register(app)
 score.register(app)
 handoff.register(app)
 lead.register(app)
+economics.register(app)
 attribution.register(app)
 
 
