@@ -3,6 +3,9 @@
 PostgreSQL tests need TRUCE_TEST_DATABASE_URL (scripts/test starts a throwaway cluster and
 sets it). Without it they are skipped with a visible reason on a developer's machine, and
 they fail in CI (CI=true), where skipping would hide a broken database path.
+
+Spark tests (marked `spark`; `-m "not spark"` leaves them out) use `spark_con`, one local
+SparkSession for the whole run; they need the spark extra and Java, with the same rule.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ PG_URL = os.environ.get("TRUCE_TEST_DATABASE_URL")
 PG_TEMPLATE = "truce_template"
 
 
-def needs(what: str, available: bool) -> None:
+def needs(what: str, available: bool, reason: str | None = None) -> None:
     """Skip a test whose service is missing here; in CI, fail instead of skipping."""
     if available:
         return
     if IN_CI:
-        pytest.fail(f"{what} is required in CI but is not available")
-    pytest.skip(f"{what} is not available on this machine")
+        pytest.fail(f"{what} is required in CI but is not available" + (f": {reason}" if reason else ""))
+    pytest.skip(reason or f"{what} is not available on this machine")
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +104,16 @@ def sqlite_engine(sqlite_url):
     engine = db.connect(sqlite_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def spark_con():
+    """An Ibis connection to one local SparkSession (truce.analytics.spark), for the whole run."""
+    from truce.analytics import spark
+
+    needs("Spark", spark.pyspark_available(), "PySpark not installed (pip install -e '.[spark]')")
+    needs("Spark", spark.java_available(), "Java not found")
+    return spark.spark_connection()
 
 
 @pytest.fixture(scope="session")

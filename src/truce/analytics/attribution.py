@@ -148,7 +148,8 @@ def transitions(touches: ir.Table, order: int, n_keys: int, *, periods: bool = F
     conversions on that row.
     """
     step = ibis.window(group_by=touches.journey, order_by=[touches.ts, touches.key])
-    fresh = touches.filter(touches.key.lag().over(step).isnull() | (touches.key.lag().over(step) != touches.key))
+    marked = touches.mutate(prev=touches.key.lag().over(step))
+    fresh = marked.filter(marked.prev.isnull() | (marked.prev != marked.key)).drop("prev")
     walk = ibis.window(group_by=fresh.journey, order_by=[fresh.ts, fresh.key])
     base = n_keys + 1
     state = fresh.key + 1

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 
 from truce.config import TruceConfig
-from truce.services.attribution_runner import ModelError, Settings, run_model
+from truce.services.attribution_runner import ModelError, Settings, fetch, run_model
 
 ENGINES = ("duckdb", "spark")
 
@@ -90,7 +90,7 @@ def monthly_credit(
     ask = _ask(config, model, by, conversion, level, None, None, None, backend)
     found = []
     with _journeys(engine, ask) as (touches, labels, _):
-        months = sorted(r["period"] for r in touches.select("period").distinct().to_pyarrow().to_pylist())
+        months = sorted(r["period"] for r in fetch(touches.select("period").distinct()).to_pylist())
         settings = Settings.from_config(config.attribution)
         for month in months:
             try:
@@ -154,7 +154,7 @@ def _journeys(engine: Engine, ask: dict):
     with attribution_sources(engine, ask["engine"], stages) as src:
         found = journeys.conversions(src.opportunities, src.stage_entries, ask["conversion"], ask["level"])
         found = _in_period(found, start, end)
-        values = [r["value"] for r in journeys.key_values(src.touches, ask["by"]).to_pyarrow().to_pylist()]
+        values = [r["value"] for r in fetch(journeys.key_values(src.touches, ask["by"])).to_pylist()]
         codes = (
             src.con.create_table(
                 f"truce_keys_{ask['by']}",
@@ -176,16 +176,14 @@ def _journeys(engine: Engine, ask: dict):
         touches = touches.cache()
         try:
             credited = touches.filter(touches.converted).select("journey").distinct()
-            every = found.aggregate(conversions=found.count(), revenue=found.revenue.sum()).to_pyarrow().to_pylist()[0]
-            seen = credited.count().to_pyarrow().as_py()
-            revenue_seen = (
+            every = fetch(found.aggregate(conversions=found.count(), revenue=found.revenue.sum())).to_pylist()[0]
+            seen = fetch(credited.count()).as_py()
+            revenue_seen = fetch(
                 touches.filter(touches.converted)
                 .group_by("journey")
                 .aggregate(revenue=ibis._.revenue.max())
                 .revenue.sum()
-                .to_pyarrow()
-                .as_py()
-            )
+            ).as_py()
             unattributed = {
                 "conversions": int(every["conversions"] or 0) - int(seen or 0),
                 "revenue": float(every["revenue"] or 0.0) - float(revenue_seen or 0.0),

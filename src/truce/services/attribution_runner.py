@@ -47,7 +47,7 @@ def run_model(touches, labels: list, model: str, settings: Settings = Settings()
 
     if model not in MODELS:
         raise ModelError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    totals = q.journey_totals(touches).to_pyarrow().to_pylist()[0]
+    totals = fetch(q.journey_totals(touches)).to_pylist()[0]
     credit = Credit(
         list(labels),
         np.zeros(len(labels)),
@@ -60,15 +60,22 @@ def run_model(touches, labels: list, model: str, settings: Settings = Settings()
         credit.notes.append("No journey converted: nothing to credit.")
         return credit
     if model in RULE_MODELS:
-        rows = q.heuristic_credit(touches, model, settings.half_life_days).to_pyarrow()
+        rows = fetch(q.heuristic_credit(touches, model, settings.half_life_days))
         _scatter(credit, rows)
     elif model == "markov":
-        _markov(credit, q.transitions(touches, settings.markov_order, len(labels)).to_pyarrow(), settings)
+        _markov(credit, fetch(q.transitions(touches, settings.markov_order, len(labels))), settings)
     else:
-        _shapley(credit, q.coalitions(touches).to_pyarrow(), settings)
+        _shapley(credit, fetch(q.coalitions(touches)), settings)
     credit.conversions = fit_to_total(credit.conversions, credit.total_conversions)
     credit.revenue = fit_to_total(credit.revenue, credit.total_revenue)
     return credit
+
+
+def fetch(expr):
+    """An expression's result as Arrow, exact on every engine (Spark's own Arrow, not via pandas)."""
+    from truce.analytics.spark import to_arrow
+
+    return to_arrow(expr)
 
 
 def _scatter(credit: Credit, rows) -> None:
