@@ -206,13 +206,23 @@ def _parquet(con, path: Path) -> None:
         "converted": _parquet_bool(headers["converted"], types["converted"]),
         "revenue": f"COALESCE(TRY_CAST({_quoted_name(headers['revenue'])} AS DOUBLE), 0)",
     }
-    _parquet_problems(con, path, source, headers, types)
+    ranges = _parquet_problems(con, path, source, headers, types)
     whole = pa.types.is_integer(types["journey_id"])
     ids = expressions["journey_id"] if whole else f"CAST({expressions['journey_id']} AS VARCHAR)"
     con.raw_sql(
         "CREATE OR REPLACE VIEW journey_rows AS SELECT "
         f"{ids} AS journey_id, {expressions['ts']} AS ts, {expressions['channel']} AS channel, "
         f"{expressions['converted']} AS converted, {expressions['revenue']} AS revenue FROM {source}"
+    )
+    # The checking scan also measured the ranges the fast path packs its keys with
+    # (truce.services.attribution_file); they are kept with the text of the view they describe.
+    fields = ", ".join(
+        f"'{name}': {'NULL' if value is None else str(value).lower()}"
+        for name, value in zip(("lo_j", "hi_j", "lo_t", "hi_t", "millis", "seconds", "n"), ranges, strict=True)
+    )
+    con.raw_sql(
+        f"SET VARIABLE journey_rows_ranges = (SELECT {{{fields}, 'view_sql': sql}} "
+        "FROM duckdb_views() WHERE view_name = 'journey_rows')"
     )
 
 
@@ -235,8 +245,13 @@ def _parquet_bool(name: str, kind: pa.DataType) -> str:
     return f"COALESCE(lower(trim(CAST({column} AS VARCHAR))) IN ({listed}), false)"
 
 
-def _parquet_problems(con, path: Path, source: str, headers: dict, types: dict) -> None:
-    """The first bad row of each kind, found by the engine; raises for the earliest."""
+def _parquet_problems(con, path: Path, source: str, headers: dict, types: dict) -> tuple:
+    """The first bad row of each kind, found by the engine; raises for the earliest.
+
+    Otherwise the ranges found in the same scan: the smallest and largest journey_id (None
+    unless the ids are integers) and time (µs), whether every time is a whole millisecond,
+    a whole second, and the number of rows.
+    """
     col = {name: _quoted_name(headers[name]) for name in COLUMNS}
     checks = [
         ("journey_id", f"{col['journey_id']} IS NULL", "a journey_id is required"),
@@ -267,10 +282,17 @@ def _parquet_problems(con, path: Path, source: str, headers: dict, types: dict) 
             )
         )
     selects = ", ".join(f"min(CASE WHEN {cond} THEN file_row_number END) AS {name}" for name, cond, _ in checks)
-    found = con.raw_sql(f"SELECT {selects} FROM {source}").fetchall()[0]
+    ids = col["journey_id"] if pa.types.is_integer(types["journey_id"]) else "NULL"
+    ts = _parquet_time(headers["timestamp"], types["timestamp"])
+    ranges = (
+        f"min({ids}), max({ids}), min({ts}), max({ts}), bool_and(({ts}) % 1000 = 0), "
+        f"bool_and(({ts}) % 1000000 = 0), count(*)"
+    )
+    found = con.raw_sql(f"SELECT {selects}, {ranges} FROM {source}").fetchall()[0]
+    found, ranges = found[: len(checks)], tuple(found[len(checks) :])
     bad = [(row, name, why) for (name, _, why), row in zip(checks, found, strict=True) if row is not None]
     if not bad:
-        return
+        return ranges
     row, name, why = min(bad)
     value = con.raw_sql(f"SELECT CAST({col[name]} AS VARCHAR) FROM {source} WHERE file_row_number = {row}").fetchall()[
         0

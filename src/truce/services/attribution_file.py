@@ -120,29 +120,41 @@ class _Packing:
     ts_bits: int
     key_bits: int
     unit: int  # microseconds per step of the packed time: 1, 1,000 or 1,000,000
+    rows: int = 0  # touches in the file
 
 
 def _packing(con, view: str, n_channels: int) -> _Packing | None:
     kind = con.raw_sql(f"SELECT typeof(journey_id) FROM {view} LIMIT 1").fetchall()[0][0]
     if kind not in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"):
         return None
-    lo_j, hi_j, lo_t, hi_t, millis, seconds = con.raw_sql(
-        "SELECT min(journey_id), max(journey_id), min(ts), max(ts), "
-        f"bool_and(ts % 1000 = 0), bool_and(ts % 1000000 = 0) FROM {view}"
-    ).fetchall()[0]
+    # A Parquet file's ranges come from the scan that checked it (truce.analytics.longfile
+    # keeps them with the text of the view they describe); anything else is scanned here.
+    known = con.raw_sql(
+        "SELECT r.lo_j, r.hi_j, r.lo_t, r.hi_t, r.millis, r.seconds, r.n "
+        "FROM (SELECT getvariable('journey_rows_ranges') AS r) "
+        f"JOIN duckdb_views() v ON v.view_name = '{view}' AND v.sql = r.view_sql"
+    ).fetchall()
+    lo_j, hi_j, lo_t, hi_t, millis, seconds, rows = (
+        known[0]
+        if known
+        else con.raw_sql(
+            "SELECT min(journey_id), max(journey_id), min(ts), max(ts), "
+            f"bool_and(ts % 1000 = 0), bool_and(ts % 1000000 = 0), count(*) FROM {view}"
+        ).fetchall()[0]
+    )
     key_bits = max(1, (n_channels - 1).bit_length())
     # Times in the coarsest unit that loses nothing: most exports carry whole seconds.
     unit = 1_000_000 if seconds else 1_000 if millis else 1
     ts_bits = max(1, int((hi_t - lo_t) // unit).bit_length())
     if int(hi_j - lo_j).bit_length() + ts_bits + key_bits + 1 > 63 or n_channels > 4096:
         return None
-    return _Packing(int(lo_j), int(lo_t), ts_bits, key_bits, unit)
+    return _Packing(int(lo_j), int(lo_t), ts_bits, key_bits, unit, int(rows))
 
 
 def _fast(con, view: str, channels: list[str], p: _Packing, model: str, settings: Settings) -> Credit:
     from truce.domain.attribution import kernel
 
-    touches = _sorted_touches(con, view, channels, p)
+    touches = _sorted_touches(con, view, channels, p, times=model == "time_decay")
     n = len(channels)
     converted = touches.converted
     credit = Credit(
@@ -176,34 +188,54 @@ def _fast(con, view: str, channels: list[str], p: _Packing, model: str, settings
     return credit
 
 
-def _sorted_touches(con, view: str, channels: list[str], p: _Packing):
+def _sorted_touches(con, view: str, channels: list[str], p: _Packing, times: bool = True):
     from truce.domain.attribution.kernel import SortedTouches
 
     listed = ", ".join("'" + c.replace("'", "''") + "'" for c in channels)
     con.raw_sql(f"DROP TYPE IF EXISTS truce_channel; CREATE TYPE truce_channel AS ENUM ({listed})")
     shift_ts, shift_j = p.key_bits + 1, p.ts_bits + p.key_bits + 1
     # One integer per touch: sorting it orders touches by journey, then time, then channel.
-    packed = con.con.sql(
+    # Streamed into one array (the file's row count is known), then sorted in place; the
+    # passes below go block by block, so no other temporary is as large as the keys.
+    reader = con.con.sql(
         f"SELECT ((journey_id - {p.first_journey})::BIGINT << {shift_j}) | (((ts - {p.first_ts}) // {p.unit}) << {shift_ts}) "
         f"| (enum_code(channel::truce_channel)::BIGINT << 1) | converted::BIGINT AS k FROM {view}"
-    ).to_arrow_table()
-    keys = np.sort(packed.column(0).to_numpy())
-    del packed
-    journey = keys >> shift_j
-    change = np.empty(len(keys), dtype=bool)
+    ).to_arrow_reader(1 << 20)
+    keys, filled = np.empty(p.rows, dtype=np.int64), 0
+    for batch in reader:
+        part = batch.column(0).to_numpy(zero_copy_only=False)
+        if filled + len(part) > len(keys):
+            keys = np.concatenate([keys[:filled], part, np.empty(0, np.int64)])
+        else:
+            keys[filled : filled + len(part)] = part
+        filled += len(part)
+    del reader
+    keys = keys[:filled]
+    keys.sort()
+    m, block = len(keys), 1 << 22
+    change = np.empty(m, dtype=bool)
     change[0] = True
-    np.not_equal(journey[1:], journey[:-1], out=change[1:])
+    for at in range(1, m, block):
+        stop = min(m, at + block)
+        np.not_equal(keys[at:stop] >> shift_j, keys[at - 1 : stop - 1] >> shift_j, out=change[at:stop])
     starts = np.flatnonzero(change)
-    del change
-    converted = np.logical_or.reduceat((keys & 1).astype(bool), starts)
-    ids = journey[starts] + p.first_journey
-    del journey
+    flag = change  # reused: the converted bit of every touch
+    for at in range(0, m, block):
+        np.not_equal(keys[at : at + block] & 1, 0, out=flag[at : at + block])
+    converted = np.logical_or.reduceat(flag, starts)
+    del flag, change
+    ids = (keys[starts] >> shift_j) + p.first_journey
     revenue = np.zeros(len(starts))
     paid = con.con.sql(f"SELECT journey_id, max(revenue) FROM {view} WHERE revenue > 0 GROUP BY 1").to_arrow_table()
     if paid.num_rows:
         where = np.searchsorted(ids, paid.column(0).to_numpy().astype(np.int64))
         revenue[where] = paid.column(1).to_numpy()
     revenue = np.where(converted, revenue, 0.0)
-    key = (keys >> 1) & ((1 << p.key_bits) - 1)
-    ts = ((keys >> shift_ts) & ((1 << p.ts_bits) - 1)) * p.unit + p.first_ts
-    return SortedTouches(key, ts, np.append(starts, len(keys)), converted, revenue)
+    key = np.empty(m, dtype=np.uint8 if p.key_bits <= 8 else np.uint16)
+    ts = np.empty(m, dtype=np.int64) if times else None
+    for at in range(0, m, block):
+        part = keys[at : at + block]
+        np.bitwise_and(part >> 1, (1 << p.key_bits) - 1, out=key[at : at + block], casting="unsafe")
+        if times:
+            ts[at : at + block] = ((part >> shift_ts) & ((1 << p.ts_bits) - 1)) * p.unit + p.first_ts
+    return SortedTouches(key, ts, np.append(starts, m), converted, revenue)

@@ -20,8 +20,8 @@ MICROS_PER_DAY = 86_400_000_000
 class SortedTouches:
     """Touches in journey order; `start[j]` is where journey j's touches begin."""
 
-    key: np.ndarray  # int64 per touch
-    ts: np.ndarray  # int64 µs per touch
+    key: np.ndarray  # small non-negative int per touch (any integer dtype)
+    ts: np.ndarray | None  # int64 µs per touch; only time_decay needs it
     start: np.ndarray  # int64 per journey, plus len(key) at the end
     converted: np.ndarray  # bool per journey
     revenue: np.ndarray  # float per journey (0 when it did not convert)
@@ -71,22 +71,23 @@ def heuristic(t: SortedTouches, model: str, n_keys: int, half_life_days: float =
 
 def transitions(t: SortedTouches, order: int, n_keys: int) -> dict[str, np.ndarray]:
     """src, dst, count, value — the same table as analytics.attribution.transitions."""
+    if order == 1:
+        return _first_order(t, n_keys)
     opens = np.zeros(len(t.key), dtype=bool)
     opens[t.start[:-1]] = True
     fresh = opens.copy()
     fresh[1:] |= t.key[1:] != t.key[:-1]  # a repeat of the previous key is not a step
-    key, opens = t.key[fresh], opens[fresh]
+    key, opens = t.key[fresh].astype(np.int64), opens[fresh]
     del fresh
     base = n_keys + 1
     state = key + 1
-    if order > 1:
-        # Walk back `order` − 1 steps inside each journey: (k steps back) + 1, or 0 past its start.
-        place = np.arange(len(key)) - np.flatnonzero(opens)[np.cumsum(opens) - 1]
-        for back in range(1, order):
-            earlier = np.zeros(len(key), dtype=np.int64)
-            ok = np.flatnonzero(place >= back)
-            earlier[ok] = key[ok - back] + 1
-            state = state + earlier * base**back
+    # Walk back `order` − 1 steps inside each journey: (k steps back) + 1, or 0 past its start.
+    place = np.arange(len(key)) - np.flatnonzero(opens)[np.cumsum(opens) - 1]
+    for back in range(1, order):
+        earlier = np.zeros(len(key), dtype=np.int64)
+        ok = np.flatnonzero(place >= back)
+        earlier[ok] = key[ok - back] + 1
+        state = state + earlier * base**back
     src = np.empty_like(state)
     src[0] = -1
     src[1:] = state[:-1]
@@ -100,6 +101,55 @@ def transitions(t: SortedTouches, order: int, n_keys: int) -> dict[str, np.ndarr
         np.concatenate([state, end_dst]),
         np.concatenate([np.zeros(len(src)), end_value]),
     )
+
+
+def _first_order(t: SortedTouches, n_keys: int) -> dict[str, np.ndarray]:
+    """transitions() for order 1, block by block: the same table without touch-sized temporaries.
+
+    A state is key + 1; a step is a touch whose key differs from the previous touch's in the
+    same journey (or that opens the journey, from −1). Pairs are counted under one integer
+    (src + 3) · width + (dst + 3), so sorted codes are sorted (src, dst) as in _count; the
+    values are the journeys' end values, summed in journey order as _count sums them.
+    """
+    width = n_keys + 4
+    small = width * width <= 1 << 20
+    counts = np.zeros(width * width, dtype=np.int64) if small else None
+    found = []
+    opening = t.start[:-1]
+    m, block = len(t.key), 1 << 22
+    for at in range(0, m, block):
+        stop = min(m, at + block)
+        key = t.key[at:stop].astype(np.int64)
+        prev = np.empty_like(key)
+        prev[1:] = key[:-1]
+        prev[0] = t.key[at - 1] if at else -1
+        opens = np.zeros(stop - at, dtype=bool)
+        lo, hi = np.searchsorted(opening, [at, stop])
+        opens[opening[lo:hi] - at] = True
+        fresh = opens | (key != prev)
+        pair = (np.where(opens, -1, prev + 1)[fresh] + 3) * width + (key[fresh] + 4)
+        if small:
+            counts += np.bincount(pair, minlength=width * width)
+        else:
+            found.append(pair)
+    # Every journey ends once, from its last touch's state, to −2 (converted) or −3.
+    end = (t.key[t.start[1:] - 1].astype(np.int64) + 4) * width + np.where(t.converted, 1, 0)
+    end_value = np.where(t.converted, t.revenue, 0.0)
+    if small:
+        counts += np.bincount(end, minlength=width * width)
+        values = np.bincount(end, end_value, minlength=width * width)
+        seen = np.flatnonzero(counts)
+        count, total = counts[seen], values[seen]
+    else:
+        seen, inverse = np.unique(np.concatenate([*found, end]), return_inverse=True)
+        count = np.bincount(inverse, minlength=len(seen))
+        total = np.bincount(np.searchsorted(seen, end), end_value, minlength=len(seen))
+    return {
+        "src": seen // width - 3,
+        "dst": seen % width - 3,
+        "count": count.astype(np.int64),
+        "value": total,
+    }
 
 
 def _count(src: np.ndarray, dst: np.ndarray, value: np.ndarray) -> dict[str, np.ndarray]:
@@ -126,8 +176,14 @@ def _count(src: np.ndarray, dst: np.ndarray, value: np.ndarray) -> dict[str, np.
 
 def coalitions(t: SortedTouches) -> dict[str, np.ndarray]:
     """mask, journeys, conversions, revenue — as analytics.attribution.coalitions."""
-    bits = np.left_shift(np.int64(1), t.key.astype(np.int64))
-    mask = np.bitwise_or.reduceat(bits, t.start[:-1]) if len(bits) else np.zeros(0, np.int64)
+    # Journey by journey, the OR of 1 << key over its touches; in blocks of journeys.
+    bit = np.left_shift(np.int64(1), np.arange(int(t.key.max()) + 1 if len(t.key) else 1, dtype=np.int64))
+    mask = np.zeros(t.journeys, dtype=np.int64)
+    block = 1 << 20
+    for at in range(0, t.journeys, block):
+        first = t.start[at : at + block + 1]
+        begin = first[0]
+        mask[at : at + block] = np.bitwise_or.reduceat(bit[t.key[begin : first[-1]]], first[:-1] - begin)
     found, inverse = np.unique(mask, return_inverse=True)
     return {
         "mask": found,
