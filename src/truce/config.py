@@ -293,6 +293,23 @@ class Pricing(_Strict):
         return bands
 
 
+class Diagnostic(_Strict):
+    """The company's context, from which `truce survey report` recommends a target state."""
+
+    employees: int = Field(default=250, ge=1)
+    market_change: Literal["slow", "moderate", "fast"] = "moderate"
+    offering_complexity: Literal["simple", "moderate", "complex"] = "complex"
+    informal_relationship: Literal["good", "strained"] = "strained"
+    anonymity_threshold: int = Field(default=3, ge=1)
+
+
+class Brief(_Strict):
+    """The joint revenue-meeting brief."""
+
+    stalled_after_days: int = Field(default=30, ge=1)
+    gross_margin: float = Field(default=0.75, ge=0, le=1)
+
+
 class TruceConfig(_Strict):
     company: Company = Company()
     funnel: Funnel
@@ -304,6 +321,8 @@ class TruceConfig(_Strict):
     routing: Routing = Routing()
     attribution: Attribution = Attribution()
     pricing: Pricing = Pricing()
+    diagnostic: Diagnostic = Diagnostic()
+    brief: Brief = Brief()
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -51,6 +51,10 @@ FEEDBACK_KINDS = (
 )
 FEEDBACK_STATUSES = ("new", "acknowledged", "acted_on")
 TARGET_METRICS = ("revenue", "pipeline", "mqls")
+SURVEY_TEAMS = ("sales", "marketing")
+SURVEY_ROLES = ("leader", "staff")
+SURVEY_STATEMENTS = 20
+SURVEY_SOURCES = ("cli", "import", "web")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -371,6 +375,77 @@ class AuditEntry(Base):
     entity_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+
+
+class SurveyRound(Base):
+    """A round of the alignment diagnostic, e.g. "2026-Q4": both teams answer the same statements."""
+
+    __tablename__ = "survey_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SurveyResponse(Base):
+    """One respondent's answers in one round: 20 ratings, 1 (strongly disagree) to 5 (strongly agree)."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = (
+        UniqueConstraint("round_id", "respondent_id", name="uq_survey_responses_round_respondent"),
+        CheckConstraint(_one_of("team", SURVEY_TEAMS), name="team"),
+        CheckConstraint(_one_of("role", SURVEY_ROLES), name="role"),
+        CheckConstraint(_one_of("source", SURVEY_SOURCES), name="source"),
+        *(CheckConstraint(f"s{i} BETWEEN 1 AND 5", name=f"s{i}") for i in range(1, SURVEY_STATEMENTS + 1)),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("survey_rounds.id"))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    team: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    s1: Mapped[int] = mapped_column(Integer)
+    s2: Mapped[int] = mapped_column(Integer)
+    s3: Mapped[int] = mapped_column(Integer)
+    s4: Mapped[int] = mapped_column(Integer)
+    s5: Mapped[int] = mapped_column(Integer)
+    s6: Mapped[int] = mapped_column(Integer)
+    s7: Mapped[int] = mapped_column(Integer)
+    s8: Mapped[int] = mapped_column(Integer)
+    s9: Mapped[int] = mapped_column(Integer)
+    s10: Mapped[int] = mapped_column(Integer)
+    s11: Mapped[int] = mapped_column(Integer)
+    s12: Mapped[int] = mapped_column(Integer)
+    s13: Mapped[int] = mapped_column(Integer)
+    s14: Mapped[int] = mapped_column(Integer)
+    s15: Mapped[int] = mapped_column(Integer)
+    s16: Mapped[int] = mapped_column(Integer)
+    s17: Mapped[int] = mapped_column(Integer)
+    s18: Mapped[int] = mapped_column(Integer)
+    s19: Mapped[int] = mapped_column(Integer)
+    s20: Mapped[int] = mapped_column(Integer)
+
+    def ratings(self) -> list[int]:
+        return [getattr(self, f"s{i}") for i in range(1, SURVEY_STATEMENTS + 1)]
+
+
+class AccountPlan(Base):
+    """A key account's joint plan: the marketing liaison, the sales owner, objectives, the next joint action."""
+
+    __tablename__ = "account_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), unique=True)
+    liaison_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    objectives: Mapped[str | None] = mapped_column(Text)
+    next_action: Mapped[str | None] = mapped_column(Text)
+    next_action_due: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 APPEND_ONLY_TABLES = ("stage_changes", "audit_log", "sla_events")
