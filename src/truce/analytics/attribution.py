@@ -69,6 +69,24 @@ def heuristic_credit(touches: ir.Table, model: str, half_life_days: float = 7.0,
     )
 
 
+def heuristic_weights(touches: ir.Table, model: str, half_life_days: float = 7.0) -> ir.Table:
+    """journey, key, weight: each converting journey's split among its keys (weights sum to 1)."""
+    if model not in HEURISTICS:
+        raise ValueError(f"unknown rule-based model {model!r}")
+    won = ordered(touches.filter(touches.converted))
+    if model in MILESTONE_MODELS:
+        won = _milestones(won)
+    credited = won.mutate(weight=_weights(won, model, half_life_days))
+    credited = credited.mutate(weight=credited.weight / credited.weight.sum().over(ibis.window(group_by=won.journey)))
+    return credited.group_by(["journey", "key"]).aggregate(weight=credited.weight.sum()).order_by(["journey", "key"])
+
+
+def journey_keys(touches: ir.Table) -> ir.Table:
+    """journey, key, revenue: the distinct keys each converting journey touched."""
+    won = touches.filter(touches.converted)
+    return won.select("journey", "key", "revenue").distinct().order_by(["journey", "key"])
+
+
 def _weights(t: ir.Table, model: str, half_life_days: float) -> ir.FloatingValue:
     first, last = t.pos == 0, t.pos == t.n - 1
     one = ibis.literal(1.0)

@@ -109,6 +109,69 @@ def monthly_credit(
     return found
 
 
+def journey_credit(
+    engine: Engine,
+    config: TruceConfig,
+    *,
+    model: str | None = None,
+    by: str = "user",
+    conversion: str | None = None,
+    level: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    backend: str = "duckdb",
+) -> list[dict]:
+    """Each converting journey split among its keys: [{"deal_id", "key", "share", "revenue"}].
+
+    The basis of the credit ledger. Rule-based models split each journey by their own
+    weights. Markov and Shapley credit channels over all journeys, not deals; a deal is then
+    split among the keys it touched in proportion to those keys' overall revenue credit
+    (equally when none of them earned a positive credit). Either way a deal's shares add up
+    to 1 and its revenue is shared out exactly. deal_id is the opportunity for won and
+    opportunity conversions, None for sql/mql.
+    """
+    from truce.analytics import attribution as q
+    from truce.domain.attribution import RULE_MODELS
+
+    ask = _ask(config, model, by, conversion, level, None, start, end, backend)
+    settings = Settings.from_config(config.attribution)
+    with _journeys(engine, ask) as (touches, labels, _):
+        if ask["model"] in RULE_MODELS:
+            rows = fetch(q.heuristic_weights(touches, ask["model"], settings.half_life_days)).to_pylist()
+            revenue = {r["journey"]: r["revenue"] for r in fetch(q.journey_keys(touches)).to_pylist()}
+        else:
+            try:
+                overall = run_model(touches, labels, ask["model"], settings)
+            except ModelError as exc:
+                raise ReportError(str(exc)) from None
+            rows, revenue = _split_by_overall(fetch(q.journey_keys(touches)).to_pylist(), overall.revenue)
+    deals = ask["conversion"] in ("won", "opportunity")
+    return [
+        {
+            "deal_id": r["journey"] - 1 if deals else None,
+            "key": labels[r["key"]],
+            "share": r["weight"],
+            "revenue": r["weight"] * revenue[r["journey"]],
+        }
+        for r in rows
+    ]
+
+
+def _split_by_overall(keys: list[dict], credit) -> tuple[list[dict], dict]:
+    journeys: dict[int, list[int]] = {}
+    revenue = {}
+    for r in keys:
+        journeys.setdefault(r["journey"], []).append(r["key"])
+        revenue[r["journey"]] = r["revenue"]
+    rows = []
+    for journey, touched in journeys.items():
+        worth = [max(float(credit[k]), 0.0) for k in touched]
+        whole = sum(worth)
+        for k, w in zip(touched, worth, strict=True):
+            rows.append({"journey": journey, "key": k, "weight": w / whole if whole > 0 else 1 / len(touched)})
+    return rows, revenue
+
+
 def _ask(config, model, by, conversion, level, lookback_days, start, end, backend) -> dict:
     from truce.analytics.journeys import BY, CONVERSIONS, LEVELS
     from truce.domain.attribution import MODELS
