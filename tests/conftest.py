@@ -119,3 +119,58 @@ def spark_con():
 @pytest.fixture(scope="session")
 def default_config():
     return truce_config.parse(truce_config.default_text(), "truce.toml")
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """Debian's chromium driven by Playwright, for the whole run (browser tests, marked browser)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        needs("chromium", False, "Playwright not installed (pip install -e '.[test]')")
+    needs("chromium", os.path.exists(CHROMIUM), "chromium not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def local_page(chromium_browser):
+    """A page that records every request; `page.outside` lists those that left 127.0.0.1.
+
+    Requests to other hosts are aborted as well as recorded, so a page that tries the network
+    fails its test instead of waiting for a timeout.
+    """
+    from urllib.parse import urlparse
+
+    context = chromium_browser.new_context()
+    page = context.new_page()
+    page.outside = []
+
+    def guard(route):
+        url = route.request.url
+        host = urlparse(url).hostname
+        if url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost") or url.startswith("file:"):
+            route.continue_()
+            return
+        page.outside.append(url)
+        route.abort()
+
+    context.route("**/*", guard)
+    yield page
+    context.close()
