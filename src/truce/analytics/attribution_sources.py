@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import ibis
 import pyarrow as pa
 from sqlalchemy import Engine, select
 
@@ -46,6 +47,9 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
     arrow = read_store(engine, stages)
     if analytics == "duckdb":
         con = duckdb_connection()
+        # One thread: floats are then always added in the same order, so the same store gives
+        # the same credit to the last bit on every run. Stores are small enough not to mind.
+        con.raw_sql("SET threads = 1")
         tables = [con.create_table(name, arrow[name]) for name in NAMES]
     else:
         from truce.analytics.spark import hand_over, spark_connection
@@ -75,11 +79,15 @@ def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:
 def _touches(store, seconds):
     touches = store.table("touchpoints")
     users = store.table("users")
-    joined = touches.left_join(users, touches.user_id == users.id)
+    contacts = store.table("contacts").select(contact=ibis._.id, contact_account=ibis._.account_id)
+    # A touch belongs to its contact's account now, whatever account the touch row carried.
+    joined = touches.join(contacts, touches.contact_id == contacts.contact).left_join(
+        users, touches.user_id == users.id
+    )
     return joined.select(
         id=_int64(joined.id),
         contact_id=_int64(joined.contact_id),
-        account_id=_int64(joined.account_id),
+        account_id=_int64(joined.contact_account),
         ts=_int64(seconds(joined.occurred_at)),
         channel=joined.channel,
         team=joined.kind,

@@ -55,8 +55,11 @@ def _csv(path: Path) -> pa.Table:
         source = CsvFile(path)
         batches = list(source.batches(1_000_000))
     except FileProblem as exc:
-        raise FileError(f"{path}: {exc}") from None
-    headers = {h.strip().lower(): h for h in (batches[0].columns if batches else {})}
+        raise FileError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
+    if source.malformed:
+        line, why, _ = source.malformed_lines()[0]
+        raise FileError(f"{path}, line {line}: {why}")
+    headers = {h.strip().lower(): h for h in source.header}
     _require(path, headers)
     if not batches or sum(b.size for b in batches) == 0:
         raise FileError(f"{path}: the file has a header but no rows: no journeys to attribute")
@@ -79,18 +82,28 @@ class _BadCell(Exception):
 
 
 def _typed(cells: dict[str, pa.Array]) -> pa.Table:
+    """The batch's cells typed; raises the earliest bad cell of any column (then in column order)."""
     text = {name: pc.utf8_trim_whitespace(column) for name, column in cells.items()}
+    bad: list[_BadCell] = []
     for name in ("journey_id", "timestamp", "channel"):
         empty = pc.fill_null(pc.equal(text[name], ""), True)
         if pc.any(empty).as_py():
-            raise _BadCell(name, _first(empty), f"a {name} is required")
+            bad.append(_BadCell(name, _first(empty), f"a {name} is required"))
+    typed = {}
+    for name, convert in (("timestamp", _timestamps), ("converted", _booleans), ("revenue", _numbers)):
+        try:
+            typed[name] = convert(text[name])
+        except _BadCell as cell:
+            bad.append(cell)
+    if bad:
+        raise min(bad, key=lambda cell: (cell.index, COLUMNS.index(cell.column)))
     return pa.table(
         {
             "journey_id": text["journey_id"],
-            "ts": _timestamps(text["timestamp"]),
+            "ts": typed["timestamp"],
             "channel": text["channel"],
-            "converted": _booleans(text["converted"]),
-            "revenue": _numbers(text["revenue"]),
+            "converted": typed["converted"],
+            "revenue": typed["revenue"],
         }
     )
 
@@ -107,6 +120,9 @@ def _timestamps(text: pa.Array) -> pa.Array:
     except pa.ArrowInvalid:
         pass
     for i, cell in enumerate(text.to_pylist()):
+        if not cell:
+            parsed.append(None)  # reported as missing by the required-cell check
+            continue
         try:
             parsed.append(_one_time(cell))
         except ValueError:
@@ -122,7 +138,8 @@ def _one_time(cell: str) -> int:
     moment = dt.datetime.fromisoformat(cell.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1_000_000)
+    # Integer arithmetic: a float of seconds loses microseconds after 2038.
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
 
 
 def _to_micros(times: pa.Array) -> pa.Array:
@@ -204,7 +221,7 @@ def _parquet(con, path: Path) -> None:
         "ts": _parquet_time(headers["timestamp"], types["timestamp"]),
         "channel": f"CAST({_quoted_name(headers['channel'])} AS VARCHAR)",
         "converted": _parquet_bool(headers["converted"], types["converted"]),
-        "revenue": f"COALESCE(TRY_CAST({_quoted_name(headers['revenue'])} AS DOUBLE), 0)",
+        "revenue": f"COALESCE(TRY_CAST({_blank_is_null(headers['revenue'])} AS DOUBLE), 0)",
     }
     ranges = _parquet_problems(con, path, source, headers, types)
     whole = pa.types.is_integer(types["journey_id"])
@@ -267,7 +284,7 @@ def _parquet_problems(con, path: Path, source: str, headers: dict, types: dict) 
         ),
         (
             "revenue",
-            f"{col['revenue']} IS NOT NULL AND (TRY_CAST({col['revenue']} AS DOUBLE) IS NULL "
+            f"{_blank_is_null(headers['revenue'])} IS NOT NULL AND (TRY_CAST({_blank_is_null(headers['revenue'])} AS DOUBLE) IS NULL "
             f"OR TRY_CAST({col['revenue']} AS DOUBLE) < 0 OR NOT isfinite(TRY_CAST({col['revenue']} AS DOUBLE)))",
             "is not a number, 0 or more",
         ),
@@ -297,8 +314,13 @@ def _parquet_problems(con, path: Path, source: str, headers: dict, types: dict) 
     value = con.raw_sql(f"SELECT CAST({col[name]} AS VARCHAR) FROM {source} WHERE file_row_number = {row}").fetchall()[
         0
     ]
-    shown = "" if value is None or value[0] is None else f"{value[0]!r} "
+    shown = "" if value is None or value[0] is None or value[0].strip() == "" else f"{value[0]!r} "
     raise FileError(f"{path}, row {row + 1}, column {name}: {shown}{why}")
+
+
+def _blank_is_null(name: str) -> str:
+    """The column with blank text read as missing (an empty revenue is 0, as in CSV)."""
+    return f"NULLIF(trim(CAST({_quoted_name(name)} AS VARCHAR)), '')"
 
 
 def _quoted(path: Path) -> str:

@@ -182,7 +182,7 @@ def _ask(config, model, by, conversion, level, lookback_days, start, end, backen
         "conversion": conversion or settings.conversion,
         "level": level or settings.level,
         "by": by,
-        "lookback_days": lookback_days or settings.lookback_days,
+        "lookback_days": settings.lookback_days if lookback_days is None else lookback_days,
         "engine": backend,
     }
     for name, value, known in (
@@ -216,7 +216,6 @@ def _journeys(engine: Engine, ask: dict):
     start, end = ask.pop("start"), ask.pop("end")
     with attribution_sources(engine, ask["engine"], stages) as src:
         found = journeys.conversions(src.opportunities, src.stage_entries, ask["conversion"], ask["level"])
-        found = _in_period(found, start, end)
         values = [r["value"] for r in fetch(journeys.key_values(src.touches, ask["by"])).to_pylist()]
         codes = (
             src.con.create_table(
@@ -236,7 +235,10 @@ def _journeys(engine: Engine, ask: dict):
             by=ask["by"],
             lookback_days=ask["lookback_days"],
         )
-        touches = touches.cache()
+        # Touches go to their conversion among all of them; the period then picks journeys by
+        # when they converted (or, not converting, by their last touch).
+        touches = _in_period(touches, start, end, scale=1_000_000).cache()
+        found = _in_period(found, start, end)
         try:
             credited = touches.filter(touches.converted).select("journey").distinct()
             every = fetch(found.aggregate(conversions=found.count(), revenue=found.revenue.sum())).to_pylist()[0]
@@ -269,14 +271,15 @@ def _spark_codes(con, values: list[str]):
     )
 
 
-def _in_period(found, start: dt.date | None, end: dt.date | None):
+def _in_period(found, start: dt.date | None, end: dt.date | None, scale: int = 1):
+    """Rows whose conv_ts (seconds × scale) falls on the UTC days from start to end."""
     if start:
         found = found.filter(
-            found.conv_ts >= int(dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC).timestamp())
+            found.conv_ts >= int(dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC).timestamp()) * scale
         )
     if end:
         after = end + dt.timedelta(days=1)
         found = found.filter(
-            found.conv_ts < int(dt.datetime(after.year, after.month, after.day, tzinfo=dt.UTC).timestamp())
+            found.conv_ts < int(dt.datetime(after.year, after.month, after.day, tzinfo=dt.UTC).timestamp()) * scale
         )
     return found

@@ -41,6 +41,11 @@ def file_report(
     from truce.analytics.longfile import open_long_table
     from truce.analytics.sources import duckdb_connection
 
+    if model in ("w_shaped", "full_path"):
+        raise ModelError(
+            f"{model} credits the lead- and opportunity-creation touches, which a journeys file does not record; "
+            f"choose one of {', '.join(FILE_MODELS)}, or run it on the store"
+        )
     if model not in FILE_MODELS:
         raise ModelError(f"unknown model {model!r} for a journeys file; choose one of {', '.join(FILE_MODELS)}")
     if engine not in ("duckdb", "spark"):
@@ -81,6 +86,8 @@ def _portable(con, view: str, channels: list[str], model: str, settings: Setting
     import ibis
     import pyarrow as pa
 
+    # One thread: floats are added in the same order every run (the fast path sums in numpy).
+    con.raw_sql("SET threads = 1")
     rows = con.table(view)
     codes = con.create_table(
         "truce_channel_codes",
