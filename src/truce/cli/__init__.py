@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
-from truce.cli import attribution, data, economics, funnel, handoff, lead, score, start, store
+from truce.cli import accounts, attribution, data, economics, feedback, funnel, handoff, lead, metrics, score, start, store
 
 app = typer.Typer(
     name="truce",
@@ -45,6 +45,9 @@ handoff.register(app)
 lead.register(app)
 economics.register(app)
 attribution.register(app)
+feedback.register(app)
+accounts.register(app)
+metrics.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,351 @@
+"""Integrated metrics per group, and the who-to-call directory. docs/feedback.md states each rule.
+
+Each group is measured on what it can move. **Sellers** and **downstream marketers** share the
+sales measures; a seller's deals are the won deals they own, a downstream marketer's the won
+deals whose campaign they own. **Upstream marketers** get longer-horizon measures over the won
+deals of the campaigns they own. A marketing user without a focus counts as downstream.
+
+Definitions (period [start, end], UTC days, both included; either end open when None):
+
+- A deal *closes in the period* when it is won and its close date is in the period. Won deals
+  without a close date cannot be placed in time and are left out.
+- A *customer* is the deal's account; a won deal without an account is its own customer.
+- `closings`: the group member's deals closed in the period; `won_revenue`: their amounts.
+- `new_customers`: customers whose first won deal (earliest close date, then lowest id) closed
+  in the period and is the member's deal.
+- `customers`: distinct customers among the closings.
+- `gross_profit` = won_revenue × [brief] gross_margin; `avg_gross_profit_per_customer` =
+  gross_profit ÷ customers (every customer served, not only new ones, since the revenue
+  includes repeat business), None without closings.
+- `sales_cost`: truce holds no pay or commission data, so the cost it can measure is the
+  programme spend a person controls: the spend in the period of the campaigns they own
+  (actual cost, else budget, spread evenly over the days each ran — the rule `truce roi`
+  uses). `sales_cost_share` = sales_cost ÷ won_revenue; None when there is no won revenue, or
+  when the person owns no campaign (no cost recorded is not a cost of zero).
+- Upstream: `won_revenue` over their campaigns' deals; `revenue_from_new_segments`: of that,
+  the deals in a market segment (the account's industry and size segment, both known) whose
+  first won deal company-wide closed in the period; `revenue_from_new_offerings`: the deals
+  of a product whose first won deal company-wide closed in the period. `products`: the
+  products of their campaigns' won deals in the period. `forecast_accuracy` is None: truce
+  records no forecasts and no product owners, so there is nothing to measure it against.
+- Joint activity, over touchpoints in the period with an account (the touch's own, else its
+  contact's). A touch belongs to its user's team when that user is in marketing or sales,
+  else to its kind. `accounts_touched_by_both`: accounts with touches from both teams in the
+  period; `share` = that ÷ accounts touched (None without touches). `meetings_with_both_teams`:
+  account-days (UTC) with a live touch — a meeting, demo or event — from each team.
+  `by_month` counts the same within each month (an account touched by marketing in one month
+  and sales in the next is joint over the period, but in neither month).
+
+Money is summed as Decimal and returned as a float rounded to the cent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from sqlalchemy import Connection, Date, Engine, and_, case, cast, func, select, true
+
+from truce.config import TruceConfig
+from truce.services.economics import campaign_costs
+from truce.store.models import Account, AccountPlan, Campaign, Contact, Opportunity, Touchpoint, User
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+LIVE_TOUCHES = ("meeting", "demo", "event")
+FORECAST_NOTE = "not available: truce records no forecasts and no product owners to measure forecast accuracy against"
+
+
+class MetricsError(ValueError):
+    """An option the metrics cannot use; the message says what would work."""
+
+
+@dataclass(frozen=True)
+class Won:
+    id: int
+    customer: tuple
+    owner_id: int | None
+    campaign_id: int | None
+    amount: Decimal
+    closed: dt.date
+    product: str | None
+    market: tuple[str, str] | None
+
+
+def _check_period(start, end) -> None:
+    for name, day in (("start", start), ("end", end)):
+        if day is not None and (not isinstance(day, dt.date) or isinstance(day, dt.datetime)):
+            raise MetricsError(f"{name} must be a date, not {day!r}")
+    if start and end and start > end:
+        raise MetricsError(f"the period starts on {start} after it ends on {end}")
+
+
+def _inside(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def _money(value: Decimal) -> float:
+    return float(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
+
+
+def _won_deals(conn: Connection) -> list[Won]:
+    rows = conn.execute(
+        select(
+            Opportunity.id,
+            Opportunity.account_id,
+            Opportunity.owner_id,
+            Opportunity.campaign_id,
+            Opportunity.amount,
+            Opportunity.close_date,
+            Opportunity.product,
+            Account.industry,
+            Account.segment,
+        )
+        .outerjoin(Account, Account.id == Opportunity.account_id)
+        .where(Opportunity.status == "won", Opportunity.close_date.is_not(None))
+        .order_by(Opportunity.close_date, Opportunity.id)
+    ).all()
+    return [
+        Won(
+            r.id,
+            ("account", r.account_id) if r.account_id is not None else ("deal", r.id),
+            r.owner_id,
+            r.campaign_id,
+            r.amount,
+            r.close_date,
+            r.product.strip() if r.product and r.product.strip() else None,
+            (r.industry, r.segment) if r.industry and r.segment else None,
+        )
+        for r in rows
+    ]
+
+
+def _firsts(deals: list[Won], key) -> dict:
+    """The first won deal (by close date, then id: the order deals come in) per key."""
+    first: dict = {}
+    for deal in deals:
+        k = key(deal)
+        if k is not None and k not in first:
+            first[k] = deal
+    return first
+
+
+def _sales_row(user, deals: list[Won], first_ids: set[int], cost: Decimal | None, margin: Decimal) -> dict:
+    revenue = sum((d.amount for d in deals), ZERO)
+    customers = len({d.customer for d in deals})
+    profit = revenue * margin
+    return {
+        "user": user.email,
+        "name": user.name,
+        "active": user.active,
+        "new_customers": sum(1 for d in deals if d.id in first_ids),
+        "closings": len(deals),
+        "customers": customers,
+        "won_revenue": _money(revenue),
+        "gross_profit": _money(profit),
+        "avg_gross_profit_per_customer": _money(profit / customers) if customers else None,
+        "sales_cost": None if cost is None else _money(cost),
+        "sales_cost_share": float(cost / revenue) if cost is not None and revenue else None,
+    }
+
+
+def group_metrics(
+    engine: Engine, config: TruceConfig, *, start: dt.date | None = None, end: dt.date | None = None
+) -> dict:
+    """Sales measures for sellers and downstream marketers, longer-horizon ones for upstream
+    marketers, and joint activity between the teams."""
+    _check_period(start, end)
+    margin = Decimal(str(config.brief.gross_margin))
+    with engine.connect() as conn:
+        users = conn.execute(select(User).order_by(User.team, User.name, User.id)).all()
+        deals = _won_deals(conn)
+        campaign_owner = dict(conn.execute(select(Campaign.id, Campaign.owner_id)).all())
+        joint = _joint_activity(conn, start, end)
+    spend: dict[int, Decimal] = defaultdict(Decimal)
+    for campaign in campaign_costs(engine):
+        if campaign_owner.get(campaign.id) is not None:
+            spend[campaign_owner[campaign.id]] += campaign.within(start, end)
+    owners_of_campaigns = {o for o in campaign_owner.values() if o is not None}
+    in_period = [d for d in deals if _inside(d.closed, start, end)]
+    first_customer_deals = {d.id for d in _firsts(deals, lambda d: d.customer).values()}
+    new_market = {k for k, d in _firsts(deals, lambda d: d.market).items() if _inside(d.closed, start, end)}
+    new_product = {k for k, d in _firsts(deals, lambda d: d.product).items() if _inside(d.closed, start, end)}
+
+    def cost(user) -> Decimal | None:
+        return spend[user.id] if user.id in owners_of_campaigns else None
+
+    def of_campaigns(user) -> list[Won]:
+        return [d for d in in_period if d.campaign_id is not None and campaign_owner.get(d.campaign_id) == user.id]
+
+    sellers, downstream, upstream = [], [], []
+    for user in users:
+        if user.team == "sales":
+            mine = [d for d in in_period if d.owner_id == user.id]
+            if user.active or mine:
+                sellers.append(_sales_row(user, mine, first_customer_deals, cost(user), margin))
+        elif user.team == "marketing" and user.marketing_focus == "upstream":
+            mine = of_campaigns(user)
+            if user.active or mine:
+                upstream.append(_upstream_row(user, mine, new_market, new_product))
+        elif user.team == "marketing":
+            mine = of_campaigns(user)
+            if user.active or mine:
+                downstream.append(_sales_row(user, mine, first_customer_deals, cost(user), margin))
+    return {
+        "period": {"from": start, "to": end},
+        "currency": config.company.currency,
+        "gross_margin": float(margin),
+        "sellers": sellers,
+        "downstream_marketers": downstream,
+        "upstream_marketers": upstream,
+        "new_segments": _news(in_period, new_market, lambda d: d.market, "segment"),
+        "new_offerings": _news(in_period, new_product, lambda d: d.product, "product"),
+        "joint_activity": joint,
+        "notes": [f"forecast_accuracy is {FORECAST_NOTE}"],
+    }
+
+
+def _upstream_row(user, deals: list[Won], new_market: set, new_product: set) -> dict:
+    return {
+        "user": user.email,
+        "name": user.name,
+        "active": user.active,
+        "closings": len(deals),
+        "won_revenue": _money(sum((d.amount for d in deals), ZERO)),
+        "products": sorted({d.product for d in deals if d.product}),
+        "revenue_from_new_segments": _money(sum((d.amount for d in deals if d.market in new_market), ZERO)),
+        "revenue_from_new_offerings": _money(sum((d.amount for d in deals if d.product in new_product), ZERO)),
+        "forecast_accuracy": None,
+    }
+
+
+def _news(deals: list[Won], new: set, key, label: str) -> list[dict]:
+    """Every segment or product first won in the period, with all its revenue in the period."""
+    revenue: dict = defaultdict(Decimal)
+    for deal in deals:
+        if key(deal) in new:
+            revenue[key(deal)] += deal.amount
+    name = (lambda k: " / ".join(k)) if label == "segment" else str
+    return [{label: name(k), "won_revenue": _money(revenue[k])} for k in sorted(new, key=name)]
+
+
+# ---- joint activity --------------------------------------------------------------------------------
+
+
+def _utc_day(conn: Connection, column):
+    if conn.dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)  # SQLite holds UTC text, 'YYYY-MM-DD HH:MM:SS'
+
+
+def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None) -> dict:
+    account = func.coalesce(Touchpoint.account_id, Contact.account_id)
+    team = case((User.team.in_(("marketing", "sales")), User.team), else_=Touchpoint.kind)
+    day = _utc_day(conn, Touchpoint.occurred_at)
+    live = func.max(case((Touchpoint.touch_type.in_(LIVE_TOUCHES), 1), else_=0))
+    when = [true()]
+    if start:
+        when.append(Touchpoint.occurred_at >= dt.datetime.combine(start, dt.time(), dt.UTC))
+    if end:
+        when.append(Touchpoint.occurred_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC))
+    rows = conn.execute(
+        select(account.label("touch_account"), team.label("touch_team"), day.label("touch_day"), live.label("live"))
+        .select_from(Touchpoint)
+        .outerjoin(Contact, Contact.id == Touchpoint.contact_id)
+        .outerjoin(User, User.id == Touchpoint.user_id)
+        .where(and_(*when), account.is_not(None))
+        # By label: PostgreSQL would not see two renderings of one expression with bound values as equal.
+        .group_by("touch_account", "touch_team", "touch_day")
+    ).all()
+    teams, month_teams, live_teams = defaultdict(set), defaultdict(set), defaultdict(set)
+    for r in rows:
+        day_text = str(r.touch_day)[:10]
+        teams[r.touch_account].add(r.touch_team)
+        month_teams[day_text[:7], r.touch_account].add(r.touch_team)
+        if r.live:
+            live_teams[day_text, r.touch_account].add(r.touch_team)
+    both = {"marketing", "sales"}
+    months: dict[str, dict] = defaultdict(lambda: {"accounts_touched": 0, "accounts_touched_by_both": 0, "meetings": 0})
+    for (month, _), seen in month_teams.items():
+        months[month]["accounts_touched"] += 1
+        months[month]["accounts_touched_by_both"] += both <= seen
+    meetings = [(d, a) for (d, a), seen in live_teams.items() if both <= seen]
+    for day_text, _ in meetings:
+        months[day_text[:7]]["meetings"] += 1
+    touched, joint = len(teams), sum(1 for seen in teams.values() if both <= seen)
+    return {
+        "accounts_touched": touched,
+        "accounts_touched_by_both": joint,
+        "share": joint / touched if touched else None,
+        "meetings_with_both_teams": len(meetings),
+        "by_month": [
+            {
+                "month": month,
+                "accounts_touched": m["accounts_touched"],
+                "accounts_touched_by_both": m["accounts_touched_by_both"],
+                "share": m["accounts_touched_by_both"] / m["accounts_touched"],
+                "meetings_with_both_teams": m["meetings"],
+            }
+            for month, m in sorted(months.items())
+        ],
+    }
+
+
+# ---- directory -------------------------------------------------------------------------------------
+
+
+def directory(engine: Engine, *, team: str | None = None) -> list[dict]:
+    """Who to call: each user's team, role, territory, and the accounts and campaigns they own."""
+    if team is not None and team not in ("marketing", "sales", "revops"):
+        raise MetricsError(f"unknown team {team!r}; choose one of: marketing, sales, revops")
+    with engine.connect() as conn:
+        users = conn.execute(
+            select(User).where(User.team == team if team else true()).order_by(User.team, User.name, User.id)
+        ).all()
+        accounts = conn.execute(
+            select(Account.id, Account.name, Account.domain, Account.is_key_account, Account.owner_id)
+            .where(Account.owner_id.is_not(None))
+            .order_by(Account.name, Account.id)
+        ).all()
+        campaigns = conn.execute(
+            select(Campaign.id, Campaign.name, Campaign.channel, Campaign.starts_on, Campaign.owner_id)
+            .where(Campaign.owner_id.is_not(None))
+            .order_by(Campaign.starts_on.desc(), Campaign.id.desc())
+        ).all()
+        plans = conn.execute(
+            select(Account.id, Account.name, Account.domain, AccountPlan.liaison_id, AccountPlan.owner_id)
+            .join(Account, Account.id == AccountPlan.account_id)
+            .order_by(Account.name, Account.id)
+        ).all()
+    owned, run, liaison, planned = (defaultdict(list) for _ in range(4))
+    for a in accounts:
+        owned[a.owner_id].append(
+            {"id": a.id, "name": a.name, "domain": a.domain, "key_account": bool(a.is_key_account)}
+        )
+    for c in campaigns:
+        run[c.owner_id].append({"id": c.id, "name": c.name, "channel": c.channel, "starts_on": c.starts_on})
+    for p in plans:
+        entry = {"id": p.id, "name": p.name, "domain": p.domain}
+        if p.liaison_id is not None:
+            liaison[p.liaison_id].append(entry)
+        if p.owner_id is not None:
+            planned[p.owner_id].append(entry)
+    return [
+        {
+            "user": u.email,
+            "name": u.name,
+            "team": u.team,
+            "role": "leader" if u.is_leader else "member",
+            "marketing_focus": u.marketing_focus,
+            "region": u.region,
+            "segment": u.segment,
+            "active": u.active,
+            "accounts_owned": owned[u.id],
+            "campaigns_owned": run[u.id],
+            "key_accounts_as_liaison": liaison[u.id],
+            "key_accounts_as_plan_owner": planned[u.id],
+        }
+        for u in users
+    ]
