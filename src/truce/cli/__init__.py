@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
-from truce.cli import accounts, attribution, data, economics, feedback, funnel, handoff, lead, metrics, score, start, store
+from truce.cli import accounts, attribution, data, economics, feedback, funnel, handoff, lead, metrics, score, start, store, survey
 
 app = typer.Typer(
     name="truce",
@@ -48,6 +48,7 @@ attribution.register(app)
 feedback.register(app)
 accounts.register(app)
 metrics.register(app)
+survey.register(app)
 
 
 def main() -> None:
