@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
-from truce.cli import accounts, attribution, data, economics, feedback, funnel, handoff, lead, metrics, score, start, store, survey
+from truce.cli import accounts, attribution, data, economics, feedback, funnel, handoff, lead, metrics, score, serve, start, store, survey, users
 
 app = typer.Typer(
     name="truce",
@@ -49,6 +49,8 @@ feedback.register(app)
 accounts.register(app)
 metrics.register(app)
 survey.register(app)
+users.register(app)
+serve.register(app)
 
 
 def main() -> None:

@@ -53,6 +53,7 @@ def users_table(users: Users) -> pa.Table:
             "active": A.flags(users.active),
             "external_id": A.numbered("u-", np.arange(1, n + 1), 4),
             "created_at": A.timestamps(users.created),
+            "access": pa.array(["member"] * n, pa.string()),
         },
     )
 

@@ -51,6 +51,7 @@ FEEDBACK_KINDS = (
 )
 FEEDBACK_STATUSES = ("new", "acknowledged", "acted_on")
 TARGET_METRICS = ("revenue", "pipeline", "mqls")
+ACCESS = ("member", "viewer")
 SURVEY_TEAMS = ("sales", "marketing")
 SURVEY_ROLES = ("leader", "staff")
 SURVEY_STATEMENTS = 20
@@ -78,6 +79,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(_one_of("team", TEAMS), name="team"),
+        CheckConstraint(_one_of("access", ACCESS), name="access"),
         CheckConstraint(
             f"marketing_focus IS NULL OR ({_one_of('marketing_focus', MARKETING_FOCUS)})",
             name="marketing_focus",
@@ -96,6 +98,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # What they may do in the web app and API: a member acts for their team, a viewer only reads.
+    access: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    # Argon2id; None until a password is set (CRM imports create users who never log in).
+    password_hash: Mapped[str | None] = mapped_column(String(200))
 
 
 class Account(ExternalIds, Base):
@@ -446,6 +452,34 @@ class AccountPlan(Base):
     next_action_due: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A token for the REST API. Only its SHA-256 is kept: the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A logged-in browser. The cookie holds a random secret; only its SHA-256 is kept."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 APPEND_ONLY_TABLES = ("stage_changes", "audit_log", "sla_events")

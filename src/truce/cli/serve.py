@@ -1,0 +1,38 @@
+"""`truce serve`: the web app and REST API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from truce.cli.common import ConfigOption, DbOption, console, handled, load_config, open_store
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on. Keep 127.0.0.1 unless a proxy fronts it.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the web app both teams log into, and the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json).
+
+    Add people with `truce user add`, API tokens with `truce token create`.
+
+    Example:  truce serve --port 8000
+    """
+    import uvicorn
+
+    from truce.web.app import create_app
+
+    with handled():
+        loaded = load_config(config)
+        store = open_store(db)
+    console.print(f"truce is serving on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)")
+    uvicorn.run(create_app(store, loaded), host=host, port=port, log_level="warning")

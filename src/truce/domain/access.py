@@ -1,0 +1,63 @@
+"""Who may do what: the roles of the web app and the REST API, and the permission table.
+
+A user's role is `viewer` when their access is viewer; otherwise it is their team: sales,
+marketing or revops (revops administers truce). docs/permissions.md prints PERMISSIONS as
+a table, and a test fails when the two differ.
+"""
+
+from __future__ import annotations
+
+ROLES = ("sales", "marketing", "revops", "viewer")
+
+# action → roles allowed. Every route names exactly one action.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "read_reports": ("sales", "marketing", "revops", "viewer"),
+    "read_records": ("sales", "marketing", "revops", "viewer"),
+    "write_records": ("sales", "marketing", "revops"),
+    "ingest_events": ("revops",),
+    "decide_handoffs": ("sales",),
+    "add_feedback": ("sales", "marketing", "revops"),
+    "answer_feedback": ("marketing",),
+    "edit_campaign_cost": ("marketing",),
+    "take_survey": ("sales", "marketing"),
+    "edit_targets": ("revops",),
+    "edit_funnel_config": ("revops",),
+    "edit_account_plans": ("sales", "marketing", "revops"),
+    "manage_users": ("revops",),
+    "read_audit": ("revops",),
+}
+
+DESCRIPTIONS = {
+    "read_reports": "read every report (funnel, SLA, custody, attribution, economics, diagnostic, targets, brief)",
+    "read_records": "list and read records (accounts, contacts, campaigns, touchpoints, opportunities)",
+    "write_records": "create and update records",
+    "ingest_events": "push batches of touchpoints and stage changes into the API",
+    "decide_handoffs": "accept or reject a handoff",
+    "add_feedback": "send one line of feedback",
+    "answer_feedback": "set a feedback item's status and reply",
+    "edit_campaign_cost": "change a campaign's budget or cost",
+    "take_survey": "answer the diagnostic survey",
+    "edit_targets": "set shared and team targets",
+    "edit_funnel_config": "change the funnel definition",
+    "edit_account_plans": "set a key account's joint plan",
+    "manage_users": "add users, set roles and passwords",
+    "read_audit": "read the audit trail",
+}
+
+
+class Forbidden(PermissionError):
+    """The user's role may not do this; the message names the action and who may."""
+
+
+def role_of(team: str, access: str) -> str:
+    return "viewer" if access == "viewer" else team
+
+
+def can(role: str, action: str) -> bool:
+    return role in PERMISSIONS[action]
+
+
+def require(role: str, action: str) -> None:
+    if not can(role, action):
+        allowed = ", ".join(PERMISSIONS[action])
+        raise Forbidden(f"a {role} user may not {DESCRIPTIONS[action]}; allowed: {allowed}")

@@ -1,0 +1,219 @@
+"""Users who log in: passwords (Argon2id), browser sessions with CSRF tokens, and API tokens.
+
+Secrets are random 32-byte values shown once; the store keeps only their SHA-256 (a fast hash
+is right for random secrets: there is nothing to guess), and Argon2id for passwords, which
+people choose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select, update
+
+from truce.domain.access import role_of
+from truce.store.models import ApiToken, AuditEntry, User, WebSession
+
+SESSION_DAYS = 14
+TOKEN_PREFIX = "truce_"
+TEAMS = ("sales", "marketing", "revops")
+ACCESS = ("member", "viewer")
+
+
+class LoginError(ValueError):
+    """Bad credentials or a bad request to manage them; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Who:
+    """The user behind a request."""
+
+    id: int
+    email: str
+    name: str
+    team: str
+    role: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _sha(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 10:
+        raise LoginError("a password needs at least 10 characters")
+    return _hasher().hash(password)
+
+
+def add_user(
+    engine: Engine,
+    *,
+    email: str,
+    team: str,
+    role: str = "member",
+    name: str | None = None,
+    password: str | None = None,
+    actor: str = "cli",
+) -> int:
+    """Create a user, or update team, access and password of an existing one. Returns the id."""
+    email = email.strip().lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise LoginError(f"{email!r} is not an email address")
+    if team not in TEAMS:
+        raise LoginError(f"unknown team {team!r}; choose one of {', '.join(TEAMS)}")
+    if role not in ACCESS:
+        raise LoginError(f"unknown role {role!r}; choose member or viewer")
+    hashed = hash_password(password) if password is not None else None
+    with engine.begin() as conn:
+        found = conn.execute(select(User.id, User.team, User.access).where(User.email == email)).first()
+        now = _now()
+        if found is None:
+            user_id = conn.execute(
+                User.__table__.insert().values(
+                    email=email,
+                    name=name or email.split("@")[0].replace(".", " ").title(),
+                    team=team,
+                    access=role,
+                    password_hash=hashed,
+                    active=True,
+                    is_leader=False,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]
+            before = None
+        else:
+            user_id = found.id
+            values = {"team": team, "access": role}
+            if hashed:
+                values["password_hash"] = hashed
+            conn.execute(update(User).where(User.id == user_id).values(**values))
+            before = {"team": found.team, "access": found.access}
+        after = {"email": email, "team": team, "access": role, "password_set": hashed is not None}
+        conn.execute(
+            AuditEntry.__table__.insert().values(
+                at=now,
+                actor=actor,
+                action="user_add" if before is None else "user_update",
+                entity_type="user",
+                entity_id=user_id,
+                before=before,
+                after=after,
+            )
+        )
+    return user_id
+
+
+def _who(row) -> Who:
+    return Who(row.id, row.email, row.name, row.team, role_of(row.team, row.access))
+
+
+def log_in(engine: Engine, email: str, password: str) -> tuple[str, str, Who]:
+    """(session secret for the cookie, CSRF token, the user); LoginError on bad credentials."""
+    from argon2.exceptions import InvalidHashError, VerifyMismatchError
+
+    with engine.begin() as conn:
+        row = conn.execute(select(User).where(User.email == email.strip().lower(), User.active)).first()
+        # One message for both cases, so the form does not tell who has an account.
+        if row is None or row.password_hash is None:
+            raise LoginError("wrong email or password")
+        try:
+            _hasher().verify(row.password_hash, password)
+        except (VerifyMismatchError, InvalidHashError):
+            raise LoginError("wrong email or password") from None
+        secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = _now()
+        conn.execute(
+            WebSession.__table__.insert().values(
+                user_id=row.id,
+                session_hash=_sha(secret),
+                csrf_token=csrf,
+                created_at=now,
+                expires_at=now + dt.timedelta(days=SESSION_DAYS),
+            )
+        )
+        conn.execute(
+            AuditEntry.__table__.insert().values(
+                at=now, actor=row.email, action="log_in", entity_type="user", entity_id=row.id, before=None, after=None
+            )
+        )
+    return secret, csrf, _who(row)
+
+
+def session_user(engine: Engine, secret: str | None) -> tuple[Who, str] | None:
+    """(the user, the session's CSRF token) for a live session cookie, else None."""
+    if not secret:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(User, WebSession.csrf_token)
+            .join(WebSession, WebSession.user_id == User.id)
+            .where(WebSession.session_hash == _sha(secret), WebSession.expires_at > _now(), User.active)
+        ).first()
+    return (_who(row), row.csrf_token) if row else None
+
+
+def log_out(engine: Engine, secret: str | None) -> None:
+    if secret:
+        with engine.begin() as conn:
+            conn.execute(WebSession.__table__.delete().where(WebSession.session_hash == _sha(secret)))
+
+
+def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = "cli") -> str:
+    """A new API token for the user; the only time it is shown."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        user = conn.execute(select(User.id).where(User.email == email.strip().lower(), User.active)).first()
+        if user is None:
+            raise LoginError(f"no active user {email!r}; add one with: truce user add {email} --team …")
+        now = _now()
+        token_id = conn.execute(
+            ApiToken.__table__.insert().values(
+                user_id=user.id,
+                name=name,
+                prefix=secret[: len(TOKEN_PREFIX) + 6],
+                token_hash=_sha(secret),
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            AuditEntry.__table__.insert().values(
+                at=now,
+                actor=actor,
+                action="token_create",
+                entity_type="api_token",
+                entity_id=token_id,
+                before=None,
+                after={"user": email, "name": name},
+            )
+        )
+    return secret
+
+
+def token_user(engine: Engine, secret: str | None) -> Who | None:
+    if not secret:
+        return None
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(User, ApiToken.id.label("token_id"))
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == _sha(secret), ApiToken.revoked_at.is_(None), User.active)
+        ).first()
+        if row is None:
+            return None
+        conn.execute(update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=_now()))
+    return _who(row)
+
+
