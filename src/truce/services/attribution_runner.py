@@ -47,6 +47,8 @@ def run_model(touches, labels: list, model: str, settings: Settings = Settings()
 
     if model not in MODELS:
         raise ModelError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    if model == "shapley":
+        _check_shapley_keys(len(labels))  # before the engine builds masks wider than 64 bits
     totals = fetch(q.journey_totals(touches)).to_pylist()[0]
     credit = Credit(
         list(labels),
@@ -131,11 +133,7 @@ def _markov(credit: Credit, edges, settings: Settings) -> None:
 def shapley_credit(rows, n_keys: int, settings: Settings):
     from truce.domain.attribution import shapley
 
-    if n_keys > MAX_SHAPLEY_KEYS:
-        raise ModelError(
-            f"Shapley credits at most {MAX_SHAPLEY_KEYS} keys at once and these journeys have {n_keys:,}; "
-            "credit by channel or team, or use markov"
-        )
+    _check_shapley_keys(n_keys)
     coalitions = shapley.Coalitions(
         rows.column("mask").to_numpy(),
         rows.column("journeys").to_numpy(),
@@ -150,6 +148,14 @@ def shapley_credit(rows, n_keys: int, settings: Settings):
         samples=settings.shapley_samples,
         seed=settings.seed,
     )
+
+
+def _check_shapley_keys(n_keys: int) -> None:
+    if n_keys > MAX_SHAPLEY_KEYS:
+        raise ModelError(
+            f"Shapley credits at most {MAX_SHAPLEY_KEYS} keys at once and these journeys have {n_keys:,}; "
+            "credit by channel or team, or use markov"
+        )
 
 
 def _shapley(credit: Credit, rows, settings: Settings) -> None:
