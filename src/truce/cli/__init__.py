@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
+from truce.cli import targets as target_commands
 from truce.cli import accounts, attribution, data, economics, feedback, funnel, handoff, lead, metrics, score, serve, start, store, survey, users
 
 app = typer.Typer(
@@ -51,6 +52,7 @@ metrics.register(app)
 survey.register(app)
 users.register(app)
 serve.register(app)
+target_commands.register(app)
 
 
 def main() -> None:
