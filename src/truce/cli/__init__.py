@@ -6,7 +6,7 @@ import typer
 
 from truce import __version__
 from truce.cli import targets as target_commands
-from truce.cli import accounts, attribution, data, economics, feedback, funnel, handoff, lead, metrics, score, serve, start, store, survey, users
+from truce.cli import accounts, attribution, brief, data, economics, feedback, funnel, handoff, lead, metrics, score, serve, start, store, survey, users
 
 app = typer.Typer(
     name="truce",
@@ -50,6 +50,7 @@ feedback.register(app)
 accounts.register(app)
 metrics.register(app)
 survey.register(app)
+brief.register(app)
 users.register(app)
 serve.register(app)
 target_commands.register(app)
