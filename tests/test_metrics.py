@@ -182,14 +182,14 @@ def test_upstream_marketers_get_new_segments_and_offerings(engine, company):
         "products": ["Suite"],
         "revenue_from_new_segments": 8000.0,
         "revenue_from_new_offerings": 8000.0,
-        "forecast_accuracy": None,
+        "forecast_accuracy": {"Suite": ola["forecast_accuracy"]["Suite"]},  # checked on the demo below
     }
     assert data["new_segments"] == [
         {"segment": "Energy / enterprise", "won_revenue": 10000.0},  # d4 + d5
         {"segment": "Retail / smb", "won_revenue": 5000.0},  # d3
     ]
     assert data["new_offerings"] == [{"product": "Suite", "won_revenue": 10000.0}]  # Core was first sold in 2025
-    assert "forecast_accuracy is not available" in data["notes"][0]
+    assert "forecast_accuracy: 1 − WAPE" in data["notes"][0]
 
 
 def test_joint_activity_counts_accounts_and_meetings_with_both_teams(engine, company):
@@ -338,3 +338,37 @@ def test_the_demo_sellers_add_up_to_a_plain_sql_recount(demo_path):
     assert [m["month"] for m in joint["by_month"]] == [f"2026-0{m}" for m in range(1, 7)]
     assert len(people) == users
     assert any(p["campaigns_owned"] for p in people) and any(p["accounts_owned"] for p in people)
+
+
+def test_a_products_forecast_accuracy_is_one_minus_its_quarterly_wape(demo_path):
+    import sqlite3
+    from decimal import Decimal
+
+    from truce.domain.forecast import parse_period
+    from truce.services.metrics import product_forecast_accuracy, product_forecast_backtest
+
+    engine = db.connect(f"sqlite:///{demo_path}")
+    backtest = product_forecast_backtest(engine, CONFIG)
+    accuracy = product_forecast_accuracy(engine, CONFIG)
+    assert backtest and set(backtest) == set(accuracy)
+    with sqlite3.connect(demo_path) as con:
+        for product, quarters in backtest.items():
+            assert len(quarters) >= 3
+            for q in quarters:
+                period = parse_period(q["quarter"])
+                # The actual, recounted in plain SQL: the product's won deals closed in the quarter.
+                (won,) = con.execute(
+                    "SELECT coalesce(sum(amount), 0) FROM opportunities WHERE product = ? AND status = 'won' "
+                    "AND close_date BETWEEN ? AND ?",
+                    (product, period.start.isoformat(), period.end.isoformat()),
+                ).fetchone()
+                assert float(q["actual"]) == pytest.approx(float(won), abs=0.005)
+                assert period.start <= q["as_of"] <= period.end
+            total = sum((q["actual"] for q in quarters), Decimal("0"))
+            missed = sum((abs(q["forecast"] - q["actual"]) for q in quarters), Decimal("0"))
+            assert accuracy[product] == pytest.approx(float(1 - missed / total), abs=1e-4)
+    upstream = group_metrics(engine, CONFIG)["upstream_marketers"]
+    assert any(row["forecast_accuracy"] for row in upstream)
+    for row in upstream:
+        assert set(row["forecast_accuracy"]) == set(row["products"])
+    engine.dispose()

@@ -149,7 +149,7 @@ def _show_metrics(data: dict) -> None:
             _money(r["won_revenue"]),
             _money(r["revenue_from_new_segments"]),
             _money(r["revenue_from_new_offerings"]),
-            _percent(r["forecast_accuracy"]),
+            ", ".join(f"{product} {_percent(acc)}" for product, acc in r["forecast_accuracy"].items()) or "—",
         )
     console.print(upstream)
     for label, key, name in (

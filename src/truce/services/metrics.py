@@ -26,8 +26,14 @@ Definitions (period [start, end], UTC days, both included; either end open when 
   the deals in a market segment (the account's industry and size segment, both known) whose
   first won deal company-wide closed in the period; `revenue_from_new_offerings`: the deals
   of a product whose first won deal company-wide closed in the period. `products`: the
-  products of their campaigns' won deals in the period. `forecast_accuracy` is None: truce
-  records no forecasts and no product owners, so there is nothing to measure it against.
+  products of their campaigns' won deals in the period. `forecast_accuracy`: for each of those
+  products, how well truce's revenue forecast (truce.services.forecast) did for that
+  product's deals over the calendar quarters of the 365 days up to the period's end (or the
+  last deal activity): each quarter is forecast from its middle day with only what was known
+  then, stage odds learned from all deals, and accuracy = 1 − WAPE = 1 − Σ|forecast −
+  actual| ÷ Σactual over the quarters with revenue (None when none had any). Products have
+  no owners in the store, so a product's accuracy is shared by the upstream marketers whose
+  campaigns sold it.
 - Joint activity, over touchpoints in the period with an account (the touch's own, else its
   contact's). A touch belongs to its user's team when that user is in marketing or sales,
   else to its kind. `accounts_touched_by_both`: accounts with touches from both teams in the
@@ -55,7 +61,10 @@ from truce.store.models import Account, AccountPlan, Campaign, Contact, Opportun
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
 LIVE_TOUCHES = ("meeting", "demo", "event")
-FORECAST_NOTE = "not available: truce records no forecasts and no product owners to measure forecast accuracy against"
+FORECAST_NOTE = (
+    "forecast_accuracy: 1 − WAPE of the quarterly revenue forecast for each product the marketer's "
+    "campaigns sold, back-tested over the year up to the period's end"
+)
 
 
 class MetricsError(ValueError):
@@ -179,6 +188,7 @@ def group_metrics(
     def of_campaigns(user) -> list[Won]:
         return [d for d in in_period if d.campaign_id is not None and campaign_owner.get(d.campaign_id) == user.id]
 
+    accuracy = product_forecast_accuracy(engine, config, end=end)
     sellers, downstream, upstream = [], [], []
     for user in users:
         if user.team == "sales":
@@ -188,7 +198,7 @@ def group_metrics(
         elif user.team == "marketing" and user.marketing_focus == "upstream":
             mine = of_campaigns(user)
             if user.active or mine:
-                upstream.append(_upstream_row(user, mine, new_market, new_product))
+                upstream.append(_upstream_row(user, mine, new_market, new_product, accuracy))
         elif user.team == "marketing":
             mine = of_campaigns(user)
             if user.active or mine:
@@ -203,22 +213,72 @@ def group_metrics(
         "new_segments": _news(in_period, new_market, lambda d: d.market, "segment"),
         "new_offerings": _news(in_period, new_product, lambda d: d.product, "product"),
         "joint_activity": joint,
-        "notes": [f"forecast_accuracy is {FORECAST_NOTE}"],
+        "notes": [FORECAST_NOTE],
     }
 
 
-def _upstream_row(user, deals: list[Won], new_market: set, new_product: set) -> dict:
+def _upstream_row(user, deals: list[Won], new_market: set, new_product: set, accuracy: dict) -> dict:
+    products = sorted({d.product for d in deals if d.product})
     return {
         "user": user.email,
         "name": user.name,
         "active": user.active,
         "closings": len(deals),
         "won_revenue": _money(sum((d.amount for d in deals), ZERO)),
-        "products": sorted({d.product for d in deals if d.product}),
+        "products": products,
         "revenue_from_new_segments": _money(sum((d.amount for d in deals if d.market in new_market), ZERO)),
         "revenue_from_new_offerings": _money(sum((d.amount for d in deals if d.product in new_product), ZERO)),
-        "forecast_accuracy": None,
+        "forecast_accuracy": {product: accuracy.get(product) for product in products},
     }
+
+
+def product_forecast_accuracy(engine: Engine, config: TruceConfig, *, end: dt.date | None = None) -> dict:
+    """product → 1 − WAPE of the quarterly forecast of its deals (rules in the module docstring)."""
+    found = {}
+    for product, quarters in product_forecast_backtest(engine, config, end=end).items():
+        actual = sum((q["actual"] for q in quarters), Decimal("0"))
+        missed = sum((abs(q["forecast"] - q["actual"]) for q in quarters), Decimal("0"))
+        found[product] = round(float(1 - missed / actual), 4) if actual > 0 else None
+    return found
+
+
+def product_forecast_backtest(engine: Engine, config: TruceConfig, *, end: dt.date | None = None) -> dict:
+    """product → [{"quarter", "as_of", "forecast", "actual"}] over the year up to `end` (Decimal money)."""
+    from truce.domain import forecast as f
+    from truce.services import forecast as service
+
+    deals = service.load_deals(engine)
+    last = service.data_end(deals)
+    if last is None:
+        return {}
+    last = min(end, last) if end else last
+    with engine.connect() as conn:
+        product_of = dict(conn.execute(select(Opportunity.id, Opportunity.product)).all())
+    closing = service.closing_stages(config, deals)
+    quarters = [p for p in f.months_and_quarters(last - dt.timedelta(days=364), last) if p.days > 31]
+    by_product: dict[str, list] = defaultdict(list)
+    for deal in deals:
+        if product_of.get(deal.id):
+            by_product[product_of[deal.id]].append(deal)
+    found = {}
+    for product, mine in sorted(by_product.items()):
+        rows = []
+        for quarter in quarters:
+            as_of = quarter.start + dt.timedelta(days=quarter.days // 2 - 1)
+            # Odds from every deal: one product's history alone is too thin to learn from.
+            odds = f.learn_stage_odds(deals, as_of, closing, max((quarter.end - as_of).days, 1))
+            forecast = f.forecast_revenue(mine, quarter, as_of, closing, odds=odds).forecast
+            rows.append(
+                {
+                    "quarter": quarter.label,
+                    "as_of": as_of,
+                    "forecast": Decimal(str(forecast)),
+                    "actual": f.won_between(mine, quarter.start, quarter.end),
+                }
+            )
+        found[product] = rows
+    return found
+
 
 
 def _news(deals: list[Won], new: set, key, label: str) -> list[dict]:
