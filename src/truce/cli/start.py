@@ -74,6 +74,13 @@ def demo(
     ] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed builds the same company.")] = 7,
     force: Annotated[bool, typer.Option("--force", help="Replace whatever the database holds.")] = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Then serve the web app on 127.0.0.1, with a demo login per role (passwords shown once)."
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port for --serve.")] = 8000,
     db: DbOption = None,
     config: ConfigOption = None,
     json: JsonOption = False,
@@ -81,9 +88,12 @@ def demo(
     """Build a realistic demo company (two years of a B2B software seller) and summarise it.
 
     Both teams, 12+ channels with costs, slow follow-ups, rejected and recycled MQLs,
-    discounting sellers, wins and losses with reasons.
+    discounting sellers, wins and losses with reasons. With --serve, it then serves the web
+    app and prints a login for each role (sales, marketing, revops, viewer) with a password
+    made for this run.
 
     Example:  truce demo --contacts 20000 --db demo.db
+    Example:  truce demo --serve --force
     """
     from truce.services import demo as demo_service
     from truce.store import db as store
@@ -99,10 +109,35 @@ def demo(
     except demo_service.NotEmpty as exc:
         fail(str(exc))
     result = demo_service.summary(engine, loaded)
+    logins = _demo_logins(engine) if serve else None
     if json:
-        print_json({"database": store.describe(str(engine.url)), **result})
-        return
-    _show_summary(result, store.describe(str(engine.url)))
+        print_json({"database": store.describe(str(engine.url)), **result, **({"logins": logins} if serve else {})})
+    else:
+        _show_summary(result, store.describe(str(engine.url)))
+    if serve:
+        _serve(logins, port, db, config, quiet=json)
+
+
+def _demo_logins(engine) -> list[dict]:
+    from truce.services.demo_logins import add_demo_logins
+
+    return add_demo_logins(engine)
+
+
+def _serve(logins: list[dict], port: int, db: str | None, config: str | None, quiet: bool) -> None:
+    from truce.cli.serve import serve
+
+    if not quiet:
+        from rich.table import Table
+
+        table = Table(title="Demo logins: passwords are made for this run and shown only now", title_justify="left")
+        for column in ("role", "email", "password"):
+            table.add_column(column)
+        for login in logins:
+            table.add_row(login["role"], login["email"], login["password"])
+        console.print(table)
+        console.print(f"Open [bold]http://127.0.0.1:{port}/[/] and log in as any of them. Ctrl-C stops the server.")
+    serve(host="127.0.0.1", port=port, db=db, config=config)
 
 
 def _progress(quiet: bool):

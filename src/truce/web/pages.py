@@ -1,34 +1,47 @@
-"""Server-rendered pages: plain forms, our own small CSS and JavaScript, Plotly from its package."""
+"""Server-rendered pages: plain forms, our own small CSS and JavaScript, Plotly from its package.
+
+This module serves the static files, the login and the overview, and gathers the pages of
+each area (pages_pipeline, pages_money, pages_voice). What every page shares is in pages_base.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
+from truce.web import charts, pages_money, pages_pipeline, pages_voice
 from truce.web.app import COOKIE, Caller, allowed
+from truce.web.pages_base import PageRoute, engine_and_config, render, templates
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-router = APIRouter(include_in_schema=False)
+STATIC = {"truce.css": "text/css", "truce.js": "text/javascript"}
+COLD_RECENT_DAYS = 30
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/static/plotly.min.js")
 def plotly_js() -> FileResponse:
     import plotly
 
-    return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", media_type="text/javascript")
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/static/{name}")
 def static(name: str) -> Response:
     path = HERE / "static" / name
-    if name not in {"truce.css", "truce.js"} or not path.exists():
+    if name not in STATIC or not path.exists():
         return Response(status_code=404)
-    kind = "text/css" if name.endswith(".css") else "text/javascript"
-    return FileResponse(path, media_type=kind)
+    return FileResponse(path, media_type=STATIC[name])
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -65,9 +78,75 @@ def logout(request: Request, who: Caller = Depends(allowed("read_reports"))) -> 
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
-    return templates.TemplateResponse(request, "overview.html", {"who": who.who, "csrf": who.csrf})
+    """The shared target and forecast, where the funnel stands, and what needs attention now."""
+    from truce.services.custody import cold_leads
+    from truce.services.funnel import funnel_report
+    from truce.services.handoff import queue
+
+    engine, config = engine_and_config(request)
+    now = dt.datetime.now(dt.UTC)
+    funnel = funnel_report(engine, config)
+    waiting = queue(engine, config, now)
+    cold = cold_leads(engine, config, now)
+    snapshot = {row["stage"]: row["count"] for row in funnel["volume"]["snapshot"]}
+    stages = [
+        {"key": s.key, "label": s.label, "team": s.team, "now": snapshot.get(s.key, 0)} for s in config.funnel.stages
+    ]
+    recent = (now - dt.timedelta(days=COLD_RECENT_DAYS)).isoformat()
+    newly_cold = [lead for lead in cold["leads"] if lead["went_cold_at"] >= recent]
+    return render(
+        request,
+        who,
+        "overview.html",
+        targets=_shared_targets(engine, config, now.date()),
+        stages=stages,
+        exits=[{"label": e.label, "now": snapshot.get(e.key, 0)} for e in config.funnel.exits],
+        funnel_chart=charts.bars(
+            [s["label"] for s in stages],
+            [s["now"] for s in stages],
+            colours=[charts.TEAM_COLOURS[s["team"]] for s in stages],
+        ),
+        waiting=waiting,
+        overdue=[h for h in waiting if h["hours_to_first_touch"] < 0 or h["hours_to_decision"] < 0],
+        mine=[h for h in waiting if h["owner"] == who.who.email],
+        cold_days=cold["cold_after_days"],
+        cold_recent_days=COLD_RECENT_DAYS,
+        newly_cold={team: sum(1 for lead in newly_cold if lead["team"] == team) for team in ("marketing", "sales")},
+        stalled=_stalled(engine, config, now),
+        as_of=funnel["as_of"],
+    )
+
+
+def _shared_targets(engine, config, today: dt.date) -> list[dict] | None:
+    """The targets running today (None while the targets service is not part of this build)."""
+    service = _optional("targets")
+    if service is None:
+        return None
+    return service.targets_report(engine, config, as_of=today)["targets"]
+
+
+def _stalled(engine, config, now: dt.datetime) -> dict | None:
+    service = _optional("brief")
+    if service is None or not hasattr(service, "stalled_deals"):
+        return None
+    days = config.brief.stalled_after_days
+    found = service.stalled_deals(engine, end_at=now, last_day=now.date(), days=days)
+    return {**found, "days": days}
+
+
+def _optional(name: str):
+    try:
+        return importlib.import_module(f"truce.services.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"truce.services.{name}":
+            raise
+        return None
 
 
 def _safe(target: str) -> str:
     """Only our own paths: a login link must not send people to another site."""
     return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+for area in (pages_pipeline, pages_money, pages_voice):
+    router.include_router(area.router)

@@ -1,0 +1,150 @@
+"""What every page shares: templates, the navigation each role sees, flash messages, and refusals as pages.
+
+A page is one GET route that calls one service and renders one template; a form POSTs to a
+route that checks one permission (truce.domain.access), calls the same service function as
+the CLI, and redirects back (303) with a flash message. A refusal — the role may not, the
+form is stale, the service says no, a field is missing — is shown as a message on a page,
+never as a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from truce.brief.format import FILTERS
+from truce.domain.access import Forbidden, can
+from truce.web.app import Caller, CsrfRefused
+
+HERE = Path(__file__).parent
+FLASH = "truce_flash"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters.update(FILTERS)
+templates.env.filters["words"] = lambda key: "–" if key is None else str(key).replace("_", " ")
+
+# (path, label, the action that shows it). Every role reads reports; the audit trail is RevOps'.
+NAV = (
+    ("/", "Overview", "read_reports"),
+    ("/funnel", "Funnel", "read_reports"),
+    ("/handoffs", "Handoffs", "read_reports"),
+    ("/sla", "SLA", "read_reports"),
+    ("/attribution", "Attribution", "read_reports"),
+    ("/economics", "Economics", "read_reports"),
+    ("/feedback", "Feedback", "read_reports"),
+    ("/survey", "Diagnostic", "read_reports"),
+    ("/targets", "Targets", "read_reports"),
+    ("/brief", "Brief", "read_reports"),
+    ("/audit", "Audit", "read_audit"),
+)
+
+
+def wants_page(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+class PageRoute(APIRoute):
+    """Pages answer refusals with a page that says why; API clients (no text/html) keep the JSON error."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (Forbidden, CsrfRefused) as exc:
+                return refused(request, str(exc), 403)
+            except RequestValidationError as exc:
+                fields = ", ".join(str(e["loc"][-1]) for e in exc.errors())
+                return refused(request, f"the form is missing or has a bad value in: {fields}", 400)
+            except (ValueError, LookupError) as exc:
+                # A service refusing a request it cannot carry out (each names the rule); pages catch
+                # the ones they expect, this is the net under the rest.
+                if not wants_page(request):
+                    raise
+                return refused(request, str(exc), 404 if isinstance(exc, LookupError) else 400)
+
+        return guarded
+
+
+def refused(request: Request, message: str, status: int) -> Response:
+    if not wants_page(request):
+        return JSONResponse({"error": message, "errors": []}, status_code=status)
+    from truce.services.logins import session_user
+    from truce.web.app import COOKIE
+
+    found = session_user(request.app.state.engine, request.cookies.get(COOKIE))
+    who, csrf = found if found else (None, None)
+    context = {
+        "who": who,
+        "csrf": csrf,
+        "nav": nav_for(who.role, "") if who else [],
+        "flash": None,
+        "message": message,
+    }
+    return templates.TemplateResponse(request, "refused.html", context, status_code=status)
+
+
+def nav_for(role: str, path: str) -> list[dict]:
+    return [
+        {"href": href, "label": label, "current": href == path or (href != "/" and path.startswith(href + "/"))}
+        for href, label, action in NAV
+        if can(role, action)
+    ]
+
+
+def render(request: Request, who: Caller, template: str, status: int = 200, **context) -> HTMLResponse:
+    """The page with the role's navigation, its CSRF token for forms, and the flash message left for it."""
+    role = who.who.role
+    flash = read_flash(request)
+    values = {
+        "who": who.who,
+        "csrf": who.csrf,
+        "nav": nav_for(role, request.url.path),
+        "flash": flash,
+        "can": lambda action: can(role, action),
+        "config": request.app.state.config,
+        "currency": request.app.state.config.company.currency,
+        **context,
+    }
+    response = templates.TemplateResponse(request, template, values, status_code=status)
+    if flash is not None:
+        response.delete_cookie(FLASH, path="/")
+    return response
+
+
+def back(url: str, text: str, kind: str = "ok", **details) -> RedirectResponse:
+    """Redirect (303) to a page that will show `text` once: kind "ok" or "error"."""
+    response = RedirectResponse(url, status_code=303)
+    # Unpadded, so the cookie value needs no quoting.
+    packed = base64.urlsafe_b64encode(json.dumps({"kind": kind, "text": text, **details}).encode()).decode().rstrip("=")
+    response.set_cookie(FLASH, packed, httponly=True, samesite="lax", path="/", max_age=120)
+    return response
+
+
+def read_flash(request: Request) -> dict | None:
+    packed = request.cookies.get(FLASH, "").strip('"')
+    if not packed:
+        return None
+    try:
+        found = json.loads(base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)))
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) and "text" in found else None
+
+
+def with_query(path: str, **params) -> str:
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+def engine_and_config(request: Request):
+    return request.app.state.engine, request.app.state.config

@@ -1,0 +1,201 @@
+"""The pipeline pages: the funnel, the handoff queue with sales' decisions, SLA compliance and custody."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from truce.web import charts
+from truce.web.app import Caller, allowed
+from truce.web.pages_base import PageRoute, back, engine_and_config, render, with_query
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+SLICES = ("channel", "segment", "team", "month")
+MONTHS_SHOWN = 12
+COLD_SHOWN = 25
+QUEUE_SHOWN = 100
+
+
+def _day(text: str | None, name: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+# ---- funnel --------------------------------------------------------------------------------------
+
+
+@router.get("/funnel", response_class=HTMLResponse)
+def funnel(
+    request: Request,
+    by: str = "",
+    start: str = "",
+    end: str = "",
+    who: Caller = Depends(allowed("read_reports")),
+) -> HTMLResponse:
+    from truce.services.funnel import ReportError, funnel_report
+
+    engine, config = engine_and_config(request)
+    asked = {"by": by, "start": start, "end": end}
+    try:
+        report = funnel_report(engine, config, by=by or None, start=_day(start, "from"), end=_day(end, "to"))
+    except (ReportError, ValueError) as exc:
+        return render(request, who, "funnel.html", status=400, error=str(exc), asked=asked, slices=SLICES, report=None)
+    return render(
+        request, who, "funnel.html", asked=asked, slices=SLICES, report=report, **_funnel_view(report, config)
+    )
+
+
+def _funnel_view(report: dict, config) -> dict:
+    labels = {s.key: s.label for s in config.funnel.stages} | {e.key: e.label for e in config.funnel.exits}
+    teams = {s.key: s.team for s in config.funnel.stages}
+    slices = sorted({r["slice"] for r in report["volume"]["total"]}, key=lambda s: (s is None, str(s)))
+    entered = defaultdict(dict)
+    for row in report["volume"]["total"]:
+        entered[row["stage"]][row["slice"]] = row["entered"]
+    now = defaultdict(dict)
+    for row in report["volume"]["snapshot"]:
+        now[row["stage"]][row["slice"]] = row["count"]
+    cohort = defaultdict(dict)
+    for row in report["conversion"]["cohort"]["total"]:
+        cohort[(row["from_stage"], row["to_stage"])][row["slice"]] = row
+    steps = list(zip(report["stages"], report["stages"][1:], strict=False))
+    totals = [{"label": labels[s], "team": teams.get(s), "entered": sum(entered[s].values())} for s in report["stages"]]
+    monthly = defaultdict(dict)
+    for row in report["volume"]["monthly"]:
+        monthly[row["stage"]][row["month"]] = monthly[row["stage"]].get(row["month"], 0) + row["entered"]
+    months = report["months"][-24:]
+    lines = {labels[s]: [monthly[s].get(m, 0) for m in months] for s in report["stages"][1:4]}
+    return {
+        "labels": labels,
+        "slice_values": slices,
+        "entered": entered,
+        "now": now,
+        "cohort": cohort,
+        "steps": steps,
+        "chart": charts.funnel_volume(totals) if report["by"] is None else None,
+        "monthly_chart": charts.monthly_lines(months, lines) if report["by"] is None else None,
+    }
+
+
+# ---- handoffs ------------------------------------------------------------------------------------
+
+
+@router.get("/handoffs", response_class=HTMLResponse)
+def handoffs(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
+    from truce.services.handoff import queue
+
+    engine, config = engine_and_config(request)
+    waiting = queue(engine, config)
+    mine = [h for h in waiting if h["owner"] == who.who.email]
+    others = [h for h in waiting if h["owner"] != who.who.email]
+    return render(
+        request,
+        who,
+        "handoffs.html",
+        waiting=waiting,
+        mine=mine,
+        others=others[:QUEUE_SHOWN],
+        hidden=max(0, len(others) - QUEUE_SHOWN),
+        per_owner=Counter(h["owner"] or "(unassigned)" for h in waiting).most_common(),
+        reasons=config.funnel.rejection_reasons,
+        accepted=next(s.label for s in config.funnel.stages if s.key == config.funnel.accepted_stage),
+    )
+
+
+@router.post("/handoffs/accept")
+def accept(request: Request, email: str = Form(""), who: Caller = Depends(allowed("decide_handoffs"))) -> Response:
+    from truce.services import handoff
+
+    engine, config = engine_and_config(request)
+    return _decided(lambda: handoff.accept(engine, config, email, who.who.email))
+
+
+@router.post("/handoffs/reject")
+def reject(
+    request: Request,
+    email: str = Form(""),
+    reason: str = Form(""),
+    note: str = Form(""),
+    who: Caller = Depends(allowed("decide_handoffs")),
+) -> Response:
+    from truce.services import handoff
+
+    engine, config = engine_and_config(request)
+    return _decided(lambda: handoff.reject(engine, config, email, who.who.email, reason or None, note.strip() or None))
+
+
+def _decided(decide) -> Response:
+    from truce.domain.lifecycle import IllegalMove
+    from truce.services.handoff import HandoffRefused
+    from truce.services.lifecycle import NotFound
+
+    try:
+        decided = decide()
+    except (HandoffRefused, NotFound, IllegalMove) as exc:
+        return back("/handoffs", str(exc), "error")
+    text = f"{decided.email}: {decided.status}, now at stage {decided.stage}" + (
+        " (after the deadline)" if decided.late else ""
+    )
+    return back("/handoffs", " ".join([text, *decided.warnings]))
+
+
+# ---- SLA and custody -----------------------------------------------------------------------------
+
+
+@router.get("/sla", response_class=HTMLResponse)
+def sla(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
+    from truce.services.custody import cold_leads
+    from truce.services.sla_report import report
+
+    engine, config = engine_and_config(request)
+    now = dt.datetime.now(dt.UTC)
+    data = report(engine, config, now)
+    cold = cold_leads(engine, config, now)
+    sales_months = data["sales"]["by_month"][-MONTHS_SHOWN:]
+    marketing_months = data["marketing"]["by_month"][-MONTHS_SHOWN:]
+    queue = data["queue"]
+    acceptance = {m["month"]: m["acceptance_rate"] for m in data["marketing"]["by_month"]}
+    recent_cold = cold["by_team_and_month"]
+    recent_months = sorted({r["month"] for r in recent_cold})[-MONTHS_SHOWN:]
+    return render(
+        request,
+        who,
+        "sla.html",
+        data=data,
+        sales_months=sales_months,
+        marketing_months=marketing_months,
+        queue=queue,
+        overdue=sum(1 for h in queue if h["hours_to_first_touch"] < 0 or h["hours_to_decision"] < 0),
+        waiting_per_owner=dict(Counter(h["owner"] or "(unassigned)" for h in queue)),
+        compliance_chart=charts.monthly_lines(
+            [m["month"] for m in sales_months],
+            {
+                "first touch in time": [m["first_touch"]["compliance"] for m in sales_months],
+                "decision in time": [m["decision"]["compliance"] for m in sales_months],
+                "marketing acceptance": [acceptance.get(m["month"]) for m in sales_months],
+            },
+            percent=True,
+            colours={
+                "first touch in time": charts.SALES,
+                "decision in time": "#9c4221",
+                "marketing acceptance": charts.MARKETING,
+            },
+        ),
+        cold=cold,
+        cold_chart=charts.stacked_by_team(
+            [r for r in recent_cold if r["month"] in recent_months],
+            x="month",
+            team="team",
+            value="cold_leads",
+            title=None,
+        ),
+        cold_rows=list(reversed(cold["leads"]))[:COLD_SHOWN],
+        mine_url=with_query("/handoffs"),
+    )
