@@ -199,15 +199,21 @@ def _sorted_touches(con, view: str, channels: list[str], p: _Packing, times: boo
     from truce.domain.attribution.kernel import SortedTouches
 
     listed = ", ".join("'" + c.replace("'", "''") + "'" for c in channels)
-    con.raw_sql(f"DROP TYPE IF EXISTS truce_channel; CREATE TYPE truce_channel AS ENUM ({listed})")
+    if len(channels) <= 64:
+        # Up to a few dozen names, finding the name in a list costs less than a cast to an
+        # ENUM (at 1e7 journeys and 12 names: 0.2 s of CPU against 1.1 s).
+        code = f"(list_position([{listed}], channel) - 1)::BIGINT"
+    else:
+        con.raw_sql(f"DROP TYPE IF EXISTS truce_channel; CREATE TYPE truce_channel AS ENUM ({listed})")
+        code = "enum_code(channel::truce_channel)::BIGINT"
     shift_ts, shift_j = p.key_bits + 1, p.ts_bits + p.key_bits + 1
     # One integer per touch: sorting it orders touches by journey, then time, then channel.
     # Streamed into one array (the file's row count is known), then sorted in place; the
     # passes below go block by block, so no other temporary is as large as the keys.
     reader = con.con.sql(
         f"SELECT ((journey_id - {p.first_journey})::BIGINT << {shift_j}) | (((ts - {p.first_ts}) // {p.unit}) << {shift_ts}) "
-        f"| (enum_code(channel::truce_channel)::BIGINT << 1) | converted::BIGINT AS k FROM {view}"
-    ).to_arrow_reader(1 << 20)
+        f"| ({code} << 1) | converted::BIGINT AS k FROM {view}"
+    ).to_arrow_reader(1 << 18)  # batches small enough for Arrow to reuse their memory
     keys, filled = np.empty(p.rows, dtype=np.int64), 0
     for batch in reader:
         part = batch.column(0).to_numpy(zero_copy_only=False)
@@ -219,30 +225,47 @@ def _sorted_touches(con, view: str, channels: list[str], p: _Packing, times: boo
     del reader
     keys = keys[:filled]
     keys.sort()
-    m, block = len(keys), 1 << 22
-    change = np.empty(m, dtype=bool)
-    change[0] = True
-    for at in range(1, m, block):
-        stop = min(m, at + block)
-        np.not_equal(keys[at:stop] >> shift_j, keys[at - 1 : stop - 1] >> shift_j, out=change[at:stop])
-    starts = np.flatnonzero(change)
-    flag = change  # reused: the converted bit of every touch
-    for at in range(0, m, block):
-        np.not_equal(keys[at : at + block] & 1, 0, out=flag[at : at + block])
-    converted = np.logical_or.reduceat(flag, starts)
-    del flag, change
-    ids = (keys[starts] >> shift_j) + p.first_journey
-    revenue = np.zeros(len(starts))
-    paid = con.con.sql(f"SELECT journey_id, max(revenue) FROM {view} WHERE revenue > 0 GROUP BY 1").to_arrow_table()
-    if paid.num_rows:
-        where = np.searchsorted(ids, paid.column(0).to_numpy().astype(np.int64))
-        revenue[where] = paid.column(1).to_numpy()
-    revenue = np.where(converted, revenue, 0.0)
+    # One pass over the sorted keys, in blocks that stay in cache: where a journey opens (its
+    # bits change; the extra last slot closes the last journey), the touches flagged
+    # converted, each touch's channel code and, for time decay, its time.
+    m, block = len(keys), 1 << 18
+    scratch = np.empty(min(m, block), dtype=np.int64)
+    opens = np.empty(m + 1, dtype=bool)
+    opens[0] = opens[m] = True
     key = np.empty(m, dtype=np.uint8 if p.key_bits <= 8 else np.uint16)
     ts = np.empty(m, dtype=np.int64) if times else None
+    flagged = []
     for at in range(0, m, block):
-        part = keys[at : at + block]
-        np.bitwise_and(part >> 1, (1 << p.key_bits) - 1, out=key[at : at + block], casting="unsafe")
+        stop = min(m, at + block)
+        part, tmp = keys[at:stop], scratch[: stop - at]
+        after = max(at, 1)
+        # Keys are non-negative: they differ above bit shift_j iff their XOR reaches 1 << shift_j.
+        np.bitwise_xor(keys[after:stop], keys[after - 1 : stop - 1], out=tmp[: stop - after])
+        np.greater_equal(tmp[: stop - after], 1 << shift_j, out=opens[after:stop])
+        np.bitwise_and(part, 1, out=tmp)
+        flagged.append(np.flatnonzero(tmp) + at)
+        np.right_shift(part, 1, out=tmp)
+        np.bitwise_and(tmp, (1 << p.key_bits) - 1, out=key[at:stop], casting="unsafe")
         if times:
-            ts[at : at + block] = ((part >> shift_ts) & ((1 << p.ts_bits) - 1)) * p.unit + p.first_ts
-    return SortedTouches(key, ts, np.append(starts, m), converted, revenue)
+            when = ts[at:stop]
+            np.right_shift(part, shift_ts, out=when)
+            when &= (1 << p.ts_bits) - 1
+            when *= p.unit
+            when += p.first_ts
+    start = np.flatnonzero(opens)
+    del opens, scratch
+    converted = np.zeros(len(start) - 1, dtype=bool)
+    converted[np.searchsorted(start, np.concatenate(flagged), side="right") - 1] = True
+    revenue = np.zeros(len(start) - 1)
+    paid = con.con.sql(f"SELECT journey_id, max(revenue) FROM {view} WHERE revenue > 0 GROUP BY 1").to_arrow_table()
+    if paid.num_rows:
+        # A journey's first touch is where its bits begin among the sorted keys; looked up in
+        # journey order, so the binary searches stay in cache. Only converted journeys keep it.
+        who = paid.column(0).to_numpy().astype(np.int64)
+        order = np.argsort(who)
+        where = np.searchsorted(start, np.searchsorted(keys, (who[order] - p.first_journey) << shift_j))
+        value = paid.column(1).to_numpy()[order]
+        won = converted[where]
+        revenue[where[won]] = value[won]
+    del keys
+    return SortedTouches(key, ts, start, converted, revenue)

@@ -113,37 +113,58 @@ def _first_order(t: SortedTouches, n_keys: int) -> dict[str, np.ndarray]:
     """
     width = n_keys + 4
     small = width * width <= 1 << 20
-    counts = np.zeros(width * width, dtype=np.int64) if small else None
+    skip = width * width  # where repeats of the previous key are counted, then dropped
+    counts = np.zeros(skip + 1, dtype=np.int64) if small else None
     found = []
     opening = t.start[:-1]
-    m, block = len(t.key), 1 << 22
+    m, block = len(t.key), 1 << 18
+    cur, prev, pair = (np.empty(min(m, block), dtype=np.int64) for _ in range(3))
+    same = np.empty(min(m, block), dtype=bool)
     for at in range(0, m, block):
         stop = min(m, at + block)
-        key = t.key[at:stop].astype(np.int64)
-        prev = np.empty_like(key)
-        prev[1:] = key[:-1]
-        prev[0] = t.key[at - 1] if at else -1
-        opens = np.zeros(stop - at, dtype=bool)
+        size = stop - at
+        c, b, q, s = cur[:size], prev[:size], pair[:size], same[:size]
+        c[:] = t.key[at:stop]
+        b[1:] = c[:-1]
+        b[0] = t.key[at - 1] if at else 0
+        # From the previous key's state: (b + 1 + 3) · width + (c + 1 + 3).
+        np.multiply(b, width, out=q)
+        q += c
+        q += 4 * width + 4
+        np.equal(c, b, out=s)
+        q[s] = skip
         lo, hi = np.searchsorted(opening, [at, stop])
-        opens[opening[lo:hi] - at] = True
-        fresh = opens | (key != prev)
-        pair = (np.where(opens, -1, prev + 1)[fresh] + 3) * width + (key[fresh] + 4)
+        here = opening[lo:hi] - at
+        q[here] = c[here] + (2 * width + 4)  # a journey opens from −1, repeat or not
         if small:
-            counts += np.bincount(pair, minlength=width * width)
+            counts += np.bincount(q, minlength=skip + 1)
         else:
-            found.append(pair)
-    # Every journey ends once, from its last touch's state, to −2 (converted) or −3.
-    end = (t.key[t.start[1:] - 1].astype(np.int64) + 4) * width + np.where(t.converted, 1, 0)
-    end_value = np.where(t.converted, t.revenue, 0.0)
+            found.append(q[q != skip])
+    # Every journey ends once, from its last touch's state, to −2 (converted) or −3 ...
+    journeys = len(t.start) - 1
+    for at in range(0, journeys, block):
+        stop = min(journeys, at + block)
+        end = t.key[t.start[at + 1 : stop + 1] - 1].astype(np.int64)
+        end += 4
+        end *= width
+        end += t.converted[at:stop]
+        if small:
+            counts += np.bincount(end, minlength=skip + 1)
+        else:
+            found.append(end)
+    # ... and only a converted journey carries a value: summed in journey order, as _count
+    # sums them (the zeros it adds for the others change no bit).
+    won = np.flatnonzero(t.converted)
+    won_end = (t.key[t.start[won + 1] - 1].astype(np.int64) + 4) * width + 1
     if small:
-        counts += np.bincount(end, minlength=width * width)
-        values = np.bincount(end, end_value, minlength=width * width)
+        counts = counts[:skip]
+        values = np.bincount(won_end, t.revenue[won], minlength=skip)
         seen = np.flatnonzero(counts)
         count, total = counts[seen], values[seen]
     else:
-        seen, inverse = np.unique(np.concatenate([*found, end]), return_inverse=True)
+        seen, inverse = np.unique(np.concatenate(found), return_inverse=True)
         count = np.bincount(inverse, minlength=len(seen))
-        total = np.bincount(np.searchsorted(seen, end), end_value, minlength=len(seen))
+        total = np.bincount(np.searchsorted(seen, won_end), t.revenue[won], minlength=len(seen))
     return {
         "src": seen // width - 3,
         "dst": seen % width - 3,
