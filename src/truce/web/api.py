@@ -1,26 +1,34 @@
-"""REST API under /api/v1: records, reports and event ingestion, as JSON."""
+"""REST API under /api/v1: records, reports, actions and event ingestion, as JSON.
+
+One module per area (api_reports, api_records, api_actions, api_ingest); each route checks
+one permission (truce.domain.access.PERMISSIONS, docs/permissions.md) and calls one service
+function, the one the CLI calls. docs/api.md lists every route.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
 
+from fastapi import APIRouter, Depends
+
+from truce.web import api_actions, api_ingest, api_records, api_reports
+from truce.web.api_common import api_router, known_query
 from truce.web.app import Caller, allowed
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1")
+public = APIRouter(tags=["api"], dependencies=[Depends(known_query)])
+caller = api_router(tags=["api"])
 
 
-@router.get("/health", summary="Is the service up")
+@public.get("/health", summary="Is the service up")
 def health() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/me", summary="Who the token or session belongs to")
-def me(who: Caller = Depends(allowed("read_reports"))) -> dict:
+@caller.get("/me", summary="Who the token or session belongs to")
+def me(who: Annotated[Caller, Depends(allowed("read_reports"))]) -> dict:
     return {"email": who.who.email, "name": who.who.name, "team": who.who.team, "role": who.who.role}
 
 
-@router.get("/reports/funnel", summary="The funnel report (as `truce funnel --json`)")
-def funnel(request: Request, who: Caller = Depends(allowed("read_reports"))) -> dict:
-    from truce.services.funnel import funnel_report
-
-    return funnel_report(request.app.state.engine, request.app.state.config)
+for part in (public, caller, api_reports.router, api_records.router, api_actions.router, api_ingest.router):
+    router.include_router(part)

@@ -121,6 +121,104 @@ def _errors(app: FastAPI) -> None:
     async def stale(request: Request, exc: CsrfRefused):
         return error(403, str(exc))
 
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and (methods := _methods_of(request)):
+            headers["Allow"] = ", ".join(methods)  # every method the path takes, not those of one route
+        return JSONResponse({"error": str(exc.detail), "errors": []}, status_code=exc.status_code, headers=headers)
+
+    from truce.services.ingest import IngestRejected
+    from truce.services.records import InvalidField
+
+    @app.exception_handler(InvalidField)
+    async def invalid_field(request: Request, exc: InvalidField):
+        where = "query" if request.method == "GET" else "body"
+        found = [{"path": f"{where}.{exc.field}", "message": exc.message, "type": "value_error"}]
+        return error(422, "the request is not valid: see errors for the path of each bad field", found)
+
+    @app.exception_handler(IngestRejected)
+    async def rejected(request: Request, exc: IngestRejected):
+        found = [
+            {"path": f"body.items.{p.item}" + (f".{p.field}" if p.field else ""), "message": p.message, "type": p.kind}
+            for p in exc.problems
+        ]
+        return error(422, str(exc), found)
+
+    # Errors the services raise for requests they cannot carry out: the message is for the caller.
+    for status, classes in _service_errors().items():
+        for cls in classes:
+            app.add_exception_handler(cls, _answer(status))
+
+
+def _methods_of(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives the request's path."""
+    import re
+
+    found = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            found |= {method.upper() for method in operations}
+    return sorted(found)
+
+
+def _answer(status: int):
+    async def answer(request: Request, exc: Exception):
+        return error(status, str(exc))
+
+    return answer
+
+
+def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
+    from truce.domain.forecast import PeriodError
+    from truce.domain.lifecycle import IllegalMove
+    from truce.services import attribution, funnel
+    from truce.services.account_plans import PlanRefused
+    from truce.services.attribution_runner import ModelError
+    from truce.services.brief import BriefError
+    from truce.services.credit import CreditError
+    from truce.services.economics import EconomicsError
+    from truce.services.feedback import FeedbackRefused
+    from truce.services.handoff import HandoffRefused
+    from truce.services.ingest import IngestConflict
+    from truce.services.lifecycle import NotFound
+    from truce.services.logins import LoginError
+    from truce.services.metrics import MetricsError
+    from truce.services.pricing import PricingError
+    from truce.services.records import RecordConflict
+    from truce.services.survey import SurveyError
+    from truce.services.targets import TargetError, TargetRefused
+
+    return {
+        400: (
+            funnel.ReportError,
+            attribution.ReportError,
+            ModelError,
+            EconomicsError,
+            PricingError,
+            MetricsError,
+            CreditError,
+            BriefError,
+            PeriodError,
+            TargetError,
+            SurveyError,
+            LoginError,
+        ),
+        404: (NotFound,),
+        409: (
+            HandoffRefused,
+            FeedbackRefused,
+            PlanRefused,
+            TargetRefused,
+            IllegalMove,
+            RecordConflict,
+            IngestConflict,
+        ),
+    }
+
 
 def _wants_page(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")

@@ -1,0 +1,218 @@
+"""The actions both teams take: handoff decisions, feedback and its answer, targets, the survey, account plans.
+
+Each route calls the service function the CLI command calls, acting as the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Path, Query, Request
+from pydantic import AfterValidator
+
+from truce.services.records import contact_email
+from truce.web.api_common import At, api_router, as_json, bad_field, clock_limits, settings, store
+from truce.web.app import Caller, allowed
+from truce.web.schemas import (
+    MAX_ID,
+    AccountPlanIn,
+    FeedbackAnswerIn,
+    FeedbackIn,
+    RejectIn,
+    SurveyResponseIn,
+    TargetIn,
+    printable,
+)
+
+router = api_router(tags=["actions"])
+Reader = Annotated[Caller, Depends(allowed("read_records"))]
+Seller = Annotated[Caller, Depends(allowed("decide_handoffs"))]
+ContactKey = Annotated[
+    str, Path(min_length=1, max_length=254, description="The lead's email or id"), AfterValidator(printable)
+]
+AccountKey = Annotated[
+    str, Path(min_length=1, max_length=253, description="The account's domain or id"), AfterValidator(printable)
+]
+
+
+# ---- the handoff ----------------------------------------------------------------------------------
+
+
+@router.get("/handoffs", summary="Leads waiting for sales, oldest first (as `truce handoff queue --json`)")
+def handoff_queue(request: Request, who: Reader, at: At = None) -> list[dict]:
+    from truce.services.handoff import queue
+
+    with clock_limits():
+        return as_json(queue(store(request), settings(request), at))
+
+
+@router.post("/handoffs/{contact}/accept", summary="Sales accepts a lead: it moves to the accepted stage")
+def accept(request: Request, who: Seller, contact: ContactKey) -> dict:
+    from truce.services import handoff
+
+    engine = store(request)
+    decided = handoff.accept(engine, settings(request), contact_email(engine, contact), who.who.email)
+    return as_json(decided.as_dict())
+
+
+@router.post(
+    "/handoffs/{contact}/reject",
+    summary="Sales rejects a lead with a reason code from truce.toml; it goes to nurture or out",
+)
+def reject(request: Request, who: Seller, contact: ContactKey, body: RejectIn) -> dict:
+    from truce.services import handoff
+
+    config = settings(request)
+    codes = [r.code for r in config.funnel.rejection_reasons]
+    if body.reason not in codes:
+        raise bad_field("body", "reason", message=f"unknown reason {body.reason!r}; choose one of: {', '.join(codes)}")
+    engine = store(request)
+    decided = handoff.reject(engine, config, contact_email(engine, contact), who.who.email, body.reason, body.note)
+    return as_json(decided.as_dict())
+
+
+# ---- feedback -------------------------------------------------------------------------------------
+
+
+@router.get("/feedback", summary="Feedback, newest first, with marketing's answers (as `truce feedback list`)")
+def list_feedback(
+    request: Request,
+    who: Reader,
+    status: Annotated[Literal["new", "acknowledged", "acted_on"] | None, Query()] = None,
+    kind: Annotated[
+        Literal["product_gap", "competitor", "pricing", "lead_quality", "messaging", "content_request", "other"] | None,
+        Query(),
+    ] = None,
+    mine: Annotated[bool, Query(description="Only what the caller said")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict]:
+    from truce.services.feedback import list_feedback as items
+
+    author = who.who.email if mine else None
+    return as_json(items(store(request), status=status, kind=kind, author=author, limit=limit))
+
+
+@router.post("/feedback", summary="One line of feedback for marketing", status_code=201)
+def add_feedback(request: Request, who: Annotated[Caller, Depends(allowed("add_feedback"))], body: FeedbackIn) -> dict:
+    from truce.services.feedback import add_feedback as add
+
+    item = add(
+        store(request),
+        text=body.text,
+        kind=body.kind,
+        author_email=who.who.email,
+        contact_email=body.contact,
+        deal_id=body.deal_id,
+        campaign_id=body.campaign_id,
+    )
+    return as_json(item, status_code=201)
+
+
+@router.post("/feedback/{item_id}/answer", summary="Marketing answers feedback: acknowledged or acted on, with a reply")
+def answer_feedback(
+    request: Request,
+    who: Annotated[Caller, Depends(allowed("answer_feedback"))],
+    item_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: FeedbackAnswerIn,
+) -> dict:
+    from truce.services.feedback import answer_feedback as answer
+
+    if body.status == "acted_on" and not body.reply:
+        raise bad_field("body", "reply", message="acting on feedback needs a reply: say what was done")
+    return as_json(answer(store(request), item_id, status=body.status, reply=body.reply, by_email=who.who.email))
+
+
+# ---- targets, survey, account plans ---------------------------------------------------------------
+
+
+@router.put("/targets", summary="Set a shared or team target (as `truce target set`); setting it again changes it")
+def set_target(request: Request, who: Annotated[Caller, Depends(allowed("edit_targets"))], body: TargetIn) -> dict:
+    from truce.services.targets import set_target as save
+
+    saved = save(
+        store(request),
+        metric=body.metric,
+        amount=body.amount,
+        actor=who.who.email,
+        period=body.period,
+        start=body.start,
+        end=body.end,
+        team=body.team,
+    )
+    return as_json(saved)
+
+
+@router.post("/survey/responses", summary="Answer the diagnostic's 20 statements, once per round", status_code=201)
+def answer_survey(
+    request: Request, who: Annotated[Caller, Depends(allowed("take_survey"))], body: SurveyResponseIn
+) -> dict:
+    from truce.services import survey
+
+    engine, config = store(request), settings(request)
+    respondent = survey.respondent(engine, who.who.email)
+    team = body.team or respondent["team"]
+    if team is None:
+        raise bad_field("body", "team", message=f"{who.who.email} is on neither sales nor marketing: say which team")
+    round_name = body.round or survey.latest_round(engine, config) or _this_quarter()
+    try:
+        survey.check_not_answered(engine, round_name, respondent["email"])
+    except survey.SurveyError as exc:
+        raise HTTPException(409, str(exc)) from None
+    kept = survey.record_response(
+        engine,
+        round_name=round_name,
+        respondent_email=respondent["email"],
+        team=team,
+        role=body.role or respondent["role"],
+        ratings=body.ratings,
+        source="web",
+        actor=respondent["email"],
+    )
+    return as_json(kept, status_code=201)
+
+
+def _this_quarter() -> str:
+    today = dt.datetime.now(dt.UTC).date()
+    return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+
+
+@router.get("/account-plans", summary="Key accounts' joint plans (as `truce accounts plans --json`)")
+def list_account_plans(
+    request: Request, who: Reader, overdue: Annotated[bool, Query(description="Only overdue plans")] = False
+) -> dict:
+    from truce.services.account_plans import key_accounts_without_plan, list_plans
+
+    engine = store(request)
+    return as_json(
+        {
+            "plans": list_plans(engine, overdue_only=overdue),
+            "key_accounts_without_plan": key_accounts_without_plan(engine),
+        }
+    )
+
+
+@router.put(
+    "/account-plans/{account}", summary="Create or update a key account's joint plan (as `truce accounts plan`)"
+)
+def set_account_plan(
+    request: Request,
+    who: Annotated[Caller, Depends(allowed("edit_account_plans"))],
+    account: AccountKey,
+    body: AccountPlanIn,
+) -> dict:
+    from truce.services.account_plans import set_plan
+
+    if account.strip().isdigit() and not (account.strip().isascii() and int(account) <= MAX_ID):
+        raise HTTPException(404, f"no account with id {account.strip()!r}")
+    saved = set_plan(
+        store(request),
+        account=account,
+        liaison_email=body.liaison,
+        owner_email=body.owner,
+        objectives=body.objectives,
+        next_action=body.next_action,
+        next_action_due=body.next_action_due,
+        actor=who.who.email,
+    )
+    return as_json(saved)

@@ -1,0 +1,193 @@
+"""What the REST API's routes share: the store, JSON as the CLI writes it, query types, errors with paths."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.security import HTTPBearer
+from pydantic import AfterValidator, BeforeValidator
+
+from truce.web.app import caller
+from truce.web.schemas import ERRORS, FIRST_DAY, LAST_DAY, MAX_ID, printable
+
+# Documents the API token in the OpenAPI document; truce.web.app.caller does the checking.
+bearer = HTTPBearer(auto_error=False, description="An API token from `truce token create --as EMAIL`")
+
+
+def api_router(**options) -> APIRouter:
+    """A router whose routes need a caller (token or session) and document every error they may answer."""
+    return APIRouter(dependencies=[Security(bearer), Depends(_callers_query)], responses=ERRORS, **options)
+
+
+def _query_names(dependant):
+    yield from (field.alias for field in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+def _callers_query(request: Request, who=Depends(caller)) -> None:
+    """known_query, once the caller is known: a stranger is told 401, not which parameters a route takes."""
+    known_query(request)
+
+
+def known_query(request: Request) -> None:
+    """Refuse query parameters the route does not take: a misspelt filter must not be silently ignored."""
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "dependant"):
+        return
+    names = getattr(route, "_truce_query_names", None)
+    if names is None:  # kept on the route itself: it lives as long as its app
+        names = route._truce_query_names = frozenset(_query_names(route.dependant))
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in names]
+    if unknown:
+        takes = ", ".join(sorted(names)) or "none"
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter; this route takes: {takes}",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ]
+        )
+
+
+def store(request: Request):
+    return request.app.state.engine
+
+
+def settings(request: Request):
+    return request.app.state.config
+
+
+# ---- JSON -----------------------------------------------------------------------------------------
+
+
+def plain(value):
+    """JSON as `--json` prints it: Decimal as exact text, dates and times as ISO text; NaN as null."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return [plain(v) for v in sorted(value, key=str)]
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return value
+
+
+def as_json(data, status_code: int = 200) -> Response:
+    return Response(json.dumps(plain(data)), status_code=status_code, media_type="application/json")
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+
+
+def bad_field(*path: str | int, message: str) -> RequestValidationError:
+    """A 422 naming one field, like the ones the request models give."""
+    return RequestValidationError([{"loc": path, "msg": message, "type": "value_error"}])
+
+
+@contextmanager
+def clock_limits() -> Iterator[None]:
+    """The SLA clock counts business hours across at most ten years (truce.domain.business_hours);
+    a moment further from the data is the caller's mistake, not a server error."""
+    try:
+        yield
+    except ValueError as exc:
+        if not str(exc).startswith("no business hours within"):
+            raise
+        raise HTTPException(
+            400, f"cannot run the SLA clocks that far: {exc}; choose a moment nearer the data"
+        ) from None
+
+
+# ---- query parameters -----------------------------------------------------------------------------
+
+
+def _day_in_range(day: dt.date | None) -> dt.date | None:
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{day.isoformat()} is outside {FIRST_DAY.year}–{LAST_DAY.year}")
+    return day
+
+
+def _moment_in_range(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    _day_in_range(moment.date())
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("the moment is out of range") from None
+
+
+def _iso_day(value):
+    """ISO text only: a number is not a day (a lax parser would read 0 as 1970-01-01)."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not a date: {value!r}; write it as YYYY-MM-DD, e.g. 2026-01-31") from None
+    return value
+
+
+def _iso_moment(value):
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not a date and time: {value!r}; use ISO 8601, e.g. 2026-11-20T09:00:00Z") from None
+    return value
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else printable(value)
+
+
+def DayQuery(name: str, description: str):  # noqa: N802 - reads as a type
+    return Annotated[
+        dt.date | None,
+        Query(alias=name, description=f"{description}, YYYY-MM-DD"),
+        BeforeValidator(_iso_day),
+        AfterValidator(_day_in_range),
+    ]
+
+
+def MomentQuery(name: str, description: str):  # noqa: N802
+    return Annotated[
+        dt.datetime | None,
+        Query(alias=name, description=f"{description} (ISO 8601; without a zone, UTC)"),
+        BeforeValidator(_iso_moment),
+        AfterValidator(_moment_in_range),
+    ]
+
+
+def TextQuery(description: str, longest: int = 254, name: str | None = None):  # noqa: N802
+    return Annotated[str | None, Query(alias=name, max_length=longest, description=description), AfterValidator(_text)]
+
+
+From = DayQuery("from", "First day counted (UTC)")
+To = DayQuery("to", "Last day counted (UTC)")
+At = MomentQuery("at", "Evaluate as of this moment. Default: now")
+Limit = Annotated[int, Query(ge=1, le=500, description="At most this many records (1–500)")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=19, pattern=r"^[0-9]+$", description="`next` from the previous page"),
+]
+Offset = Annotated[int | None, Query(ge=0, le=1_000_000_000, description="Skip this many records (instead of cursor)")]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]

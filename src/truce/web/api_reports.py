@@ -1,0 +1,295 @@
+"""Every report as JSON: the same service function and options as the CLI command, the same JSON as its --json.
+
+Two CLI options stay on the command line: `--engine spark` (a Spark session is no job for a
+web request) and `truce attribution --from-file` (a path on the server).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query, Request
+
+from truce.web.api_common import (
+    At,
+    DayQuery,
+    From,
+    TextQuery,
+    To,
+    api_router,
+    as_json,
+    bad_field,
+    clock_limits,
+    settings,
+    store,
+)
+from truce.web.app import Caller, allowed
+
+router = api_router(tags=["reports"])
+Reader = Annotated[Caller, Depends(allowed("read_reports"))]
+Model = Literal[
+    "first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "full_path", "markov", "shapley"
+]
+ModelQuery = Annotated[Model | None, Query(description="Attribution model. Default: [attribution] model in truce.toml")]
+Days = Annotated[int, Query(ge=1, le=3660)]
+
+
+@router.get("/reports/funnel", summary="The funnel report (as `truce funnel --json`)")
+def funnel(
+    request: Request,
+    who: Reader,
+    by: Annotated[
+        Literal["channel", "segment", "team", "month"] | None, Query(description="Slice every number")
+    ] = None,
+    start: From = None,
+    end: To = None,
+    level: Annotated[Literal["contact", "account"], Query()] = "contact",
+    window: Annotated[Days, Query(description="Days a cohort has to reach the next stage")] = 90,
+    engine: Annotated[
+        Literal["duckdb", "store"], Query(description="DuckDB in process, or the store itself")
+    ] = "duckdb",
+) -> dict:
+    from truce.services.funnel import funnel_report
+
+    return as_json(
+        funnel_report(
+            store(request),
+            settings(request),
+            by=by,
+            start=start,
+            end=end,
+            level=level,
+            backend=engine,
+            window_days=window,
+        )
+    )
+
+
+@router.get("/reports/sla", summary="SLA compliance per side, person and month (as `truce sla --json`)")
+def sla(request: Request, who: Reader, at: At = None) -> dict:
+    from truce.services.sla_report import report
+
+    with clock_limits():
+        return as_json(report(store(request), settings(request), at))
+
+
+@router.get("/reports/custody", summary="Cold leads and who held them (as `truce custody --json`)")
+def custody(request: Request, who: Reader, at: At = None) -> dict:
+    from truce.services.custody import cold_leads
+
+    with clock_limits():
+        return as_json(cold_leads(store(request), settings(request), at))
+
+
+@router.get("/reports/attribution", summary="Credit for conversions and revenue (as `truce attribution --json`)")
+def attribution(
+    request: Request,
+    who: Reader,
+    model: ModelQuery = None,
+    by: Annotated[Literal["channel", "campaign", "team", "user"], Query()] = "channel",
+    level: Annotated[Literal["contact", "account"] | None, Query()] = None,
+    conversion: Annotated[Literal["won", "opportunity", "sql", "mql"] | None, Query()] = None,
+    lookback: Annotated[Days | None, Query(description="Touches count this many days before a conversion")] = None,
+    start: DayQuery("from", "First conversion day counted (UTC)") = None,
+    end: DayQuery("to", "Last conversion day counted (UTC)") = None,
+) -> dict:
+    from truce.services.attribution import attribution_report
+
+    data = attribution_report(
+        store(request),
+        settings(request),
+        model=model,
+        by=by,
+        conversion=conversion,
+        level=level,
+        lookback_days=lookback,
+        start=start,
+        end=end,
+    )
+    return as_json(data)
+
+
+@router.get("/reports/roi", summary="Spend against attributed pipeline and revenue (as `truce roi --json`)")
+def roi(
+    request: Request,
+    who: Reader,
+    model: ModelQuery = None,
+    by: Annotated[Literal["channel", "campaign"], Query()] = "channel",
+    start: From = None,
+    end: To = None,
+) -> dict:
+    from truce.services.economics import roi_report
+
+    return as_json(roi_report(store(request), settings(request), model=model, by=by, start=start, end=end))
+
+
+@router.get("/reports/budget", summary="Response curves, what-if and optimised budget (as `truce budget --json`)")
+def budget(
+    request: Request,
+    who: Reader,
+    what_if: TextQuery('Monthly spend changes, e.g. "paid_search:-20%,webinar:+20%"', 2000, "what_if") = None,
+    optimize: Annotated[bool, Query(description="Suggest the allocation of total that maximises revenue")] = False,
+    total: Annotated[float | None, Query(ge=0, le=1e13, allow_inf_nan=False, description="Monthly budget")] = None,
+    bounds: TextQuery('Per-channel monthly limits, e.g. "paid_search:1000-5000,webinar:50%-200%"', 2000) = None,
+    low: Annotated[float, Query(alias="min", ge=0, le=1e6, allow_inf_nan=False, description="% of baseline")] = 50.0,
+    high: Annotated[float, Query(alias="max", ge=0, le=1e6, allow_inf_nan=False, description="% of baseline")] = 150.0,
+    model: ModelQuery = None,
+) -> dict:
+    from truce.services.economics import EconomicsError, budget_report, parse_bounds, parse_what_if
+
+    if total is not None and not optimize:
+        raise bad_field("query", "total", message="total is the budget optimize allocates; add optimize=true")
+    if bounds is not None and not optimize:
+        raise bad_field("query", "bounds", message="bounds limit what optimize may allocate; add optimize=true")
+    if low > high:
+        raise bad_field("query", "min", message=f"min {low:g} is above max {high:g} (percent of baseline spend)")
+    try:
+        changes = parse_what_if(what_if) if what_if is not None else None
+    except EconomicsError as exc:
+        raise bad_field("query", "what_if", message=str(exc)) from None
+    try:
+        limits = parse_bounds(bounds) if bounds is not None else None
+    except EconomicsError as exc:
+        raise bad_field("query", "bounds", message=str(exc)) from None
+    data = budget_report(
+        store(request),
+        settings(request),
+        model=model,
+        what_if=changes,
+        optimize=optimize,
+        optimize_total=total,
+        bounds=limits,
+        default_bounds=(low / 100, high / 100),
+    )
+    return as_json(data)
+
+
+@router.get("/reports/pricing", summary="List against realised price, discounts and policy (as `truce pricing --json`)")
+def pricing(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
+    from truce.services.pricing import pricing_report
+
+    return as_json(pricing_report(store(request), settings(request), start=start, end=end))
+
+
+@router.get("/reports/survey", summary="The alignment diagnostic for a round (as `truce survey report --json`)")
+def survey(
+    request: Request, who: Reader, round: TextQuery("The round, e.g. 2026-Q4. Default: the latest", 32) = None
+) -> dict:
+    from truce.services.survey import survey_report
+
+    return as_json(survey_report(store(request), settings(request), round))
+
+
+@router.get("/reports/feedback-themes", summary="What the sales floor said (as `truce feedback themes --json`)")
+def feedback_themes(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
+    from truce.services.feedback import feedback_themes as themes
+
+    return as_json(themes(store(request), start=start, end=end))
+
+
+@router.get("/reports/targets", summary="Attainment and forecast per target (as `truce target --json`)")
+def targets(
+    request: Request,
+    who: Reader,
+    period: TextQuery("A year (2026), quarter (2026-Q4) or month (2026-11)", 16) = None,
+    at: DayQuery("at", "As of the end of this day (UTC). Default: today") = None,
+) -> dict:
+    from truce.domain.forecast import PeriodError
+    from truce.services.targets import targets_report
+
+    try:
+        data = targets_report(store(request), settings(request), period=period, as_of=at)
+    except PeriodError as exc:
+        raise bad_field("query", "period", message=str(exc)) from None
+    return as_json(data)
+
+
+@router.get("/reports/credit", summary="The credit ledger and a bonus-pool what-if (as `truce credit --json`)")
+def credit(
+    request: Request,
+    who: Reader,
+    model: ModelQuery = None,
+    start: DayQuery("from", "First close day counted") = None,
+    end: DayQuery("to", "Last close day counted") = None,
+    by: Annotated[Literal["user", "team"] | None, Query(description="Only people or only teams. Default: both")] = None,
+    pool: TextQuery("What-if: share out a bonus pool of this much", 32) = None,
+    split: Annotated[Literal["credit", "team_then_credit"], Query()] = "credit",
+    team_split: TextQuery("Teams' shares for team_then_credit, e.g. marketing:40,sales:60", 200, "team_split") = None,
+    floor: TextQuery("Least payout per person", 32) = None,
+    cap: TextQuery("Most payout per person", 32) = None,
+) -> dict:
+    from truce.services.credit import bonus_pool, credit_ledger
+
+    weights = _team_split(team_split)
+    wanted = (by,) if by else ("user", "team")
+    if pool is not None and "user" not in wanted:
+        raise bad_field("query", "pool", message="a pool pays people: use it without by=team")
+    engine, config = store(request), settings(request)
+    ledger = credit_ledger(engine, config, model=model, start=start, end=end, by=wanted)
+    bonus = (
+        bonus_pool(ledger, pool, split=split, team_split=weights, floor=floor, cap=cap) if pool is not None else None
+    )
+    return as_json({**ledger, "bonus": bonus})
+
+
+def _team_split(text: str | None) -> dict | None:
+    from decimal import Decimal, InvalidOperation
+
+    if text is None:
+        return None
+    weights = {}
+    for part in text.split(","):
+        team, _, share = part.strip().partition(":")
+        try:
+            weights[team.strip()] = Decimal(share.strip().rstrip("%"))
+        except InvalidOperation:
+            raise bad_field(
+                "query", "team_split", message=f"{part.strip()!r} is not TEAM:SHARE, e.g. marketing:40,sales:60"
+            ) from None
+    return weights
+
+
+@router.get("/reports/metrics", summary="Integrated metrics per group (as `truce metrics --json`)")
+def metrics(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
+    from truce.services.metrics import group_metrics
+
+    return as_json(group_metrics(store(request), settings(request), start=start, end=end))
+
+
+@router.get("/reports/directory", summary="Who to call (as `truce directory --json`)")
+def directory(
+    request: Request,
+    who: Reader,
+    team: Annotated[Literal["marketing", "sales", "revops"] | None, Query(description="Only this team")] = None,
+) -> list[dict]:
+    from truce.services.metrics import directory as people
+
+    return as_json(people(store(request), team=team))
+
+
+@router.get("/reports/brief", summary="The joint revenue-meeting brief's data (as `truce brief --json`)")
+def brief(
+    request: Request,
+    who: Reader,
+    period: TextQuery("An ISO week (2026-W47), month, quarter or year. Default: the last complete week", 16) = None,
+    at: DayQuery("at", "As of the end of this day (company time zone). Default: now") = None,
+) -> dict:
+    from truce.services.brief import build_brief
+
+    with clock_limits():
+        return as_json(build_brief(store(request), settings(request), period=period, as_of=at))
+
+
+@router.get("/config/funnel", summary="The signed funnel: stages, owners, moves, rejection reasons")
+def funnel_config(request: Request, who: Reader) -> dict:
+    funnel = settings(request).funnel
+    return as_json(
+        {**funnel.model_dump(mode="json"), "moves": {k or "entry": list(v) for k, v in funnel.moves().items()}}
+    )
+
+
+@router.get("/survey/statements", summary="The diagnostic's 20 statements (as `truce survey statements --json`)")
+def survey_statements(who: Reader) -> list[dict]:
+    from truce.services.survey import statements
+
+    return as_json(statements())

@@ -1,0 +1,548 @@
+"""What the REST API accepts and returns: strict request models, and the shapes of its answers.
+
+Request models are strict (`{"amount": false}` is refused, not read as 0) and forbid unknown
+fields, so a misspelt field is an error instead of silently ignored. JSON has no dates or
+decimals, so those few types read ISO text (and money also a JSON number) explicitly.
+Text refuses NUL characters, which PostgreSQL cannot store, and is bounded by its column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from truce.store.models import FEEDBACK_KINDS, OPPORTUNITY_STATUSES, TEAMS, TOUCH_KINDS
+
+MAX_ID = 2**31 - 1  # integer primary keys: PostgreSQL's int4
+MAX_BIG_ID = 2**63 - 1  # touchpoints, the ledger, the audit log
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+LARGEST_MONEY = Decimal(10) ** 16  # NUMERIC(18, 2)
+MAX_INGEST_ITEMS = 10_000
+
+
+# ---- value types -----------------------------------------------------------------------------
+
+
+def printable(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("text cannot contain the NUL character (\\u0000)")
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise ValueError("text cannot contain lone UTF-16 surrogates")
+    return text
+
+
+def _trimmed(text: str) -> str:
+    return printable(text).strip()
+
+
+def _filled(text: str) -> str:
+    if not text:
+        raise ValueError("this cannot be blank")
+    return text
+
+
+def Text(longest: int, shortest: int = 0):  # noqa: N802 - reads as a type
+    """At most `longest` characters (as sent), kept without surrounding space; blank refused if required."""
+    checks = (AfterValidator(_trimmed), *((AfterValidator(_filled),) if shortest else ()))
+    return Annotated[str, StringConstraints(min_length=shortest, max_length=longest), *checks]
+
+
+def _in_range(day: dt.date) -> dt.date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{day.isoformat()} is outside {FIRST_DAY.year}–{LAST_DAY.year}")
+    return day
+
+
+def _day(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a date is ISO text, e.g. 2026-01-31")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not a date: {value!r}; write it as YYYY-MM-DD, e.g. 2026-01-31") from None
+
+
+def _moment(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not a date and time: {value!r}; use ISO 8601, e.g. 2026-03-31T14:05:00Z") from None
+    else:
+        raise ValueError("a date and time is ISO 8601 text, e.g. 2026-03-31T14:05:00Z")
+    _in_range(parsed.date())
+    if parsed.tzinfo is not None:
+        try:
+            parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError(f"{value!r} is out of range") from None
+    return parsed
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError('an amount is a JSON number or decimal text, e.g. "1234.50"')
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"not an amount: {value!r}")
+    # The range first: quantizing a huge number overflows the decimal context.
+    if not 0 <= amount < LARGEST_MONEY:
+        raise ValueError(f"{value!r} is not between 0 and 9,999,999,999,999,999.99")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"{value!r} has more than two decimals (money is kept to the cent)")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _rate(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError("a rate is a number from 0 to 1, e.g. 0.125 for 12.5 %")
+    try:
+        rate = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"not a rate: {value!r}") from None
+    if not rate.is_finite() or not 0 <= rate <= 1:
+        raise ValueError(f"a rate is from 0 to 1 (0.125 is 12.5 %), not {value!r}")
+    return rate.quantize(Decimal("0.0001"))
+
+
+def _target_amount(value: Any) -> str:
+    """A whole number, or text the targets service reads to the cent; never a float (or a bool)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return str(value)
+    if isinstance(value, str) and len(value) <= 32 and value.strip():
+        return printable(value.strip())
+    raise ValueError('an amount is a whole number or decimal text, e.g. 2500000 or "2500000.00"')
+
+
+Day = Annotated[dt.date, BeforeValidator(_day), AfterValidator(_in_range)]
+Moment = Annotated[dt.datetime, BeforeValidator(_moment)]
+Money = Annotated[Decimal, BeforeValidator(_money)]
+Rate = Annotated[Decimal, BeforeValidator(_rate)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Email = Text(254, 3)
+ExternalId = Text(64, 1)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+# ---- errors ---------------------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    path: str = Field(description="Where the bad value is, e.g. body.items.3.occurred_at or query.limit")
+    message: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    errors: list[FieldError] = Field(description="One entry per bad field; empty when the error is not about a field")
+
+
+ERRORS: dict[int | str, dict] = {
+    400: {"model": ErrorOut, "description": "The request cannot be carried out as asked; `error` says why"},
+    401: {"model": ErrorOut, "description": "No valid API token or session"},
+    403: {"model": ErrorOut, "description": "The caller's role may not do this (docs/permissions.md)"},
+    404: {"model": ErrorOut, "description": "No such record"},
+    409: {"model": ErrorOut, "description": "The record's current state or another record refuses the change"},
+    422: {"model": ErrorOut, "description": "A field is not valid: `errors` gives the path of each"},
+}
+
+
+# ---- pages of records -----------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    team: str
+    role: str
+    access: str
+    marketing_focus: str | None
+    is_leader: bool
+    region: str | None
+    segment: str | None
+    active: bool
+    external_id: str | None
+    created_at: dt.datetime
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    domain: str | None
+    industry: str | None
+    employees: int | None
+    region: str | None
+    segment: str | None
+    owner_id: int | None
+    owner: str | None
+    is_key_account: bool
+    external_id: str | None
+    salesforce_id: str | None
+    hubspot_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ContactOut(BaseModel):
+    id: int
+    email: str
+    first_name: str | None
+    last_name: str | None
+    title: str | None
+    phone: str | None
+    account_id: int | None
+    source_channel: str | None
+    stage: str
+    lead_status: str | None
+    owner_id: int | None
+    owner: str | None
+    score: int | None
+    scored_at: dt.datetime | None
+    external_id: str | None
+    salesforce_id: str | None
+    hubspot_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    channel: str
+    owning_team: str
+    budget: Decimal | None
+    actual_cost: Decimal | None
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    owner_id: int | None
+    owner: str | None
+    external_id: str | None
+    salesforce_id: str | None
+
+
+class OpportunityOut(BaseModel):
+    id: int
+    name: str | None
+    account_id: int | None
+    primary_contact_id: int | None
+    campaign_id: int | None
+    amount: Decimal
+    list_amount: Decimal | None
+    discount_rate: Decimal | None
+    currency: str
+    stage: str
+    status: str
+    created_at: dt.datetime
+    close_date: dt.date | None
+    loss_reason: str | None
+    competitor: str | None
+    product: str | None
+    owner_id: int | None
+    owner: str | None
+    external_id: str | None
+    salesforce_id: str | None
+    hubspot_id: str | None
+    updated_at: dt.datetime
+
+
+class TouchpointOut(BaseModel):
+    id: int
+    external_id: str | None
+    contact_id: int
+    account_id: int | None
+    campaign_id: int | None
+    channel: str
+    kind: str
+    touch_type: str
+    occurred_at: dt.datetime
+    user_id: int | None
+
+
+class StageChangeOut(BaseModel):
+    id: int
+    external_id: str | None
+    entity_type: str
+    entity_id: int
+    from_stage: str | None
+    to_stage: str
+    changed_at: dt.datetime
+    changed_by_id: int | None
+    team_before: str | None
+    team_after: str | None
+    reason: str | None
+    note: str | None
+    origin: str
+    recorded_at: dt.datetime
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+# ---- writes to records ----------------------------------------------------------------------------
+# On PATCH a field left out keeps its value and null clears it; fields a record cannot be
+# without (a name, an amount) refuse null.
+
+
+class AccountIn(Strict):
+    name: Text(200, 1)
+    domain: Text(253) | None = None
+    industry: Text(100) | None = None
+    employees: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
+    region: Text(64) | None = None
+    segment: Text(64) | None = None
+    owner: Email | None = Field(None, description="The owner's email")
+    is_key_account: bool = False
+    external_id: ExternalId | None = None
+
+
+class AccountPatch(Strict):
+    name: Text(200, 1) = None
+    domain: Text(253) | None = None
+    industry: Text(100) | None = None
+    employees: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
+    region: Text(64) | None = None
+    segment: Text(64) | None = None
+    owner: Email | None = Field(None, description="The owner's email")
+    is_key_account: bool = None
+    external_id: ExternalId | None = None
+
+
+class ContactIn(Strict):
+    email: Email
+    first_name: Text(100) | None = None
+    last_name: Text(100) | None = None
+    title: Text(200) | None = None
+    phone: Text(50) | None = None
+    account_id: Id | None = None
+    source_channel: Text(64) | None = None
+    stage: Text(32, 1) | None = Field(None, description="Where the contact enters the funnel. Default: the first stage")
+    lead_status: Text(64) | None = None
+    owner: Email | None = Field(None, description="The owner's email")
+    external_id: ExternalId | None = None
+
+
+class ContactPatch(Strict):
+    """A contact's stage moves only through the handoff actions and stage-change ingestion."""
+
+    email: Email = None
+    first_name: Text(100) | None = None
+    last_name: Text(100) | None = None
+    title: Text(200) | None = None
+    phone: Text(50) | None = None
+    account_id: Id | None = None
+    source_channel: Text(64) | None = None
+    lead_status: Text(64) | None = None
+    owner: Email | None = Field(None, description="The owner's email")
+    external_id: ExternalId | None = None
+
+
+class CampaignIn(Strict):
+    """A campaign's budget and cost are set with PUT /campaigns/{id}/cost (marketing only)."""
+
+    name: Text(200, 1)
+    channel: Text(64, 1)
+    owning_team: Literal[TEAMS] = "marketing"  # type: ignore[valid-type]
+    starts_on: Day | None = None
+    ends_on: Day | None = None
+    owner: Email | None = Field(None, description="The owner's email")
+    external_id: ExternalId | None = None
+
+
+class CampaignPatch(Strict):
+    name: Text(200, 1) = None
+    channel: Text(64, 1) = None
+    owning_team: Literal[TEAMS] = None  # type: ignore[valid-type]
+    starts_on: Day | None = None
+    ends_on: Day | None = None
+    owner: Email | None = Field(None, description="The owner's email")
+    external_id: ExternalId | None = None
+
+
+class CampaignCostIn(Strict):
+    budget: Money | None = None
+    actual_cost: Money | None = None
+
+
+class OpportunityIn(Strict):
+    name: Text(200) | None = None
+    account_id: Id | None = None
+    primary_contact_id: Id | None = None
+    campaign_id: Id | None = None
+    amount: Money
+    list_amount: Money | None = None
+    discount_rate: Rate | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+        None, description="ISO 4217 code. Default: the company's currency"
+    )
+    stage: Text(64, 1)
+    status: Literal[OPPORTUNITY_STATUSES] | None = Field(  # type: ignore[valid-type]
+        None, description="Default: from the stage, by truce.toml's won and lost deal stages"
+    )
+    close_date: Day | None = None
+    loss_reason: Text(100) | None = None
+    competitor: Text(100) | None = None
+    product: Text(100) | None = None
+    owner: Email | None = Field(None, description="The owner's email")
+    external_id: ExternalId | None = None
+
+
+class OpportunityPatch(Strict):
+    name: Text(200) | None = None
+    account_id: Id | None = None
+    primary_contact_id: Id | None = None
+    campaign_id: Id | None = None
+    amount: Money = None
+    list_amount: Money | None = None
+    discount_rate: Rate | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = None
+    stage: Text(64, 1) = None
+    status: Literal[OPPORTUNITY_STATUSES] = None  # type: ignore[valid-type]
+    close_date: Day | None = None
+    loss_reason: Text(100) | None = None
+    competitor: Text(100) | None = None
+    product: Text(100) | None = None
+    owner: Email | None = Field(None, description="The owner's email")
+    external_id: ExternalId | None = None
+
+
+class UserIn(Strict):
+    email: Email
+    team: Literal[TEAMS]  # type: ignore[valid-type]
+    role: Literal["member", "viewer"] = "member"
+    name: Text(200, 1) | None = None
+    password: Annotated[str, StringConstraints(min_length=10, max_length=200), AfterValidator(printable)] | None = None
+
+
+# ---- actions --------------------------------------------------------------------------------------
+
+
+class RejectIn(Strict):
+    reason: Text(64, 1) = Field(description="A rejection reason code from truce.toml, e.g. no_budget")
+    note: Text(2000) | None = Field(None, description="Free text for marketing")
+
+
+class FeedbackIn(Strict):
+    text: Text(2000, 1) = Field(description="What you heard, in one line")
+    kind: Literal[FEEDBACK_KINDS]  # type: ignore[valid-type]
+    contact: Email | None = Field(None, description="The contact it concerns (email)")
+    deal_id: Id | None = None
+    campaign_id: Id | None = None
+
+
+class FeedbackAnswerIn(Strict):
+    status: Literal["acknowledged", "acted_on"]
+    reply: Text(2000) | None = Field(None, description="What marketing says back; required for acted_on")
+
+
+class TargetIn(Strict):
+    metric: Literal["revenue", "pipeline", "mqls"]
+    amount: Annotated[
+        str,
+        BeforeValidator(_target_amount),
+        WithJsonSchema(
+            {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1, "maxLength": 32}]}
+        ),
+    ] = Field(description='Money to the cent as text (e.g. "2500000.00") or a whole number; MQLs are whole numbers')
+    period: Text(16, 1) | None = Field(None, description="A year (2026), quarter (2026-Q4) or month (2026-11)")
+    start: Day | None = Field(None, description="First day, instead of period")
+    end: Day | None = Field(None, description="Last day, with start")
+    team: Literal["shared", "marketing", "sales"] = "shared"
+
+
+class SurveyResponseIn(Strict):
+    ratings: Annotated[list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=20, max_length=20)] = Field(
+        description="The 20 statements' ratings in order, each 1 (strongly disagree) to 5 (strongly agree)"
+    )
+    round: Text(32, 1) | None = Field(None, description="e.g. 2026-Q4. Default: the latest round, else this quarter")
+    team: Literal["sales", "marketing"] | None = Field(None, description="The team you answer for. Default: yours")
+    role: Literal["leader", "staff"] | None = Field(None, description="Default: from your user record")
+
+
+class AccountPlanIn(Strict):
+    liaison: Email = Field(description="The marketing liaison's email")
+    owner: Email = Field(description="The sales owner's email")
+    objectives: Text(2000) | None = None
+    next_action: Text(2000) | None = None
+    next_action_due: Day | None = None
+
+
+# ---- ingestion ------------------------------------------------------------------------------------
+# The columns of `truce import touchpoints` and `truce import stage-changes`, under the same rules.
+
+
+class TouchpointItem(Strict):
+    external_id: ExternalId = Field(description="The touch's id in the system sending it: re-sending it updates")
+    contact_email: Email | None = Field(None, description="The contact (or contact_external_id)")
+    contact_external_id: ExternalId | None = None
+    campaign_external_id: ExternalId | None = None
+    channel: Text(64) | None = Field(None, description="Default: the campaign's channel")
+    kind: Literal[TOUCH_KINDS] | None = Field(  # type: ignore[valid-type]
+        None, description="Default: sales when user_email is a sales user, else marketing"
+    )
+    touch_type: Text(32) | None = Field(None, description="e.g. form, webinar, call, demo. Default: campaign_response")
+    occurred_at: Moment = Field(description="ISO 8601; without a zone it is read in the company's time zone")
+    user_email: Email | None = Field(None, description="Who made the touch, for sales touches")
+
+
+class StageChangeItem(Strict):
+    external_id: Text(128, 1) = Field(description="The move's id in the system sending it; the ledger is append-only")
+    entity_type: Literal["contact", "opportunity"] | None = Field(
+        None, description="Default: opportunity when opportunity_external_id is given, else contact"
+    )
+    contact_email: Email | None = None
+    contact_external_id: ExternalId | None = None
+    opportunity_external_id: ExternalId | None = None
+    from_stage: Text(64) | None = Field(None, description="Default: where the lead was just before this move")
+    to_stage: Text(64, 1)
+    changed_at: Moment = Field(description="ISO 8601; without a zone it is read in the company's time zone")
+    changed_by_email: Email | None = None
+    reason: Text(64) | None = None
+    note: Text(10_000) | None = None
+
+
+class TouchpointBatch(Strict):
+    items: Annotated[list[TouchpointItem], Field(max_length=MAX_INGEST_ITEMS)]
+
+
+class StageChangeBatch(Strict):
+    items: Annotated[list[StageChangeItem], Field(max_length=MAX_INGEST_ITEMS)]
+
+
+class IngestOut(BaseModel):
+    items: int
+    inserted: int
+    updated: int
+    unchanged: int
+    contacts_rescored: int
+    became_mql: int
+    warnings: dict[str, int]
