@@ -5,8 +5,25 @@ from __future__ import annotations
 import typer
 
 from truce import __version__
+from truce.cli import (
+    accounts,
+    attribution,
+    brief,
+    data,
+    economics,
+    feedback,
+    funnel,
+    handoff,
+    lead,
+    metrics,
+    score,
+    serve,
+    start,
+    store,
+    survey,
+    users,
+)
 from truce.cli import targets as target_commands
-from truce.cli import accounts, attribution, brief, data, economics, feedback, funnel, handoff, lead, metrics, score, serve, start, store, survey, users
 
 app = typer.Typer(
     name="truce",

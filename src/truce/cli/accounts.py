@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import DbOption, JsonOption, console, fail, handled, open_store, print_json
-from truce.cli.metrics import parse_day, table
+from truce.cli.common import DbOption, JsonOption, console, fail, handled, open_store, parse_day, print_json
+from truce.cli.metrics import table
 
 accounts_app = typer.Typer(
     help="Key accounts' joint plans: a marketing liaison, a sales owner, objectives, the next joint action.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from truce.cli.common import (
     handled,
     load_config,
     open_store,
+    parse_day,
     print_json,
 )
 
@@ -112,7 +112,7 @@ def attribution(
     if from_file is not None:
         _from_file(from_file, model, engine, config, json)
         return
-    first, last = _day("--from", start), _day("--to", end)
+    first, last = parse_day("--from", start), parse_day("--to", end)
     from truce.services.attribution import ReportError, attribution_report
 
     with handled():
@@ -175,15 +175,6 @@ def _from_file(path: str, model: Model | None, engine: Engine, config: str | Non
     }
     console.print(f"[bold]{path}[/]")
     _show(data, loaded.company.currency)
-
-
-def _day(option: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-31")
 
 
 def _show(data: dict, currency: str) -> None:

@@ -30,6 +30,21 @@ console = Console()
 errors = Console(stderr=True)
 
 
+# The models [attribution] model accepts (a test checks the config agrees); spelled out here
+# so that `truce --help` does not load pydantic.
+ATTRIBUTION_MODELS = (
+    "first_touch",
+    "last_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "w_shaped",
+    "full_path",
+    "markov",
+    "shapley",
+)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -84,3 +99,15 @@ def load_config(path: str | None):
 def config_and_store(config: str | None, db: str | None):
     """The funnel config and the store, the pair most commands start from."""
     return load_config(config), open_store(db)
+
+
+def parse_day(option: str, text: str | None):
+    """A YYYY-MM-DD option as a date, or a clear error naming the option."""
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-31")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from truce.cli.common import (
+    ATTRIBUTION_MODELS,
     ConfigOption,
     DbOption,
     JsonOption,
@@ -17,22 +17,11 @@ from truce.cli.common import (
     handled,
     load_config,
     open_store,
+    parse_day,
     print_json,
 )
 
-# The models [attribution] model accepts (tests check the two lists agree); spelled out so that
-# `truce --help` does not load pydantic.
-MODELS = (
-    "first_touch",
-    "last_touch",
-    "linear",
-    "time_decay",
-    "position_based",
-    "w_shaped",
-    "full_path",
-    "markov",
-    "shapley",
-)
+MODELS = ATTRIBUTION_MODELS
 Model = StrEnum("Model", {name: name for name in MODELS})
 ModelOption = Annotated[
     Model | None, typer.Option("--model", help="Attribution model. Default: the attribution model in truce.toml.")
@@ -68,7 +57,7 @@ def roi(
 
     Example:  truce roi --by campaign --model linear --from 2026-01-01 --to 2026-06-30
     """
-    first, last = _day("--from", start), _day("--to", end)
+    first, last = parse_day("--from", start), parse_day("--to", end)
     from truce.services.economics import roi_report
 
     data = _run(roi_report, config, db, model=model.value if model else None, by=by.value, start=first, end=last)
@@ -162,7 +151,7 @@ def pricing(
 
     Example:  truce pricing --from 2026-01-01 --to 2026-06-30
     """
-    first, last = _day("--from", start), _day("--to", end)
+    first, last = parse_day("--from", start), parse_day("--to", end)
     from truce.services.pricing import pricing_report
 
     data = _run(pricing_report, config, db, start=first, end=last)
@@ -180,15 +169,6 @@ def _run(report, config: str | None, db: str | None, **options) -> dict:
             return report(store, loaded, **options)
         except ValueError as exc:  # every report's own error (and the attribution model's) is a ValueError
             fail(str(exc))
-
-
-def _day(option: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-31")
 
 
 # ---- formatting --------------------------------------------------------------------------------

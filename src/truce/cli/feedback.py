@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import DbOption, JsonOption, console, fail, handled, open_store, print_json
-from truce.cli.metrics import FromOption, ToOption, bar, parse_day, span, table
+from truce.cli.common import DbOption, JsonOption, console, fail, handled, open_store, parse_day, print_json
+from truce.cli.metrics import FromOption, ToOption, bar, span, table
 
 # The kinds and statuses the store accepts (a test checks they agree); spelled out so that
 # `truce --help` does not load SQLAlchemy.

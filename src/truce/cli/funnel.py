@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from enum import StrEnum
 from typing import Annotated
@@ -18,6 +17,7 @@ from truce.cli.common import (
     handled,
     load_config,
     open_store,
+    parse_day,
     print_json,
 )
 
@@ -70,7 +70,7 @@ def funnel(
 
     Example:  truce funnel --by channel --from 2026-01-01 --to 2026-06-30
     """
-    first, last = _day("--from", start), _day("--to", end)
+    first, last = parse_day("--from", start), parse_day("--to", end)
     from truce.services.funnel import ReportError, funnel_report
 
     with handled():
@@ -93,15 +93,6 @@ def funnel(
         print_json(data)
         return
     _show(data)
-
-
-def _day(option: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-31")
 
 
 # ---- tables ----------------------------------------------------------------------------------

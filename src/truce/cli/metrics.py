@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from truce.cli.common import (
     handled,
     load_config,
     open_store,
+    parse_day,
     print_json,
 )
 
@@ -34,15 +34,6 @@ class Team(StrEnum):
 def register(app: typer.Typer) -> None:
     app.command("metrics")(metrics)
     app.command("directory")(directory)
-
-
-def parse_day(option: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-31")
 
 
 def bar(value: float, largest: float, width: int = BAR) -> str:

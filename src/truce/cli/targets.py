@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from enum import StrEnum
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 
 from truce.cli.common import (
+    ATTRIBUTION_MODELS,
     ConfigOption,
     DbOption,
     JsonOption,
@@ -17,21 +17,11 @@ from truce.cli.common import (
     console,
     fail,
     handled,
+    parse_day,
     print_json,
 )
 
-# The models [attribution] model accepts, spelled out so that `truce --help` does not load pydantic.
-MODELS = (
-    "first_touch",
-    "last_touch",
-    "linear",
-    "time_decay",
-    "position_based",
-    "w_shaped",
-    "full_path",
-    "markov",
-    "shapley",
-)
+MODELS = ATTRIBUTION_MODELS
 Model = StrEnum("Model", {name: name for name in MODELS})
 BAR = 10
 
@@ -70,15 +60,6 @@ PeriodOption = Annotated[
 def register(app: typer.Typer) -> None:
     app.add_typer(target_app, name="target")
     app.command("credit")(credit)
-
-
-def _day(option: str, text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-31")
 
 
 def _money(value) -> str:
@@ -121,7 +102,7 @@ def target_report(
     from truce.domain.forecast import PeriodError
     from truce.services.targets import targets_report
 
-    as_of = _day("--at", at)
+    as_of = parse_day("--at", at)
     with handled():
         loaded, engine = config_and_store(config, db)
         try:
@@ -217,8 +198,8 @@ def target_set(
                 amount=amount,
                 actor=actor or os.environ.get("TRUCE_USER"),
                 period=period,
-                start=_day("--start", start),
-                end=_day("--end", end),
+                start=parse_day("--start", start),
+                end=parse_day("--end", end),
                 team=team.value,
             )
         except TargetError as exc:
@@ -254,7 +235,7 @@ def target_backtest(
 
     with handled():
         loaded, engine = config_and_store(config, db)
-        data = backtest(engine, loaded, start=_day("--from", start), end=_day("--to", end))
+        data = backtest(engine, loaded, start=parse_day("--from", start), end=parse_day("--to", end))
     if json:
         print_json(data)
         return
@@ -345,7 +326,7 @@ def credit(
     from truce.services.credit import CreditError, bonus_pool, credit_ledger
 
     weights = _team_split(team_split)
-    first, last = _day("--from", start), _day("--to", end)
+    first, last = parse_day("--from", start), parse_day("--to", end)
     wanted = (by.value,) if by else ("user", "team")
     if pool is not None and "user" not in wanted:
         fail("--pool pays people: use it without --by team")
