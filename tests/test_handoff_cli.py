@@ -95,6 +95,14 @@ def test_a_bad_moment_is_a_clear_error(demo):
     assert "--at: not a date and time: 'yesterday'" in result.output
 
 
+def test_a_moment_the_sla_clock_cannot_reach_is_a_clear_error_not_a_traceback(demo):
+    # 2000 is more than ten years before the demo's data: the clock gives up counting hours.
+    result = run("sla", "--db", demo, "--at", "2000-01-01")
+    assert result.exit_code == 1
+    assert "cannot run the SLA clocks that far" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_an_illegal_move_by_hand_is_refused_with_the_allowed_moves(demo):
     customers = [c for c in json.loads(run("custody", "--db", demo, "--at", AS_OF, "--json").output)["leads"] if c["stage"] == "inquiry"]
     email = customers[0]["email"]

@@ -66,6 +66,7 @@ def print_json(data) -> None:
 def handled() -> Iterator[None]:
     """Turn the errors users cause into one clear line and a non-zero exit, not a traceback."""
     from truce.config import ConfigError
+    from truce.domain.business_hours import OutOfRange
     from truce.imports.csvfile import FileProblem
     from truce.store.db import SchemaError
 
@@ -73,6 +74,8 @@ def handled() -> Iterator[None]:
         yield
     except (ConfigError, SchemaError, FileProblem) as exc:
         fail(str(exc))
+    except OutOfRange as exc:
+        fail(f"cannot run the SLA clocks that far: {exc}; choose a moment nearer the data")
 
 
 def open_store(db: str | None, *, check_schema: bool = True):

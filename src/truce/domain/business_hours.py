@@ -16,6 +16,10 @@ from zoneinfo import ZoneInfo
 MAX_DAYS = 3700  # ten years: a deadline further away than that is a configuration mistake
 
 
+class OutOfRange(ValueError):
+    """A moment too far from any business hours for the clock to count (a caller's mistake)."""
+
+
 @dataclass(frozen=True)
 class BusinessHours:
     zone: ZoneInfo
@@ -44,7 +48,7 @@ class BusinessHours:
             window = self._window(day + dt.timedelta(days=offset))
             if window is not None:
                 yield window
-        raise ValueError(f"no business hours within {MAX_DAYS} days of {start.isoformat()}")
+        raise OutOfRange(f"no business hours within {MAX_DAYS} days of {start.isoformat()}")
 
     def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime:
         """The instant `duration` of business time after `start` (the deadline of an SLA)."""

@@ -106,11 +106,11 @@ def bad_field(*path: str | int, message: str) -> RequestValidationError:
 def clock_limits() -> Iterator[None]:
     """The SLA clock counts business hours across at most ten years (truce.domain.business_hours);
     a moment further from the data is the caller's mistake, not a server error."""
+    from truce.domain.business_hours import OutOfRange
+
     try:
         yield
-    except ValueError as exc:
-        if not str(exc).startswith("no business hours within"):
-            raise
+    except OutOfRange as exc:
         raise HTTPException(
             400, f"cannot run the SLA clocks that far: {exc}; choose a moment nearer the data"
         ) from None
