@@ -310,6 +310,15 @@ class Brief(_Strict):
     gross_margin: float = Field(default=0.75, ge=0, le=1)
 
 
+class Serve(_Strict):
+    """`truce serve`: the web app and REST API."""
+
+    # A report is computed once per change of the data and shared by every reader for this long at
+    # most; reports "as of now" (SLA clocks, cold leads) are never older than this. 0 turns it off.
+    report_cache_seconds: int = Field(default=60, ge=0, le=86_400)
+    report_cache_megabytes: int = Field(default=256, ge=1, le=65_536)
+
+
 class TruceConfig(_Strict):
     company: Company = Company()
     funnel: Funnel
@@ -323,6 +332,7 @@ class TruceConfig(_Strict):
     pricing: Pricing = Pricing()
     diagnostic: Diagnostic = Diagnostic()
     brief: Brief = Brief()
+    serve: Serve = Serve()
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -1,5 +1,8 @@
 """Every report as JSON: the same service function and options as the CLI command, the same JSON as its --json.
 
+Each answer is computed once per revision of the data and shared by every reader
+(truce.web.report_cache): at 100,000 contacts a report costs seconds, a repeated read a millisecond.
+
 Two CLI options stay on the command line: `--engine spark` (a Spark session is no job for a
 web request) and `truce attribution --from-file` (a path on the server).
 """
@@ -24,6 +27,7 @@ from truce.web.api_common import (
     store,
 )
 from truce.web.app import Caller, allowed
+from truce.web.report_cache import cached_report
 
 router = api_router(tags=["reports"])
 Reader = Annotated[Caller, Depends(allowed("read_reports"))]
@@ -35,6 +39,7 @@ Days = Annotated[int, Query(ge=1, le=3660)]
 
 
 @router.get("/reports/funnel", summary="The funnel report (as `truce funnel --json`)")
+@cached_report
 def funnel(
     request: Request,
     who: Reader,
@@ -66,6 +71,7 @@ def funnel(
 
 
 @router.get("/reports/sla", summary="SLA compliance per side, person and month (as `truce sla --json`)")
+@cached_report
 def sla(request: Request, who: Reader, at: At = None) -> dict:
     from truce.services.sla_report import report
 
@@ -74,6 +80,7 @@ def sla(request: Request, who: Reader, at: At = None) -> dict:
 
 
 @router.get("/reports/custody", summary="Cold leads and who held them (as `truce custody --json`)")
+@cached_report
 def custody(request: Request, who: Reader, at: At = None) -> dict:
     from truce.services.custody import cold_leads
 
@@ -82,6 +89,7 @@ def custody(request: Request, who: Reader, at: At = None) -> dict:
 
 
 @router.get("/reports/attribution", summary="Credit for conversions and revenue (as `truce attribution --json`)")
+@cached_report
 def attribution(
     request: Request,
     who: Reader,
@@ -110,6 +118,7 @@ def attribution(
 
 
 @router.get("/reports/roi", summary="Spend against attributed pipeline and revenue (as `truce roi --json`)")
+@cached_report
 def roi(
     request: Request,
     who: Reader,
@@ -124,6 +133,7 @@ def roi(
 
 
 @router.get("/reports/budget", summary="Response curves, what-if and optimised budget (as `truce budget --json`)")
+@cached_report
 def budget(
     request: Request,
     who: Reader,
@@ -165,6 +175,7 @@ def budget(
 
 
 @router.get("/reports/pricing", summary="List against realised price, discounts and policy (as `truce pricing --json`)")
+@cached_report
 def pricing(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
     from truce.services.pricing import pricing_report
 
@@ -172,6 +183,7 @@ def pricing(request: Request, who: Reader, start: From = None, end: To = None) -
 
 
 @router.get("/reports/survey", summary="The alignment diagnostic for a round (as `truce survey report --json`)")
+@cached_report
 def survey(
     request: Request, who: Reader, round: TextQuery("The round, e.g. 2026-Q4. Default: the latest", 32) = None
 ) -> dict:
@@ -181,6 +193,7 @@ def survey(
 
 
 @router.get("/reports/feedback-themes", summary="What the sales floor said (as `truce feedback themes --json`)")
+@cached_report
 def feedback_themes(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
     from truce.services.feedback import feedback_themes as themes
 
@@ -188,6 +201,7 @@ def feedback_themes(request: Request, who: Reader, start: From = None, end: To =
 
 
 @router.get("/reports/targets", summary="Attainment and forecast per target (as `truce target --json`)")
+@cached_report
 def targets(
     request: Request,
     who: Reader,
@@ -205,6 +219,7 @@ def targets(
 
 
 @router.get("/reports/credit", summary="The credit ledger and a bonus-pool what-if (as `truce credit --json`)")
+@cached_report
 def credit(
     request: Request,
     who: Reader,
@@ -250,6 +265,7 @@ def _team_split(text: str | None) -> dict | None:
 
 
 @router.get("/reports/metrics", summary="Integrated metrics per group (as `truce metrics --json`)")
+@cached_report
 def metrics(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
     from truce.services.metrics import group_metrics
 
@@ -257,6 +273,7 @@ def metrics(request: Request, who: Reader, start: From = None, end: To = None) -
 
 
 @router.get("/reports/directory", summary="Who to call (as `truce directory --json`)")
+@cached_report
 def directory(
     request: Request,
     who: Reader,
@@ -268,6 +285,7 @@ def directory(
 
 
 @router.get("/reports/brief", summary="The joint revenue-meeting brief's data (as `truce brief --json`)")
+@cached_report
 def brief(
     request: Request,
     who: Reader,

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from truce.web import charts, pages_money, pages_pipeline, pages_voice
 from truce.web.app import COOKIE, Caller, allowed
-from truce.web.pages_base import PageRoute, engine_and_config, render, templates
+from truce.web.pages_base import PageRoute, engine_and_config, render, shared, templates
 
 HERE = Path(__file__).parent
 STATIC = {"truce.css": "text/css", "truce.js": "text/javascript"}
@@ -85,9 +85,9 @@ def overview(request: Request, who: Caller = Depends(allowed("read_reports"))) -
 
     engine, config = engine_and_config(request)
     now = dt.datetime.now(dt.UTC)
-    funnel = funnel_report(engine, config)
-    waiting = queue(engine, config, now)
-    cold = cold_leads(engine, config, now)
+    funnel = shared(request, "funnel", lambda: funnel_report(engine, config))
+    waiting = shared(request, "handoff_queue", lambda: queue(engine, config, now))
+    cold = shared(request, "cold_leads", lambda: cold_leads(engine, config, now))
     snapshot = {row["stage"]: row["count"] for row in funnel["volume"]["snapshot"]}
     stages = [
         {"key": s.key, "label": s.label, "team": s.team, "now": snapshot.get(s.key, 0)} for s in config.funnel.stages
@@ -98,7 +98,7 @@ def overview(request: Request, who: Caller = Depends(allowed("read_reports"))) -
         request,
         who,
         "overview.html",
-        targets=_shared_targets(engine, config, now.date()),
+        targets=shared(request, "shared_targets", lambda: _shared_targets(engine, config, now.date()), day=now.date()),
         stages=stages,
         exits=[{"label": e.label, "now": snapshot.get(e.key, 0)} for e in config.funnel.exits],
         funnel_chart=charts.bars(
@@ -112,7 +112,7 @@ def overview(request: Request, who: Caller = Depends(allowed("read_reports"))) -
         cold_days=cold["cold_after_days"],
         cold_recent_days=COLD_RECENT_DAYS,
         newly_cold={team: sum(1 for lead in newly_cold if lead["team"] == team) for team in ("marketing", "sales")},
-        stalled=_stalled(engine, config, now),
+        stalled=shared(request, "stalled", lambda: _stalled(engine, config, now)),
         as_of=funnel["as_of"],
     )
 

@@ -148,3 +148,11 @@ def with_query(path: str, **params) -> str:
 
 def engine_and_config(request: Request):
     return request.app.state.engine, request.app.state.config
+
+
+def shared(request: Request, name: str, compute: Callable, **options):
+    """A service's report for a page, computed once per revision of the data and shared by every
+    reader (truce.web.report_cache). Pages only read what it returns: it is the same object for all."""
+    from truce.web.report_cache import remembered
+
+    return remembered(request, ("page", name, tuple(sorted(options.items()))), compute)[0]

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from truce.web import charts
 from truce.web.app import Caller, allowed
-from truce.web.pages_base import PageRoute, back, engine_and_config, render, with_query
+from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 ATTRIBUTION_BY = ("channel", "campaign", "team", "user")
@@ -44,8 +44,13 @@ def attribution(
              "level": level or config.attribution.level}  # fmt: skip
     choices = {"models": _models(), "bys": ATTRIBUTION_BY, "conversions": CONVERSIONS, "levels": LEVELS}
     try:
-        report = attribution_report(
-            engine, config, model=asked["model"], by=by, conversion=asked["conversion"], level=asked["level"]
+        report = shared(
+            request,
+            "attribution",
+            lambda: attribution_report(
+                engine, config, model=asked["model"], by=by, conversion=asked["conversion"], level=asked["level"]
+            ),
+            **asked,
         )
     except ReportError as exc:
         return render(request, who, "attribution.html", status=400, error=str(exc), asked=asked, report=None, **choices)
@@ -71,15 +76,17 @@ def economics(request: Request, who: Caller = Depends(allowed("read_reports"))) 
     from truce.services.pricing import pricing_report
 
     engine, config = engine_and_config(request)
-    roi = roi_report(engine, config)
-    pricing = pricing_report(engine, config)
+    roi = shared(request, "roi", lambda: roi_report(engine, config))
+    pricing = shared(request, "pricing", lambda: pricing_report(engine, config))
     channels = [r["key"] for r in roi["rows"] if r["spend"] > 0 and r["key"] not in (None, "(none)")]
     asked = {c: request.query_params.get(f"change_{c}", "").strip() for c in channels}
     what_if, error = None, None
     changes = ",".join(f"{c}:{_percent(v)}" for c, v in asked.items() if v not in ("", "0"))
     if changes:
         try:
-            what_if = budget_report(engine, config, what_if=parse_what_if(changes))
+            what_if = shared(
+                request, "budget", lambda: budget_report(engine, config, what_if=parse_what_if(changes)), what_if=changes
+            )
         except EconomicsError as exc:
             error = str(exc)
     elif request.query_params.get("what_if"):
@@ -132,10 +139,20 @@ def targets(request: Request, period: str = "", who: Caller = Depends(allowed("r
     context = {"period": label, "teams": TARGET_TEAMS, "metrics": _target_metrics(), "report": None, "ledger": None}
     try:
         span = parse_period(label)
-        report = targets_report(engine, config, period=label, as_of=today)
+        report = shared(
+            request, "targets", lambda: targets_report(engine, config, period=label, as_of=today), period=label, day=today
+        )
         # A period that has not started has no won deal to credit yet.
         ledger = (
-            credit_ledger(engine, config, start=span.start, end=min(span.end, today)) if span.start <= today else None
+            shared(
+                request,
+                "credit",
+                lambda: credit_ledger(engine, config, start=span.start, end=min(span.end, today)),
+                start=span.start,
+                end=min(span.end, today),
+            )
+            if span.start <= today
+            else None
         )
     except (PeriodError, TargetError, CreditError) as exc:
         return render(request, who, "targets.html", status=400, error=str(exc), **context)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from truce.domain.access import can
 from truce.web import charts
 from truce.web.app import Caller, allowed
-from truce.web.pages_base import PageRoute, back, engine_and_config, render, with_query
+from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 FEEDBACK_SHOWN = 20
@@ -50,7 +50,10 @@ def feedback(
     except FeedbackRefused as exc:
         return render(request, who, "feedback.html", status=400, error=str(exc), items=[], themes=None, **context)
     today = dt.datetime.now(dt.UTC).date()
-    themes = feedback_themes(engine, config, start=today - dt.timedelta(days=89), end=today)
+    start = today - dt.timedelta(days=89)
+    themes = shared(
+        request, "feedback_themes", lambda: feedback_themes(engine, config, start=start, end=today), start=start, end=today
+    )
     kinds_chart = charts.bars(list(themes["counts"]), list(themes["counts"].values()), colour=charts.SALES)
     more = with_query("/feedback", status=status, kind=kind, mine=mine, limit=limit + FEEDBACK_SHOWN) + "#items"
     return render(
@@ -129,7 +132,9 @@ def survey_page(request: Request, round: str = "", who: Caller = Depends(allowed
     report, error = None, None
     if shown_round:
         try:
-            report = survey.survey_report(engine, config, shown_round)
+            report = shared(
+                request, "survey", lambda: survey.survey_report(engine, config, shown_round), round=shown_round
+            )
         except survey.SurveyError as exc:
             error = str(exc)
     return render(
@@ -214,14 +219,20 @@ def _brief(request: Request, who: Caller, period: str, download: bool) -> Respon
     from truce.services.brief import BriefError, build_brief
 
     engine, config = engine_and_config(request)
+    asked = period.strip() or None
+
+    def page() -> tuple[str, str]:
+        data = build_brief(engine, config, period=asked)
+        return data["period"]["label"], render_html(data)
+
     try:
-        data = build_brief(engine, config, period=period.strip() or None)
+        label, html = shared(request, "brief", page, period=asked)
     except BriefError as exc:
         return render(request, who, "refused.html", status=400, message=str(exc))
     headers = {}
     if download:
-        headers["Content-Disposition"] = f'attachment; filename="truce-brief-{data["period"]["label"]}.html"'
-    return HTMLResponse(render_html(data), headers=headers)
+        headers["Content-Disposition"] = f'attachment; filename="truce-brief-{label}.html"'
+    return HTMLResponse(html, headers=headers)
 
 
 # ---- the audit trail -----------------------------------------------------------------------------
