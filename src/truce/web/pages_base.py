@@ -59,7 +59,7 @@ class PageRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except (Forbidden, CsrfRefused) as exc:
                 return refused(request, str(exc), 403)
             except RequestValidationError as exc:
@@ -71,8 +71,22 @@ class PageRoute(APIRoute):
                 if not wants_page(request):
                     raise
                 return refused(request, str(exc), 404 if isinstance(exc, LookupError) else 400)
+            if request.method == "POST" and response.status_code < 400:
+                await _remember_the_write(request, response)
+            return response
 
         return guarded
+
+
+async def _remember_the_write(request: Request, response: Response) -> None:
+    """The revision after a form's write, in a cookie: the pages this browser reads next must show it
+    (truce.web.report_cache lets other readers see a report a little older while it is refreshed)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from truce.web.report_cache import WROTE, data_revision
+
+    audit, moves = await run_in_threadpool(data_revision, request.app.state.engine)
+    response.set_cookie(WROTE, f"{audit}.{moves}", httponly=True, samesite="lax", path="/")
 
 
 def refused(request: Request, message: str, status: int) -> Response:
@@ -113,6 +127,7 @@ def render(request: Request, who: Caller, template: str, status: int = 200, **co
         "can": lambda action: can(role, action),
         "config": request.app.state.config,
         "currency": request.app.state.config.company.currency,
+        "report_lag": getattr(request.state, "report_lag", None),
         **context,
     }
     response = templates.TemplateResponse(request, template, values, status_code=status)
@@ -155,4 +170,4 @@ def shared(request: Request, name: str, compute: Callable, **options):
     reader (truce.web.report_cache). Pages only read what it returns: it is the same object for all."""
     from truce.web.report_cache import remembered
 
-    return remembered(request, ("page", name, tuple(sorted(options.items()))), compute)[0]
+    return remembered(request, ("page", name, tuple(sorted(options.items()))), compute).value

@@ -17,6 +17,8 @@ wait for its answer; otherwise a change of the data would start fifty computatio
 from __future__ import annotations
 
 import functools
+import logging
+import queue
 import sys
 import threading
 import time
@@ -30,6 +32,8 @@ from fastapi.responses import Response
 from sqlalchemy import Engine, func, select
 
 from truce.store.models import AuditEntry, StageChange
+
+log = logging.getLogger("truce.web")
 
 
 def data_revision(engine: Engine) -> tuple[int, int]:
@@ -49,29 +53,67 @@ class _Entry:
     size: int
 
 
-class ReportCache:
-    """A size-bounded LRU of computed reports, each valid for one data revision and a number of seconds."""
+@dataclass(frozen=True)
+class Answer:
+    value: Any
+    status: str  # "hit": current; "stale": older data, a refresh is under way; "miss": computed for this reader
+    age: float  # seconds since it was computed
+    revision: Any  # the revision of the data it was computed from
 
-    def __init__(self, seconds: float, max_bytes: int, clock: Callable[[], float] = time.monotonic):
+
+class ReportCache:
+    """A size-bounded LRU of computed reports, each tagged with the revision of the data it was computed from.
+
+    An answer is current for `seconds` while the data keeps its revision. After that — or once the
+    data changed — a reader who may lag (`may_lag`) gets the previous answer at once, if it is younger
+    than `stale_seconds`, and one background thread computes a fresh one; any other reader waits for
+    a fresh computation, shared with every reader waiting for the same report.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        max_bytes: int,
+        stale_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
+    ):
+        self.background = background  # False: refreshes wait in the queue for refresh_pending() (tests)
         self.seconds = seconds
+        self.stale_seconds = stale_seconds
         self.max_bytes = max_bytes
         self.clock = clock
-        self.hits = 0
-        self.computed = 0
+        self.counts = {"hit": 0, "stale": 0, "miss": 0, "refreshed": 0, "refresh_failed": 0}
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self._computing: dict[Hashable, threading.Event] = {}
+        self._refreshes: dict[Hashable, tuple[Callable[[], Any], Callable[[], Any]]] = {}
+        self._queue: queue.SimpleQueue[Hashable] = queue.SimpleQueue()
+        self._refresher: threading.Thread | None = None
 
-    def get(self, key: Hashable, revision: Any, compute: Callable[[], Any], fresh: bool = False):
-        """(value, "hit" or "miss", age in seconds). `compute` runs at most once at a time per key."""
+    def get(
+        self,
+        key: Hashable,
+        revision: Any,
+        compute: Callable[[], Any],
+        *,
+        fresh: bool = False,
+        may_lag: Callable[[Any], bool] | None = None,
+        revision_of: Callable[[], Any] | None = None,
+    ) -> Answer:
+        """The report `key` for data at `revision`. `compute` runs at most once at a time per key;
+        `revision_of` reads the revision again when a refresh starts later, in the background."""
         while True:
             with self._lock:
                 entry = self._entries.get(key)
-                if not fresh and self._valid(entry, revision):
-                    self._entries.move_to_end(key)
-                    self.hits += 1
-                    return entry.value, "hit", self.clock() - entry.made
+                if entry is not None and not fresh:
+                    age = self.clock() - entry.made
+                    if entry.revision == revision and age < self.seconds:
+                        return self._answer(key, entry, "hit", age)
+                    if may_lag is not None and age < self.stale_seconds and may_lag(entry.revision):
+                        self._refresh_later(key, compute, revision_of or (lambda: revision))
+                        return self._answer(key, entry, "stale", age)
                 computing = self._computing.get(key)
                 if computing is None:
                     self._computing[key] = threading.Event()
@@ -79,20 +121,60 @@ class ReportCache:
             computing.wait()
             fresh = False  # the computation just finished is as fresh as the one asked for
         try:
-            made = self.clock()
-            value = compute()
-            self._keep(key, _Entry(revision, made, value, _size(value)))
-            return value, "miss", 0.0
+            entry = _entry(revision, self.clock(), compute)
+            self._keep(key, entry)
+            self.counts["miss"] += 1
+            return Answer(entry.value, "miss", 0.0, revision)
         finally:
             with self._lock:
                 self._computing.pop(key).set()
 
-    def _valid(self, entry: _Entry | None, revision: Any) -> bool:
-        return entry is not None and entry.revision == revision and self.clock() - entry.made < self.seconds
+    def _answer(self, key: Hashable, entry: _Entry, status: str, age: float) -> Answer:
+        self._entries.move_to_end(key)
+        self.counts[status] += 1
+        return Answer(entry.value, status, age, entry.revision)
+
+    def _refresh_later(self, key: Hashable, compute: Callable[[], Any], revision_of: Callable[[], Any]) -> None:
+        """Queue one background computation of `key` (called with the lock held)."""
+        if key in self._computing or key in self._refreshes:
+            return
+        self._refreshes[key] = (compute, revision_of)
+        self._queue.put(key)
+        if self._refresher is None and self.background:
+            # One thread: refreshes must leave the other core to the readers and the writers.
+            self._refresher = threading.Thread(target=self._refresh_forever, name="truce-report-refresh", daemon=True)
+            self._refresher.start()
+
+    def _refresh_forever(self) -> None:
+        while True:
+            self.refresh_one(self._queue.get())
+
+    def refresh_pending(self) -> None:
+        """Run the queued refreshes in this thread (for a cache made with background=False)."""
+        while not self._queue.empty():
+            self.refresh_one(self._queue.get())
+
+    def refresh_one(self, key: Hashable) -> None:
+        with self._lock:
+            job = self._refreshes.pop(key, None)
+            if job is None or key in self._computing:
+                return  # a reader is computing it already
+            self._computing[key] = threading.Event()
+        compute, revision_of = job
+        try:
+            revision = revision_of()
+            self._keep(key, _entry(revision, self.clock(), compute))
+            self.counts["refreshed"] += 1
+        except Exception:
+            # The next reader who may not lag computes it in the foreground and sees the error.
+            self.counts["refresh_failed"] += 1
+            log.exception("refreshing the report %r failed", key)
+        finally:
+            with self._lock:
+                self._computing.pop(key).set()
 
     def _keep(self, key: Hashable, entry: _Entry) -> None:
         with self._lock:
-            self.computed += 1
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old.size
@@ -103,6 +185,11 @@ class ReportCache:
             while self._bytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
                 self._bytes -= evicted.size
+
+
+def _entry(revision: Any, made: float, compute: Callable[[], Any]) -> _Entry:
+    value = compute()
+    return _Entry(revision, made, value, _size(value))
 
 
 def _size(value: Any) -> int:
@@ -127,37 +214,74 @@ def _size(value: Any) -> int:
     return total
 
 
+WROTE = "truce_wrote"  # a browser's cookie: the data revision right after its last write
+
+
 def cache_of(request: Request) -> ReportCache:
     state = request.app.state
     cache = getattr(state, "report_cache", None)
     if cache is None:
         serve = state.config.serve
-        cache = state.report_cache = ReportCache(serve.report_cache_seconds, serve.report_cache_megabytes << 20)
+        cache = state.report_cache = ReportCache(
+            serve.report_cache_seconds, serve.report_cache_megabytes << 20, serve.report_stale_seconds
+        )
     return cache
 
 
-def remembered(request: Request, key: Hashable, compute: Callable[[], Any]):
-    """(value, "hit" or "miss", age): the report `key` for the data and config the app has now."""
-    state = request.app.state
+def remembered(request: Request, key: Hashable, compute: Callable[[], Any]) -> Answer:
+    """The report `key` for the data and config the app has now, or one a little older (see the module)."""
+    engine, config = request.app.state.engine, request.app.state.config
     fresh = "no-cache" in request.headers.get("cache-control", "")
-    # The config belongs to the revision: an edit of the funnel replaces it, and changes every report.
-    revision = (data_revision(state.engine), state.config)
-    return cache_of(request).get(key, revision, compute, fresh=fresh)
+    wrote = written(request)
+
+    def may_lag(older: Any) -> bool:
+        # A funnel edit changes what every number means: never lag one. And people see their own writes.
+        (audit, moves), its_config = older
+        return its_config is config and (wrote is None or (audit >= wrote[0] and moves >= wrote[1]))
+
+    # The config belongs to the revision: an edit of the funnel replaces the object.
+    answer = cache_of(request).get(
+        key,
+        (data_revision(engine), config),
+        compute,
+        fresh=fresh,
+        may_lag=may_lag,
+        revision_of=lambda: (data_revision(engine), config),
+    )
+    if answer.status == "stale":
+        request.state.report_lag = max(getattr(request.state, "report_lag", 0.0), answer.age)
+    return answer
+
+
+def written(request: Request) -> tuple[int, int] | None:
+    """The revision this browser wrote last (its cookie), so that its next pages show that write."""
+    try:
+        audit, moves = request.cookies.get(WROTE, "").split(".")
+        return int(audit), int(moves)
+    except ValueError:
+        return None
+
+
+def revision_text(revision: Any) -> str:
+    (audit, moves), _ = revision
+    return f"{audit}.{moves}"
 
 
 def cached_report(route: Callable[..., Any]) -> Callable[..., Response]:
     """An API report route whose JSON is computed once per revision of the data, for every reader.
 
     The route is keyed by its path and query, so two readers asking the same question share one
-    computation; the answer says `X-Truce-Cache: hit|miss` and its `Age` in seconds.
+    computation. The answer says `X-Truce-Cache: hit|stale|miss`, its `Age` in seconds and the
+    `X-Truce-Revision` of the data it was computed from ("newest audit entry.newest stage move").
     """
 
     @functools.wraps(route)
     def answer(*args, **kwargs) -> Response:
         request: Request = kwargs["request"]
         key = ("api", request.url.path, tuple(sorted(request.query_params.multi_items())))
-        body, status, age = remembered(request, key, lambda: _body(route(*args, **kwargs)))
-        return Response(body, media_type="application/json", headers={"X-Truce-Cache": status, "Age": str(int(age))})
+        found = remembered(request, key, lambda: _body(route(*args, **kwargs)))
+        headers = {"X-Truce-Cache": found.status, "Age": str(int(found.age)), "X-Truce-Revision": revision_text(found.revision)}
+        return Response(found.value, media_type="application/json", headers=headers)
 
     return answer
 
