@@ -29,20 +29,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import Engine, func, select
 
-from truce.store.models import AuditEntry, StageChange
+from truce.store.revision import data_revision
 
 log = logging.getLogger("truce.web")
-
-
-def data_revision(engine: Engine) -> tuple[int, int]:
-    """(newest audit entry, newest stage move): both tables only grow, so any write moves one of them."""
-    with engine.connect() as conn:
-        newest = conn.execute(
-            select(select(func.max(AuditEntry.id)).scalar_subquery(), select(func.max(StageChange.id)).scalar_subquery())
-        ).one()
-    return (newest[0] or 0, newest[1] or 0)
 
 
 @dataclass
