@@ -1,0 +1,510 @@
+"""Benchmark: `truce serve` under load — the main JSON reports at 50 concurrent clients, and ingestion.
+
+    python bench/serve_load.py                # the demo at 100,000 contacts (built once), 50 clients
+    python bench/serve_load.py --quick        # 10,000 contacts, 10 clients, short phases: a smoke run
+    python bench/serve_load.py --json         # the figures as JSON too (bench/out/serve_load.json)
+
+The server is the real one: `truce serve` in its own process on 127.0.0.1, over a copy of the
+demo store (SQLite, the embedded default), with an API token for a RevOps user. The clients
+are this process: a small asyncio HTTP/1.1 client of our own with keep-alive connections, so
+the load generator costs little of the two cores it shares with the server.
+
+Phases, in order:
+
+  floor     every client asks GET /api/v1/config/funnel (authenticated, no computation):
+            the baseline — what the framework, the token check and the network cost.
+  cold      each main report once, one at a time: the computation a report costs when the
+            data has just changed (the first reader after a write waits for it).
+  reports   every client asks the main reports round robin, back to back, for --seconds:
+            p50 / p99 latency and throughput. Targets: p99 < 200 ms, no errors.
+  ingest    one pusher sends --batches batches of 10,000 new touchpoints, then sends the last
+            batch again (it must change nothing). Baseline: the same rows inserted into a copy
+            of the store by sqlite3 `executemany` in one transaction per batch (no checks, no
+            scoring, no audit). Target: at least 5,000 touchpoints a second, no errors.
+  mixed     the report clients again while the pusher keeps ingesting (no target): every batch
+            changes the data, so readers after it wait for a fresh computation.
+
+A wrong answer (a status other than 200, an idempotent re-send that changed something) is an
+error: errors are counted, printed, and make the exit code 1. A missed target prints
+"TARGET MISSED" (exit code 0: it is a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+P99_TARGET_MS = 200.0
+INGEST_TARGET = 5_000.0
+BATCH = 10_000
+MAIN_REPORTS = (
+    "/api/v1/reports/funnel",
+    "/api/v1/reports/sla",
+    "/api/v1/reports/attribution",
+    "/api/v1/reports/roi",
+    "/api/v1/reports/budget",
+    "/api/v1/reports/pricing",
+    "/api/v1/reports/targets",
+    "/api/v1/reports/metrics",
+    "/api/v1/reports/feedback-themes",
+    "/api/v1/reports/brief",
+)
+FLOOR = "/api/v1/config/funnel"
+
+
+# ---- a small HTTP/1.1 client ----------------------------------------------------------------------
+
+
+class HttpError(Exception):
+    pass
+
+
+class Connection:
+    """One keep-alive connection; requests on it go one after another, as a browser tab's would."""
+
+    def __init__(self, host: str, port: int, token: str):
+        self.host, self.port, self.token = host, port, token
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Authorization: Bearer {self.token}\r\nAccept: application/json\r\n"
+        )
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        return await self._response()
+
+    async def _response(self) -> tuple[int, dict[str, str], bytes]:
+        lines = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding") == "chunked":
+            body = await self._chunked()
+        else:
+            raise HttpError(f"a response without a length: {lines[0]}")
+        return status, headers, body
+
+    async def _chunked(self) -> bytes:
+        parts = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            parts.append(await self.reader.readexactly(size + 2))
+            if size == 0:
+                return b"".join(parts)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+# ---- measuring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    name: str
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cache: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        lat = sorted(self.latencies_ms)
+        return {
+            "phase": self.name,
+            "requests": len(lat),
+            "errors": len(self.errors),
+            "seconds": round(self.seconds, 2),
+            "throughput_per_s": round(len(lat) / self.seconds, 1) if self.seconds else None,
+            "p50_ms": round(_quantile(lat, 0.50), 2) if lat else None,
+            "p99_ms": round(_quantile(lat, 0.99), 2) if lat else None,
+            "max_ms": round(lat[-1], 2) if lat else None,
+            "cache": dict(self.cache),
+        }
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The q-quantile by linear interpolation between closest ranks (numpy's default)."""
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def _client(host, port, token, paths, offset, until, phase: Phase) -> None:
+    connection = Connection(host, port, token)
+    index = offset
+    try:
+        while time.perf_counter() < until:
+            path = paths[index % len(paths)]
+            index += 1
+            started = time.perf_counter()
+            try:
+                status, headers, body = await connection.request("GET", path)
+            except (OSError, asyncio.IncompleteReadError, HttpError) as exc:
+                phase.errors.append(f"{path}: {type(exc).__name__}: {exc}")
+                await connection.close()
+                connection = Connection(host, port, token)
+                continue
+            phase.latencies_ms.append((time.perf_counter() - started) * 1000)
+            state = headers.get("x-truce-cache", "none")
+            phase.cache[state] = phase.cache.get(state, 0) + 1
+            if status != 200:
+                phase.errors.append(f"{path}: HTTP {status}: {body[:200]!r}")
+    finally:
+        await connection.close()
+
+
+async def run_readers(name, host, port, token, paths, clients, seconds) -> Phase:
+    phase = Phase(name)
+    started = time.perf_counter()
+    until = started + seconds
+    await asyncio.gather(*(_client(host, port, token, paths, i, until, phase) for i in range(clients)))
+    phase.seconds = time.perf_counter() - started
+    return phase
+
+
+async def cold_reports(host, port, token, paths) -> dict[str, float]:
+    connection = Connection(host, port, token)
+    seconds = {}
+    for path in paths:
+        started = time.perf_counter()
+        status, headers, body = await connection.request("GET", path)
+        seconds[path] = round(time.perf_counter() - started, 3)
+        if status != 200:
+            raise SystemExit(f"{path} answered {status}: {body[:300]!r}")
+    await connection.close()
+    return seconds
+
+
+@dataclass
+class Pushed:
+    rates: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    touchpoints: int = 0
+    seconds: float = 0.0
+
+
+async def push(host, port, token, batches: list[bytes], pushed: Pushed, until: float | None = None) -> None:
+    connection = Connection(host, port, token)
+    started = time.perf_counter()
+    for body in batches:
+        if until is not None and time.perf_counter() >= until:
+            break
+        t0 = time.perf_counter()
+        status, _, answer = await connection.request("POST", "/api/v1/ingest/touchpoints", body)
+        took = time.perf_counter() - t0
+        if status != 200:
+            pushed.errors.append(f"ingest: HTTP {status}: {answer[:300]!r}")
+            continue
+        result = json.loads(answer)
+        if result["inserted"] != BATCH:
+            pushed.errors.append(f"ingest: inserted {result['inserted']} of {BATCH} new touchpoints")
+        pushed.rates.append(BATCH / took)
+        pushed.touchpoints += BATCH
+    pushed.seconds = time.perf_counter() - started
+    await connection.close()
+
+
+async def resend(host, port, token, body: bytes) -> list[str]:
+    connection = Connection(host, port, token)
+    status, _, answer = await connection.request("POST", "/api/v1/ingest/touchpoints", body)
+    await connection.close()
+    if status != 200:
+        return [f"re-send: HTTP {status}: {answer[:300]!r}"]
+    result = json.loads(answer)
+    if result["unchanged"] != BATCH or result["inserted"] or result["updated"]:
+        return [f"re-send changed something: {result}"]
+    return []
+
+
+# ---- the store, the server and the batches --------------------------------------------------------
+
+
+def truce_command() -> list[str]:
+    script = Path(sys.executable).with_name("truce")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "truce"]
+
+
+def demo_store(contacts: int, seed: int, out: Path) -> Path:
+    """The demo company, built once per size and seed and kept under bench/out/."""
+    folder = out / f"serve-{contacts}-{seed}"
+    store = folder / "truce.db"
+    if not store.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"building the demo company at {contacts:,} contacts (once) …", flush=True)
+        partial = folder / "building.db"
+        partial.unlink(missing_ok=True)
+        subprocess.run(
+            [*truce_command(), "demo", "--contacts", str(contacts), "--seed", str(seed), "--db", f"sqlite:///{partial}"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        partial.rename(store)
+    return store
+
+
+def working_copy(store: Path, folder: Path) -> Path:
+    """A fresh copy per run: ingestion writes to it."""
+    copy = folder / "run.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(store, copy)
+    return copy
+
+
+def api_token(copy: Path) -> str:
+    from truce.services.logins import add_user, create_token
+    from truce.store.db import connect
+
+    engine = connect(f"sqlite:///{copy}")
+    add_user(engine, email="bench@example.com", team="revops", actor="bench")
+    token = create_token(engine, email="bench@example.com", name="serve_load", actor="bench")
+    engine.dispose()
+    return token
+
+
+def touchpoint_batches(copy: Path, count: int, seed: int) -> list[list[dict]]:
+    """`count` batches of 10,000 new touchpoints on the demo's contacts and campaigns."""
+    with sqlite3.connect(copy) as con:
+        emails = [row[0] for row in con.execute("SELECT email FROM contacts WHERE email IS NOT NULL")]
+        campaigns = [row[0] for row in con.execute("SELECT external_id FROM campaigns WHERE external_id IS NOT NULL")]
+    rng = random.Random(seed)
+    types = ("form", "webinar", "email_click", "ad_click", "event")
+    batches = []
+    for b in range(count):
+        batches.append(
+            [
+                {
+                    "external_id": f"bench-{seed}-{b}-{i}",
+                    "contact_email": rng.choice(emails),
+                    "campaign_external_id": rng.choice(campaigns),
+                    "touch_type": rng.choice(types),
+                    "occurred_at": f"2026-11-{rng.randint(1, 20):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00Z",
+                }
+                for i in range(BATCH)
+            ]
+        )
+    return batches
+
+
+def raw_insert_rate(copy: Path, batches: list[list[dict]], folder: Path) -> float:
+    """Baseline: the same rows straight into a copy of the store's touchpoints table, no checks."""
+    scratch = folder / "baseline.db"
+    scratch.unlink(missing_ok=True)
+    shutil.copyfile(copy, scratch)
+    with sqlite3.connect(scratch) as con:
+        contact_of = dict(con.execute("SELECT email, id FROM contacts"))
+        campaign_of = {ext: (cid, channel) for ext, cid, channel in con.execute("SELECT external_id, id, channel FROM campaigns")}
+        account_of = dict(con.execute("SELECT id, account_id FROM contacts"))
+    con = sqlite3.connect(scratch)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    started = time.perf_counter()
+    for batch in batches:
+        rows = []
+        for item in batch:
+            contact = contact_of[item["contact_email"]]
+            campaign, channel = campaign_of[item["campaign_external_id"]]
+            rows.append(
+                ("baseline-" + item["external_id"], contact, account_of[contact], campaign, channel, "marketing",
+                 item["touch_type"], item["occurred_at"].replace("T", " ").replace("Z", ".000000"))
+            )
+        with con:
+            con.executemany(
+                "INSERT INTO touchpoints (external_id, contact_id, account_id, campaign_id, channel, kind, touch_type,"
+                " occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+    seconds = time.perf_counter() - started
+    con.close()
+    scratch.unlink(missing_ok=True)
+    return len(batches) * BATCH / seconds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(copy: Path, port: int, log: Path) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [*truce_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", f"sqlite:///{copy}"],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"truce serve stopped: see {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("truce serve did not start within 60 s")
+
+
+# ---- the run --------------------------------------------------------------------------------------
+
+
+async def measure(args, port: int, token: str, batches: list[list[dict]]) -> dict:
+    host = "127.0.0.1"
+    bodies = [json.dumps({"items": batch}).encode() for batch in batches]
+    results: dict = {}
+    print(f"floor: {args.clients} clients on {FLOOR} for {args.seconds:g} s …", flush=True)
+    results["floor"] = (await run_readers("floor", host, port, token, [FLOOR], args.clients, args.seconds)).summary()
+    print("cold: each report computed once …", flush=True)
+    results["cold_seconds"] = await cold_reports(host, port, token, MAIN_REPORTS)
+    print(f"reports: {args.clients} clients, {len(MAIN_REPORTS)} reports for {args.seconds:g} s …", flush=True)
+    reports = await run_readers("reports", host, port, token, MAIN_REPORTS, args.clients, args.seconds)
+    results["reports"] = reports.summary()
+    print(f"ingest: {len(bodies) - args.mixed_batches} batches of {BATCH:,} touchpoints …", flush=True)
+    pushed = Pushed()
+    await push(host, port, token, bodies[: len(bodies) - args.mixed_batches], pushed)
+    pushed.errors += await resend(host, port, token, bodies[len(bodies) - args.mixed_batches - 1])
+    results["ingest"] = {
+        "touchpoints": pushed.touchpoints,
+        "seconds": round(pushed.seconds, 2),
+        "per_s": round(pushed.touchpoints / pushed.seconds, 1) if pushed.seconds else 0.0,
+        "per_batch_per_s": [round(rate) for rate in pushed.rates],
+        "errors": len(pushed.errors),
+    }
+    errors = reports.errors + pushed.errors
+    if args.mixed_batches:
+        print(f"mixed: {args.clients} clients on the reports while {args.mixed_batches} batches arrive …", flush=True)
+        mixed_push = Pushed()
+        until = time.perf_counter() + max(args.seconds, 1.0) * 4
+        readers = run_readers("mixed", host, port, token, MAIN_REPORTS, args.clients, args.seconds)
+        pusher = push(host, port, token, bodies[len(bodies) - args.mixed_batches :], mixed_push, until)
+        mixed, _ = await asyncio.gather(readers, pusher)
+        results["mixed"] = mixed.summary() | {
+            "ingested": mixed_push.touchpoints,
+            "ingest_per_s": round(mixed_push.touchpoints / mixed_push.seconds, 1) if mixed_push.seconds else 0.0,
+        }
+        errors += mixed.errors + mixed_push.errors
+    results["error_samples"] = errors[:10]
+    results["errors"] = len(errors) + results["floor"]["errors"]
+    return results
+
+
+def report(results: dict, args) -> bool:
+    floor, reports, ingest = results["floor"], results["reports"], results["ingest"]
+    print()
+    print(f"{'phase':<9} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>6}  cache")
+    for phase in ("floor", "reports", "mixed"):
+        if phase in results:
+            r = results[phase]
+            print(
+                f"{phase:<9} {r['requests']:>9,} {r['throughput_per_s']:>8,.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}"
+                f" {r['max_ms']:>9.0f} {r['errors']:>6}  {r['cache']}"
+            )
+    print()
+    print("cold (first computation after a change of the data), seconds:")
+    for path, seconds in results["cold_seconds"].items():
+        print(f"  {path:<36} {seconds:>8.2f}")
+    ratio = reports["p99_ms"] / floor["p99_ms"]
+    print()
+    print(f"reports p99 / floor p99: {ratio:.2f}×   (floor p99 {floor['p99_ms']:.1f} ms)")
+    print(
+        f"ingest: {ingest['touchpoints']:,} touchpoints in {ingest['seconds']:.1f} s = {ingest['per_s']:,.0f}/s"
+        f"  per batch {ingest['per_batch_per_s']}"
+    )
+    print(
+        f"        vs sqlite3 executemany of the same rows {results['raw_insert_per_s']:,.0f}/s"
+        f" = {ingest['per_s'] / results['raw_insert_per_s']:.2f}× the bare insert"
+    )
+    if "mixed" in results:
+        m = results["mixed"]
+        print(f"mixed: reports p50 {m['p50_ms']:.0f} ms, p99 {m['p99_ms']:.0f} ms while ingesting {m['ingest_per_s']:,.0f}/s")
+    missed = []
+    if reports["p99_ms"] >= P99_TARGET_MS:
+        missed.append(f"reports p99 {reports['p99_ms']:.1f} ms ≥ {P99_TARGET_MS:g} ms")
+    if ingest["per_s"] < INGEST_TARGET:
+        missed.append(f"ingest {ingest['per_s']:,.0f}/s < {INGEST_TARGET:,.0f}/s")
+    print()
+    for line in missed:
+        print(f"TARGET MISSED: {line}")
+    if not missed:
+        print(f"targets met: p99 < {P99_TARGET_MS:g} ms at {args.clients} clients, ingest ≥ {INGEST_TARGET:,.0f}/s")
+    if results["errors"]:
+        print(f"ERRORS: {results['errors']}")
+        for sample in results["error_samples"]:
+            print(f"  {sample}")
+    return results["errors"] == 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each load phase")
+    parser.add_argument("--batches", type=int, default=10, help="ingest batches of 10,000 touchpoints")
+    parser.add_argument("--mixed-batches", type=int, default=3, help="batches sent during the mixed phase (0: skip it)")
+    parser.add_argument("--quick", action="store_true", help="10,000 contacts, 10 clients, 5 s phases, 3 batches")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.contacts, args.clients, args.seconds, args.batches, args.mixed_batches = 10_000, 10, 5.0, 3, 1
+    store = demo_store(args.contacts, args.seed, args.out)
+    folder = store.parent
+    copy = working_copy(store, folder)
+    token = api_token(copy)
+    batches = touchpoint_batches(copy, args.batches + args.mixed_batches, args.seed)
+    raw = raw_insert_rate(copy, batches[: args.batches], folder)
+    port = free_port()
+    server = start_server(copy, port, folder / "server.log")
+    try:
+        results = asyncio.run(measure(args, port, token, batches))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    results["raw_insert_per_s"] = round(raw, 1)
+    results["setup"] = {
+        "contacts": args.contacts,
+        "clients": args.clients,
+        "seconds_per_phase": args.seconds,
+        "batches": args.batches,
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    ok = report(results, args)
+    if args.json:
+        (args.out / "serve_load.json").write_text(json.dumps(results, indent=2))
+        print(json.dumps(results, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
