@@ -25,7 +25,7 @@ PEOPLE = {
 
 
 @pytest.fixture
-def api(engine):
+def api(engine, tmp_path):
     tokens = {}
     for name, (team, access) in PEOPLE.items():
         add_user(engine, email=f"{name}@yourco.example", team=team, role=access)
@@ -41,7 +41,8 @@ def api(engine):
                 {"email": email, "stage": "inquiry", "account_id": account, "created_at": T0, "updated_at": T0},
             ).scalar_one()
             move_contact(conn, CONFIG, contact, "mql", at=T0, actor="test")
-    with TestClient(create_app(engine, CONFIG), base_url="http://127.0.0.1") as client:
+    app = create_app(engine, CONFIG, config_path=tmp_path / "truce.toml")  # never the repository's
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         client.as_ = tokens
         yield client, engine
 
@@ -113,6 +114,36 @@ def test_only_sales_decides_and_only_leads_waiting_for_a_decision(api):
     assert again.status_code == 409 and "not waiting in the handoff queue" in again.json()["error"]
     assert client.post("/api/v1/handoffs/nobody@acme.example/accept", headers=client.as_["eva"]).status_code == 404
     assert client.post("/api/v1/handoffs/99999999999/accept", headers=client.as_["eva"]).status_code == 404
+
+
+def test_decisions_through_the_api_are_kept_with_origin_api_and_the_callers_email(api):
+    client, engine = api
+    assert client.post("/api/v1/handoffs/ann@acme.example/accept", headers=client.as_["eva"]).status_code == 200
+    rejected = client.post(
+        "/api/v1/handoffs/bob@acme.example/reject", json={"reason": "not_icp"}, headers=client.as_["eva"]
+    )
+    assert rejected.status_code == 200, rejected.text
+    with engine.connect() as conn:
+        moves = conn.execute(
+            select(Contact.email, StageChange.from_stage, StageChange.to_stage, StageChange.origin)
+            .join(Contact, Contact.id == StageChange.entity_id)
+            .where(StageChange.entity_type == "contact", StageChange.from_stage == "mql")
+            .order_by(Contact.email)
+        ).all()
+        audit = conn.execute(
+            select(Contact.email, AuditEntry.actor, AuditEntry.after)
+            .join(Contact, Contact.id == AuditEntry.entity_id)
+            .where(AuditEntry.action == "stage_move", AuditEntry.actor != "test")
+            .order_by(Contact.email)
+        ).all()
+    assert [tuple(m) for m in moves] == [
+        ("ann@acme.example", "mql", "sal", "api"),
+        ("bob@acme.example", "mql", "disqualified", "api"),
+    ]
+    assert [(email, actor, after["stage"], after["reason"]) for email, actor, after in audit] == [
+        ("ann@acme.example", "eva@yourco.example", "sal", None),
+        ("bob@acme.example", "eva@yourco.example", "disqualified", "not_icp"),
+    ]
 
 
 # ---- feedback -------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/reports/directory"): "read_reports",
     ("GET", "/api/v1/reports/brief"): "read_reports",
     ("GET", "/api/v1/config/funnel"): "read_reports",
+    ("PUT", "/api/v1/config/funnel"): "edit_funnel_config",
     ("GET", "/api/v1/survey/statements"): "read_reports",
     ("GET", "/api/v1/accounts"): "read_records",
     ("POST", "/api/v1/accounts"): "write_records",
@@ -115,7 +116,8 @@ def client(tmp_path_factory, sqlite_template):
         email = f"{role}@yourco.example"
         add_user(engine, email=email, team=team, role=access, password=PASSWORD)
         tokens[role] = create_token(engine, email=email)
-    with TestClient(create_app(engine, CONFIG), base_url="http://127.0.0.1") as test_client:
+    app = create_app(engine, CONFIG, config_path=path.parent / "truce.toml")  # funnel edits land here
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
         test_client.tokens = tokens
         yield test_client
     engine.dispose()

@@ -12,6 +12,8 @@ Reports that take seconds each run fewer examples, so the module stays within a 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -41,11 +43,14 @@ ACTING_AS = {
     "/api/v1/campaigns/{campaign_id}/cost": "marketing",
     "/api/v1/survey/responses": "sales",
 }
+# A case that changes the funnel (PUT /config/funnel) is undone before the next one, which
+# must meet the funnel the demo was built with.
 
 
 # The document does not depend on the store, so it is read at collection from an app whose
 # store the fixture then swaps for the demo (schemathesis' lazy loader breaks on pytest 9.2).
-APP = create_app(db.connect("sqlite://"), CONFIG)
+NOWHERE = Path(tempfile.gettempdir()) / "truce-schemathesis-writes-nothing" / "truce.toml"
+APP = create_app(db.connect("sqlite://"), CONFIG, config_path=NOWHERE)
 OPTIONS = SchemathesisConfig.from_dict(
     {
         "generation": {"mode": "all", "max-examples": 12},
@@ -68,8 +73,11 @@ def tokens(tmp_path_factory):
         add_user(engine, email=email, team=team)
         found[team] = create_token(engine, email=email)
     empty, APP.state.engine = APP.state.engine, engine
+    # PUT /config/funnel writes truce.toml: here, never the repository's.
+    APP.state.config_path = path.parent / "truce.toml"
     yield found
     APP.state.engine = empty
+    APP.state.config_path = NOWHERE
     engine.dispose()
 
 
@@ -81,4 +89,5 @@ def test_the_api_keeps_to_its_openapi_document(case, tokens):
     # A generated token stands for a real one; a case whose headers are meant to be wrong stays wrong.
     if "Authorization" in (case.headers or {}) and not bad_headers:
         case.headers["Authorization"] = f"Bearer {tokens[ACTING_AS.get(case.operation.path, 'revops')]}"
+    APP.state.config = CONFIG
     case.call_and_validate()

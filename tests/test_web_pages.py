@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,16 @@ from truce.services import demo as demo_service
 from truce.services import handoff
 from truce.services.demo_logins import add_demo_logins
 from truce.store import db
-from truce.store.models import AuditEntry, Contact, FeedbackItem, Handoff, SurveyResponse, Target, User
+from truce.store.models import (
+    AuditEntry,
+    Contact,
+    FeedbackItem,
+    Handoff,
+    StageChange,
+    SurveyResponse,
+    Target,
+    User,
+)
 from truce.web.app import create_app
 
 CONFIG = truce_config.parse(truce_config.default_text(), "truce.toml")
@@ -38,6 +48,9 @@ PAGES = {
     "/audit": "Audit trail",
 }
 ACTION_OF = {"/audit": "read_audit"}  # every other page reads reports
+# No test here saves the funnel (tests/test_funnel_config.py does); if one did, it would fail
+# on a folder that does not exist rather than write the repository's truce.toml.
+NOWHERE = Path(tempfile.gettempdir()) / "truce-web-pages-writes-nothing" / "truce.toml"
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +88,8 @@ def logins(demo_file):
 
 def browser(engine, login: dict | None = None) -> TestClient:
     """A client that asks for pages as a browser does, logged in as `login`."""
-    client = TestClient(create_app(engine, CONFIG), base_url="http://127.0.0.1", headers={"accept": "text/html"})
+    app = create_app(engine, CONFIG, config_path=NOWHERE)
+    client = TestClient(app, base_url="http://127.0.0.1", headers={"accept": "text/html"})
     if login is not None:
         response = client.post("/login", data={"email": login["email"], "password": login["password"]})
         assert response.status_code == 200, response.text
@@ -123,6 +137,7 @@ def test_every_page_renders_for_the_roles_allowed_with_only_their_links_and_form
     assert ('/answer"' in pages["/feedback"]) == (role == "marketing")
     assert ('id="survey-form"' in pages["/survey"]) == (role in PERMISSIONS["take_survey"])
     assert ('method="post" action="/targets"' in pages["/targets"]) == (role in PERMISSIONS["edit_targets"])
+    assert ('action="/funnel/config"' in pages["/funnel"]) == (role == "revops")
 
 
 def test_pages_send_strangers_to_the_login_form(shared_engine):
@@ -190,6 +205,30 @@ def test_a_seller_rejects_with_a_reason_and_is_told_when_the_reason_is_missing(e
             .order_by(Handoff.id.desc())
         ).first()
     assert tuple(decided) == ("rejected", "no_budget", "Q3")
+
+
+def test_decisions_on_the_page_are_kept_with_origin_web_and_the_sellers_email(engine, logins):
+    seller = logins["sales"]["email"]
+    first, second = waiting_for(engine, seller)[:2]
+    client = browser(engine, logins["sales"])
+    token = csrf_of(client.get("/handoffs").text)
+    client.post("/handoffs/accept", data={"email": first, "csrf": token})
+    client.post("/handoffs/reject", data={"email": second, "reason": "no_need", "csrf": token})
+    with engine.connect() as conn:
+        for email, stage in ((first, "sal"), (second, "recycled")):
+            contact = conn.execute(select(Contact.id).where(Contact.email == email)).scalar_one()
+            move = conn.execute(
+                select(StageChange.origin, StageChange.reason)
+                .where(StageChange.entity_id == contact, StageChange.to_stage == stage)
+                .order_by(StageChange.id.desc())
+            ).first()
+            entry = conn.execute(
+                select(AuditEntry.actor, AuditEntry.after)
+                .where(AuditEntry.action == "stage_move", AuditEntry.entity_id == contact)
+                .order_by(AuditEntry.id.desc())
+            ).first()
+            assert tuple(move) == ("web", None if stage == "sal" else "no_need")
+            assert (entry.actor, entry.after["stage"]) == (seller, stage)
 
 
 def test_a_decision_without_the_csrf_token_is_refused_and_changes_nothing(engine, logins):

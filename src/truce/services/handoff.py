@@ -142,8 +142,14 @@ def _waiting(conn: Connection, config: TruceConfig, email: str):
 
 
 def accept(
-    engine: Engine, config: TruceConfig, email: str, actor_email: str | None, at: dt.datetime | None = None
+    engine: Engine,
+    config: TruceConfig,
+    email: str,
+    actor_email: str | None,
+    at: dt.datetime | None = None,
+    origin: str = "cli",
 ) -> Decided:
+    """`origin` is the face deciding ("cli", "api", "web"); the stage ledger keeps it."""
     at = at or dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         seller = _seller(conn, actor_email)
@@ -156,7 +162,7 @@ def accept(
             at=at,
             actor_id=seller["id"],
             actor=seller["email"],
-            origin="cli",
+            origin=origin,
         )
         late = _late(conn, contact["id"], at)
     return Decided(contact["email"], config.funnel.accepted_stage, "accepted", late)
@@ -170,6 +176,7 @@ def reject(
     reason: str | None,
     note: str | None = None,
     at: dt.datetime | None = None,
+    origin: str = "cli",
 ) -> Decided:
     codes = {r.code: r for r in config.funnel.rejection_reasons}
     if not reason:
@@ -192,7 +199,7 @@ def reject(
             actor=seller["email"],
             reason=reason,
             note=note,
-            origin="cli",
+            origin=origin,
         )
         late = _late(conn, contact["id"], at)
     return Decided(contact["email"], exit_stage, "rejected", late, tuple(warnings))

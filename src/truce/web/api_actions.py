@@ -1,4 +1,5 @@
-"""The actions both teams take: handoff decisions, feedback and its answer, targets, the survey, account plans.
+"""The actions both teams take: handoff decisions, feedback and its answer, targets, the survey, account plans,
+and RevOps' edits to the funnel and its SLA.
 
 Each route calls the service function the CLI command calls, acting as the caller.
 """
@@ -9,6 +10,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
 from truce.services.records import contact_email
@@ -19,6 +21,8 @@ from truce.web.schemas import (
     AccountPlanIn,
     FeedbackAnswerIn,
     FeedbackIn,
+    FunnelConfigIn,
+    FunnelConfigOut,
     RejectIn,
     SurveyResponseIn,
     TargetIn,
@@ -52,7 +56,7 @@ def accept(request: Request, who: Seller, contact: ContactKey) -> dict:
     from truce.services import handoff
 
     engine = store(request)
-    decided = handoff.accept(engine, settings(request), contact_email(engine, contact), who.who.email)
+    decided = handoff.accept(engine, settings(request), contact_email(engine, contact), who.who.email, origin="api")
     return as_json(decided.as_dict())
 
 
@@ -68,7 +72,9 @@ def reject(request: Request, who: Seller, contact: ContactKey, body: RejectIn) -
     if body.reason not in codes:
         raise bad_field("body", "reason", message=f"unknown reason {body.reason!r}; choose one of: {', '.join(codes)}")
     engine = store(request)
-    decided = handoff.reject(engine, config, contact_email(engine, contact), who.who.email, body.reason, body.note)
+    decided = handoff.reject(
+        engine, config, contact_email(engine, contact), who.who.email, body.reason, body.note, origin="api"
+    )
     return as_json(decided.as_dict())
 
 
@@ -216,3 +222,37 @@ def set_account_plan(
         actor=who.who.email,
     )
     return as_json(saved)
+
+
+# ---- the funnel and its SLA -----------------------------------------------------------------------
+
+
+@router.put(
+    "/config/funnel",
+    summary="Replace truce.toml's [funnel] and [sla] (RevOps); the server uses them at once",
+    response_model=FunnelConfigOut,
+)
+def edit_funnel_config(
+    request: Request, who: Annotated[Caller, Depends(allowed("edit_funnel_config"))], body: FunnelConfigIn
+) -> dict:
+    from truce.services import funnel_config
+
+    path = request.app.state.config_path
+    try:
+        new = funnel_config.edit_from_data(
+            store(request),
+            settings(request),
+            funnel=body.funnel.model_dump(exclude_none=True),
+            sla=body.sla.model_dump(),
+            actor=who.who.email,
+            path=path,
+        )
+    except funnel_config.FunnelConfigInvalid as exc:
+        # A rule of the whole file (a stage [custody] names) can only break through the new funnel.
+        found = [("body", *(p.path or "funnel").split(".")) for p in exc.problems]
+        raise RequestValidationError(
+            [{"loc": loc, "msg": p.message, "type": "value_error"} for loc, p in zip(found, exc.problems, strict=True)]
+        ) from None
+    # A new object, never a changed one: reports are cached per config object.
+    request.app.state.config = new
+    return as_json({"file": str(path), **funnel_config.sections_of(new)})

@@ -1,4 +1,5 @@
-"""The pipeline pages: the funnel, the handoff queue with sales' decisions, SLA compliance and custody."""
+"""The pipeline pages: the funnel (and RevOps' editor of it), the handoff queue with sales' decisions,
+SLA compliance and custody."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections import Counter, defaultdict
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from truce.domain.access import can
 from truce.web import charts
 from truce.web.app import Caller, allowed
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, with_query
@@ -39,17 +41,81 @@ def funnel(
     end: str = "",
     who: Caller = Depends(allowed("read_reports")),
 ) -> HTMLResponse:
+    return _funnel_page(request, who, {"by": by, "start": start, "end": end})
+
+
+def _funnel_page(request: Request, who: Caller, asked: dict, status: int = 200, edit: dict | None = None):
     from truce.services.funnel import ReportError, funnel_report
 
     engine, config = engine_and_config(request)
-    asked = {"by": by, "start": start, "end": end}
+    editor = _editor(request, who, edit)
     try:
-        report = funnel_report(engine, config, by=by or None, start=_day(start, "from"), end=_day(end, "to"))
+        report = funnel_report(
+            engine, config, by=asked["by"] or None, start=_day(asked["start"], "from"), end=_day(asked["end"], "to")
+        )
     except (ReportError, ValueError) as exc:
-        return render(request, who, "funnel.html", status=400, error=str(exc), asked=asked, slices=SLICES, report=None)
+        return render(
+            request,
+            who,
+            "funnel.html",
+            status=400,
+            error=str(exc),
+            asked=asked,
+            slices=SLICES,
+            report=None,
+            edit=editor,
+        )
     return render(
-        request, who, "funnel.html", asked=asked, slices=SLICES, report=report, **_funnel_view(report, config)
+        request,
+        who,
+        "funnel.html",
+        status=status,
+        asked=asked,
+        slices=SLICES,
+        report=report,
+        edit=editor,
+        **_funnel_view(report, config),
     )
+
+
+def _editor(request: Request, who: Caller, edit: dict | None) -> dict | None:
+    """RevOps' form: the [funnel] and [sla] text (as sent back, after a refusal), and the file it goes to."""
+    if not can(who.who.role, "edit_funnel_config"):
+        return None
+    from truce.services.funnel_config import current_text
+
+    path = request.app.state.config_path
+    edit = edit or {}
+    text = edit.get("text")
+    return {
+        "file": str(path),
+        "exists": path.is_file(),
+        "text": text if text is not None else current_text(request.app.state.config, path),
+        "errors": edit.get("errors", []),
+    }
+
+
+@router.post("/funnel/config")
+def edit_funnel(
+    request: Request, toml: str = Form(""), who: Caller = Depends(allowed("edit_funnel_config"))
+) -> Response:
+    from truce.services import funnel_config
+
+    engine, config = engine_and_config(request)
+    path = request.app.state.config_path
+    try:
+        new = funnel_config.edit_from_toml(engine, config, toml, actor=who.who.email, path=path)
+    except funnel_config.FunnelConfigInvalid as exc:
+        problems = [str(p) for p in exc.problems]
+        return _funnel_page(request, who, _NO_FILTER, 400, {"text": toml, "errors": problems})
+    except funnel_config.FunnelConfigRefused as exc:
+        return _funnel_page(request, who, _NO_FILTER, 409, {"text": toml, "errors": [str(exc)]})
+    # A new object, never a changed one: reports are cached per config object.
+    request.app.state.config = new
+    return back("/funnel", f"Saved [funnel] and [sla] to {path}: every page and the API use them now.")
+
+
+_NO_FILTER = {"by": "", "start": "", "end": ""}
 
 
 def _funnel_view(report: dict, config) -> dict:
@@ -114,7 +180,7 @@ def accept(request: Request, email: str = Form(""), who: Caller = Depends(allowe
     from truce.services import handoff
 
     engine, config = engine_and_config(request)
-    return _decided(lambda: handoff.accept(engine, config, email, who.who.email))
+    return _decided(lambda: handoff.accept(engine, config, email, who.who.email, origin="web"))
 
 
 @router.post("/handoffs/reject")
@@ -128,7 +194,9 @@ def reject(
     from truce.services import handoff
 
     engine, config = engine_and_config(request)
-    return _decided(lambda: handoff.reject(engine, config, email, who.who.email, reason or None, note.strip() or None))
+    return _decided(
+        lambda: handoff.reject(engine, config, email, who.who.email, reason or None, note.strip() or None, origin="web")
+    )
 
 
 def _decided(decide) -> Response:

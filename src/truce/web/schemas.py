@@ -12,8 +12,18 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
+from truce import config as truce_config
 from truce.store.models import FEEDBACK_KINDS, OPPORTUNITY_STATUSES, TEAMS, TOUCH_KINDS
 
 MAX_ID = 2**31 - 1  # integer primary keys: PostgreSQL's int4
@@ -157,6 +167,7 @@ ERRORS: dict[int | str, dict] = {
     403: {"model": ErrorOut, "description": "The caller's role may not do this (docs/permissions.md)"},
     404: {"model": ErrorOut, "description": "No such record"},
     409: {"model": ErrorOut, "description": "The record's current state or another record refuses the change"},
+    413: {"model": ErrorOut, "description": "The request body is larger than the server takes (16 MiB)"},
     422: {"model": ErrorOut, "description": "A field is not valid: `errors` gives the path of each"},
 }
 
@@ -546,3 +557,65 @@ class IngestOut(BaseModel):
     contacts_rescored: int
     became_mql: int
     warnings: dict[str, int]
+
+
+# ---- the funnel config ----------------------------------------------------------------------------
+# truce.toml's own models (truce.config) with the same rules, made strict for JSON: `"4"` or `true`
+# is not a number of hours. Nested models each need it, since strictness does not pass down.
+
+
+def _printable_within(value):
+    if isinstance(value, str):
+        return printable(value)
+    for item in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        _printable_within(item)
+    return value
+
+
+class _StrictConfig(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value):
+        return _printable_within(value)
+
+
+class StageIn(_StrictConfig, truce_config.Stage):
+    pass
+
+
+class RejectionReasonIn(_StrictConfig, truce_config.RejectionReason):
+    pass
+
+
+class FunnelIn(_StrictConfig, truce_config.Funnel):
+    stages: list[StageIn] = Field(min_length=2)
+    exits: list[StageIn] = Field(default_factory=list)
+    rejection_reasons: list[RejectionReasonIn] = Field(default_factory=list)
+
+
+class SalesSlaIn(_StrictConfig, truce_config.SalesSla):
+    pass
+
+
+class MarketingSlaIn(_StrictConfig, truce_config.MarketingSla):
+    pass
+
+
+class SlaIn(_StrictConfig, truce_config.Sla):
+    sales: SalesSlaIn = SalesSlaIn()
+    marketing: MarketingSlaIn = MarketingSlaIn()
+
+
+class FunnelConfigIn(Strict):
+    """truce.toml's [funnel] and [sla], whole: what is left out of either takes truce's default."""
+
+    funnel: FunnelIn = Field(description="Stages, exits, handoff and accepted stage, moves, rejection reasons")
+    sla: SlaIn = Field(description="Both sides' promises: sales (hours, attempts) and marketing (volume, acceptance)")
+
+
+class FunnelConfigOut(BaseModel):
+    file: str = Field(description="The truce.toml written")
+    funnel: dict
+    sla: dict
