@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -32,13 +33,19 @@ def add(
     no_password: Annotated[
         bool, typer.Option("--no-password", help="Add without a password (API tokens only).")
     ] = False,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="Who adds the user, for the audit trail. Default: $TRUCE_USER, else cli.", show_default=False
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Add a user (or change an existing one's team and role) and set their password.
 
     Passwords are stored as Argon2id hashes and need at least 10 characters. Without --password-stdin you are asked twice, hidden.
 
-    Example:  truce user add eva@yourco.example --team sales --role member
+    Example:  truce user add eva@yourco.example --team sales --role member --as ria@yourco.example
     """
     from truce.services.logins import LoginError, add_user
 
@@ -50,7 +57,15 @@ def add(
     with handled():
         store = open_store(db)
         try:
-            user_id = add_user(store, email=email, team=team, role=role, name=name, password=password)
+            user_id = add_user(
+                store,
+                email=email,
+                team=team,
+                role=role,
+                name=name,
+                password=password,
+                actor=actor or os.environ.get("TRUCE_USER") or "cli",
+            )
         except LoginError as exc:
             fail(str(exc))
     console.print(f"User {email} (id {user_id}): {team}, {role}" + (", password set" if password else ""))

@@ -1,50 +1,63 @@
-"""Reading the audit trail: every write by any face, newest first, filtered by who, what or which record."""
+"""Reading the audit trail: every write by any face, newest first, filtered by who, what, which record and when.
+
+One reader for both faces: the REST API's GET /api/v1/audit and the web /audit page call
+`entries` (the web page shows the first page), and the page fills its filter menus from
+`choices`. Pages are the records' pages (truce.services.records): `limit` 1–500, then the
+`next` cursor or an offset. Nothing here, and no face, changes an entry: the store's
+triggers refuse UPDATE and DELETE on audit_log.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Engine, func, select
 
+from truce.services.records import DEFAULT_LIMIT, InvalidField, moment_filter, paged
 from truce.store.models import AuditEntry
 
-MAX_ROWS = 500
+
+class AuditQueryError(InvalidField):
+    """A filter or page the trail cannot use; `field` names it and the message says what would work."""
 
 
-class AuditQueryError(ValueError):
-    """A filter the trail cannot use; the message says what would work."""
-
-
-def audit_trail(
+def entries(
     engine: Engine,
     *,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    offset: int | None = None,
     actor: str | None = None,
     action: str | None = None,
     entity_type: str | None = None,
-    limit: int = 100,
+    entity_id: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> dict:
-    """{"entries": [...], "actions": [...], "entity_types": [...]} — the newest `limit` entries matching every filter."""
-    if not 1 <= limit <= MAX_ROWS:
-        raise AuditQueryError(f"show between 1 and {MAX_ROWS} entries, not {limit}")
-    where = []
-    if actor:
-        where.append(func.lower(AuditEntry.actor) == actor.strip().lower())
-    if action:
-        where.append(AuditEntry.action == action)
-    if entity_type:
-        where.append(AuditEntry.entity_type == entity_type)
+    """{"items": [...], "next": cursor or None}: the newest entries matching every filter given.
+
+    `actor` matches regardless of case; `since` is inclusive, `until` exclusive.
+    """
+    t = AuditEntry.__table__.c
+    where = [moment_filter(t.at, since), moment_filter(t.at, until, before=True)]
+    if actor is not None:
+        where.append(func.lower(t.actor) == actor.strip().lower())
+    for column, value in ((t.action, action), (t.entity_type, entity_type), (t.entity_id, entity_id)):
+        if value is not None:
+            where.append(column == value)
+    try:
+        with engine.connect() as conn:
+            rows, following = paged(
+                conn, select(AuditEntry.__table__).where(*where), t.id, limit, cursor, offset, newest_first=True
+            )
+    except InvalidField as exc:
+        raise AuditQueryError(exc.field, exc.message) from None
+    return {"items": [dict(r._mapping) for r in rows], "next": following}
+
+
+def choices(engine: Engine) -> dict:
+    """{"actions": [...], "entity_types": [...]}: every value the trail holds, for filter menus."""
     with engine.connect() as conn:
-        entries = [
-            dict(row)
-            for row in conn.execute(
-                select(*AuditEntry.__table__.columns)
-                .where(*where)
-                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                .limit(limit)
-            ).mappings()
-        ]
-        actions = list(conn.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars())
-        kinds = list(conn.execute(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)).scalars())
-    return {
-        "entries": entries,
-        "actions": actions,
-        "entity_types": kinds,
-    }
+        actions = conn.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars().all()
+        kinds = conn.execute(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)).scalars()
+        return {"actions": list(actions), "entity_types": list(kinds)}

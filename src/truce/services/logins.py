@@ -37,6 +37,8 @@ class Who:
     team: str
     role: str
 
+TOKEN_USE_PRECISION = dt.timedelta(minutes=1)
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -135,21 +137,22 @@ def log_in(engine: Engine, email: str, password: str) -> tuple[str, str, Who]:
             raise LoginError("wrong email or password") from None
         secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = _now()
+        expires = now + dt.timedelta(days=SESSION_DAYS)
         conn.execute(
             WebSession.__table__.insert().values(
-                user_id=row.id,
-                session_hash=_sha(secret),
-                csrf_token=csrf,
-                created_at=now,
-                expires_at=now + dt.timedelta(days=SESSION_DAYS),
+                user_id=row.id, session_hash=_sha(secret), csrf_token=csrf, created_at=now, expires_at=expires
             )
         )
-        conn.execute(
-            AuditEntry.__table__.insert().values(
-                at=now, actor=row.email, action="log_in", entity_type="user", entity_id=row.id, before=None, after=None
-            )
-        )
+        _audit_session(conn, row.email, "log_in", row.id, None, {"session_expires_at": expires.isoformat()}, now)
     return secret, csrf, _who(row)
+
+
+def _audit_session(conn, actor: str, action: str, user_id: int, before, after, now: dt.datetime) -> None:
+    conn.execute(
+        AuditEntry.__table__.insert().values(
+            at=now, actor=actor, action=action, entity_type="user", entity_id=user_id, before=before, after=after
+        )
+    )
 
 
 def session_user(engine: Engine, secret: str | None) -> tuple[Who, str] | None:
@@ -166,9 +169,20 @@ def session_user(engine: Engine, secret: str | None) -> tuple[Who, str] | None:
 
 
 def log_out(engine: Engine, secret: str | None) -> None:
-    if secret:
-        with engine.begin() as conn:
-            conn.execute(WebSession.__table__.delete().where(WebSession.session_hash == _sha(secret)))
+    """End the session whose cookie holds `secret`; audited in the user's name like the log-in."""
+    if not secret:
+        return
+    with engine.begin() as conn:
+        session = conn.execute(
+            select(WebSession.id, WebSession.expires_at, User.id.label("user_id"), User.email)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.session_hash == _sha(secret))
+        ).first()
+        if session is None:
+            return
+        conn.execute(WebSession.__table__.delete().where(WebSession.id == session.id))
+        before = {"session_expires_at": session.expires_at.isoformat()}
+        _audit_session(conn, session.email, "log_out", session.user_id, before, None, _now())
 
 
 def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = "cli") -> str:
@@ -205,15 +219,19 @@ def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = 
 def token_user(engine: Engine, secret: str | None) -> Who | None:
     if not secret:
         return None
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         row = conn.execute(
-            select(User, ApiToken.id.label("token_id"))
+            select(User, ApiToken.id.label("token_id"), ApiToken.last_used_at.label("token_used_at"))
             .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == _sha(secret), ApiToken.revoked_at.is_(None), User.active)
         ).first()
-        if row is None:
-            return None
-        conn.execute(update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=_now()))
+    if row is None:
+        return None
+    now = _now()
+    # A write per request would queue every reader behind the store's one writer: a minute's precision will do.
+    if row.token_used_at is None or now - row.token_used_at > TOKEN_USE_PRECISION:
+        with engine.begin() as conn:
+            conn.execute(update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now))
     return _who(row)
 
 

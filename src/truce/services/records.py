@@ -2,8 +2,9 @@
 
 The REST API's records face calls these; the rules are the store's and the funnel's:
 
-- A page is at most MAX_LIMIT records in id order (the audit trail newest first). `next` is
-  a cursor for the following page: the id to continue after, as text; None on the last page.
+- A page is at most MAX_LIMIT records in id order. `next` is a cursor for the following
+  page: the id to continue after, as text; None on the last page. The audit trail is read
+  with the same pages, newest first (truce.services.audit_trail).
 - Every create or update is one transaction with an audit entry naming the actor and holding
   the changed fields before and after; an update that changes nothing writes nothing.
 - Users are read without their password hash; they are added with logins.add_user.
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, Table, and_, func, insert, select, true, update
+from sqlalchemy import Connection, Engine, Table, and_, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from truce.config import TruceConfig
@@ -115,7 +116,8 @@ def _limit(limit: int) -> int:
     return limit
 
 
-def _page(conn: Connection, query, id_column, limit: int, cursor: str | None, offset: int | None, newest_first=False):
+def paged(conn: Connection, query, id_column, limit: int, cursor: str | None, offset: int | None, newest_first=False):
+    """(rows, the cursor of the following page or None): one page of `query` in id order."""
     if cursor is not None and offset is not None:
         raise InvalidField("offset", "page with cursor or with offset, not both")
     if cursor is not None:
@@ -132,7 +134,8 @@ def _page(conn: Connection, query, id_column, limit: int, cursor: str | None, of
     return rows, (str(rows[-1]._mapping[id_column.name]) if more else None)
 
 
-def _since(column, moment: dt.datetime | None, *, before: bool = False):
+def moment_filter(column, moment: dt.datetime | None, *, before: bool = False):
+    """`column` at or after `moment` (before it, with before=True); no moment, no filter. Naive means UTC."""
     if moment is None:
         return true()
     if moment.tzinfo is None:
@@ -154,7 +157,7 @@ def _filters(kind_name: str, config: TruceConfig, filters: dict) -> list:
     if kind.owned and "owner" in f:
         where.append(OWNER.c.email == f["owner"].strip().lower())
     if "updated_since" in f:
-        where.append(_since(t.updated_at, f["updated_since"]))
+        where.append(moment_filter(t.updated_at, f["updated_since"]))
     if kind_name == "contacts":
         if "stage" in f and f["stage"] not in config.funnel.stage_keys:
             raise InvalidField(
@@ -179,16 +182,16 @@ def _filters(kind_name: str, config: TruceConfig, filters: dict) -> list:
     elif kind_name == "touchpoints":
         for name in ("contact_id", "campaign_id", "channel", "kind"):
             equal(name)
-        where.append(_since(t.occurred_at, f.get("since")))
-        where.append(_since(t.occurred_at, f.get("until"), before=True))
+        where.append(moment_filter(t.occurred_at, f.get("since")))
+        where.append(moment_filter(t.occurred_at, f.get("until"), before=True))
     elif kind_name == "users":
         equal("team")
         equal("active")
     elif kind_name == "stage_changes":
         for name in ("entity_type", "entity_id", "to_stage"):
             equal(name)
-        where.append(_since(t.changed_at, f.get("since")))
-        where.append(_since(t.changed_at, f.get("until"), before=True))
+        where.append(moment_filter(t.changed_at, f.get("since")))
+        where.append(moment_filter(t.changed_at, f.get("until"), before=True))
     return where
 
 
@@ -206,7 +209,7 @@ def list_records(
     kind = KINDS[kind_name]
     query = _query(kind).where(and_(true(), *_filters(kind_name, config, filters)))
     with engine.connect() as conn:
-        rows, following = _page(conn, query, kind.table.c.id, limit, cursor, offset)
+        rows, following = paged(conn, query, kind.table.c.id, limit, cursor, offset)
     return {"items": [_shown(kind, r) for r in rows], "next": following}
 
 
@@ -234,32 +237,6 @@ def contact_email(engine: Engine, key: str) -> str:
     if email is None:
         raise RecordNotFound(f"no contact with id {key}")
     return email
-
-
-def audit_trail(
-    engine: Engine,
-    *,
-    limit: int = DEFAULT_LIMIT,
-    cursor: str | None = None,
-    offset: int | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    entity_type: str | None = None,
-    entity_id: int | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-) -> dict:
-    """The audit trail, newest first, filtered; `next` continues to older entries."""
-    t = AuditEntry.__table__.c
-    where = [_since(t.at, since), _since(t.at, until, before=True)]
-    if actor is not None:
-        where.append(func.lower(t.actor) == actor.strip().lower())
-    for column, value in ((t.action, action), (t.entity_type, entity_type), (t.entity_id, entity_id)):
-        if value is not None:
-            where.append(column == value)
-    with engine.connect() as conn:
-        rows, following = _page(conn, select(AuditEntry.__table__).where(*where), t.id, limit, cursor, offset, True)
-    return {"items": [dict(r._mapping) for r in rows], "next": following}
 
 
 # ---- writes ---------------------------------------------------------------------------------------

@@ -234,6 +234,7 @@ def record_response(
                 {**values, "source": source, "submitted_at": now, **dict(zip(KEYS, ratings, strict=True))},
             ).scalar_one()
             after = {"round": round_name, "respondent": email, "team": team, "role": role, "source": source}
+            after |= {"ratings": list(ratings), "score": total}
             _audit(conn, actor, "create", "survey_response", response_id, after, now)
     except IntegrityError:  # the same respondent answering twice at the same moment
         raise SurveyError(_twice(email, round_name)) from None

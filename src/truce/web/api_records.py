@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Query, Request
 
+from truce.services import audit_trail as trail
 from truce.services import records
 from truce.web.api_common import (
     Cursor,
@@ -409,7 +410,7 @@ def audit_trail(
     since: Since = None,
     until: Until = None,
 ):
-    return records.audit_trail(
+    return trail.entries(
         store(request),
         limit=limit,
         cursor=cursor,

@@ -247,14 +247,15 @@ def audit(
     limit: int = 100,
     who: Caller = Depends(allowed("read_audit")),
 ) -> HTMLResponse:
-    from truce.services.audit_trail import AuditQueryError, audit_trail
+    from truce.services import audit_trail
 
     engine, _ = engine_and_config(request)
     asked = {"actor": actor, "action": action, "entity_type": entity_type, "limit": limit}
+    choices = audit_trail.choices(engine)
     try:
-        trail = audit_trail(
-            engine, actor=actor or None, action=action or None, entity_type=entity_type or None, limit=limit
+        trail = audit_trail.entries(
+            engine, limit=limit, actor=actor or None, action=action or None, entity_type=entity_type or None
         )
-    except AuditQueryError as exc:
-        return render(request, who, "audit.html", status=400, error=str(exc), asked=asked, trail=None)
-    return render(request, who, "audit.html", asked=asked, trail=trail)
+    except audit_trail.AuditQueryError as exc:
+        return render(request, who, "audit.html", status=400, error=str(exc), asked=asked, trail=None, choices=choices)
+    return render(request, who, "audit.html", asked=asked, trail=trail, choices=choices)
