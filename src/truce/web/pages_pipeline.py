@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from truce.domain.access import can
 from truce.web import charts
 from truce.web.app import Caller, allowed
-from truce.web.pages_base import PageRoute, back, engine_and_config, render, with_query
+from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 SLICES = ("channel", "segment", "team", "month")
@@ -50,8 +50,9 @@ def _funnel_page(request: Request, who: Caller, asked: dict, status: int = 200, 
     engine, config = engine_and_config(request)
     editor = _editor(request, who, edit)
     try:
-        report = funnel_report(
-            engine, config, by=asked["by"] or None, start=_day(asked["start"], "from"), end=_day(asked["end"], "to")
+        by, start, end = asked["by"] or None, _day(asked["start"], "from"), _day(asked["end"], "to")
+        report = shared(
+            request, "funnel", lambda: funnel_report(engine, config, by=by, start=start, end=end), by=by, start=start, end=end
         )
     except (ReportError, ValueError) as exc:
         return render(
@@ -158,7 +159,9 @@ def handoffs(request: Request, who: Caller = Depends(allowed("read_reports"))) -
     from truce.services.handoff import queue
 
     engine, config = engine_and_config(request)
-    waiting = queue(engine, config)
+    # Shared like a report: a seller's own decisions show at once (truce.web.report_cache), and
+    # deciding a lead a colleague decided a moment ago is refused with a message that says so.
+    waiting = shared(request, "handoff_queue", lambda: queue(engine, config))
     mine = [h for h in waiting if h["owner"] == who.who.email]
     others = [h for h in waiting if h["owner"] != who.who.email]
     return render(
@@ -224,8 +227,8 @@ def sla(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTM
 
     engine, config = engine_and_config(request)
     now = dt.datetime.now(dt.UTC)
-    data = report(engine, config, now)
-    cold = cold_leads(engine, config, now)
+    data = shared(request, "sla", lambda: report(engine, config, now))
+    cold = shared(request, "cold_leads", lambda: cold_leads(engine, config, now))
     sales_months = data["sales"]["by_month"][-MONTHS_SHOWN:]
     marketing_months = data["marketing"]["by_month"][-MONTHS_SHOWN:]
     queue = data["queue"]
