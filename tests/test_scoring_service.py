@@ -39,13 +39,14 @@ def config(default_config):
 
 @pytest.fixture
 def moves(monkeypatch):
-    """A recording stand-in for lifecycle.move_contact: these tests are about scores, not the queue."""
+    """A recording stand-in for lifecycle.move_contacts, one entry per contact: these tests are about scores, not the queue."""
     calls = []
 
-    def record(conn, config, contact_id, to_stage, **kwargs):
-        calls.append((contact_id, to_stage, kwargs))
+    def record(conn, config, moves, to_stage, **kwargs):
+        calls.extend((contact_id, to_stage, {**kwargs, "note": note}) for contact_id, note in moves)
+        return []
 
-    monkeypatch.setattr(lifecycle, "move_contact", record)
+    monkeypatch.setattr(lifecycle, "move_contacts", record)
     return calls
 
 

@@ -8,14 +8,15 @@ decide. The decision, its time and its reason stay on the handoff for the custod
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from truce.config import TruceConfig
 from truce.domain.routing import Seller, route
 from truce.services import sla
-from truce.services.lifecycle import contact_by_email, move_contact, user_by_email
+from truce.services.lifecycle import ID_CHUNK, contact_by_email, move_contact, user_by_email
 from truce.store.models import Account, Contact, Handoff, User
 
 
@@ -50,34 +51,70 @@ def _aware(value):
 
 def open_handoff(conn: Connection, config: TruceConfig, contact_id: int, mql_at: dt.datetime) -> int:
     """A new MQL: pick its seller, compute both deadlines, and put it in the queue."""
-    account = conn.execute(
-        select(Account.region, Account.segment)
-        .join(Contact, Contact.account_id == Account.id)
-        .where(Contact.id == contact_id)
-    ).one_or_none()
-    region, segment = account if account else (None, None)
-    decision = route(_sellers(conn), region, segment, config.routing.rules, config.routing.strategy)
+    return open_handoffs(conn, config, [contact_id], mql_at)[0]
+
+
+def open_handoffs(conn: Connection, config: TruceConfig, contact_ids: Sequence[int], mql_at: dt.datetime) -> list[int]:
+    """New MQLs, routed in the given order, each seeing the ones routed before it; their handoff ids."""
+    if not contact_ids:
+        return []
+    places = _territories(conn, contact_ids)
+    sellers = {seller.id: seller for seller in _sellers(conn)}
     first_touch_due, decision_due = sla.deadlines(config, mql_at)
+    rows, owners, stamp = [], [], None
+    for contact_id in contact_ids:
+        region, segment = places.get(contact_id, (None, None))
+        decision = route(list(sellers.values()), region, segment, config.routing.rules, config.routing.strategy)
+        stamp = _later(stamp)
+        if decision.seller_id is not None:
+            chosen = sellers[decision.seller_id]
+            # What `_sellers` would read back after this insert: one more open, assigned just now.
+            sellers[chosen.id] = replace(chosen, open_handoffs=chosen.open_handoffs + 1, last_assigned_at=stamp)
+            owners.append({"_contact_id": contact_id, "_owner_id": decision.seller_id})
+        rows.append(
+            {
+                "contact_id": contact_id,
+                "mql_at": mql_at,
+                "owner_id": decision.seller_id,
+                "routing_rule": decision.rule,
+                "status": "open",
+                "first_touch_due_at": first_touch_due,
+                "decision_due_at": decision_due,
+                "sla_due_at": min(first_touch_due, decision_due),
+                "attempts": 0,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    ids = conn.execute(insert(Handoff).returning(Handoff.id, sort_by_parameter_order=True), rows).scalars().all()
+    if owners:
+        conn.execute(
+            update(Contact).where(Contact.id == bindparam("_contact_id")).values(owner_id=bindparam("_owner_id")),
+            owners,
+        )
+    return list(ids)
+
+
+def _territories(conn: Connection, contact_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
+    """(region, segment) of each contact's account; contacts without one are left out."""
+    places = {}
+    ordered = sorted(set(contact_ids))
+    for start in range(0, len(ordered), ID_CHUNK):
+        rows = conn.execute(
+            select(Contact.id, Account.region, Account.segment)
+            .join(Account, Contact.account_id == Account.id)
+            .where(Contact.id.in_(ordered[start : start + ID_CHUNK]))
+        )
+        places.update((contact_id, (region, segment)) for contact_id, region, segment in rows)
+    return places
+
+
+def _later(previous: dt.datetime | None) -> dt.datetime:
+    """Now, but strictly after `previous`: round robin orders sellers by when they last got a lead."""
     now = dt.datetime.now(dt.UTC)
-    handoff_id = conn.execute(
-        insert(Handoff).returning(Handoff.id),
-        {
-            "contact_id": contact_id,
-            "mql_at": mql_at,
-            "owner_id": decision.seller_id,
-            "routing_rule": decision.rule,
-            "status": "open",
-            "first_touch_due_at": first_touch_due,
-            "decision_due_at": decision_due,
-            "sla_due_at": min(first_touch_due, decision_due),
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).scalar_one()
-    if decision.seller_id is not None:
-        conn.execute(update(Contact).where(Contact.id == contact_id).values(owner_id=decision.seller_id))
-    return handoff_id
+    if previous is not None and now <= previous:
+        now = previous + dt.timedelta(microseconds=1)
+    return now
 
 
 def close(conn, config: TruceConfig, contact_id: int, to_stage: str, at, actor_id, reason, note) -> None:

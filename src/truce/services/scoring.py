@@ -73,8 +73,8 @@ class _Tally:
     moved: list[int] = field(default_factory=list)
 
 
-def _apply(conn: Connection, config: TruceConfig, scorer: Scorer, rows, touches, now, tally: _Tally) -> None:
-    """Score one batch of contacts, write the scores, and hand over the inquiries that reached the line."""
+def _apply(conn: Connection, config: TruceConfig, scorer: Scorer, rows, touches, now, tally: _Tally) -> list:
+    """Score one batch of contacts and write the scores; the (id, points) of inquiries that reached the line."""
     threshold, inquiry = config.scoring.threshold, config.funnel.stages[0].key
     writes, candidates = [], []
     for row in rows:
@@ -87,7 +87,7 @@ def _apply(conn: Connection, config: TruceConfig, scorer: Scorer, rows, touches,
     if writes:
         conn.execute(_WRITE, writes)
     tally.scored += len(writes)
-    _promote(conn, config, candidates, now, tally)
+    return candidates
 
 
 def _promote(conn: Connection, config: TruceConfig, candidates: list[tuple[int, int]], now, tally: _Tally) -> None:
@@ -99,21 +99,11 @@ def _promote(conn: Connection, config: TruceConfig, candidates: list[tuple[int, 
     still = set()
     for chunk in _chunks([cid for cid, _ in candidates], ID_CHUNK):
         still.update(conn.scalars(select(Contact.id).where(Contact.id.in_(chunk), Contact.stage == inquiry)))
-    for contact_id, points in candidates:
-        if contact_id not in still:
-            continue
-        lifecycle.move_contact(
-            conn,
-            config,
-            contact_id,
-            config.funnel.handoff_stage,
-            at=now,
-            actor_id=None,
-            reason="score",
-            note=f"score {points} reached threshold {threshold}",
-            origin="rule",
-        )
-        tally.moved.append(contact_id)
+    moves = [(cid, f"score {points} reached threshold {threshold}") for cid, points in candidates if cid in still]
+    lifecycle.move_contacts(
+        conn, config, moves, config.funnel.handoff_stage, at=now, actor_id=None, reason="score", origin="rule"
+    )
+    tally.moved.extend(cid for cid, _ in moves)
 
 
 def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
@@ -130,12 +120,15 @@ def rescore(conn: Connection, config: TruceConfig, contact_ids: Iterable[int], n
     scorer, tally = Scorer(config.scoring), _Tally()
     # Sorted, so two writers lock contacts in the same order and cannot deadlock on each other.
     ids = sorted(set(contact_ids))
+    candidates = []
     for chunk in _chunks(ids, ID_CHUNK):
         rows = conn.execute(_FACTS.where(Contact.id.in_(chunk)).order_by(Contact.id)).all()
         touches = defaultdict(list)
-        for t in conn.execute(_TOUCHES.where(Touchpoint.contact_id.in_(chunk))):
-            touches[t.contact_id].append(Touch(t.touch_type, t.occurred_at))
-        _apply(conn, config, scorer, rows, touches, now, tally)
+        for contact_id, touch_type, occurred_at in conn.execute(_TOUCHES.where(Touchpoint.contact_id.in_(chunk))):
+            touches[contact_id].append(Touch(touch_type, occurred_at))
+        candidates += _apply(conn, config, scorer, rows, touches, now, tally)
+    # After every chunk is scored, in id order: one pass over the new MQLs, whose routing reads the whole queue.
+    _promote(conn, config, candidates, now, tally)
     return tally.moved
 
 
@@ -157,7 +150,7 @@ def refresh(
             while pending is not None and pending.contact_id <= last_id:
                 touches[pending.contact_id].append(Touch(pending.touch_type, pending.occurred_at))
                 pending = next(stream, None)
-            _apply(conn, config, scorer, rows, touches, now, tally)
+            _promote(conn, config, _apply(conn, config, scorer, rows, touches, now, tally), now, tally)
             if progress:
                 progress(tally.scored, total)
     return {
