@@ -320,6 +320,9 @@ class Serve(_Strict):
     # is younger than this (the page says so); people always see their own writes. 0: everyone waits.
     report_stale_seconds: int = Field(default=300, ge=0, le=86_400)
     report_cache_megabytes: int = Field(default=256, ge=1, le=65_536)
+    # Bodies larger than this are refused (413) before they are parsed; a full ingest batch of
+    # 10,000 touchpoints is about 4 MB of JSON.
+    max_request_megabytes: int = Field(default=16, ge=1, le=1024)
 
 
 class TruceConfig(_Strict):

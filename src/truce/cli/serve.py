@@ -34,5 +34,7 @@ def serve(
     with handled():
         loaded = load_config(config)
         store = open_store(db)
+    app = create_app(store, loaded, max_body_bytes=loaded.serve.max_request_megabytes << 20)
     console.print(f"truce is serving on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)")
-    uvicorn.run(create_app(store, loaded), host=host, port=port, log_level="warning")
+    console.print(f"RevOps' funnel edits are saved to {app.state.config_path}")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
