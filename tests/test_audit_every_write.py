@@ -20,6 +20,7 @@ import datetime as dt
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -549,6 +550,25 @@ class Command:
     actor: str  # whom the trail names
     entries: tuple[Entry, ...]
     input: str | None = None
+    prepare: Callable | None = None  # prepare(engine, scene): what the command needs beyond the scene
+
+
+SWEPT_AT = "2030-01-07T12:00:00+00:00"  # long after every deadline of the scene
+
+
+def _cy_reached_mql_by_import(engine, scene) -> None:
+    """Stage history without a handoff: cy's move to MQL, arrived through an import."""
+    from truce.services.ingest import ingest
+
+    moved = [{"external_id": "M1", "contact_email": "cy@acme.example", "to_stage": "mql",
+              "changed_at": dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC).isoformat()}]  # fmt: skip
+    ingest(engine, scene.config, "stage_changes", moved, "setup")
+
+
+def _late_on_both_promises(leads: int) -> dict:
+    """The counts of an SLA audit entry: every lead missed its first touch and its decision."""
+    return {"breaches_recorded": 2 * leads, "breaches_by_side": {"sales": 2 * leads},
+            "breaches_by_kind": {"decision_late": leads, "first_touch_late": leads}}  # fmt: skip
 
 
 CLI_COMMANDS: dict[str, object] = {
@@ -571,7 +591,10 @@ CLI_COMMANDS: dict[str, object] = {
     "db current": READS,
     "db downgrade": Unwritten("the schema, the ledger and the trail with it: see test_no_command_drops_the_ledger_…"),
     "db upgrade": Unwritten("the schema"),
-    "demo": Unwritten("builds a fake company into an empty store: one entry, demo_build by 'demo'"),
+    "demo": Unwritten(
+        "builds a fake company into an empty store, in the trail as demo_build and sla_rebuild by 'demo'; "
+        "--force may drop only the demo's own history: see test_no_command_drops_the_ledger_…"
+    ),
     "directory": READS,
     "export": Unwritten("reads the store; writes a CSV file"),
     "feedback add": Command(
@@ -614,8 +637,21 @@ CLI_COMMANDS: dict[str, object] = {
     "score explain": READS,
     "score refresh": Unwritten("not audited yet: see test_score_refresh_is_audited"),
     "serve": Unwritten("serves the web pages and the API, whose writes are checked above"),
-    "sla rebuild": Unwritten("not audited yet: see test_sla_rebuild_is_audited"),
-    "sla sweep": Unwritten("not audited yet: see test_sla_sweep_is_audited"),
+    # Which breaches and handoffs the entries name is checked in test_sla_sweep_is_audited and
+    # test_sla_rebuild_is_audited below.
+    "sla rebuild": Command(
+        ("sla", "rebuild", "--at", SWEPT_AT), "cli",
+        (Entry("sla_rebuild", "handoffs", None, None,
+               {"as_of": SWEPT_AT, "handoffs_created": 1, "handoff_id_ranges": [[ANY, ANY]],
+                **_late_on_both_promises(1), "sla_event_id_ranges": ANY}),),
+        prepare=_cy_reached_mql_by_import,
+    ),
+    "sla sweep": Command(
+        ("sla", "sweep", "--at", SWEPT_AT), "cli",
+        (Entry("sla_sweep", "sla_events", None, None,
+               {"as_of": SWEPT_AT, **_late_on_both_promises(2), "sla_event_id_ranges": ANY,
+                "handoff_id_ranges": ANY}),),
+    ),
     "status": READS,
     "survey import": Command(
         ("survey", "import", "{survey}"),
@@ -706,6 +742,8 @@ def cli(engine, scene, tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", sorted(n for n, c in CLI_COMMANDS.items() if isinstance(c, Command)))
 def test_a_cli_write_is_audited_in_the_name_of_the_as_user_or_cli(engine, scene, cli, name):
     command = CLI_COMMANDS[name]
+    if command.prepare:
+        command.prepare(engine, scene)
     kept = _kept(engine)
     result = cli(*command.args, input=command.input)
     assert result.exit_code == 0, result.output
@@ -730,46 +768,102 @@ def test_score_refresh_is_audited(engine, scene, cli):
     assert _cli_entries(engine, kept), "no audit entry for the scores the refresh wrote"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="truce.services.sla.sweep records breaches unaudited")
+# The sweep and the rebuild write many records at once: one entry each names them all, by id.
+
+
+def _entries(engine, kept: dict, action: str) -> list[dict]:
+    """The audit entries written since `kept` for `action`, as dicts."""
+    columns = [c.name for c in AuditEntry.__table__.columns]
+    added = _kept(engine)["audit_log"][len(kept["audit_log"]) :]
+    return [entry for row in added if (entry := dict(zip(columns, row, strict=True)))["action"] == action]
+
+
+def _ids_in(ranges: list[list[int]]) -> list[int]:
+    return [record_id for first, last in ranges for record_id in range(first, last + 1)]
+
+
+def _new_rows(engine, model, kept_ids: set[int]) -> list:
+    with engine.connect() as conn:
+        return [row for row in conn.execute(select(model).order_by(model.id)) if row.id not in kept_ids]
+
+
+def _all_ids(engine, model) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(model.id)).scalars())
+
+
 def test_sla_sweep_is_audited(engine, scene, cli):
-    kept = _kept(engine)
-    result = cli("sla", "sweep", "--at", "2030-01-07T12:00:00+00:00", "--json")
-    with engine.connect() as conn:
-        if result.exit_code != 0 or not conn.execute(select(SlaEvent.id)).first():
-            pytest.fail(f"the sweep recorded no breach: {result.output}")
-    assert _cli_entries(engine, kept), "no audit entry for the breaches the sweep recorded"
+    """One entry names every breach the sweep recorded and its handoff; a sweep that records nothing, none.
+
+    That the entry and the breaches commit together, batch by batch, is in tests/test_sla_audit.py.
+    """
+    kept, events_before = _kept(engine), _all_ids(engine, SlaEvent)
+    result = cli("sla", "sweep", "--at", SWEPT_AT, "--json")
+    assert result.exit_code == 0, result.output
+    recorded = _new_rows(engine, SlaEvent, events_before)
+    assert len(recorded) == 4, "ann's and bob's handoffs each missed the first touch and the decision"
+    (entry,) = _entries(engine, kept, "sla_sweep")
+    assert entry["actor"] == "cli"
+    assert _ids_in(entry["after"]["sla_event_id_ranges"]) == [e.id for e in recorded]
+    assert _ids_in(entry["after"]["handoff_id_ranges"]) == sorted({e.handoff_id for e in recorded})
+    assert entry["after"]["breaches_by_kind"] == dict(sorted(Counter(e.kind for e in recorded).items()))
+    assert json.loads(result.output)["breaches_recorded"] == entry["after"]["breaches_recorded"] == 4
+    again = _kept(engine)
+    assert cli("sla", "sweep", "--at", SWEPT_AT).exit_code == 0
+    assert _kept(engine) == again, "a sweep that recorded nothing wrote to the trail"
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="truce.services.handoff_history.rebuild creates handoffs unaudited"
-)
 def test_sla_rebuild_is_audited(engine, scene, cli):
-    from truce.services.ingest import ingest
+    """One entry names every handoff and breach the rebuild created; a rebuild that creates nothing, none."""
+    _cy_reached_mql_by_import(engine, scene)
+    kept, handoffs_before, events_before = _kept(engine), _all_ids(engine, Handoff), _all_ids(engine, SlaEvent)
+    result = cli("sla", "rebuild", "--at", SWEPT_AT, "--json")
+    assert result.exit_code == 0, result.output
+    created = _new_rows(engine, Handoff, handoffs_before)
+    recorded = _new_rows(engine, SlaEvent, events_before)
+    assert [h.contact_id for h in created] == [scene.ids["cy"]]
+    (entry,) = _entries(engine, kept, "sla_rebuild")
+    assert entry["actor"] == "cli"
+    assert _ids_in(entry["after"]["handoff_id_ranges"]) == [h.id for h in created]
+    assert _ids_in(entry["after"]["sla_event_id_ranges"]) == [e.id for e in recorded]
+    assert json.loads(result.output) == {"handoffs_created": 1, "breaches_recorded": len(recorded)}
+    again = _kept(engine)
+    assert cli("sla", "rebuild", "--at", SWEPT_AT).exit_code == 0
+    assert _kept(engine) == again, "a rebuild that created nothing wrote to the trail"
 
-    moved = [{"external_id": "M1", "contact_email": "cy@acme.example", "to_stage": "mql",
-              "changed_at": dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC).isoformat()}]  # fmt: skip
-    ingest(engine, scene.config, "stage_changes", moved, "setup")
-    kept = _kept(engine)
-    result = cli("sla", "rebuild", "--json")
-    with engine.connect() as conn:
-        if (
-            result.exit_code != 0
-            or not conn.execute(select(Handoff.id).where(Handoff.contact_id == scene.ids["cy"])).first()
-        ):
-            pytest.fail(f"the rebuild created no handoff: {result.output}")
-    assert _cli_entries(engine, kept), "no audit entry for the handoffs the rebuild created"
+
+# The schema commands drop whole tables, triggers or not. While the trail or the ledger holds
+# rows they refuse, unless told loudly (--discard-history) that the history is to be lost.
+DROPS_EVERY_TABLE = {
+    "db downgrade": ("db", "downgrade", "base", "--yes"),
+    "demo --force": ("demo", "--contacts", "100", "--force"),
+}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="truce.store.db.downgrade (truce db downgrade, and truce demo --force through demo.reset) drops "
-    "audit_log and stage_changes with every row in them",
-)
-def test_no_command_drops_the_ledger_or_the_trail(engine, scene, cli):
+@pytest.mark.parametrize("name", sorted(DROPS_EVERY_TABLE))
+def test_no_command_drops_the_ledger_or_the_trail(engine, scene, cli, name):
     from sqlalchemy import inspect
 
     kept = _kept(engine)
-    cli("db", "downgrade", "base", "--yes")
+    result = cli(*DROPS_EVERY_TABLE[name])
+    assert result.exit_code == 1, result.output
     tables = set(inspect(engine).get_table_names())
     assert {"audit_log", "stage_changes"} <= tables and _kept(engine) == kept
+    # None of the scene's history is the demo's, so both commands count all of it.
+    entries, moves = len(kept["audit_log"]), len(kept["stage_changes"])
+    assert entries > 1 and moves > 1
+    said = " ".join(result.output.split())
+    assert f"{entries} audit entries" in said and f"{moves} stage-ledger rows" in said, said
+    assert "nothing was changed" in said and "--discard-history" in said
+
+
+@pytest.mark.parametrize("name", sorted(DROPS_EVERY_TABLE))
+def test_the_flag_that_drops_the_history_is_documented(name):
+    from truce.cli import app
+
+    command = name.split(" --")[0]
+    help_text = " ".join(CliRunner().invoke(app, [*command.split(), "--help"]).output.split())
+    assert "--discard-history" in help_text
+    docs = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = docs.split(f"### `truce {command}`", 1)[1].split("\n### ", 1)[0]
+    assert "--discard-history" in section, f"docs/cli.md does not explain --discard-history for truce {command}"

@@ -75,6 +75,78 @@ def test_demo_refuses_a_database_that_holds_records_unless_forced(demo_db):
     assert json.loads(forced.output)["tables"]["contacts"] == SMALL
 
 
+def _history(url: str) -> dict[str, int]:
+    """Rows in the audit trail and the stage ledger, and how many of each someone other than the demo wrote."""
+    engine = db.connect(url)
+    with engine.connect() as conn:
+        counted = {
+            name: conn.execute(text(query)).scalar_one()
+            for name, query in {
+                "audit_log": "SELECT count(*) FROM audit_log",
+                "stage_changes": "SELECT count(*) FROM stage_changes",
+                "audit_log not by demo": "SELECT count(*) FROM audit_log WHERE actor <> 'demo'",
+                "stage_changes not from demo": "SELECT count(*) FROM stage_changes WHERE origin <> 'demo'",
+            }.items()
+        }
+    engine.dispose()
+    return counted
+
+
+def test_the_demo_writes_its_history_in_its_own_name(demo_db):
+    history = _history(demo_db)
+    assert history["audit_log"] >= 2 and history["stage_changes"] > SMALL
+    assert history["audit_log not by demo"] == history["stage_changes not from demo"] == 0
+
+
+def _a_lead_at(url: str, stage: str) -> str:
+    engine = db.connect(url)
+    with engine.connect() as conn:
+        email = conn.execute(text("SELECT email FROM contacts WHERE stage = :s ORDER BY id"), {"s": stage}).first()[0]
+    engine.dispose()
+    return email
+
+
+def test_demo_force_refuses_to_drop_history_the_demo_did_not_write(demo_db):
+    moved = run("lead", "move", _a_lead_at(demo_db, "inquiry"), "mql", "--db", demo_db)
+    assert moved.exit_code == 0, moved.output
+    before = _history(demo_db)
+    assert before["audit_log not by demo"] == before["stage_changes not from demo"] == 1
+    refused = run("demo", "--contacts", SMALL, "--seed", 4, "--db", demo_db, "--force")
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 1, said
+    assert "1 audit entry not by 'demo' and 1 stage-ledger row not of origin 'demo'" in said
+    assert "nothing was changed" in said and "add --discard-history" in said
+    assert _history(demo_db) == before
+    assert json.loads(run("status", "--db", demo_db, "--json").output)["tables"]["contacts"] == SMALL
+    forced = run("demo", "--contacts", SMALL, "--seed", 4, "--db", demo_db, "--force", "--discard-history", "--json")
+    assert forced.exit_code == 0, forced.output
+    after = _history(demo_db)
+    assert after["audit_log not by demo"] == after["stage_changes not from demo"] == 0
+
+
+def test_db_downgrade_refuses_to_drop_the_trail_and_the_ledger_while_they_hold_rows(demo_db):
+    before = _history(demo_db)
+    refused = run("db", "downgrade", "base", "--yes", "--db", demo_db)
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 1, said
+    entries, moves = f"{before['audit_log']:,}", f"{before['stage_changes']:,}"
+    assert f"{entries} audit entries and {moves} stage-ledger rows would be lost" in said
+    assert "nothing was changed" in said and "add --discard-history" in said
+    assert _history(demo_db) == before
+    assert json.loads(run("db", "current", "--db", demo_db, "--json").output)["current"] == db.head_revision()
+    # Back to the first revision keeps the trail and the ledger, so it needs no flag.
+    assert run("db", "downgrade", db.HISTORY_REVISION, "--yes", "--db", demo_db).exit_code == 0
+    assert _history(demo_db) == before
+    dropped = run("db", "downgrade", "base", "--yes", "--discard-history", "--db", demo_db)
+    assert dropped.exit_code == 0, dropped.output
+    assert json.loads(run("db", "current", "--db", demo_db, "--json").output)["current"] is None
+
+
+def test_db_downgrade_names_a_revision_it_cannot_reach(demo_db):
+    result = run("db", "downgrade", "nonsense", "--yes", "--db", demo_db)
+    assert result.exit_code == 1 and "cannot downgrade to 'nonsense'" in result.output
+
+
 def test_the_same_seed_builds_the_same_company(tmp_path):
     first = json.loads(
         run("demo", "--contacts", SMALL, "--seed", 9, "--db", f"sqlite:///{tmp_path / 'a.db'}", "--json").output

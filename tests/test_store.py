@@ -11,7 +11,7 @@ from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from truce.store import db
-from truce.store.models import Base, Contact, Opportunity, StageChange
+from truce.store.models import AuditEntry, Base, Contact, Opportunity, StageChange
 
 
 def test_it_upgrades_an_empty_database_and_downgrades_it_again(database_url):
@@ -22,6 +22,47 @@ def test_it_upgrades_an_empty_database_and_downgrades_it_again(database_url):
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     assert db.current_revision(engine) == db.head_revision()
     engine.dispose()
+
+
+def _history_of_one_move(engine) -> None:
+    """One stage move and its audit entry."""
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        contact_id = _contact(conn)
+        conn.execute(
+            insert(StageChange),
+            {"entity_type": "contact", "entity_id": contact_id, "to_stage": "mql", "changed_at": now,
+             "origin": "test", "recorded_at": now},
+        )  # fmt: skip
+        conn.execute(
+            insert(AuditEntry),
+            {"at": now, "actor": "test", "action": "stage_move", "entity_type": "contact", "entity_id": contact_id,
+             "before": {"stage": "inquiry"}, "after": {"stage": "mql"}},
+        )  # fmt: skip
+
+
+def _history_rows(engine) -> tuple[list, list]:
+    with engine.connect() as conn:
+        return (
+            conn.execute(select(AuditEntry.id, AuditEntry.action)).all(),
+            conn.execute(select(StageChange.id, StageChange.to_stage)).all(),
+        )
+
+
+def test_a_downgrade_that_drops_the_trail_and_the_ledger_refuses_while_they_hold_rows(engine):
+    _history_of_one_move(engine)
+    kept = _history_rows(engine)
+    for target in ("base", "-4"):
+        with pytest.raises(db.HistoryAtStake, match="1 audit entry and 1 stage-ledger row would be lost") as refused:
+            db.downgrade(engine, target)
+        assert (refused.value.audit_entries, refused.value.ledger_rows) == (1, 1)
+        assert db.current_revision(engine) == db.head_revision() and _history_rows(engine) == kept
+    db.downgrade(engine, db.HISTORY_REVISION)  # the first migration made them; undoing the others keeps them
+    assert _history_rows(engine) == kept
+    with pytest.raises(db.HistoryAtStake):
+        db.downgrade(engine, "-1")
+    db.downgrade(engine, "base", discard_history=True)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
 
 
 def test_it_refuses_a_database_without_tables_and_says_how_to_fix_it(tmp_path):

@@ -73,7 +73,17 @@ def demo(
         int, typer.Option(min=100, max=5_000_000, help="How many contacts (leads) to generate.")
     ] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed builds the same company.")] = 7,
-    force: Annotated[bool, typer.Option("--force", help="Replace whatever the database holds.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace what the database holds, if its history is the demo's own.")
+    ] = False,
+    discard_history: Annotated[
+        bool,
+        typer.Option(
+            "--discard-history",
+            help="With --force: replace it even though it holds audit entries or stage moves the demo did not "
+            "write; they are lost.",
+        ),
+    ] = False,
     serve: Annotated[
         bool,
         typer.Option(
@@ -92,6 +102,10 @@ def demo(
     app and prints a login for each role (sales, marketing, revops, viewer) with a password
     made for this run.
 
+    --force replaces a store whose audit trail and stage ledger the demo wrote itself. History
+    anyone else wrote (audit entries not by "demo", stage moves not of origin "demo": an
+    import, a lead moved in the web app) is refused, naming how much, unless --discard-history.
+
     Example:  truce demo --contacts 20000 --db demo.db
     Example:  truce demo --serve --force
     """
@@ -102,7 +116,10 @@ def demo(
         loaded = load_config(config)
     engine = store.connect(db)
     if force:
-        demo_service.reset(engine)
+        try:
+            demo_service.reset(engine, discard_history=discard_history)
+        except store.HistoryAtStake as exc:
+            fail(f"{exc}. To replace it anyway, add --discard-history.")
     try:
         with _progress(json) as advance:
             demo_service.build(engine, contacts=contacts, seed=seed, progress=advance, config=loaded)

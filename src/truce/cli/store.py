@@ -38,17 +38,34 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; 'base' removes every truce table.")],
     db: DbOption = None,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm that data in dropped tables is lost.")] = False,
+    discard_history: Annotated[
+        bool,
+        typer.Option(
+            "--discard-history",
+            help="Drop the audit trail and the stage ledger even though they hold rows: every entry is lost.",
+        ),
+    ] = False,
 ) -> None:
     """Migrate the schema back to an older revision. Dropped tables lose their data.
 
+    A downgrade that would drop the audit trail and the stage ledger (to base) is refused while
+    they hold rows, naming how many, unless --discard-history is given too.
+
     Example:  truce db downgrade base --yes
     """
+    from alembic.util import CommandError
+
     from truce.store import db as store
 
     if not yes:
         fail("downgrading can drop tables and their data; add --yes to confirm")
     engine = store.connect(db)
-    store.downgrade(engine, revision)
+    try:
+        store.downgrade(engine, revision, discard_history=discard_history)
+    except store.HistoryAtStake as exc:
+        fail(f"{exc}. To drop them anyway, add --discard-history.")
+    except CommandError as exc:
+        fail(f"cannot downgrade to {revision!r}: {exc}")
     console.print(f"{store.describe(str(engine.url))}: schema now {store.current_revision(engine) or 'empty'}")
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, func, insert, inspect, select
 
 from truce.store import bulk, db
-from truce.store.models import AuditEntry, Base, Contact, Opportunity, Touchpoint
+from truce.store.models import AuditEntry, Base, Contact, Opportunity, StageChange, Touchpoint
 
 # Parents before children, so foreign keys hold at every step.
 LOAD_ORDER = (
@@ -25,6 +25,8 @@ LOAD_ORDER = (
     "targets",
 )
 DEMO_UNTIL = dt.date(2026, 11, 20)
+# Whom the demo's audit entries name, and the origin of the stage moves it generates.
+DEMO = "demo"
 
 
 class NotEmpty(RuntimeError):
@@ -41,9 +43,30 @@ def holds_records(engine: Engine) -> bool:
         )
 
 
-def reset(engine: Engine) -> None:
-    """Drop everything truce created, so the demo starts from a fresh schema."""
-    db.downgrade(engine, "base")
+def others_history(engine: Engine) -> tuple[int, int]:
+    """(audit entries, stage-ledger rows) the demo did not write: not by "demo", not of origin "demo"."""
+    return db.history_rows(engine, audit_where=(AuditEntry.actor != DEMO,), ledger_where=(StageChange.origin != DEMO,))
+
+
+def reset(engine: Engine, *, discard_history: bool = False) -> None:
+    """Drop everything truce created, so the demo starts from a fresh schema.
+
+    The demo's own trail and ledger are made up and go with it. History anyone else wrote
+    (an import, a lead moved in the web app, even on the demo's records) is kept: the reset
+    refuses with HistoryAtStake, changing nothing, unless `discard_history`.
+    """
+    if not discard_history:
+        audit_entries, ledger_rows = others_history(engine)
+        if audit_entries or ledger_rows:
+            raise db.HistoryAtStake(
+                f"{db.describe(str(engine.url))} holds history the demo did not write: "
+                f"{db.plural(audit_entries, 'audit entry', 'audit entries')} not by {DEMO!r} and "
+                f"{db.plural(ledger_rows, 'stage-ledger row', 'stage-ledger rows')} not of origin {DEMO!r}; "
+                "replacing the store would drop them; nothing was changed",
+                audit_entries,
+                ledger_rows,
+            )
+    db.downgrade(engine, "base", discard_history=True)
 
 
 def build(
@@ -52,7 +75,7 @@ def build(
     seed: int = 7,
     until: dt.date = DEMO_UNTIL,
     progress: Callable[[str, int, int], None] | None = None,
-    actor: str = "demo",
+    actor: str = DEMO,
     config=None,
 ) -> dict[str, int]:
     """Generate the demo company and load it; returns rows written per table.
@@ -97,7 +120,8 @@ def build(
     if progress:
         progress("handoffs and SLAs", 0, 1)
     as_of = dt.datetime.combine(until, dt.time(0), tzinfo=dt.UTC)
-    written["handoffs"] = handoff_history.rebuild(engine, config or truce_config.load(), as_of)["handoffs_created"]
+    rebuilt = handoff_history.rebuild(engine, config or truce_config.load(), as_of, actor=actor)
+    written["handoffs"] = rebuilt["handoffs_created"]
     if progress:
         progress("handoffs and SLAs", 1, 1)
     return written

@@ -3,7 +3,8 @@
 Every move into the handoff stage in the ledger starts a handoff; the next move out of it is
 sales' decision (who, when, which reason). Deadlines are computed with today's truce.toml
 and judged as of `now` by the same rules as the sweep; deadlines still ahead are left to
-later sweeps. Running it again adds only handoffs it has not made before.
+later sweeps. Running it again adds only handoffs it has not made before. What it creates is
+named in one audit entry ("sla_rebuild"), written in the same transaction.
 """
 
 from __future__ import annotations
@@ -77,11 +78,12 @@ def _first_after(times: list[dt.datetime], moment: dt.datetime) -> dt.datetime |
     return times[index] if index < len(times) else None
 
 
-def rebuild(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) -> dict:
+def rebuild(engine: Engine, config: TruceConfig, now: dt.datetime | None = None, actor: str = "cli") -> dict:
     """Create the missing handoffs from the ledger and judge their deadlines as of `now`, in bulk.
 
     The handoffs are new in this transaction, so no other sweep can hold them: they are
-    judged with the sweep's own rules (sla.judge) and written in one go, breaches included.
+    judged with the sweep's own rules (sla.judge) and written in one go, breaches included,
+    with one audit entry in `actor`'s name naming them (none when nothing was missing).
     """
     now = now or dt.datetime.now(dt.UTC)
     clock = config.business_hours.clock(config.company.timezone)
@@ -122,8 +124,21 @@ def rebuild(engine: Engine, config: TruceConfig, now: dt.datetime | None = None)
             for handoff_id, row, found in zip(ids, rows, breaches, strict=True)
             for kind, due, detail in found
         ]
-        insert_new(conn, SlaEvent.__table__, _as_columns(events, EVENT_COLUMNS))
+        event_ids = insert_new(conn, SlaEvent.__table__, _as_columns(events, EVENT_COLUMNS))
+        if ids:
+            sla.write_audit(conn, actor, "sla_rebuild", "handoffs", _created(now, ids, events, event_ids))
     return {"handoffs_created": len(rows), "breaches_recorded": len(events)}
+
+
+def _created(now: dt.datetime, ids: list[int], events: list[dict], event_ids: list[int]) -> dict:
+    """What one rebuild created, for its audit entry: counts, and every id as runs of consecutive ids."""
+    return {
+        "as_of": now.isoformat(),
+        "handoffs_created": len(ids),
+        "handoff_id_ranges": sla.id_ranges(ids),
+        **sla.breach_counts(events),
+        "sla_event_id_ranges": sla.id_ranges(event_ids),
+    }
 
 
 HANDOFF_COLUMNS = (

@@ -5,21 +5,25 @@ marketing promises M MQLs a month with at least X % accepted. Each open handoff 
 next deadline (`sla_due_at`). `sweep` finds the overdue ones and claims each with a
 conditional update before recording anything, so two sweeps running at once never record a
 breach twice; the unique (handoff, kind) key on sla_events backs that up in the database.
+The breaches a sweep records are named in one audit entry, written in their transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from truce.config import TruceConfig
-from truce.store.models import Handoff, SlaEvent, Touchpoint
+from truce.store.models import AuditEntry, Handoff, SlaEvent, Touchpoint
 
 HOUR = dt.timedelta(hours=1)
+# Breaches are recorded per handoff, so they are sales'; marketing's promise is judged per month by the report.
+BREACH_SIDE = "sales"
 
 
 def open_handoff_of(conn: Connection, contact_id: int):
@@ -52,12 +56,12 @@ def first_sales_touch(conn: Connection, contact_id: int, since: dt.datetime) -> 
     ).scalar()
 
 
-def record_breach(conn: Connection, handoff, kind: str, due: dt.datetime, now: dt.datetime, detail: str) -> bool:
-    """Append one breach; a second attempt for the same handoff and kind is a no-op. True if recorded."""
+def record_breach(conn: Connection, handoff, kind: str, due: dt.datetime, now: dt.datetime, detail: str) -> int | None:
+    """Append one breach; a second attempt for the same handoff and kind is a no-op. The new id, else None."""
     values = {
         "handoff_id": handoff["id"],
         "contact_id": handoff["contact_id"],
-        "side": "sales",
+        "side": BREACH_SIDE,
         "kind": kind,
         "user_id": handoff["owner_id"],
         "due_at": due,
@@ -71,7 +75,7 @@ def record_breach(conn: Connection, handoff, kind: str, due: dt.datetime, now: d
         .on_conflict_do_nothing(index_elements=["handoff_id", "kind"])
         .returning(SlaEvent.id)
     )
-    return conn.execute(statement).scalar_one_or_none() is not None
+    return conn.execute(statement).scalar_one_or_none()
 
 
 def first_touches(conn: Connection, handoff_ids: list[int]) -> dict[int, dt.datetime]:
@@ -167,10 +171,13 @@ def evaluate(conn: Connection, config: TruceConfig, handoff, now: dt.datetime, t
         return []
     recorded = []
     for kind, due, detail in verdict.breaches:
-        if record_breach(conn, handoff, kind, due, now, detail):
+        event_id = record_breach(conn, handoff, kind, due, now, detail)
+        if event_id is not None:
             recorded.append(
                 {
+                    "id": event_id,
                     "handoff_id": handoff["id"],
+                    "side": BREACH_SIDE,
                     "contact_id": handoff["contact_id"],
                     "kind": kind,
                     "owner_id": handoff["owner_id"],
@@ -181,8 +188,14 @@ def evaluate(conn: Connection, config: TruceConfig, handoff, now: dt.datetime, t
     return recorded
 
 
-def sweep(engine: Engine, config: TruceConfig, now: dt.datetime | None = None, batch: int = 500) -> list[dict]:
-    """Find handoffs whose next deadline has passed and record their breaches, exactly once each."""
+def sweep(
+    engine: Engine, config: TruceConfig, now: dt.datetime | None = None, batch: int = 500, actor: str = "cli"
+) -> list[dict]:
+    """Find handoffs whose next deadline has passed and record their breaches, exactly once each.
+
+    Each batch is one transaction; a batch that records breaches also writes one audit entry
+    ("sla_sweep", in `actor`'s name) naming them, so the breaches and their trail commit together.
+    """
     now = now or dt.datetime.now(dt.UTC)
     recorded: list[dict] = []
     while True:
@@ -198,10 +211,65 @@ def sweep(engine: Engine, config: TruceConfig, now: dt.datetime | None = None, b
                 .all()
             )
             touches = first_touches(conn, [h["id"] for h in due])
+            found: list[dict] = []
             for handoff in due:
-                recorded += evaluate(conn, config, handoff, now, touches.get(handoff["id"]))
+                found += evaluate(conn, config, handoff, now, touches.get(handoff["id"]))
+            if found:
+                audit_sweep(conn, actor, now, found)
+        recorded += found
         if len(due) < batch:
             return recorded
+
+
+def audit_sweep(conn: Connection, actor: str, as_of: dt.datetime, breaches: list[dict]) -> None:
+    """One audit entry for the breaches one sweep transaction recorded: counts, and which ones."""
+    after = {
+        "as_of": as_of.isoformat(),
+        **breach_counts(breaches),
+        "sla_event_id_ranges": id_ranges([b["id"] for b in breaches]),
+        "handoff_id_ranges": id_ranges([b["handoff_id"] for b in breaches]),
+    }
+    write_audit(conn, actor, "sla_sweep", "sla_events", after)
+
+
+def breach_counts(breaches: list[dict]) -> dict:
+    """How many breaches, per side and per kind, for an audit entry."""
+    return {
+        "breaches_recorded": len(breaches),
+        "breaches_by_side": dict(sorted(Counter(b["side"] for b in breaches).items())),
+        "breaches_by_kind": dict(sorted(Counter(b["kind"] for b in breaches).items())),
+    }
+
+
+def write_audit(conn: Connection, actor: str, action: str, entity_type: str, after: dict) -> None:
+    """An audit entry for a write that creates many records at once; `after` says which."""
+    conn.execute(
+        insert(AuditEntry),
+        {
+            "at": dt.datetime.now(dt.UTC),
+            "actor": actor,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": None,
+            "before": None,
+            "after": after,
+        },
+    )
+
+
+def id_ranges(ids: list[int]) -> list[list[int]]:
+    """[[first, last], …]: the ids as runs of consecutive numbers.
+
+    A rebuild of the demo's history creates hundreds of thousands of rows with nearly
+    consecutive ids; the runs name every one of them in a few numbers.
+    """
+    runs: list[list[int]] = []
+    for record_id in sorted(set(ids)):
+        if runs and record_id == runs[-1][1] + 1:
+            runs[-1][1] = record_id
+        else:
+            runs.append([record_id, record_id])
+    return runs
 
 
 def after_decision(conn: Connection, config: TruceConfig, handoff, decided_at: dt.datetime) -> None:

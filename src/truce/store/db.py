@@ -7,16 +7,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 DEFAULT_URL = "sqlite:///truce.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Undoing this revision drops audit_log and stage_changes, with every row in them.
+HISTORY_REVISION = "0001"
 
 
 class SchemaError(RuntimeError):
     """The database is missing tables or is behind the code; the message says what to run."""
+
+
+class HistoryAtStake(RuntimeError):
+    """A command would drop the audit trail and the stage ledger while they hold rows; nothing was changed."""
+
+    def __init__(self, message: str, audit_entries: int, ledger_rows: int):
+        super().__init__(message)
+        self.audit_entries = audit_entries
+        self.ledger_rows = ledger_rows
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -80,10 +91,65 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(_alembic_config(engine), revision)
 
 
-def downgrade(engine: Engine, revision: str) -> None:
+def downgrade(engine: Engine, revision: str, *, discard_history: bool = False) -> None:
+    """Migrate back to `revision`.
+
+    Refuses with HistoryAtStake, before changing anything, when that would drop an audit trail
+    or a stage ledger holding rows, unless `discard_history`: they are the record of who did
+    what, and no command may lose them by accident.
+    """
     from alembic import command
 
+    if not discard_history and drops_history(engine, revision):
+        audit_entries, ledger_rows = history_rows(engine)
+        if audit_entries or ledger_rows:
+            raise HistoryAtStake(
+                f"downgrading {describe(str(engine.url))} to {revision} drops the audit trail and the stage "
+                f"ledger: {plural(audit_entries, 'audit entry', 'audit entries')} and "
+                f"{plural(ledger_rows, 'stage-ledger row', 'stage-ledger rows')} would be lost; nothing was changed",
+                audit_entries,
+                ledger_rows,
+            )
     command.downgrade(_alembic_config(engine), revision)
+
+
+def drops_history(engine: Engine, revision: str) -> bool:
+    """Whether migrating back to `revision` undoes the migration that created audit_log and stage_changes."""
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    current = current_revision(engine)
+    if current is None:
+        return False
+    script = ScriptDirectory.from_config(_alembic_config(engine))
+    try:
+        undone = list(script.iterate_revisions(current, revision, select_for_downgrade=True))
+    except (CommandError, RevisionError):  # not a target alembic can reach: command.downgrade says why
+        return False
+    return any(step.revision == HISTORY_REVISION for step in undone)
+
+
+def history_rows(engine: Engine, audit_where=(), ledger_where=()) -> tuple[int, int]:
+    """(audit entries, stage-ledger rows) the store holds, of those matching the conditions given.
+
+    A table the store does not have (yet) holds none.
+    """
+    from truce.store.models import AuditEntry, StageChange
+
+    tables = set(inspect(engine).get_table_names())
+    counts = []
+    with engine.connect() as conn:
+        for model, where in ((AuditEntry, audit_where), (StageChange, ledger_where)):
+            if model.__tablename__ not in tables:
+                counts.append(0)
+                continue
+            counts.append(conn.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
+    return counts[0], counts[1]
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def require_current_schema(engine: Engine) -> None:
