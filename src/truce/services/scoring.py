@@ -12,13 +12,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from truce.config import TruceConfig
 from truce.domain.scoring import LeadFacts, Score, ScoreItem, Scorer, Touch
 from truce.services import lifecycle
 from truce.store.db import transaction
-from truce.store.models import Account, Contact, Touchpoint
+from truce.store.models import Account, AuditEntry, Contact, Touchpoint
 
 # Contacts are read a page at a time, so memory stays flat however big the store is.
 PAGE = 20_000
@@ -137,8 +137,13 @@ def refresh(
     config: TruceConfig,
     now: dt.datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    actor: str = "cli",
 ) -> dict:
-    """Recompute every contact's score in one transaction; `progress(done, total)` after each page."""
+    """Recompute every contact's score in one transaction; `progress(done, total)` after each page.
+
+    A refresh that changed something is audited as one entry in `actor`'s name, with its counts
+    (each move to MQL has its own entry, as every move does).
+    """
     now, scorer, tally = _now(now), Scorer(config.scoring), _Tally()
     with transaction(engine) as conn:
         total = conn.scalar(select(func.count()).select_from(Contact)) if progress else 0
@@ -153,14 +158,21 @@ def refresh(
             _promote(conn, config, _apply(conn, config, scorer, rows, touches, now, tally), now, tally)
             if progress:
                 progress(tally.scored, total)
-    return {
-        "at": now.isoformat(),
-        "threshold": config.scoring.threshold,
-        "scored": tally.scored,
-        "changed": tally.changed,
-        "crossed": tally.crossed,
-        "moved_to_mql": len(tally.moved),
-    }
+        result = {
+            "at": now.isoformat(),
+            "threshold": config.scoring.threshold,
+            "scored": tally.scored,
+            "changed": tally.changed,
+            "crossed": tally.crossed,
+            "moved_to_mql": len(tally.moved),
+        }
+        if tally.changed or tally.moved:
+            conn.execute(
+                insert(AuditEntry),
+                {"at": now, "actor": actor, "action": "score_refresh", "entity_type": "contacts",
+                 "entity_id": None, "before": None, "after": result},
+            )  # fmt: skip
+    return result
 
 
 def _pages(conn: Connection):

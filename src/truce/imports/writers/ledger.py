@@ -11,7 +11,7 @@ from truce.domain.lifecycle import IllegalMove, check_move
 from truce.imports import lookups
 from truce.imports.batch import Batch
 from truce.imports.dialects import ID_COLUMN
-from truce.imports.upsert import changes, insert_new
+from truce.imports.upsert import audit_updates, changes, insert_new
 from truce.imports.values import BadValue
 from truce.imports.writers.base import Writer
 from truce.store.models import Contact, StageChange
@@ -45,6 +45,10 @@ def append_moves(conn, moves: list[dict]) -> int:
     names = sorted({k for m in moves for k in m})
     insert_new(conn, LEDGER, {name: [m.get(name) for m in moves] for name in names})
     return len(moves)
+
+
+# Ids per IN (...) list; SQLite builds before 3.32 allow 999 parameters.
+ID_CHUNK = 900
 
 
 class StageChangeWriter(Writer):
@@ -175,9 +179,20 @@ class StageChangeWriter(Writer):
             .scalar_subquery()
         )
         # Only contacts whose stage moves: re-importing the same ledger must change nothing.
+        moving = []
+        ordered = sorted(contact_ids)
+        for start in range(0, len(ordered), ID_CHUNK):
+            found = self.conn.execute(
+                select(CONTACTS.c.id, CONTACTS.c.stage, latest.label("latest")).where(
+                    CONTACTS.c.id.in_(ordered[start : start + ID_CHUNK]), CONTACTS.c.stage != latest
+                )
+            )
+            moving += [(row.id, {"stage": row.stage}, {"stage": row.latest}) for row in found]
+        if not moving:
+            return
         statement = (
-            update(CONTACTS)
-            .where(CONTACTS.c.id == bindparam("_cid"), CONTACTS.c.stage != latest)
-            .values(stage=latest, updated_at=self.now)
+            update(CONTACTS).where(CONTACTS.c.id == bindparam("_cid")).values(stage=bindparam("_stage"), updated_at=self.now)
         )
-        self.conn.execute(statement, [{"_cid": i} for i in sorted(contact_ids)])
+        self.conn.execute(statement, [{"_cid": cid, "_stage": after["stage"]} for cid, _, after in moving])
+        # The ledger rows are the record of the moves; the entries say which contacts' stage they changed.
+        audit_updates(self.conn, "contact", moving, self.actor, self.now)
