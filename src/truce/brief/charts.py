@@ -8,40 +8,10 @@ and without the mode bar, so nothing on the page points anywhere.
 from __future__ import annotations
 
 from truce.brief.format import words
+from truce.figures import MARKETING, SALES, figure, html
 
-SALES, MARKETING, BOTH = "#c05621", "#2b6cb0", "#553c9a"
 BEFORE, NOW, PROMISE = "#a0aec0", "#2b6cb0", "#2f855a"
 TEAM_COLOURS = {"sales": SALES, "marketing": MARKETING}
-FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif'
-CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": False}
-
-
-def _figure(height: int = 300):
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    fig.update_layout(
-        template="plotly_white",
-        height=height,
-        margin={"l": 8, "r": 8, "t": 36, "b": 8},
-        font={"family": FONT, "size": 12, "color": "#1a202c"},
-        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-        barmode="group",
-        bargap=0.25,
-    )
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
-    return fig
-
-
-def _html(fig) -> str:
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        config=CONFIG,
-        default_width="100%",
-        default_height=f"{fig.layout.height}px",
-    )
 
 
 def _bar(fig, *, name: str, x, y, colour: str, horizontal: bool = False, text=None) -> None:
@@ -92,7 +62,7 @@ def targets(section: dict) -> str | None:
     if not rows:
         return None
     labels = _labels([f"{r['metric']} {r['period']} ({r['team']})" for r in rows], width=18)
-    fig = _figure(height=max(200, 90 + 60 * len(rows)))
+    fig = figure(height=max(200, 90 + 60 * len(rows)))
     actual = [100 * r["attainment"] for r in rows]
     forecast = [None if r["forecast_attainment"] is None else 100 * r["forecast_attainment"] for r in rows]
     _bar(fig, name="Actual, % of target", x=labels, y=actual, colour=BEFORE, horizontal=True,
@@ -103,20 +73,20 @@ def targets(section: dict) -> str | None:
     fig.update_yaxes(autorange="reversed")
     largest = max([100.0, *actual, *(v for v in forecast if v is not None)])
     fig.update_xaxes(ticksuffix="%", range=[0, largest * 1.08])
-    return _html(fig)
+    return html(fig)
 
 
 def funnel(section: dict, now: str, before: str) -> str | None:
     rows = section.get("rows", [])
     if not any(r["entered"] or r["previous"] for r in rows):
         return None
-    fig = _figure()
+    fig = figure()
     labels = [words(r["stage"]) for r in rows]
     _bar(fig, name=before, x=labels, y=[r["previous"] for r in rows], colour=BEFORE)
     _bar(fig, name=now, x=labels, y=[r["entered"] for r in rows], colour=NOW, text=[str(r["entered"]) for r in rows])
     fig.update_yaxes(title_text="entered the stage")
     _whole_numbers(fig, "y", max(max(r["entered"], r["previous"]) for r in rows))
-    return _html(fig)
+    return html(fig)
 
 
 def sla(section: dict) -> str | None:
@@ -131,7 +101,7 @@ def sla(section: dict) -> str | None:
         return None
     import plotly.graph_objects as go
 
-    fig = _figure(height=240)
+    fig = figure(height=240)
     labels = _labels([b[0] for b in bars], 16)
     bars = [(label, *rest) for label, (_name, *rest) in zip(labels, bars, strict=True)]
     for label, share, colour, _promise in bars:
@@ -148,27 +118,27 @@ def sla(section: dict) -> str | None:
     fig.update_layout(barmode="overlay", showlegend=False)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(ticksuffix="%", range=[0, 105])
-    return _html(fig)
+    return html(fig)
 
 
 def cold_leads(section: dict, now: str, before: str) -> str | None:
     rows = section.get("by_team", [])
     if not any(r["went_cold"] or r["previous"] for r in rows):
         return None
-    fig = _figure(height=260)
+    fig = figure(height=260)
     teams = [r["team"] for r in rows]
     _bar(fig, name=before, x=teams, y=[r["previous"] for r in rows], colour=BEFORE)
     _bar(fig, name=now, x=teams, y=[r["went_cold"] for r in rows], colour=NOW, text=[str(r["went_cold"]) for r in rows])
     fig.update_yaxes(title_text="leads gone cold")
     _whole_numbers(fig, "y", max(max(r["went_cold"], r["previous"]) for r in rows))
-    return _html(fig)
+    return html(fig)
 
 
 def campaigns(section: dict) -> str | None:
     rows = section.get("top_by_revenue", [])
     if not rows:
         return None
-    fig = _figure(height=max(220, 80 + 56 * len(rows)))
+    fig = figure(height=max(220, 80 + 56 * len(rows)))
     labels = _labels([r["label"] or r["key"] for r in rows])
     currency = section["currency"]
     _bar(fig, name=f"Spend ({currency})", x=labels, y=[r["spend"] for r in rows], colour=BEFORE, horizontal=True)
@@ -176,33 +146,33 @@ def campaigns(section: dict) -> str | None:
          horizontal=True)  # fmt: skip
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(rangemode="tozero", separatethousands=True)
-    return _html(fig)
+    return html(fig)
 
 
 def feedback(section: dict) -> str | None:
     rows = section.get("counts", [])
     if not rows:
         return None
-    fig = _figure(height=max(180, 60 + 34 * len(rows)))
+    fig = figure(height=max(180, 60 + 34 * len(rows)))
     _bar(fig, name="items", x=[words(r["kind"]) for r in rows], y=[r["count"] for r in rows], colour=SALES,
          horizontal=True, text=[str(r["count"]) for r in rows])  # fmt: skip
     fig.update_layout(showlegend=False)
     fig.update_yaxes(autorange="reversed")
     _whole_numbers(fig, "x", max(r["count"] for r in rows))
-    return _html(fig)
+    return html(fig)
 
 
 def diagnostic(section: dict) -> str | None:
     gaps = section.get("gaps") or []
     if not gaps:
         return None
-    fig = _figure(height=max(220, 80 + 56 * len(gaps)))
+    fig = figure(height=max(220, 80 + 56 * len(gaps)))
     labels = _labels([g["text"] for g in gaps])
     _bar(fig, name="Sales", x=labels, y=[g["sales"] for g in gaps], colour=SALES, horizontal=True)
     _bar(fig, name="Marketing", x=labels, y=[g["marketing"] for g in gaps], colour=MARKETING, horizontal=True)
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(range=[0, 5.2], title_text="mean rating, 1–5")
-    return _html(fig)
+    return html(fig)
 
 
 def all_charts(brief: dict) -> dict[str, str | None]:

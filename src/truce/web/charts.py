@@ -9,40 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-SALES, MARKETING, BOTH = "#c05621", "#2b6cb0", "#553c9a"
+from truce.figures import BOTH, MARKETING, SALES, figure, html
+
 GOOD, BAD, MUTED = "#2f855a", "#c53030", "#a0aec0"
 TEAM_COLOURS = {"sales": SALES, "marketing": MARKETING, "revops": "#2c7a7b"}
-FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif'
-CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": False}
-
-
-def _figure(height: int = 300, title: str | None = None):
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    fig.update_layout(
-        template="plotly_white",
-        height=height,
-        title={"text": title, "x": 0, "font": {"size": 14}} if title else None,
-        margin={"l": 8, "r": 8, "t": 40 if title else 30, "b": 8},
-        font={"family": FONT, "size": 12, "color": "#1d2430"},
-        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        barmode="group",
-        bargap=0.25,
-    )
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
-    return fig
-
-
-def _html(fig) -> str:
-    return fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        config=CONFIG,
-        default_width="100%",
-        default_height=f"{fig.layout.height}px",
-    )
 
 
 def _words(key) -> str:
@@ -55,7 +25,7 @@ def funnel_volume(stages: list[dict]) -> str | None:
         return None
     import plotly.graph_objects as go
 
-    fig = _figure(300)
+    fig = figure(300)
     fig.add_trace(
         go.Funnel(
             y=[s["label"] for s in stages],
@@ -64,7 +34,7 @@ def funnel_volume(stages: list[dict]) -> str | None:
             marker={"color": [TEAM_COLOURS.get(s.get("team"), BOTH) for s in stages]},
         )
     )
-    return _html(fig)
+    return html(fig)
 
 
 def monthly_lines(
@@ -79,7 +49,7 @@ def monthly_lines(
         return None
     import plotly.graph_objects as go
 
-    fig = _figure(280, title)
+    fig = figure(280, title)
     for name, values in series.items():
         fig.add_trace(
             go.Scatter(
@@ -93,7 +63,7 @@ def monthly_lines(
     if percent:
         fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     fig.update_xaxes(tickformat="%b %Y")
-    return _html(fig)
+    return html(fig)
 
 
 def bars(
@@ -112,7 +82,7 @@ def bars(
 
     shown = [_words(label) for label in labels]
     height = max(220, 26 * len(labels) + 70) if horizontal else 300
-    fig = _figure(height, title)
+    fig = figure(height, title)
     text = [f"{v:.0%}" if percent else f"{v:,.0f}" for v in values]
     if horizontal:
         fig.add_trace(
@@ -124,7 +94,7 @@ def bars(
     if percent:
         (fig.update_xaxes if horizontal else fig.update_yaxes)(tickformat=".0%")
     fig.update_layout(showlegend=False)
-    return _html(fig)
+    return html(fig)
 
 
 def grouped(
@@ -135,11 +105,11 @@ def grouped(
         return None
     import plotly.graph_objects as go
 
-    fig = _figure(320, title)
+    fig = figure(320, title)
     for name, values in groups.items():
         fig.add_trace(go.Bar(name=name, x=[_words(label) for label in labels], y=values,
                              marker_color=(colours or {}).get(name)))  # fmt: skip
-    return _html(fig)
+    return html(fig)
 
 
 def stacked_by_team(rows: list[dict], *, x: str, team: str, value: str, title: str | None = None) -> str | None:
@@ -152,13 +122,13 @@ def stacked_by_team(rows: list[dict], *, x: str, team: str, value: str, title: s
     per_team: dict[str, dict] = defaultdict(dict)
     for r in rows:
         per_team[r[team]][r[x]] = r[value]
-    fig = _figure(280, title)
+    fig = figure(280, title)
     for name, values in sorted(per_team.items()):
         fig.add_trace(go.Bar(name=_words(name), x=xs, y=[values.get(m, 0) for m in xs],
                              marker_color=TEAM_COLOURS.get(name, MUTED)))  # fmt: skip
     fig.update_layout(barmode="stack")
     fig.update_xaxes(tickformat="%b %Y")
-    return _html(fig)
+    return html(fig)
 
 
 def perception_gaps(gaps: list[dict], shown: int = 10) -> str | None:
@@ -168,7 +138,7 @@ def perception_gaps(gaps: list[dict], shown: int = 10) -> str | None:
     import plotly.graph_objects as go
 
     top = gaps[:shown]
-    fig = _figure(max(240, 30 * len(top) + 70), "Sales minus marketing, mean rating (1–5)")
+    fig = figure(max(240, 30 * len(top) + 70), "Sales minus marketing, mean rating (1–5)")
     fig.add_trace(
         go.Bar(
             x=[g["gap"] for g in top],
@@ -181,7 +151,7 @@ def perception_gaps(gaps: list[dict], shown: int = 10) -> str | None:
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(showlegend=False)
-    return _html(fig)
+    return html(fig)
 
 
 def attainment(rows: list[dict]) -> str | None:
@@ -192,7 +162,7 @@ def attainment(rows: list[dict]) -> str | None:
     import plotly.graph_objects as go
 
     labels = [f"{r['period']} {r['team']} {_words(r['metric'])}" for r in rows]
-    fig = _figure(max(220, 46 * len(rows) + 80))
+    fig = figure(max(220, 46 * len(rows) + 80))
     fig.add_trace(go.Bar(name="so far", y=labels, x=[r["attainment"] for r in rows], orientation="h",
                          marker_color=MARKETING))  # fmt: skip
     fig.add_trace(go.Bar(name="forecast", y=labels, x=[r["forecast_attainment"] for r in rows], orientation="h",
@@ -200,4 +170,4 @@ def attainment(rows: list[dict]) -> str | None:
     fig.add_vline(x=1, line_dash="dash", line_color=GOOD)
     fig.update_xaxes(tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(autorange="reversed")
-    return _html(fig)
+    return html(fig)
