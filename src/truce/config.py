@@ -315,10 +315,10 @@ class Serve(_Strict):
 
     # A report is computed once per change of the data and shared by every reader; reports "as of
     # now" (SLA clocks, cold leads) are refreshed after this many seconds. 0 turns the cache off.
-    report_cache_seconds: int = Field(default=60, ge=0, le=86_400)
+    report_cache_seconds: int = Field(default=120, ge=0, le=86_400)
     # While a fresh computation runs after a change, readers may be shown the previous answer if it
     # is younger than this (the page says so); people always see their own writes. 0: everyone waits.
-    report_stale_seconds: int = Field(default=300, ge=0, le=86_400)
+    report_stale_seconds: int = Field(default=600, ge=0, le=86_400)
     report_cache_megabytes: int = Field(default=256, ge=1, le=65_536)
     # Bodies larger than this are refused (413) before they are parsed; a full ingest batch of
     # 10,000 touchpoints is about 4 MB of JSON.

@@ -37,6 +37,7 @@ class Who:
     team: str
     role: str
 
+
 TOKEN_USE_PRECISION = dt.timedelta(minutes=1)
 
 
@@ -217,6 +218,17 @@ def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = 
 
 
 def token_user(engine: Engine, secret: str | None) -> Who | None:
+    found = token_lookup(engine, secret)
+    if found is None:
+        return None
+    who, token_id, used_long_ago = found
+    if used_long_ago:
+        touch_token(engine, token_id)
+    return who
+
+
+def token_lookup(engine: Engine, secret: str | None) -> tuple[Who, int, bool] | None:
+    """(the token's user, its id, whether its last use is older than a minute); a read only."""
     if not secret:
         return None
     with engine.connect() as conn:
@@ -227,11 +239,13 @@ def token_user(engine: Engine, secret: str | None) -> Who | None:
         ).first()
     if row is None:
         return None
-    now = _now()
     # A write per request would queue every reader behind the store's one writer: a minute's precision will do.
-    if row.token_used_at is None or now - row.token_used_at > TOKEN_USE_PRECISION:
-        with engine.begin() as conn:
-            conn.execute(update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now))
-    return _who(row)
+    used_long_ago = row.token_used_at is None or _now() - row.token_used_at > TOKEN_USE_PRECISION
+    return _who(row), row.token_id, used_long_ago
+
+
+def touch_token(engine: Engine, token_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=_now()))
 
 

@@ -34,7 +34,7 @@ def _query_names(dependant):
         yield from _query_names(sub)
 
 
-def _callers_query(request: Request, who=Depends(caller)) -> None:
+async def _callers_query(request: Request, who=Depends(caller)) -> None:
     """known_query, once the caller is known: a stranger is told 401, not which parameters a route takes."""
     known_query(request)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
 import sys
 import threading
@@ -29,6 +30,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from truce.store.revision import data_revision
 
@@ -119,6 +121,28 @@ class ReportCache:
             with self._lock:
                 self._computing.pop(key).set()
 
+    def peek(
+        self,
+        key: Hashable,
+        revision: Any,
+        compute: Callable[[], Any],
+        *,
+        may_lag: Callable[[Any], bool] | None = None,
+        revision_of: Callable[[], Any] | None = None,
+    ) -> Answer | None:
+        """A current or (for a reader who may lag) stale answer without waiting, else None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            age = self.clock() - entry.made
+            if entry.revision == revision and age < self.seconds:
+                return self._answer(key, entry, "hit", age)
+            if may_lag is not None and age < self.stale_seconds and may_lag(entry.revision):
+                self._refresh_later(key, compute, revision_of or (lambda: revision))
+                return self._answer(key, entry, "stale", age)
+        return None
+
     def _answer(self, key: Hashable, entry: _Entry, status: str, age: float) -> Answer:
         self._entries.move_to_end(key)
         self.counts[status] += 1
@@ -136,6 +160,7 @@ class ReportCache:
             self._refresher.start()
 
     def _refresh_forever(self) -> None:
+        _yield_to_readers()
         while True:
             self.refresh_one(self._queue.get())
 
@@ -175,6 +200,15 @@ class ReportCache:
             while self._bytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
                 self._bytes -= evicted.size
+
+
+def _yield_to_readers() -> None:
+    """Run this thread at a lower priority (Linux: a thread has its own nice value), so that
+    serving readers and writers comes before refreshing what they may already be shown."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: refresh at the same priority
+        pass
 
 
 def _entry(revision: Any, made: float, compute: Callable[[], Any]) -> _Entry:
@@ -220,6 +254,31 @@ def cache_of(request: Request) -> ReportCache:
 
 def remembered(request: Request, key: Hashable, compute: Callable[[], Any]) -> Answer:
     """The report `key` for the data and config the app has now, or one a little older (see the module)."""
+    revision, fresh, may_lag, revision_of = _asking(request, data_revision(request.app.state.engine))
+    answer = cache_of(request).get(key, revision, compute, fresh=fresh, may_lag=may_lag, revision_of=revision_of)
+    _note_lag(request, answer)
+    return answer
+
+
+async def remembered_soon(request: Request, key: Hashable, compute: Callable[[], Any]) -> Answer:
+    """`remembered` for an async route: an answer already computed is given without leaving the event
+    loop; a computation (or the wait for someone else's) runs in a worker thread."""
+    from truce.web.app import off_the_loop
+
+    engine = request.app.state.engine
+    revision, fresh, may_lag, revision_of = _asking(request, await off_the_loop(engine, data_revision, engine))
+    answer = None if fresh else cache_of(request).peek(key, revision, compute, may_lag=may_lag, revision_of=revision_of)
+    if answer is None:
+        cache = cache_of(request)
+        answer = await run_in_threadpool(
+            lambda: cache.get(key, revision, compute, fresh=fresh, may_lag=may_lag, revision_of=revision_of)
+        )
+    _note_lag(request, answer)
+    return answer
+
+
+def _asking(request: Request, data: tuple[int, int]):
+    """(revision, fresh, may_lag, revision_of) for this reader."""
     engine, config = request.app.state.engine, request.app.state.config
     fresh = "no-cache" in request.headers.get("cache-control", "")
     wrote = written(request)
@@ -230,17 +289,12 @@ def remembered(request: Request, key: Hashable, compute: Callable[[], Any]) -> A
         return its_config is config and (wrote is None or (audit >= wrote[0] and moves >= wrote[1]))
 
     # The config belongs to the revision: an edit of the funnel replaces the object.
-    answer = cache_of(request).get(
-        key,
-        (data_revision(engine), config),
-        compute,
-        fresh=fresh,
-        may_lag=may_lag,
-        revision_of=lambda: (data_revision(engine), config),
-    )
+    return (data, config), fresh, may_lag, lambda: (data_revision(engine), config)
+
+
+def _note_lag(request: Request, answer: Answer) -> None:
     if answer.status == "stale":
         request.state.report_lag = max(getattr(request.state, "report_lag", 0.0), answer.age)
-    return answer
 
 
 def written(request: Request) -> tuple[int, int] | None:
@@ -266,10 +320,10 @@ def cached_report(route: Callable[..., Any]) -> Callable[..., Response]:
     """
 
     @functools.wraps(route)
-    def answer(*args, **kwargs) -> Response:
+    async def answer(*args, **kwargs) -> Response:
         request: Request = kwargs["request"]
         key = ("api", request.url.path, tuple(sorted(request.query_params.multi_items())))
-        found = remembered(request, key, lambda: _body(route(*args, **kwargs)))
+        found = await remembered_soon(request, key, lambda: _body(route(*args, **kwargs)))
         headers = {"X-Truce-Cache": found.status, "Age": str(int(found.age)), "X-Truce-Revision": revision_text(found.revision)}
         return Response(found.value, media_type="application/json", headers=headers)
 
