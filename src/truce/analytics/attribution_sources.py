@@ -3,6 +3,10 @@
 Times leave the store as whole seconds since 1970-01-01 UTC (computed by the store, as for
 the funnel), so DuckDB and Spark only ever see integers and the same rules give the same
 journeys on both. Tables and columns: see truce.analytics.journeys.
+
+The rows are read once per revision of the data (truce.analytics.store_read): roi, budget,
+credit and the brief run attribution several times on the same store, and the web app runs
+every report in one process.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, select
 
 from truce.analytics.sources import _connect_store, _int64, _store_ts, duckdb_connection
+from truce.analytics.store_read import remembered, to_arrow
 
 ENGINES = ("duckdb", "spark")
 NAMES = ("touches", "contacts", "opportunities", "stage_entries")
@@ -60,20 +65,49 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
 
 
 def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:
-    """The store's rows as Arrow tables (NAMES) plus readable labels."""
-    store = _connect_store(engine)
+    """The store's rows as Arrow tables (NAMES) plus readable labels, read once per revision of the data."""
+    store = _Store(engine)
     try:
-        seconds = _store_ts(engine.dialect.name)
-        found = {
-            "touches": _touches(store, seconds).to_pyarrow(),
-            "contacts": _contacts(store, seconds).to_pyarrow(),
-            "stage_entries": _stage_entries(store, seconds, stages).to_pyarrow(),
-        }
+        found = dict(remembered(engine, "attribution", lambda: _read_base(engine, store)))
+        found["stage_entries"] = remembered(
+            engine, ("attribution.stage_entries", tuple(stages)), lambda: _read_stage_entries(engine, store, stages)
+        )
     finally:
-        store.disconnect()
-    found["opportunities"] = _opportunities(engine)
-    found["labels"] = _labels(engine)
+        store.close()
+    # Callers may change their labels; the remembered ones stay as read.
+    found["labels"] = {by: dict(names) for by, names in found["labels"].items()}
     return found
+
+
+class _Store:
+    """The store's Ibis connection, opened on first use: a remembered read needs none."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.con = engine, None
+
+    def get(self):
+        if self.con is None:
+            self.con = _connect_store(self.engine)
+        return self.con
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.disconnect()
+
+
+def _read_base(engine: Engine, store: _Store) -> dict:
+    con, seconds = store.get(), _store_ts(engine.dialect.name)
+    found = to_arrow(engine, con, {"touches": _touches(con, seconds), "contacts": _contacts(con, seconds)})
+    return {**found, "opportunities": _opportunities(engine), "labels": _labels(engine)}
+
+
+def _read_stage_entries(engine: Engine, store: _Store, stages: tuple[str, ...]) -> pa.Table:
+    con = store.get()
+    entries = _stage_entries(con, _store_ts(engine.dialect.name), stages)
+    if not stages:
+        # Deal conversions need no stage entries; asking the store for none still scans every move.
+        return entries.schema().to_pyarrow().empty_table()
+    return to_arrow(engine, con, {"stage_entries": entries})["stage_entries"]
 
 
 def _touches(store, seconds):

@@ -9,9 +9,10 @@
 
 Engines, by name:
 
-- "duckdb" (default): DuckDB in process. The store's rows are read once by Ibis's own
-  backend for the store and handed to DuckDB as Arrow. (DuckDB's sqlite/postgres scanner
-  extensions download at run time and fail offline; see STACK.md.)
+- "duckdb" (default): DuckDB in process. The store's rows are read as Arrow, with the SQL
+  Ibis compiles for the store (truce.analytics.store_read: once per revision of the data)
+  and handed to DuckDB. (DuckDB's sqlite/postgres scanner extensions download at run time
+  and fail offline; see STACK.md.)
 - "store": the same expressions run by the store itself, SQLite or PostgreSQL, through Ibis.
 
 `from_parquet` reads Parquet files that carry the store's column names into DuckDB, for
@@ -27,6 +28,8 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 from sqlalchemy import Engine
+
+from truce.analytics.store_read import remembered, to_arrow
 
 ENGINES = ("duckdb", "store")
 TABLES = ("ledger", "contacts", "accounts")
@@ -59,18 +62,30 @@ def from_store(engine: Engine, analytics: str = "duckdb") -> Sources:
     """The store's tables, for the metrics to run on DuckDB ("duckdb") or on the store ("store")."""
     if analytics not in ENGINES:
         raise ValueError(f"unknown analytics engine {analytics!r}; choose one of {', '.join(ENGINES)}")
+    if analytics == "store":
+        store = _connect_store(engine)
+        try:
+            return Sources(store, *_canonical(store, _store_ts(engine.dialect.name)))
+        except BaseException:
+            store.disconnect()
+            raise
+    arrow = remembered(engine, "funnel", lambda: _read_canonical(engine))
+    duck = duckdb_connection()
+    try:
+        return Sources(duck, *[duck.create_table(name, arrow[name]) for name in TABLES])
+    except BaseException:
+        duck.disconnect()
+        raise
+
+
+def _read_canonical(engine: Engine) -> dict:
+    """TABLES as Arrow, read from the store."""
     store = _connect_store(engine)
     try:
         tables = _canonical(store, _store_ts(engine.dialect.name))
-        if analytics == "store":
-            return Sources(store, *tables)
-        duck = duckdb_connection()
-        handed = [duck.create_table(name, store.to_pyarrow(table)) for name, table in zip(TABLES, tables, strict=True)]
-    except BaseException:
+        return to_arrow(engine, store, dict(zip(TABLES, tables, strict=True)))
+    finally:
         store.disconnect()
-        raise
-    store.disconnect()
-    return Sources(duck, *handed)
 
 
 def from_parquet(folder: str | Path) -> Sources:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, Integer, cast, func, or_, select
 
 from truce.config import TruceConfig
 from truce.store.models import Account, Contact, Opportunity, StageChange, Touchpoint, User
@@ -365,8 +365,11 @@ def _sla(engine: Engine, ask: _Ask) -> dict:
     from truce.services import handoff, sla_report
 
     period = ask.period
-    found = sla_report.report(engine, ask.config, now=ask.until, start=period.first_day, end=period.last_day)
-    overall = sla_report.report(engine, ask.config, now=ask.until)
+    # Compliance only: the queue below is the one as of now, counted once.
+    found = sla_report.report(
+        engine, ask.config, now=ask.until, start=period.first_day, end=period.last_day, with_queue=False
+    )
+    overall = sla_report.report(engine, ask.config, now=ask.until, with_queue=False)
     waiting = handoff.queue(engine, ask.config, ask.now)
     return {
         "available": True,
@@ -488,7 +491,8 @@ def stalled_deals(engine: Engine, *, end_at: dt.datetime, last_day: dt.date, day
     before = end_at
     account_of_touch = func.coalesce(Touchpoint.account_id, Contact.account_id)
     by_account = (
-        select(account_of_touch.label("account_id"), func.max(Touchpoint.occurred_at).label("at"))
+        # Typed, or SQLite cannot index the grouped rows to join them and scans them for every deal.
+        select(cast(account_of_touch, Integer).label("account_id"), func.max(Touchpoint.occurred_at).label("at"))
         .join(Contact, Contact.id == Touchpoint.contact_id)
         .where(Touchpoint.occurred_at < before)
         .group_by(account_of_touch)

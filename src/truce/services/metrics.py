@@ -52,7 +52,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import Connection, Date, Engine, and_, case, cast, func, select, true
+from sqlalchemy import Connection, Date, Engine, and_, case, cast, func, literal, select, true, union_all
 
 from truce.config import TruceConfig
 from truce.services.economics import campaign_costs
@@ -260,25 +260,27 @@ def product_forecast_backtest(engine: Engine, config: TruceConfig, *, end: dt.da
     for deal in deals:
         if product_of.get(deal.id):
             by_product[product_of[deal.id]].append(deal)
+    if not by_product:
+        return {}
+    # Odds from every deal: one product's history alone is too thin to learn from. So they are
+    # the same for every product, and learned once per quarter.
+    as_of = {q: q.start + dt.timedelta(days=q.days // 2 - 1) for q in quarters}
+    odds = {q: f.learn_stage_odds(deals, as_of[q], closing, max((q.end - as_of[q]).days, 1)) for q in quarters}
     found = {}
     for product, mine in sorted(by_product.items()):
         rows = []
         for quarter in quarters:
-            as_of = quarter.start + dt.timedelta(days=quarter.days // 2 - 1)
-            # Odds from every deal: one product's history alone is too thin to learn from.
-            odds = f.learn_stage_odds(deals, as_of, closing, max((quarter.end - as_of).days, 1))
-            forecast = f.forecast_revenue(mine, quarter, as_of, closing, odds=odds).forecast
+            forecast = f.forecast_revenue(mine, quarter, as_of[quarter], closing, odds=odds[quarter]).forecast
             rows.append(
                 {
                     "quarter": quarter.label,
-                    "as_of": as_of,
+                    "as_of": as_of[quarter],
                     "forecast": Decimal(str(forecast)),
                     "actual": f.won_between(mine, quarter.start, quarter.end),
                 }
             )
         found[product] = rows
     return found
-
 
 
 def _news(deals: list[Won], new: set, key, label: str) -> list[dict]:
@@ -300,6 +302,20 @@ def _utc_day(conn: Connection, column):
     return func.date(column)  # SQLite holds UTC text, 'YYYY-MM-DD HH:MM:SS'
 
 
+def _month_of(conn: Connection, day):
+    """'YYYY-MM' of a day from `_utc_day`."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(day, "YYYY-MM")
+    return func.substr(day, 1, 7)
+
+
+def _both_teams(rows):
+    """1 for a group with a marketing and a sales row among `rows`, else 0."""
+    return func.max(case((rows.c.touch_team == "marketing", 1), else_=0)) * func.max(
+        case((rows.c.touch_team == "sales", 1), else_=0)
+    )
+
+
 def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None) -> dict:
     account = func.coalesce(Touchpoint.account_id, Contact.account_id)
     team = case((User.team.in_(("marketing", "sales")), User.team), else_=Touchpoint.kind)
@@ -310,7 +326,9 @@ def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None
         when.append(Touchpoint.occurred_at >= dt.datetime.combine(start, dt.time(), dt.UTC))
     if end:
         when.append(Touchpoint.occurred_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC))
-    rows = conn.execute(
+    # Which team touched which account on which day: the store counts, from here on, so that
+    # Python only sees a row per month (there are about as many account-team-days as touches).
+    days = (
         select(account.label("touch_account"), team.label("touch_team"), day.label("touch_day"), live.label("live"))
         .select_from(Touchpoint)
         .outerjoin(Contact, Contact.id == Touchpoint.contact_id)
@@ -318,37 +336,51 @@ def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None
         .where(and_(*when), account.is_not(None))
         # By label: PostgreSQL would not see two renderings of one expression with bound values as equal.
         .group_by("touch_account", "touch_team", "touch_day")
-    ).all()
-    teams, month_teams, live_teams = defaultdict(set), defaultdict(set), defaultdict(set)
-    for r in rows:
-        day_text = str(r.touch_day)[:10]
-        teams[r.touch_account].add(r.touch_team)
-        month_teams[day_text[:7], r.touch_account].add(r.touch_team)
-        if r.live:
-            live_teams[day_text, r.touch_account].add(r.touch_team)
-    both = {"marketing", "sales"}
-    months: dict[str, dict] = defaultdict(lambda: {"accounts_touched": 0, "accounts_touched_by_both": 0, "meetings": 0})
-    for (month, _), seen in month_teams.items():
-        months[month]["accounts_touched"] += 1
-        months[month]["accounts_touched_by_both"] += both <= seen
-    meetings = [(d, a) for (d, a), seen in live_teams.items() if both <= seen]
-    for day_text, _ in meetings:
-        months[day_text[:7]]["meetings"] += 1
-    touched, joint = len(teams), sum(1 for seen in teams.values() if both <= seen)
+        .cte("account_team_days")
+    )
+    accounts = select(_both_teams(days).label("joint")).group_by(days.c.touch_account).subquery()
+    months = (
+        select(_month_of(conn, days.c.touch_day).label("month"), _both_teams(days).label("joint"))
+        .group_by("month", days.c.touch_account)
+        .subquery()
+    )
+    meetings = (
+        select(_month_of(conn, days.c.touch_day).label("month"), _both_teams(days).label("joint"))
+        .where(days.c.live == 1)
+        .group_by(days.c.touch_day, days.c.touch_account)
+        .subquery()
+    )
+    counted = union_all(
+        select(literal("all").label("of"), literal("").label("month"), func.count(), func.sum(accounts.c.joint)),
+        select(literal("month"), months.c.month, func.count(), func.sum(months.c.joint)).group_by(months.c.month),
+        select(literal("meetings"), meetings.c.month, func.count(), func.sum(meetings.c.joint)).group_by(
+            meetings.c.month
+        ),
+    )
+    touched, joint, meetings_in = 0, 0, {}
+    months_found: dict[str, dict] = {}
+    for of, month, groups, both in conn.execute(counted):
+        both = int(both or 0)
+        if of == "all":
+            touched, joint = groups, both
+        elif of == "month":
+            months_found[month] = {"accounts_touched": groups, "accounts_touched_by_both": both}
+        else:
+            meetings_in[month] = both
     return {
         "accounts_touched": touched,
         "accounts_touched_by_both": joint,
         "share": joint / touched if touched else None,
-        "meetings_with_both_teams": len(meetings),
+        "meetings_with_both_teams": sum(meetings_in.values()),
         "by_month": [
             {
                 "month": month,
                 "accounts_touched": m["accounts_touched"],
                 "accounts_touched_by_both": m["accounts_touched_by_both"],
                 "share": m["accounts_touched_by_both"] / m["accounts_touched"],
-                "meetings_with_both_teams": m["meetings"],
+                "meetings_with_both_teams": meetings_in.get(month, 0),
             }
-            for month, m in sorted(months.items())
+            for month, m in sorted(months_found.items())
         ],
     }
 
