@@ -98,14 +98,9 @@ class ReportCache:
         `revision_of` reads the revision again when a refresh starts later, in the background."""
         while True:
             with self._lock:
-                entry = self._entries.get(key)
-                if entry is not None and not fresh:
-                    age = self.clock() - entry.made
-                    if entry.revision == revision and age < self.seconds:
-                        return self._answer(key, entry, "hit", age)
-                    if may_lag is not None and age < self.stale_seconds and may_lag(entry.revision):
-                        self._refresh_later(key, compute, revision_of or (lambda: revision))
-                        return self._answer(key, entry, "stale", age)
+                kept = None if fresh else self._kept(key, revision, compute, may_lag, revision_of)
+                if kept is not None:
+                    return kept
                 computing = self._computing.get(key)
                 if computing is None:
                     self._computing[key] = threading.Event()
@@ -132,15 +127,19 @@ class ReportCache:
     ) -> Answer | None:
         """A current or (for a reader who may lag) stale answer without waiting, else None."""
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            age = self.clock() - entry.made
-            if entry.revision == revision and age < self.seconds:
-                return self._answer(key, entry, "hit", age)
-            if may_lag is not None and age < self.stale_seconds and may_lag(entry.revision):
-                self._refresh_later(key, compute, revision_of or (lambda: revision))
-                return self._answer(key, entry, "stale", age)
+            return self._kept(key, revision, compute, may_lag, revision_of)
+
+    def _kept(self, key, revision, compute, may_lag, revision_of) -> Answer | None:
+        """The kept answer this reader may be given, queueing a refresh for a stale one (lock held)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        age = self.clock() - entry.made
+        if entry.revision == revision and age < self.seconds:
+            return self._answer(key, entry, "hit", age)
+        if may_lag is not None and age < self.stale_seconds and may_lag(entry.revision):
+            self._refresh_later(key, compute, revision_of or (lambda: revision))
+            return self._answer(key, entry, "stale", age)
         return None
 
     def _answer(self, key: Hashable, entry: _Entry, status: str, age: float) -> Answer:
@@ -324,7 +323,11 @@ def cached_report(route: Callable[..., Any]) -> Callable[..., Response]:
         request: Request = kwargs["request"]
         key = ("api", request.url.path, tuple(sorted(request.query_params.multi_items())))
         found = await remembered_soon(request, key, lambda: _body(route(*args, **kwargs)))
-        headers = {"X-Truce-Cache": found.status, "Age": str(int(found.age)), "X-Truce-Revision": revision_text(found.revision)}
+        headers = {
+            "X-Truce-Cache": found.status,
+            "Age": str(int(found.age)),
+            "X-Truce-Revision": revision_text(found.revision),
+        }
         return Response(found.value, media_type="application/json", headers=headers)
 
     return answer
