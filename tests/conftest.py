@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -20,10 +21,21 @@ from sqlalchemy.engine import make_url
 
 from truce import config as truce_config
 from truce.store import db
+from truce.store.work import unit_of_work
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("TRUCE_TEST_DATABASE_URL")
 PG_TEMPLATE = "truce_template"
+
+
+@contextmanager
+def writing(engine, actor: str = "test"):
+    """A test's own rows written straight into the store (the store refuses a write outside a unit
+    of work); audited as test setup unless the block audits what it wrote itself."""
+    with unit_of_work(engine, actor, "test") as work:
+        yield work.conn
+        if work.data_tables and "audit_log" not in work.tables:
+            work.record("test_setup", "database", None, None, {"tables": sorted(work.data_tables)})
 
 
 def needs(what: str, available: bool, reason: str | None = None) -> None:

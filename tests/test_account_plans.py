@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from conftest import writing
 from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
@@ -31,7 +32,7 @@ PEOPLE = [  # email, team, active
 @pytest.fixture
 def accounts(engine) -> dict:
     ids = {}
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for email, team, active in PEOPLE:
             ids[email] = conn.execute(
                 insert(User).returning(User.id),
@@ -173,7 +174,7 @@ def store(sqlite_url, accounts_on_sqlite) -> str:
 @pytest.fixture
 def accounts_on_sqlite(sqlite_url):
     engine = db.connect(sqlite_url)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for email, team, active in PEOPLE:
             conn.execute(
                 insert(User),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import writing
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
@@ -30,7 +31,7 @@ def api(engine, tmp_path):
     for name, (team, access) in PEOPLE.items():
         add_user(engine, email=f"{name}@yourco.example", team=team, role=access)
         tokens[name] = {"authorization": f"Bearer {create_token(engine, email=f'{name}@yourco.example')}"}
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         account = conn.execute(
             insert(Account).returning(Account.id),
             {"name": "Acme", "domain": "acme.example", "created_at": T0, "updated_at": T0},

@@ -7,6 +7,7 @@ import datetime as dt
 import time
 
 import pytest
+from conftest import writing
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
@@ -27,7 +28,7 @@ RUN_RECORDS = {"import_runs", "audit_log", "api_tokens"}  # where a request leav
 def _store(engine) -> TestClient:
     add_user(engine, email="ria@yourco.example", team="revops")
     add_user(engine, email="eva@yourco.example", team="sales")
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(Contact),
             [
@@ -189,7 +190,7 @@ def test_a_changed_touch_is_updated_in_place_and_audited(api):
 
 def test_fresh_touches_lift_an_inquiry_over_the_line_into_the_handoff_queue(api):
     client, engine = api
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(Contact), {"email": "hot@acme.example", "stage": "inquiry", "created_at": T0, "updated_at": T0}
         )

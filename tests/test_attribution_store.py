@@ -21,6 +21,7 @@ from decimal import Decimal
 from fractions import Fraction as F
 
 import pytest
+from conftest import writing
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
@@ -197,7 +198,7 @@ class Rows:
 
 
 def build_company(engine) -> dict:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         r = Rows(conn)
         r.user("mia", "marketing")
         r.user("sam", "sales")
@@ -471,7 +472,7 @@ def test_two_deals_closing_in_the_same_second_the_lowest_id_takes_the_touches(sq
     # and is unattributed although it was written first.
     engine = db.connect(sqlite_url)
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             r = Rows(conn)
             r.user("sam", "sales")
             r.contact("gus", None, at(2026, 1, 1))
@@ -492,7 +493,7 @@ def test_touches_in_the_same_second_are_ordered_by_the_credited_key(sqlite_url):
     # by team "marketing" < "sales", so zeta's marketing touch is first.
     engine = db.connect(sqlite_url)
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             r = Rows(conn)
             r.user("sam", "sales")
             r.contact("hal", None, at(2026, 1, 1))
@@ -611,7 +612,7 @@ def test_account_level_takes_a_contacts_touch_even_when_the_touch_row_has_no_acc
     # account level (docs: all touches of the account's contacts) — both too.
     engine = db.connect(sqlite_url)
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             r = Rows(conn)
             r.account("Oak")
             r.contact("ivy", "Oak", at(2026, 1, 1))

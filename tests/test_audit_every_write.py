@@ -28,6 +28,7 @@ from pathlib import Path
 from unittest.mock import ANY
 
 import pytest
+from conftest import writing
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -490,7 +491,7 @@ def test_no_route_of_either_face_can_change_the_ledger_or_the_audit_trail():
 def test_the_database_refuses_to_rewrite_an_audit_entry(engine):
     add_user(engine, email=EMAIL["ria"], team="revops", actor="setup")
     with pytest.raises(DBAPIError, match="append-only"):
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             conn.execute(text("UPDATE audit_log SET actor = 'someone else'"))
     with engine.connect() as conn:
         assert conn.execute(select(AuditEntry.actor)).scalars().all() == ["setup"]

@@ -10,6 +10,7 @@ import shutil
 from decimal import Decimal
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert, select, text
 from typer.testing import CliRunner
 
@@ -106,7 +107,7 @@ def test_it_refuses_what_is_not_a_period(written):
 
 
 def _stage_change(engine, at: dt.datetime) -> None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         contact = conn.execute(
             insert(Contact).returning(Contact.id),
             {"email": f"c{at:%m%d}@x.example", "stage": "mql", "created_at": at, "updated_at": at},
@@ -507,7 +508,7 @@ def _deal(conn, name: str, account: int, created: dt.datetime, **extra) -> int:
 
 def small_store(engine, spec: dict) -> None:
     """A company of seven people whose week 2026-W47 puts each decision rule's number where `spec` says."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         ids = {
             email: _rows(conn, User, [{"email": email, "name": email[:3], "team": team, "active": True,
                                        "is_leader": False, "created_at": T0}])[0]

@@ -17,6 +17,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
@@ -58,7 +59,7 @@ def month_campaigns() -> list[tuple]:
 
 
 def add_campaigns(engine, rows) -> None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(Campaign),
             [

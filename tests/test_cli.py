@@ -10,6 +10,7 @@ from decimal import Decimal
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from conftest import writing
 from sqlalchemy import insert, text
 from typer.testing import CliRunner
 
@@ -209,7 +210,7 @@ def test_config_check_names_the_broken_key(tmp_path):
 def test_export_csv_round_trips_and_neutralises_formulas(demo_db, tmp_path):
     engine = db.connect(demo_db)
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(Contact),
             {

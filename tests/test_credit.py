@@ -15,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction as F
 
 import pytest
+from conftest import writing
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
@@ -205,7 +206,7 @@ APRIL = (dt.date(2026, 4, 1), dt.date(2026, 4, 30))
 
 @pytest.fixture
 def store(engine):
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         ids = {}
 
         def add(model, handle, **values):

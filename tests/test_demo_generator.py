@@ -14,6 +14,7 @@ from itertools import pairwise
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from conftest import writing
 from sqlalchemy import insert
 
 from truce import config as truce_config
@@ -149,7 +150,7 @@ def test_the_store_accepts_every_row(sqlite_engine):
     small = generate(contacts=600, seed=11, until=UNTIL)
     order = ("users", "accounts", "campaigns", "contacts", "opportunities", "touchpoints", "stage_changes",
              "feedback_items", "targets")
-    with sqlite_engine.begin() as conn:
+    with writing(sqlite_engine) as conn:
         for name in order:
             conn.execute(insert(Base.metadata.tables[name]), small.tables[name].to_pylist())
 

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from conftest import writing
 from sqlalchemy import func, insert, select
 
 from truce.services.feedback import FeedbackRefused, add_feedback, answer_feedback, list_feedback
@@ -27,7 +28,7 @@ PEOPLE = [  # email, team, focus, active
 def company(engine):
     """Six people, one account with a contact, one deal, one campaign."""
     ids = {}
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for email, team, focus, active in PEOPLE:
             ids[email.split("@")[0]] = conn.execute(
                 insert(User).returning(User.id),

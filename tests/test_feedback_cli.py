@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from conftest import writing
 from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
@@ -24,7 +25,7 @@ def run(*args, env=None):
 @pytest.fixture
 def store(sqlite_url) -> str:
     engine = db.connect(sqlite_url)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for email, team in (("eva@s.example", "sales"), ("nick@s.example", "sales"), ("mia@m.example", "marketing")):
             conn.execute(
                 insert(User),

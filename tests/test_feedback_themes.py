@@ -9,6 +9,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert
 
 from truce.services import demo
@@ -50,7 +51,7 @@ DEALS = [  # id, competitor, product
 @pytest.fixture
 def said(engine):
     """Five items from two sellers; marketing acted on the first and acknowledged the second."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for email, team in (("eva@s.example", "sales"), ("mia@m.example", "marketing")):
             conn.execute(
                 insert(User),

@@ -13,6 +13,7 @@ import tomllib
 from html import unescape
 
 import pytest
+from conftest import writing
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
@@ -100,7 +101,7 @@ def _audit(engine) -> list:
 
 
 def _contact_at(engine, config, email: str, *stages: str) -> int:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         contact = conn.execute(
             insert(Contact).returning(Contact.id),
             {"email": email, "stage": stages[0], "created_at": T0, "updated_at": T0},

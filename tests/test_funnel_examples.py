@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert
 
 from truce.services.funnel import ReportError, funnel_report
@@ -41,7 +42,7 @@ def at(day: str, hour: int = 9) -> dt.datetime:
 
 def load(engine, ledger, contacts=CONTACTS, accounts=ACCOUNTS) -> None:
     now = at("2026-01-01")
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(Account),
             [

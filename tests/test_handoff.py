@@ -7,6 +7,7 @@ import threading
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import writing
 from sqlalchemy import func, insert, select
 
 from truce import config as truce_config
@@ -37,7 +38,7 @@ def company(engine):
         ("mia@marketing.example", "marketing", None, None, True),
     ]
     ids = {}
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for email, team, region, segment, active in people:
             ids[email] = conn.execute(
                 insert(User).returning(User.id),
@@ -78,12 +79,12 @@ def company(engine):
 
 
 def mql(engine, contact_id, when=MONDAY_9):
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         move_contact(conn, CONFIG, contact_id, "mql", at=when, origin="rule", reason="score")
 
 
 def touch(engine, contact_id, when, user_id, kind="sales"):
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(Touchpoint),
             {
@@ -186,7 +187,7 @@ def test_unknown_people_and_leads_not_in_the_queue_are_refused(engine, company):
 
 def test_an_illegal_move_is_refused_and_writes_nothing(engine, company):
     with pytest.raises(IllegalMove, match="cannot move from 'inquiry' to 'lost'"):
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             move_contact(conn, CONFIG, company["ann"], "lost", at=MONDAY_9)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(StageChange)).scalar_one() == 0
@@ -335,7 +336,7 @@ def test_rebuilding_history_in_bulk_records_what_a_later_sweep_would(tmp_path, s
     for name, judge_at in (("bulk", end), ("swept", start)):
         shutil.copy(sqlite_template, tmp_path / f"{name}.db")
         engine = db.connect(f"sqlite:///{tmp_path / name}.db")
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             for table in LOAD_ORDER:
                 bulk.load(conn, table, company[table])
         handoff_history.rebuild(engine, CONFIG, now=judge_at)

@@ -1,4 +1,10 @@
-"""An import is one transaction: a failure part-way, or a killed process, leaves none of the file behind."""
+"""A long import commits batch by batch, and a batch is all or nothing.
+
+A bad row anywhere is found before anything is written (tests/test_import_errors.py). A failure
+part-way through the writing — a full disk, a killed process — leaves the batches before it
+whole, each with its audit entry and ledger rows, and none of the batch it was writing; running
+the same import again finishes the job and changes nothing already in.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from truce import config as truce_config
 from truce.imports.service import Options, import_file
 from truce.imports.writers.contacts import ContactWriter
 from truce.store import db
-from truce.store.models import Base, Contact
+from truce.store.models import AuditEntry, Base, Contact
 
 # Six rows in batches of two: the third batch fails after two have been written.
 HUBSPOT_CONTACTS = """\
@@ -41,7 +48,9 @@ def table_counts(engine) -> dict[str, int]:
         }
 
 
-def test_a_failure_in_the_third_batch_leaves_nothing_of_the_file(engine, default_config, tmp_path, monkeypatch):
+def test_a_failure_in_the_third_batch_keeps_two_whole_batches_and_a_rerun_finishes(
+    engine, default_config, tmp_path, monkeypatch
+):
     seed = tmp_path / "seed.csv"
     seed.write_text("email,title\nann@x.example,CTO\n")
     import_file(engine, "contacts", seed, default_config)
@@ -57,16 +66,32 @@ def test_a_failure_in_the_third_batch_leaves_nothing_of_the_file(engine, default
         write(self, batch)
 
     monkeypatch.setattr(ContactWriter, "write", write_then_fail)
-
     with pytest.raises(InjectedFailure):
         import_file(engine, "contacts", path, default_config, Options(batch_size=2))
 
     assert batches == [2, 2, 2]
-    assert table_counts(engine) == before
+    after = table_counts(engine)
+    # Rows 801-804: ann updated, bob, cy and di new; Acme and Globex created; 5 dated moves.
+    assert after["contacts"] - before["contacts"] == 3
+    assert after["accounts"] - before["accounts"] == 2
+    assert after["stage_changes"] - before["stage_changes"] == 5
+    assert after["import_runs"] == before["import_runs"]  # the run is recorded with its last batch
     with engine.connect() as conn:
-        assert conn.execute(select(Contact.email, Contact.title, Contact.hubspot_id)).all() == [
-            ("ann@x.example", "CTO", None)
-        ]
+        emails = conn.execute(select(Contact.email).order_by(Contact.email)).scalars().all()
+        entries = conn.execute(
+            select(AuditEntry.action, AuditEntry.after).where(AuditEntry.action == "import_batch").order_by(AuditEntry.id)
+        ).all()
+    assert emails == ["ann@x.example", "bob@x.example", "cy@x.example", "di@x.example"]
+    assert [(e.after["records"], e.after["inserted"], e.after["updated"]) for e in entries] == [
+        ([1, 2], 1, 1),
+        ([3, 4], 2, 0),
+    ]
+
+    monkeypatch.setattr(ContactWriter, "write", write)
+    report = import_file(engine, "contacts", path, default_config, Options(batch_size=2))
+    assert (report.inserted, report.updated, report.unchanged) == (2, 0, 4)
+    finished = table_counts(engine)
+    assert (finished["contacts"], finished["accounts"], finished["import_runs"]) == (6, 3, before["import_runs"] + 1)
 
 
 def test_the_same_file_loads_whole_once_nothing_fails(sqlite_engine, default_config, tmp_path):
@@ -88,23 +113,20 @@ def _write_contacts(path, rows: int) -> None:
             writer.writerow([f"C-{i}", f"p{i}@x.example", f"P{i}", f"Company {i % 5000}", "mql", "2026-03-01T10:00:00Z"])
 
 
-@pytest.mark.slow  # 200,000 rows written, then an import started and killed: 3-5 s
-def test_a_killed_import_leaves_a_sound_database_without_any_of_its_rows(sqlite_url, tmp_path):
+@pytest.mark.slow  # 200,000 rows written, then an import started and killed, then run again: 10-15 s
+def test_a_killed_import_leaves_whole_batches_and_a_rerun_finishes(sqlite_url, tmp_path):
     path = tmp_path / "big.csv"
     _write_contacts(path, 200_000)
     database = sqlite_url.removeprefix("sqlite:///")
     wal = f"{database}-wal"
-    child = subprocess.Popen(
-        [sys.executable, "-c", "from truce.cli import main; main()", "import", "contacts", str(path),
-         "--db", sqlite_url, "--json"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    command = [sys.executable, "-c", "from truce.cli import main; main()", "import", "contacts", str(path),
+               "--db", sqlite_url, "--json"]  # fmt: skip
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        # Kill it once it has written a good part of the file into the open transaction.
+        # Kill it once it has written a good part of the file.
         deadline = time.monotonic() + 60
         while child.poll() is None and time.monotonic() < deadline:
-            if os.path.exists(wal) and os.path.getsize(wal) > 1_000_000:
+            if os.path.exists(wal) and os.path.getsize(wal) > 4_000_000:
                 break
             time.sleep(0.01)
         assert child.poll() is None, "the import finished before it could be killed; make the file bigger"
@@ -122,7 +144,19 @@ def test_a_killed_import_leaves_a_sound_database_without_any_of_its_rows(sqlite_
         db.require_current_schema(engine)
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+            batches = conn.execute(
+                select(AuditEntry.after).where(AuditEntry.action == "import_batch").order_by(AuditEntry.id)
+            ).scalars().all()
         counts = table_counts(engine)
+        # Every batch in is whole, and on record: its contacts and their companies.
+        assert counts["import_runs"] == 0
+        assert 0 < len(batches) < 40
+        assert [b["records"] for b in batches] == [[1 + 5000 * i, 5000 * (i + 1)] for i in range(len(batches))]
+        assert counts["contacts"] == 5000 * len(batches) == sum(b["inserted"] for b in batches)
+        assert counts["accounts"] == min(counts["contacts"], 5000)
+
+        report = import_file(engine, "contacts", path, truce_config.load(None), Options())
+        assert (report.inserted, report.unchanged) == (200_000 - counts["contacts"], counts["contacts"])
+        assert table_counts(engine)["contacts"] == 200_000
     finally:
         engine.dispose()
-    assert (counts["contacts"], counts["accounts"], counts["import_runs"], counts["audit_log"]) == (0, 0, 0, 0)

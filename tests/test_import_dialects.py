@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert, select
 
 from truce import config as truce_config
@@ -47,7 +48,7 @@ def load(engine, config, table: str, name: str, **options):
 @pytest.fixture
 def maria(engine) -> int:
     """A marketer the exports name by email, by Salesforce user id and by name."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         return conn.execute(
             insert(User).returning(User.id),
             {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import writing
 from sqlalchemy import select
 
 from truce.imports.service import ImportFailed, import_file
@@ -64,7 +65,7 @@ def test_imported_touches_rescore_their_contacts_and_can_make_an_mql(engine, def
     from truce.store.models import Account, Handoff
 
     now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         account = conn.execute(
             Account.__table__.insert().returning(Account.id),
             {"name": "Acme", "segment": "mid_market", "is_key_account": False, "created_at": now, "updated_at": now},

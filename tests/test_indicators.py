@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert
 
 from truce import config as truce_config
@@ -115,7 +116,7 @@ class Store:
 
 @pytest.fixture
 def store(engine):
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         s = Store(conn)
         eva, nick = s.user("eva@yourco.example", "sales"), s.user("nick@yourco.example", "sales")
         gone = s.user("gone@yourco.example", "sales", active=False)

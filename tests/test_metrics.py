@@ -9,6 +9,7 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
@@ -75,7 +76,7 @@ TOUCHES = [  # contact, kind, type, at (UTC), user
 
 def build(engine) -> dict:
     ids: dict = {}
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for key, team, focus, active in PEOPLE:
             ids[key] = conn.execute(
                 insert(User).returning(User.id),

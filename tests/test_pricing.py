@@ -16,6 +16,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
@@ -67,7 +68,7 @@ def moment(text: str) -> dt.datetime:
 
 def load(engine) -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(User),
             [

@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import get_args
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
@@ -63,7 +64,7 @@ def test_a_long_campaign_adds_up_to_the_cent_across_months():
 
 
 def add_campaigns(engine, rows) -> None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(Campaign),
             [

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
@@ -26,7 +27,7 @@ def build_store(url: str, now: dt.datetime) -> None:
     """Ana scores 66 under the default truce.toml at `now`; Bo scores 0."""
     engine = db.connect(url)
     stamp = {"created_at": now, "updated_at": now}
-    with db.transaction(engine) as conn:
+    with writing(engine) as conn:
         account = conn.execute(
             insert(Account).returning(Account.id),
             {"name": "Big Co", "segment": "enterprise", "employees": 5000, "industry": "Software", **stamp},

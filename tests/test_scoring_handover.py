@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert, select, update
 
 from truce.config import Scoring
@@ -30,7 +31,7 @@ def store(engine):
     gone = add_user(engine, email="gone@yourco.example", team="sales")
     add_user(engine, email="mia@yourco.example", team="marketing")
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(update(User).where(User.id == gone).values(active=False))
         stages = ["inquiry"] * 5 + ["sal", "inquiry"]
         conn.execute(

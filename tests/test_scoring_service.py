@@ -7,13 +7,13 @@ import json
 import random
 
 import pytest
+from conftest import writing
 from sqlalchemy import insert, select
 
 from truce.config import Scoring
 from truce.domain.scoring import LeadFacts, Touch, score
 from truce.services import lifecycle
 from truce.services import scoring as scoring_service
-from truce.store import db
 from truce.store.models import Account, Contact, StageChange, Touchpoint
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -74,7 +74,7 @@ def add_touch(conn, contact_id, touch_type, at) -> None:
 @pytest.fixture
 def leads(engine) -> dict[str, int]:
     """Four leads whose scores under RULES are worked out by hand in the comments."""
-    with db.transaction(engine) as conn:
+    with writing(engine) as conn:
         big = add_account(conn, "Big Co", segment="enterprise", employees=5000, industry="Software")
         small = add_account(conn, "Small Co", segment="smb", employees=12, industry="Retail")
         ids = {
@@ -173,7 +173,7 @@ def test_rescore_when_a_touchpoint_arrives_changes_only_that_contact(engine, con
     scoring_service.refresh(engine, config, now=NOW)
     moves.clear()
     later = NOW + dt.timedelta(days=1)
-    with db.transaction(engine) as conn:
+    with writing(engine) as conn:
         add_touch(conn, leads["bo"], "demo_request", later)
         moved = scoring_service.rescore(conn, config, [leads["bo"]], later)
     # bo: 15 × 0.5 ** (31 / 30) = 7.33 plus a demo request just now 40 → 47.33 → 47: still below 60
@@ -184,7 +184,7 @@ def test_rescore_when_a_touchpoint_arrives_changes_only_that_contact(engine, con
 
 
 def test_rescore_hands_over_an_inquiry_that_crosses(engine, config, leads, moves):
-    with db.transaction(engine) as conn:
+    with writing(engine) as conn:
         add_touch(conn, leads["bo"], "demo_request", NOW)
         add_touch(conn, leads["bo"], "webinar", NOW)
         # 7.5 + 40 + 12 = 59.5 → 60, exactly the threshold
@@ -195,7 +195,7 @@ def test_rescore_hands_over_an_inquiry_that_crosses(engine, config, leads, moves
 
 def test_rescore_writes_nothing_when_the_callers_transaction_rolls_back(engine, config, leads, moves):
     with pytest.raises(RuntimeError):
-        with db.transaction(engine) as conn:
+        with writing(engine) as conn:
             scoring_service.rescore(conn, config, [leads["ana"]], NOW)
             raise RuntimeError("the import failed")
     assert stored_scores(engine)["ana"] == (None, None)
@@ -204,7 +204,7 @@ def test_rescore_writes_nothing_when_the_callers_transaction_rolls_back(engine, 
 def test_refresh_gives_each_contact_the_score_the_domain_gives_one_at_a_time(engine, config, moves, monkeypatch):
     monkeypatch.setattr(scoring_service, "PAGE", 7)  # many pages, so touches are merged across page edges
     rng = random.Random(11)
-    with db.transaction(engine) as conn:
+    with writing(engine) as conn:
         accounts = [
             add_account(
                 conn,

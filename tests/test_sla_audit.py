@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import writing
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
@@ -92,7 +93,7 @@ def test_a_sweep_whose_audit_entry_fails_records_no_breach(engine, waiting, monk
 def _moved_to_mql_without_a_handoff(engine) -> int:
     """A lead whose move into the handoff stage is in the ledger, as an import leaves it: no handoff."""
     now = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         contact = conn.execute(
             insert(Contact).returning(Contact.id),
             {"email": "dee@acme.example", "stage": "mql", "created_at": now, "updated_at": now},

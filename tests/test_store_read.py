@@ -10,6 +10,7 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
+from conftest import writing
 from sqlalchemy import func, insert, select, text
 
 from truce import config as truce_config
@@ -156,7 +157,7 @@ def _store_with_touches(path, touches: int):
     engine = db.connect(f"sqlite:///{path}")
     db.upgrade(engine)
     at = dt.datetime(2026, 3, 1, tzinfo=UTC)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             insert(Contact), [{"id": 1, "email": "a@x.example", "stage": "inquiry", "created_at": at, "updated_at": at}]
         )
@@ -192,7 +193,7 @@ def test_funnel_months_are_utc_months_whatever_the_database_time_zone(postgres_u
     engine.dispose()
     engine = db.connect(postgres_url)
     at = dt.datetime(2026, 1, 31, 23, 30, tzinfo=UTC)  # 1 February, 12:30 in Auckland
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         assert conn.execute(text("SHOW TIME ZONE")).scalar_one() == "Pacific/Auckland"
         conn.execute(
             insert(Contact), [{"id": 1, "email": "a@x.example", "stage": "mql", "created_at": at, "updated_at": at}]

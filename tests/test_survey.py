@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import writing
 from sqlalchemy import func, insert, select
 
 from truce import config as truce_config
@@ -58,7 +59,7 @@ def people(engine):
         ("mia@yourco.example", "marketing", False),
         ("rob@yourco.example", "revops", False),
     ]
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         for email, team, leader in staff:
             conn.execute(
                 insert(User),

@@ -9,6 +9,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from conftest import writing
 from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
@@ -97,7 +98,7 @@ class Rows:
 @pytest.fixture
 def company(engine):
     """People, and April 2026 worked out by hand (see test_attainment_and_forecast_worked_by_hand)."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         rows = Rows(conn)
         rows.user("rita", "revops")
         rows.user("otto", "revops", active=False)

@@ -16,8 +16,7 @@ Ibis connection (`sources._connect_store`). The SQL is the one Ibis would run
   UTC as `_connect_store` sets it for Ibis. Without the driver installed, Ibis's own read.
 
 `remembered(engine, name, read)` keeps what `read()` returned for the store at its current
-revision (truce.store.revision: the newest audit entry and stage move, which every write
-moves), so roi, budget, credit and the brief — which each ask for the same tables several
+revision (truce.store.revision, which every unit of work that changes data moves), so roi, budget, credit and the brief — which each ask for the same tables several
 times — and the web app, which computes every report in one process, read the store once per
 change of the data. Arrow tables are immutable, so every caller can share them.
 """

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,8 @@ from truce.imports.batch import RowError, read_batch
 from truce.imports.csvfile import CsvFile, FileProblem
 from truce.imports.fields import REQUIRED, Reading, parsers
 from truce.imports.rejects import write_rejects
-from truce.store.models import AuditEntry, ImportRun
+from truce.store.models import ImportRun
+from truce.store.work import make_way, unit_of_work
 
 TABLES = tuple(dialects.TRUCE_FIELDS)
 MAX_ERRORS_KEPT = 1000
@@ -79,7 +81,9 @@ class Options:
     rejects_path: str | None = None
     day_first: bool = False
     actor: str = "import"
-    batch_size: int = 20_000
+    # Rows per batch, and per unit of work in a long file: about half a second of the store's write
+    # lock for touchpoints on a laptop, the longest a seller's click should wait behind an import.
+    batch_size: int = 5_000
     progress: Callable[[int, int], None] | None = None
 
 
@@ -112,8 +116,15 @@ def _check_header(table: str, path: Path, plan: dialects.HeaderPlan) -> None:
 def import_file(
     engine: Engine, table: str, path: str | Path, config: TruceConfig, options: Options | None = None
 ) -> ImportReport:
-    from truce.imports.writers import WRITERS
+    """Load `path` into `table`: every row checked first, then written batch by batch.
 
+    A file that fits in one batch is checked and written in one unit of work. A longer one is
+    first checked whole against the store, writing nothing (so a bad row anywhere leaves the
+    store untouched), then written one batch per unit of work, each with its audit entry; between
+    batches, writers waiting for the store go first (truce.store.work.make_way), so a seller's
+    click never waits for the whole import. With --skip-invalid there is no first pass: good rows
+    go in, bad ones to the rejects file.
+    """
     options = options or Options()
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
@@ -122,45 +133,161 @@ def import_file(
     dialect = options.dialect or dialects.detect(source.header, table)
     plan = dialects.plan(source.header, table, dialect, options.mapping)
     _check_header(table, path, plan)
-    report = ImportReport(table, str(path), dialect, dry_run=options.dry_run, unknown_columns=plan.unknown)
-    reading = Reading(config, ZoneInfo(config.company.timezone), options.day_first)
-    parse = parsers(reading)
-    started = dt.datetime.now(dt.UTC)
-    rejects: list[tuple[int, dict, list[RowError]]] = []
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            writer = WRITERS[table](conn, reading, dialect, report, started, options.actor)
-            for raw in source.batches(options.batch_size):
-                batch = read_batch(raw, plan, parse, REQUIRED[table])
+    job = _Job(engine, table, path, config, options, dialect, plan)
+    batches = source.batches(options.batch_size)
+    ahead = [raw for raw in (next(batches, None), next(batches, None)) if raw is not None]
+    if len(ahead) < 2 or options.skip_invalid:
+        return job.write(source, chain(ahead, batches), passes=1)
+    job.check(source, chain(ahead, batches))
+    again = CsvFile(path)
+    return job.write(again, again.batches(options.batch_size), passes=2)
+
+
+class _Slot:
+    """The connection of the batch being written. Writers and their caches keep this one object
+    for the whole file; each batch puts its own unit of work's connection in it."""
+
+    def __init__(self, conn=None):
+        self.current = conn
+
+    def __getattr__(self, name):
+        return getattr(self.current, name)
+
+
+@dataclass
+class _Job:
+    engine: Engine
+    table: str
+    path: Path
+    config: TruceConfig
+    options: Options
+    dialect: str
+    plan: dialects.HeaderPlan
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def __post_init__(self):
+        self.reading = Reading(self.config, ZoneInfo(self.config.company.timezone), self.options.day_first)
+        self.parse = parsers(self.reading)
+
+    def _report(self) -> ImportReport:
+        return ImportReport(
+            self.table, str(self.path), self.dialect, dry_run=self.options.dry_run, unknown_columns=self.plan.unknown
+        )
+
+    def _writer(self, conn, report: ImportReport):
+        from truce.imports.writers import WRITERS
+
+        return WRITERS[self.table](conn, self.reading, self.dialect, report, self.started, self.options.actor)
+
+    def _progress(self, source: CsvFile, passes: int, done_passes: int) -> None:
+        if self.options.progress:
+            self.options.progress(done_passes * source.size + source.position, passes * source.size)
+
+    def check(self, source: CsvFile, batches: Iterable) -> None:
+        """The first pass over a long file: every row checked against the store, nothing written.
+
+        Raises ImportFailed when any row is bad: the store is as it was.
+        """
+        report, rejects = self._report(), []
+        with self.engine.connect() as conn:
+            writer = self._writer(conn, report)
+            for raw in batches:
+                batch = read_batch(raw, self.plan, self.parse, REQUIRED[self.table])
                 writer.check(batch)
                 for index in sorted(batch.errors):
-                    _reject(report, rejects, raw.first_record + index, raw.cells(index), batch.errors[index], options)
+                    _reject(report, rejects, raw.first_record + index, raw.cells(index), batch.errors[index], self.options)
                 report.rows_read += batch.size
-                if options.skip_invalid or not report.error_count:
-                    writer.write(batch)  # a dry run writes too, to count what it would do, then rolls back
-                if options.progress:
-                    options.progress(source.position, source.size)
-            _malformed(source, report, rejects, options)
-            if report.error_count:
-                _finish_lines(source, report, rejects)
-            if report.error_count and not options.skip_invalid:
-                transaction.rollback()
-                raise ImportFailed(report, _failure_message(report, path))
-            if options.dry_run:
-                transaction.rollback()
-            else:
-                _record_run(conn, report, path, options.actor, started)
-                transaction.commit()
-                report.written = True
-        except BaseException:
-            if transaction.is_active:
-                transaction.rollback()
-            raise
-    if rejects and options.skip_invalid:
-        target = options.rejects_path or _rejects_name(path)
-        report.rejects_file = str(write_rejects(target, source.header, rejects))
-    return report
+                self._progress(source, 2, 0)
+        _malformed(source, report, rejects, self.options)
+        if report.error_count:
+            _finish_lines(source, report, rejects)
+            raise ImportFailed(report, _failure_message(report, self.path))
+
+    def write(self, source: CsvFile, batches: Iterable, passes: int) -> ImportReport:
+        """Write batch by batch, each in its own unit of work; the run is recorded with the last."""
+        report, rejects, slot, writer = self._report(), [], _Slot(), None
+        for raw, last in _with_last(batches):
+            with unit_of_work(self.engine, self.options.actor, "import") as work:
+                slot.current = work.conn
+                writer = writer or self._writer(slot, report)
+                before = (report.inserted, report.updated, report.unchanged, report.rejected)
+                batch = read_batch(raw, self.plan, self.parse, REQUIRED[self.table])
+                writer.check(batch)
+                for index in sorted(batch.errors):
+                    _reject(report, rejects, raw.first_record + index, raw.cells(index), batch.errors[index], self.options)
+                report.rows_read += batch.size
+                if last:  # the reader has seen every line now, the malformed ones too
+                    _malformed(source, report, rejects, self.options)
+                if report.error_count and not self.options.skip_invalid:
+                    self._refuse(source, report, rejects)  # rolls this batch back
+                writer.write(batch)
+                if last:
+                    self._finish(source, report, rejects, work)
+                elif self.options.dry_run:
+                    work.discard()
+                elif work.data_tables:
+                    work.record("import_batch", self.table, None, None, self._batch_summary(raw, report, before))
+            if not last:
+                make_way(self.engine)
+            self._progress(source, passes, passes - 1)
+        if writer is None:  # an empty file: nothing read, the run is still on record
+            with unit_of_work(self.engine, self.options.actor, "import") as work:
+                _malformed(source, report, rejects, self.options)
+                self._finish(source, report, rejects, work)
+        if rejects and self.options.skip_invalid:
+            target = self.options.rejects_path or _rejects_name(self.path)
+            report.rejects_file = str(write_rejects(target, source.header, rejects))
+        return report
+
+    def _finish(self, source: CsvFile, report: ImportReport, rejects: list, work) -> None:
+        if report.error_count:
+            _finish_lines(source, report, rejects)
+        if report.error_count and not self.options.skip_invalid:
+            raise ImportFailed(report, _failure_message(report, self.path))
+        if self.options.dry_run:
+            work.discard()
+            return
+        _record_run(work, report, self.path, self.options.actor, self.started)
+        report.written = True
+
+    def _refuse(self, source: CsvFile, report: ImportReport, rejects: list) -> None:
+        """A bad row found while writing: the first pass found none, so another writer changed the
+        store in between. The batches before this one are in; this one and the rest are not."""
+        _finish_lines(source, report, rejects)
+        committed = report.inserted + report.updated + report.unchanged
+        message = _failure_message(report, self.path)
+        if committed:
+            message = (
+                f"{message}\nThe store changed while this file was being written (another write touched the same "
+                f"records): the first {committed:,} rows are in, nothing after them. Running the same import again "
+                "is safe: rows already in are left as they are."
+            )
+            report.written = True
+        raise ImportFailed(report, message)
+
+    def _batch_summary(self, raw, report: ImportReport, before: tuple) -> dict:
+        inserted, updated, unchanged, rejected = before
+        return {
+            "file_name": str(self.path),
+            "records": [raw.first_record + 1, raw.first_record + raw.size],
+            "inserted": report.inserted - inserted,
+            "updated": report.updated - updated,
+            "unchanged": report.unchanged - unchanged,
+            "rejected": report.rejected - rejected,
+        }
+
+
+def _with_last(items) -> Iterator[tuple]:
+    """(item, whether it is the last one)."""
+    items = iter(items)
+    current = next(items, _END)
+    while current is not _END:
+        following = next(items, _END)
+        yield current, following is _END
+        current = following
+
+
+_END = object()
 
 
 def _reject(
@@ -215,7 +342,7 @@ def _failure_message(report: ImportReport, path: Path) -> str:
     )
 
 
-def _record_run(conn, report: ImportReport, path: Path, actor: str, started: dt.datetime) -> None:
+def _record_run(work, report: ImportReport, path: Path, actor: str, started: dt.datetime) -> None:
     finished = dt.datetime.now(dt.UTC)
     run = {
         "target_table": report.table,
@@ -231,20 +358,9 @@ def _record_run(conn, report: ImportReport, path: Path, actor: str, started: dt.
         "unchanged": report.unchanged,
         "rejected": report.rejected,
     }
-    run_id = conn.execute(insert(ImportRun).returning(ImportRun.id), run).scalar_one()
+    run_id = work.conn.execute(insert(ImportRun).returning(ImportRun.id), run).scalar_one()
     summary = {
         k: run[k]
         for k in ("file_name", "file_sha256", "dialect", "rows_read", "inserted", "updated", "unchanged", "rejected")
     }
-    conn.execute(
-        insert(AuditEntry),
-        {
-            "at": finished,
-            "actor": actor,
-            "action": "import",
-            "entity_type": report.table,
-            "entity_id": run_id,
-            "before": None,
-            "after": summary,
-        },
-    )
+    work.record("import", report.table, run_id, None, summary, actor=actor, at=finished)

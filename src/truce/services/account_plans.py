@@ -18,7 +18,8 @@ import datetime as dt
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from truce.services.lifecycle import NotFound, user_by_email
-from truce.store.models import Account, AccountPlan, AuditEntry, User
+from truce.store.models import Account, AccountPlan, User
+from truce.store.work import record, unit_of_work
 
 MAX_TEXT = 2000
 PLAN_FIELDS = ("liaison_id", "owner_id", "objectives", "next_action", "next_action_due")
@@ -74,6 +75,7 @@ def set_plan(
     next_action: str | None = None,
     next_action_due: dt.date | None = None,
     actor: str | None,
+    origin: str = "cli",
 ) -> dict:
     """Create or update a key account's joint plan; returns it as `list_plans` shows it."""
     if next_action_due is not None and (
@@ -85,10 +87,11 @@ def set_plan(
         "next_action": _text(next_action, "the next action"),
         "next_action_due": next_action_due,
     }
+    if not actor or not actor.strip():
+        raise PlanRefused("say who sets the plan: --as EMAIL or TRUCE_USER")
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
-        if not actor or not actor.strip():
-            raise PlanRefused("say who sets the plan: --as EMAIL or TRUCE_USER")
+    with unit_of_work(engine, actor, origin) as work:
+        conn = work.conn
         by = user_by_email(conn, actor)
         if not by["active"]:
             raise PlanRefused(f"{by['email']} is not an active user")
@@ -132,18 +135,7 @@ def _shown(values: dict) -> dict:
 
 
 def _audit(conn: Connection, actor: str, action: str, entity: str, entity_id: int, before, after, now) -> None:
-    conn.execute(
-        insert(AuditEntry),
-        {
-            "at": now,
-            "actor": actor,
-            "action": action,
-            "entity_type": entity,
-            "entity_id": entity_id,
-            "before": before,
-            "after": after,
-        },
-    )
+    record(conn, action, entity, entity_id, before, after, actor=actor, at=now)
 
 
 def _plans(conn: Connection, *where, today: dt.date | None = None) -> list[dict]:

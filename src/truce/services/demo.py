@@ -7,10 +7,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, insert, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 
 from truce.store import bulk, db
 from truce.store.models import AuditEntry, Base, Contact, Opportunity, StageChange, Touchpoint
+from truce.store.work import unit_of_work
 
 # Parents before children, so foreign keys hold at every step.
 LOAD_ORDER = (
@@ -93,7 +94,8 @@ def build(
     company = generate(contacts=contacts, seed=seed, until=until, progress=progress)
     total = sum(company.tables[name].num_rows for name in LOAD_ORDER)
     written, done = {}, 0
-    with db.transaction(engine) as conn:
+    with unit_of_work(engine, actor, "demo") as work:
+        conn = work.conn
         for name in LOAD_ORDER:
             table = company.tables[name]
 
@@ -105,18 +107,8 @@ def build(
 
             bulk.load(conn, name, table, advance)
             written[name] = table.num_rows
-        conn.execute(
-            insert(AuditEntry),
-            {
-                "at": dt.datetime.now(dt.UTC),
-                "actor": actor,
-                "action": "demo_build",
-                "entity_type": "database",
-                "entity_id": None,
-                "before": None,
-                "after": {"contacts": contacts, "seed": seed, "until": until.isoformat(), "rows": written},
-            },
-        )
+        after = {"contacts": contacts, "seed": seed, "until": until.isoformat(), "rows": written}
+        work.record("demo_build", "database", None, None, after)
     if progress:
         progress("handoffs and SLAs", 0, 1)
     as_of = dt.datetime.combine(until, dt.time(0), tzinfo=dt.UTC)

@@ -48,13 +48,13 @@ from truce.services.lifecycle import NotFound, contact_by_email, user_by_email
 from truce.store.models import (
     FEEDBACK_KINDS,
     FEEDBACK_STATUSES,
-    AuditEntry,
     Campaign,
     Contact,
     FeedbackItem,
     Opportunity,
     User,
 )
+from truce.store.work import record, unit_of_work
 
 MAX_TEXT = 2000
 ANSWERING_TEAMS = ("marketing", "revops")
@@ -114,18 +114,7 @@ class Period:
 
 
 def _audit(conn: Connection, actor: str, action: str, item_id: int, before, after, now) -> None:
-    conn.execute(
-        insert(AuditEntry),
-        {
-            "at": now,
-            "actor": actor,
-            "action": action,
-            "entity_type": "feedback_item",
-            "entity_id": item_id,
-            "before": before,
-            "after": after,
-        },
-    )
+    record(conn, action, "feedback_item", item_id, before, after, actor=actor, at=now)
 
 
 def _clean_text(text: str | None, what: str) -> str:
@@ -164,13 +153,15 @@ def add_feedback(
     deal_id: int | None = None,
     campaign_id: int | None = None,
     at: dt.datetime | None = None,
+    origin: str = "cli",
 ) -> dict:
     """Record one line of feedback; returns the new item as `list_feedback` shows it."""
     cleaned = _clean_text(text, "the feedback text")
     if kind not in FEEDBACK_KINDS:
         raise FeedbackRefused(f"unknown kind {kind!r}; choose one of: {', '.join(FEEDBACK_KINDS)}")
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with unit_of_work(engine, author_email or "unknown", origin) as work:
+        conn = work.conn
         author = _active_user(conn, author_email, "says it")
         row = {
             "kind": kind,
@@ -188,7 +179,9 @@ def add_feedback(
         return _items(conn, FeedbackItem.id == item_id)[0]
 
 
-def answer_feedback(engine: Engine, item_id: int, *, status: str, reply: str | None, by_email: str | None) -> dict:
+def answer_feedback(
+    engine: Engine, item_id: int, *, status: str, reply: str | None, by_email: str | None, origin: str = "cli"
+) -> dict:
     """Marketing's answer: move the item forward and say what came of it."""
     if status not in FEEDBACK_STATUSES or status == "new":
         raise FeedbackRefused(f"an answer sets the status to acknowledged or acted_on, not {status!r}")
@@ -198,7 +191,8 @@ def answer_feedback(engine: Engine, item_id: int, *, status: str, reply: str | N
     if reply is not None:
         reply = _clean_text(reply, "the reply")
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with unit_of_work(engine, by_email or "unknown", origin) as work:
+        conn = work.conn
         user = _active_user(conn, by_email, "answers")
         if user["team"] not in ANSWERING_TEAMS:
             raise FeedbackRefused(

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, select
 
 from truce.config import CONFIG_FILE, Funnel, TruceConfig, default_text, parse
-from truce.store.models import AuditEntry, Contact, Handoff, StageChange
+from truce.store.models import Contact, Handoff, StageChange
+from truce.store.work import unit_of_work
 
 SECTIONS = ("funnel", "sla")
 ACTION = "funnel_config_edit"
@@ -133,20 +134,9 @@ def _save(engine, config: TruceConfig, sections: dict, text: str | None, actor: 
             new_text.encode("utf-8")
         except UnicodeEncodeError:
             raise FunnelConfigInvalid([Problem("", "text cannot contain lone UTF-16 surrogates")]) from None
-        with engine.begin() as conn:
-            _check_store(conn, config.funnel, new.funnel)
-            conn.execute(
-                insert(AuditEntry),
-                {
-                    "at": dt.datetime.now(dt.UTC),
-                    "actor": actor,
-                    "action": ACTION,
-                    "entity_type": "config",
-                    "entity_id": None,
-                    "before": sections_of(config),
-                    "after": {**sections_of(new), "file": str(path)},
-                },
-            )
+        with unit_of_work(engine, actor, "web") as work:
+            _check_store(work.conn, config.funnel, new.funnel)
+            work.record(ACTION, "config", None, sections_of(config), {**sections_of(new), "file": str(path)})
             # Last, inside the transaction: a file that cannot be written leaves no audit entry.
             _write(path, new_text)
     return parse(new_text, source=str(path))

@@ -18,6 +18,7 @@ from truce.domain.routing import Seller, route
 from truce.services import sla
 from truce.services.lifecycle import ID_CHUNK, contact_by_email, move_contact, user_by_email
 from truce.store.models import Account, Contact, Handoff, User
+from truce.store.work import unit_of_work
 
 
 class HandoffRefused(ValueError):
@@ -188,7 +189,8 @@ def accept(
 ) -> Decided:
     """`origin` is the face deciding ("cli", "api", "web"); the stage ledger keeps it."""
     at = at or dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with unit_of_work(engine, actor_email or "unknown", origin) as work:
+        conn = work.conn
         seller = _seller(conn, actor_email)
         contact = _waiting(conn, config, email)
         move_contact(
@@ -221,7 +223,8 @@ def reject(
     if reason not in codes:
         raise HandoffRefused(f"unknown reason {reason!r}; choose one of: {', '.join(codes)}")
     at = at or dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with unit_of_work(engine, actor_email or "unknown", origin) as work:
+        conn = work.conn
         seller = _seller(conn, actor_email)
         contact = _waiting(conn, config, email)
         warnings = sla.check_attempts(conn, config, contact["id"], reason, at)

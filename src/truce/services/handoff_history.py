@@ -18,6 +18,7 @@ from truce.config import TruceConfig
 from truce.imports.upsert import insert_new
 from truce.services import sla
 from truce.store.models import Contact, Handoff, SlaEvent, StageChange, Touchpoint
+from truce.store.work import unit_of_work
 
 HISTORY_RULE = "from the stage history"
 
@@ -87,7 +88,8 @@ def rebuild(engine: Engine, config: TruceConfig, now: dt.datetime | None = None,
     """
     now = now or dt.datetime.now(dt.UTC)
     clock = config.business_hours.clock(config.company.timezone)
-    with engine.begin() as conn:
+    with unit_of_work(engine, actor) as work:
+        conn = work.conn
         known = set(conn.execute(select(Handoff.contact_id, Handoff.mql_at)).all())
         owners = dict(conn.execute(select(Contact.id, Contact.owner_id)).all())
         new = [e for e in _episodes(conn, config) if (e["contact_id"], e["mql_at"]) not in known]

@@ -32,7 +32,8 @@ from truce.imports.fields import REQUIRED, Reading, parsers
 from truce.imports.service import ImportReport
 from truce.imports.writers import WRITERS
 from truce.imports.writers.ledger import StageChangeWriter
-from truce.store.models import AuditEntry, ImportRun
+from truce.store.models import ImportRun
+from truce.store.work import record, unit_of_work
 
 TABLES = ("touchpoints", "stage_changes")
 MAX_ITEMS = 10_000
@@ -83,7 +84,8 @@ def ingest(engine: Engine, config: TruceConfig, table: str, items: list[dict], a
     plan = dialects.plan(fields, table, "truce")
     started = dt.datetime.now(dt.UTC)
     try:
-        with engine.connect() as conn, conn.begin():
+        with unit_of_work(engine, actor, "api") as work:
+            conn = work.conn
             writer = (_ApiStageChanges if table == "stage_changes" else WRITERS[table])(
                 conn, reading, "truce", report, started, actor
             )
@@ -137,18 +139,7 @@ def _record_run(conn, report: ImportReport, items: list[dict], actor: str, start
     }
     run_id = conn.execute(insert(ImportRun).returning(ImportRun.id), run).scalar_one()
     summary = {k: run[k] for k in ("file_sha256", "rows_read", "inserted", "updated", "unchanged")}
-    conn.execute(
-        insert(AuditEntry),
-        {
-            "at": finished,
-            "actor": actor,
-            "action": "ingest",
-            "entity_type": report.table,
-            "entity_id": run_id,
-            "before": None,
-            "after": summary,
-        },
-    )
+    record(conn, "ingest", report.table, run_id, None, summary, actor=actor, at=finished)
 
 
 def _counts(report: ImportReport, items: int) -> dict:

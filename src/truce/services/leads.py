@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 from truce.config import TruceConfig
 from truce.services.lifecycle import contact_by_email, move_contact, user_by_email
 from truce.store.models import Handoff, SlaEvent, StageChange, Touchpoint, User
+from truce.store.work import unit_of_work
 
 
 def move(
@@ -17,7 +18,8 @@ def move(
 ) -> dict:
     """Move a lead to another stage by hand, through the same rules as every other move."""
     at = at or dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
+    with unit_of_work(engine, actor_email or "cli") as work:
+        conn = work.conn
         actor = user_by_email(conn, actor_email) if actor_email else None
         contact = contact_by_email(conn, email)
         moved = move_contact(conn, config, contact["id"], to_stage, at=at, actor_id=actor["id"] if actor else None,

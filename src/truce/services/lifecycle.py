@@ -14,7 +14,8 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from truce.config import TruceConfig
 from truce.domain.lifecycle import IllegalMove, Move, check_move
-from truce.store.models import AuditEntry, Contact, StageChange, User
+from truce.store import work
+from truce.store.models import Contact, StageChange, User
 
 # Ids per IN (...) list; SQLite builds before 3.32 allow 999 parameters.
 ID_CHUNK = 900
@@ -131,12 +132,10 @@ def move_contacts(
         update(Contact).where(Contact.id == bindparam("_contact_id")).values(stage=to_stage, updated_at=now),
         [{"_contact_id": contact_id} for contact_id, _ in moves],
     )
-    conn.execute(
-        insert(AuditEntry),
+    work.record_many(
+        conn,
         [
             {
-                "at": now,
-                "actor": actor,
                 "action": "stage_move",
                 "entity_type": "contact",
                 "entity_id": contact_id,
@@ -145,6 +144,8 @@ def move_contacts(
             }
             for (contact_id, _), move in zip(moves, checked, strict=True)
         ],
+        actor=actor,
+        at=now,
     )
     _follow_handoffs(conn, config, moves, checked, at, actor_id, reason)
     return checked

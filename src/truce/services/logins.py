@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select, update
 
 from truce.domain.access import role_of
-from truce.store.models import ApiToken, AuditEntry, User, WebSession
+from truce.store.models import ApiToken, User, WebSession
+from truce.store.work import StoreBusy, record, unit_of_work
 
 SESSION_DAYS = 14
 TOKEN_PREFIX = "truce_"
@@ -39,6 +40,7 @@ class Who:
 
 
 TOKEN_USE_PRECISION = dt.timedelta(minutes=1)
+TOKEN_USE_WAIT = 0.05  # seconds a token's last-use note may wait for a busy store
 
 
 def _now() -> dt.datetime:
@@ -80,7 +82,8 @@ def add_user(
     if role not in ACCESS:
         raise LoginError(f"unknown role {role!r}; choose member or viewer")
     hashed = hash_password(password) if password is not None else None
-    with engine.begin() as conn:
+    with unit_of_work(engine, actor, "cli") as work:
+        conn = work.conn
         found = conn.execute(select(User.id, User.team, User.access).where(User.email == email)).first()
         now = _now()
         if found is None:
@@ -105,17 +108,7 @@ def add_user(
             conn.execute(update(User).where(User.id == user_id).values(**values))
             before = {"team": found.team, "access": found.access}
         after = {"email": email, "team": team, "access": role, "password_set": hashed is not None}
-        conn.execute(
-            AuditEntry.__table__.insert().values(
-                at=now,
-                actor=actor,
-                action="user_add" if before is None else "user_update",
-                entity_type="user",
-                entity_id=user_id,
-                before=before,
-                after=after,
-            )
-        )
+        work.record("user_add" if before is None else "user_update", "user", user_id, before, after, at=now)
     return user_id
 
 
@@ -127,33 +120,33 @@ def log_in(engine: Engine, email: str, password: str) -> tuple[str, str, Who]:
     """(session secret for the cookie, CSRF token, the user); LoginError on bad credentials."""
     from argon2.exceptions import InvalidHashError, VerifyMismatchError
 
-    with engine.begin() as conn:
-        row = conn.execute(select(User).where(User.email == email.strip().lower(), User.active)).first()
-        # One message for both cases, so the form does not tell who has an account.
-        if row is None or row.password_hash is None:
-            raise LoginError("wrong email or password")
-        try:
-            _hasher().verify(row.password_hash, password)
-        except (VerifyMismatchError, InvalidHashError):
-            raise LoginError("wrong email or password") from None
-        secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    email = email.strip().lower()
+    # The password is checked before the write begins: Argon2 takes a fifth of a second, and the
+    # store's write lock must not wait for it.
+    with engine.connect() as conn:
+        row = conn.execute(select(User).where(User.email == email, User.active)).first()
+    # One message for both cases, so the form does not tell who has an account.
+    if row is None or row.password_hash is None:
+        raise LoginError("wrong email or password")
+    try:
+        _hasher().verify(row.password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        raise LoginError("wrong email or password") from None
+    secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    with unit_of_work(engine, row.email, "web") as work:
         now = _now()
         expires = now + dt.timedelta(days=SESSION_DAYS)
-        conn.execute(
+        work.conn.execute(
             WebSession.__table__.insert().values(
                 user_id=row.id, session_hash=_sha(secret), csrf_token=csrf, created_at=now, expires_at=expires
             )
         )
-        _audit_session(conn, row.email, "log_in", row.id, None, {"session_expires_at": expires.isoformat()}, now)
+        _audit_session(work.conn, row.email, "log_in", row.id, None, {"session_expires_at": expires.isoformat()}, now)
     return secret, csrf, _who(row)
 
 
 def _audit_session(conn, actor: str, action: str, user_id: int, before, after, now: dt.datetime) -> None:
-    conn.execute(
-        AuditEntry.__table__.insert().values(
-            at=now, actor=actor, action=action, entity_type="user", entity_id=user_id, before=before, after=after
-        )
-    )
+    record(conn, action, "user", user_id, before, after, actor=actor, at=now)
 
 
 def session_user(engine: Engine, secret: str | None) -> tuple[Who, str] | None:
@@ -173,7 +166,8 @@ def log_out(engine: Engine, secret: str | None) -> None:
     """End the session whose cookie holds `secret`; audited in the user's name like the log-in."""
     if not secret:
         return
-    with engine.begin() as conn:
+    with unit_of_work(engine, "web", "web") as work:
+        conn = work.conn
         session = conn.execute(
             select(WebSession.id, WebSession.expires_at, User.id.label("user_id"), User.email)
             .join(User, User.id == WebSession.user_id)
@@ -189,7 +183,8 @@ def log_out(engine: Engine, secret: str | None) -> None:
 def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = "cli") -> str:
     """A new API token for the user; the only time it is shown."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with unit_of_work(engine, actor, "cli") as work:
+        conn = work.conn
         user = conn.execute(select(User.id).where(User.email == email.strip().lower(), User.active)).first()
         if user is None:
             raise LoginError(f"no active user {email!r}; add one with: truce user add {email} --team …")
@@ -203,17 +198,7 @@ def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = 
                 created_at=now,
             )
         ).inserted_primary_key[0]
-        conn.execute(
-            AuditEntry.__table__.insert().values(
-                at=now,
-                actor=actor,
-                action="token_create",
-                entity_type="api_token",
-                entity_id=token_id,
-                before=None,
-                after={"user": email, "name": name},
-            )
-        )
+        work.record("token_create", "api_token", token_id, None, {"user": email, "name": name}, at=now)
     return secret
 
 
@@ -245,7 +230,12 @@ def token_lookup(engine: Engine, secret: str | None) -> tuple[Who, int, bool] | 
 
 
 def touch_token(engine: Engine, token_id: int) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=_now()))
+    """Note the token's use. It is bookkeeping: when the store is busy (an import is writing) the note
+    is skipped rather than make the read wait or fail; the next request a minute on tries again."""
+    try:
+        with unit_of_work(engine, "api", "api", wait=TOKEN_USE_WAIT) as work:
+            work.conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=_now()))
+    except StoreBusy:
+        pass
 
 

@@ -30,9 +30,9 @@ from truce.domain.lifecycle import IllegalMove, check_move
 from truce.imports import values as cells
 from truce.imports.upsert import jsonable
 from truce.services.lifecycle import NotFound
+from truce.store import work
 from truce.store.models import (
     Account,
-    AuditEntry,
     Campaign,
     Contact,
     Opportunity,
@@ -246,18 +246,7 @@ def _audit(conn: Connection, actor: str, action: str, kind: Kind, record_id: int
     def plain(values):
         return None if values is None else {k: jsonable(v) for k, v in values.items()}
 
-    conn.execute(
-        insert(AuditEntry),
-        {
-            "at": now,
-            "actor": actor,
-            "action": action,
-            "entity_type": kind.entity,
-            "entity_id": record_id,
-            "before": plain(before),
-            "after": plain(after),
-        },
-    )
+    work.record(conn, action, kind.entity, record_id, plain(before), plain(after), actor=actor, at=now)
 
 
 def _user_id(conn: Connection, email: str | None, field: str = "owner") -> int | None:
@@ -319,16 +308,16 @@ def _changed(stored: dict, values: dict) -> dict:
     return {k: v for k, v in values.items() if stored.get(k) != v}
 
 
-def _write(engine: Engine, action: Callable[[Connection], dict]) -> dict:
+def _write(engine: Engine, actor: str, origin: str, action: Callable[[Connection], dict]) -> dict:
     try:
-        with engine.begin() as conn:
-            return action(conn)
+        with work.unit_of_work(engine, actor, origin) as job:
+            return action(job.conn)
     except IntegrityError as exc:  # someone else took the value between our check and our write
         raise RecordConflict(f"the change conflicts with another record: {exc.orig}") from None
 
 
 def create_record(
-    engine: Engine, config: TruceConfig, kind_name: str, given: dict, *, actor_id: int, actor: str
+    engine: Engine, config: TruceConfig, kind_name: str, given: dict, *, actor_id: int, actor: str, origin: str = "api"
 ) -> dict:
     """Create one account, contact, campaign or opportunity from the fields given; audited."""
     kind = KINDS[kind_name]
@@ -344,11 +333,19 @@ def create_record(
         CREATED.get(kind_name, _nothing)(conn, config, record_id, values, now, actor_id)
         return _read(conn, kind, record_id)
 
-    return _write(engine, create)
+    return _write(engine, actor, origin, create)
 
 
 def update_record(
-    engine: Engine, config: TruceConfig, kind_name: str, record_id: int, given: dict, *, actor_id: int, actor: str
+    engine: Engine,
+    config: TruceConfig,
+    kind_name: str,
+    record_id: int,
+    given: dict,
+    *,
+    actor_id: int,
+    actor: str,
+    origin: str = "api",
 ) -> dict:
     """Change the fields given (null clears one); audited with their values before and after."""
     kind = KINDS[kind_name]
@@ -367,10 +364,10 @@ def update_record(
             UPDATED.get(kind_name, _nothing)(conn, config, record_id, {"before": stored, **changed}, now, actor_id)
         return _read(conn, kind, record_id)
 
-    return _write(engine, change)
+    return _write(engine, actor, origin, change)
 
 
-def set_campaign_cost(engine: Engine, campaign_id: int, given: dict, *, actor: str) -> dict:
+def set_campaign_cost(engine: Engine, campaign_id: int, given: dict, *, actor: str, origin: str = "api") -> dict:
     """A campaign's budget and actual cost (marketing's call); audited like any update."""
     kind = KINDS["campaigns"]
 
@@ -383,7 +380,7 @@ def set_campaign_cost(engine: Engine, campaign_id: int, given: dict, *, actor: s
             _audit(conn, actor, "campaign_cost", kind, campaign_id, {k: stored[k] for k in changed}, changed, now)
         return _read(conn, kind, campaign_id)
 
-    return _write(engine, change)
+    return _write(engine, actor, origin, change)
 
 
 def _stored(conn: Connection, kind: Kind, record_id: int) -> dict:

@@ -12,13 +12,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from truce.config import TruceConfig
 from truce.domain.scoring import LeadFacts, Score, ScoreItem, Scorer, Touch
 from truce.services import lifecycle
-from truce.store.db import transaction
-from truce.store.models import Account, AuditEntry, Contact, Touchpoint
+from truce.store.models import Account, Contact, Touchpoint
+from truce.store.work import unit_of_work
 
 # Contacts are read a page at a time, so memory stays flat however big the store is.
 PAGE = 20_000
@@ -141,11 +141,12 @@ def refresh(
 ) -> dict:
     """Recompute every contact's score in one transaction; `progress(done, total)` after each page.
 
-    A refresh that changed something is audited as one entry in `actor`'s name, with its counts
+    A refresh that scored anyone is audited as one entry in `actor`'s name, with its counts
     (each move to MQL has its own entry, as every move does).
     """
     now, scorer, tally = _now(now), Scorer(config.scoring), _Tally()
-    with transaction(engine) as conn:
+    with unit_of_work(engine, actor, "cli") as work:
+        conn = work.conn
         total = conn.scalar(select(func.count()).select_from(Contact)) if progress else 0
         # One pass over the touchpoints, merged with the contact pages by contact id.
         stream = iter(conn.execute(_TOUCHES, execution_options={"yield_per": STREAM_ROWS}))
@@ -166,12 +167,8 @@ def refresh(
             "crossed": tally.crossed,
             "moved_to_mql": len(tally.moved),
         }
-        if tally.changed or tally.moved:
-            conn.execute(
-                insert(AuditEntry),
-                {"at": now, "actor": actor, "action": "score_refresh", "entity_type": "contacts",
-                 "entity_id": None, "before": None, "after": result},
-            )  # fmt: skip
+        if tally.scored:  # every score was written, with the time it was computed
+            work.record("score_refresh", "contacts", None, None, result, at=now)
     return result
 
 

@@ -14,12 +14,13 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from truce.config import TruceConfig
-from truce.store.models import AuditEntry, Handoff, SlaEvent, Touchpoint
+from truce.store.models import Handoff, SlaEvent, Touchpoint
+from truce.store.work import record, unit_of_work
 
 HOUR = dt.timedelta(hours=1)
 # Breaches are recorded per handoff, so they are sales'; marketing's promise is judged per month by the report.
@@ -193,13 +194,15 @@ def sweep(
 ) -> list[dict]:
     """Find handoffs whose next deadline has passed and record their breaches, exactly once each.
 
-    Each batch is one transaction; a batch that records breaches also writes one audit entry
-    ("sla_sweep", in `actor`'s name) naming them, so the breaches and their trail commit together.
+    Each batch is one transaction; a batch that judged a handoff (moved its next deadline, recorded
+    its breaches) also writes one audit entry ("sla_sweep", in `actor`'s name) naming the breaches,
+    so the breaches and their trail commit together.
     """
     now = now or dt.datetime.now(dt.UTC)
     recorded: list[dict] = []
     while True:
-        with engine.begin() as conn:
+        with unit_of_work(engine, actor) as work:
+            conn = work.conn
             due = (
                 conn.execute(
                     select(Handoff)
@@ -214,7 +217,7 @@ def sweep(
             found: list[dict] = []
             for handoff in due:
                 found += evaluate(conn, config, handoff, now, touches.get(handoff["id"]))
-            if found:
+            if work.data_tables:  # another sweep may have claimed every one of them first
                 audit_sweep(conn, actor, now, found)
         recorded += found
         if len(due) < batch:
@@ -243,18 +246,7 @@ def breach_counts(breaches: list[dict]) -> dict:
 
 def write_audit(conn: Connection, actor: str, action: str, entity_type: str, after: dict) -> None:
     """An audit entry for a write that creates many records at once; `after` says which."""
-    conn.execute(
-        insert(AuditEntry),
-        {
-            "at": dt.datetime.now(dt.UTC),
-            "actor": actor,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": None,
-            "before": None,
-            "after": after,
-        },
-    )
+    record(conn, action, entity_type, None, None, after, actor=actor, at=dt.datetime.now(dt.UTC))
 
 
 def id_ranges(ids: list[int]) -> list[list[int]]:

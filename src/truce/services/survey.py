@@ -33,12 +33,11 @@ from truce.domain import diagnostic
 from truce.imports.csvfile import CsvFile
 from truce.imports.service import file_digest
 from truce.imports.values import EMAIL
-from truce.store import db
+from truce.store import work
 from truce.store.models import (
     SURVEY_ROLES,
     SURVEY_SOURCES,
     SURVEY_TEAMS,
-    AuditEntry,
     ImportRun,
     SurveyResponse,
     SurveyRound,
@@ -81,18 +80,7 @@ def _clean_round(name: str) -> str:
 
 
 def _audit(conn: Connection, actor: str, action: str, entity_type: str, entity_id, after: dict, at) -> None:
-    conn.execute(
-        insert(AuditEntry),
-        {
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": entity_id,
-            "before": None,
-            "after": after,
-        },
-    )
+    work.record(conn, action, entity_type, entity_id, None, after, actor=actor, at=at)
 
 
 def _round_id(conn: Connection, name: str, actor: str, now: dt.datetime, *, create: bool = True) -> int | None:
@@ -110,7 +98,8 @@ def open_round(engine: Engine, name: str, actor: str = "cli", at: dt.datetime | 
     """Open a new round; a name already used is refused."""
     name = _clean_round(name)
     now = at or dt.datetime.now(dt.UTC)
-    with db.transaction(engine) as conn:
+    with work.unit_of_work(engine, actor) as job:
+        conn = job.conn
         if _round_id(conn, name, actor, now, create=False) is not None:
             raise SurveyError(f"round {name!r} already exists; answers go to it with --round {name}")
         round_id = _round_id(conn, name, actor, now)
@@ -221,7 +210,8 @@ def record_response(
     now = at or dt.datetime.now(dt.UTC)
     actor = actor or email
     try:
-        with db.transaction(engine) as conn:
+        with work.unit_of_work(engine, actor, source) as job:
+            conn = job.conn
             user = _user(conn, email)
             if user is None:
                 raise SurveyError(f"no user with email {email!r}; add them with truce import users first")
@@ -405,7 +395,8 @@ def import_responses(engine: Engine, path: str | Path, actor: str = "cli") -> di
     csv, rows, problems = _read_file(path)
     if problems.found:
         raise SurveyImportError(path, problems.messages(csv))
-    with db.transaction(engine) as conn:
+    with work.unit_of_work(engine, actor, "import") as job:
+        conn = job.conn
         _check_store(conn, rows, problems)
         if problems.found:
             raise SurveyImportError(path, problems.messages(csv))

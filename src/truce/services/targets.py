@@ -29,8 +29,8 @@ from sqlalchemy import Engine, func, insert, select, text, update
 
 from truce.config import TruceConfig
 from truce.domain import forecast as f
-from truce.store import db
-from truce.store.models import TARGET_METRICS, AuditEntry, Opportunity, StageChange, Target, User
+from truce.store.models import TARGET_METRICS, Opportunity, StageChange, Target, User
+from truce.store.work import unit_of_work
 
 TARGET_TEAMS = ("shared", "marketing", "sales")
 LARGEST_AMOUNT = Decimal(10) ** 13  # what the money column keeps exactly on every backend
@@ -54,10 +54,12 @@ def set_target(
     start: dt.date | None = None,
     end: dt.date | None = None,
     team: str = "shared",
+    origin: str = "cli",
 ) -> dict:
     """Create or update the target for (metric, period, team); audited. Returns the target and whether it was new."""
     wanted = _checked(metric, amount, period, start, end, team)
-    with db.transaction(engine) as conn:
+    with unit_of_work(engine, actor or "unknown", origin) as work:
+        conn = work.conn
         user = _revops(conn, actor)
         if conn.dialect.name == "postgresql":
             # Two people setting the same target at once: the second waits, then updates.
@@ -78,18 +80,7 @@ def set_target(
             conn.execute(update(Target).where(Target.id == target_id).values(amount=wanted["amount"]))
             before = _audit_form(existing)
         after = _audit_form({**wanted, "id": target_id})
-        conn.execute(
-            insert(AuditEntry),
-            {
-                "at": now,
-                "actor": user["email"],
-                "action": "target_set",
-                "entity_type": "target",
-                "entity_id": target_id,
-                "before": before,
-                "after": after,
-            },
-        )
+        work.record("target_set", "target", target_id, before, after, actor=user["email"], at=now)
     return {**after, "created": before is None, "previous_amount": before["amount"] if before else None}
 
 

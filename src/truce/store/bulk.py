@@ -18,6 +18,7 @@ from sqlalchemy import JSON, Boolean, Connection, Date, text
 
 from truce.store.models import Base
 from truce.store.types import Money, Rate, UTCDateTime, to_money
+from truce.store.work import wrote
 
 RATE_STEP = Decimal("0.0001")
 
@@ -59,6 +60,7 @@ def load(conn: Connection, name: str, table: pa.Table, progress: Callable[[int],
     if unknown:
         raise ValueError(f"{name} has no columns {sorted(unknown)}")
     write = _copy_postgres if conn.dialect.name == "postgresql" else _insert_sqlite
+    wrote(conn, name)  # past SQLAlchemy, where the unit of work's listener cannot see it
     for start in range(0, table.num_rows, BATCH_ROWS):
         batch = table.slice(start, BATCH_ROWS)
         write(conn, name, batch)
@@ -150,6 +152,7 @@ def insert_columns(conn: Connection, table, columns: dict[str, list]) -> None:
             continue
         convert = _converter(kind, conn.dialect.name)
         converted.append(values if convert is None else _convert_all(values, convert))
+    wrote(conn, table.name)  # past SQLAlchemy, where the unit of work's listener cannot see it
     raw = conn.connection.driver_connection
     listed = ", ".join(names)
     if conn.dialect.name == "postgresql":

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 DEFAULT_URL = "sqlite:///truce.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -55,11 +52,35 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def connect(url: str | None = None) -> Engine:
+    """An engine on the store. Writes go through truce.store.work.unit_of_work, which it enforces.
+
+    Errors never print the values bound to a statement (a session hash, a CSRF token, an email);
+    a new SQLite file is created readable by its owner only, and SQLite gives its WAL the same mode.
+    """
+    from truce.store import work
+
     url = resolve_url(url)
-    engine = create_engine(url)
+    options: dict = {"hide_parameters": True}
+    if make_url(url).get_backend_name() == "sqlite":
+        _create_private(make_url(url).database)
+        options["connect_args"] = {"timeout": work.busy_wait_seconds()}
+    engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    work.guard(engine)
     return engine
+
+
+def _create_private(database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        handle = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:  # a folder that is not there or not ours: SQLite will say so in its own words
+        return
+    os.close(handle)
 
 
 def _alembic_config(engine: Engine):
@@ -163,16 +184,3 @@ def require_current_schema(engine: Engine) -> None:
     raise SchemaError(f"{where} is at schema {current or 'unknown'}, this truce needs {head}. Run: truce db upgrade")
 
 
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """A unit of work: commits only if the block finishes, otherwise nothing is written."""
-    with engine.connect() as conn:
-        with conn.begin():
-            yield conn
-
-
-@contextmanager
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as orm_session:
-        with orm_session.begin():
-            yield orm_session

@@ -482,4 +482,19 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class StoreRevision(Base):
+    """The data revision: one row whose number every unit of work that changes data moves by one.
+
+    Computed reports and columnar copies key on it (truce.store.revision). Log-ins, sessions and
+    token use leave it alone, so they never throw a computed report away.
+    """
+
+    __tablename__ = "store_revision"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 APPEND_ONLY_TABLES = ("stage_changes", "audit_log", "sla_events")

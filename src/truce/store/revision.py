@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
-from truce.store.models import AuditEntry, StageChange
+from truce.store.models import StoreRevision
 
 
-def data_revision(engine: Engine) -> tuple[int, int]:
-    """(newest audit entry, newest stage move).
+def data_revision(engine: Engine) -> int:
+    """The number every unit of work that changes data moves by one (truce.store.work).
 
-    Every write through every face (CLI, imports, API, web, another process) adds an audit
-    entry, and both tables only grow, so any write moves one of the two numbers. One indexed
-    look-up each: cheap enough to ask before every read of a computed report.
+    Log-ins, sessions and token use do not move it. One primary-key read: cheap enough to ask
+    before every read of a computed report.
     """
     with engine.connect() as conn:
-        newest = conn.execute(
-            select(select(func.max(AuditEntry.id)).scalar_subquery(), select(func.max(StageChange.id)).scalar_subquery())
-        ).one()
-    return (newest[0] or 0, newest[1] or 0)
+        return revision_in(conn)
+
+
+def revision_in(conn: Connection) -> int:
+    return conn.execute(select(StoreRevision.revision).where(StoreRevision.id == 1)).scalar_one_or_none() or 0

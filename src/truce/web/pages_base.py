@@ -85,8 +85,8 @@ async def _remember_the_write(request: Request, response: Response) -> None:
 
     from truce.web.report_cache import WROTE, data_revision
 
-    audit, moves = await run_in_threadpool(data_revision, request.app.state.engine)
-    response.set_cookie(WROTE, f"{audit}.{moves}", httponly=True, samesite="lax", path="/")
+    revision = await run_in_threadpool(data_revision, request.app.state.engine)
+    response.set_cookie(WROTE, str(revision), httponly=True, samesite="lax", path="/")
 
 
 def refused(request: Request, message: str, status: int) -> Response:

@@ -3,10 +3,10 @@
 At 100,000 contacts a report takes from a fraction of a second to half a minute to compute
 (docs/performance.md); fifty people opening their dashboards at nine o'clock would queue behind
 each other on a two-core server. So the web app keeps each computed report, keyed by its name
-and options, together with the *revision* of the data it was computed from: the newest audit
-entry and the newest stage move. Every write through every face — the CLI and imports in another
-process included — adds an audit entry, so a new revision means the report is computed afresh on
-the next read: nobody is shown numbers older than the last write. Reports "as of now" (SLA
+and options, together with the *revision* of the data it was computed from (truce.store.revision).
+Every unit of work that changes data — the CLI and imports in another process included — moves
+it, so a new revision means the report is computed afresh on the next read: nobody is shown
+numbers older than the last write. Log-ins, sessions and token use do not move it. Reports "as of now" (SLA
 clocks, cold leads) also age, so an entry is reused for `[serve] report_cache_seconds` at most.
 A client that must see a fresh computation sends `Cache-Control: no-cache`.
 
@@ -276,7 +276,7 @@ async def remembered_soon(request: Request, key: Hashable, compute: Callable[[],
     return answer
 
 
-def _asking(request: Request, data: tuple[int, int]):
+def _asking(request: Request, data: int):
     """(revision, fresh, may_lag, revision_of) for this reader."""
     engine, config = request.app.state.engine, request.app.state.config
     fresh = "no-cache" in request.headers.get("cache-control", "")
@@ -284,8 +284,8 @@ def _asking(request: Request, data: tuple[int, int]):
 
     def may_lag(older: Any) -> bool:
         # A funnel edit changes what every number means: never lag one. And people see their own writes.
-        (audit, moves), its_config = older
-        return its_config is config and (wrote is None or (audit >= wrote[0] and moves >= wrote[1]))
+        revision, its_config = older
+        return its_config is config and (wrote is None or revision >= wrote)
 
     # The config belongs to the revision: an edit of the funnel replaces the object.
     return (data, config), fresh, may_lag, lambda: (data_revision(engine), config)
@@ -296,18 +296,17 @@ def _note_lag(request: Request, answer: Answer) -> None:
         request.state.report_lag = max(getattr(request.state, "report_lag", 0.0), answer.age)
 
 
-def written(request: Request) -> tuple[int, int] | None:
+def written(request: Request) -> int | None:
     """The revision this browser wrote last (its cookie), so that its next pages show that write."""
     try:
-        audit, moves = request.cookies.get(WROTE, "").split(".")
-        return int(audit), int(moves)
+        return int(request.cookies.get(WROTE, ""))
     except ValueError:
         return None
 
 
 def revision_text(revision: Any) -> str:
-    (audit, moves), _ = revision
-    return f"{audit}.{moves}"
+    data, _ = revision
+    return str(data)
 
 
 def cached_report(route: Callable[..., Any]) -> Callable[..., Response]:
@@ -315,7 +314,7 @@ def cached_report(route: Callable[..., Any]) -> Callable[..., Response]:
 
     The route is keyed by its path and query, so two readers asking the same question share one
     computation. The answer says `X-Truce-Cache: hit|stale|miss`, its `Age` in seconds and the
-    `X-Truce-Revision` of the data it was computed from ("newest audit entry.newest stage move").
+    `X-Truce-Revision` of the data it was computed from (truce.store.revision).
     """
 
     @functools.wraps(route)
