@@ -7,6 +7,10 @@ as a user allowed to make it, and the audit entries it adds are compared, one by
 entries written out by hand here: the actor (the caller's email; for the CLI the `--as`
 user, else "cli"), the action, the record, and its fields before and after.
 
+Each write moves the data revision (truce.store.revision) exactly when it changed data: a log-in,
+a log-out, a token or a funnel edit (a file, not the store's data) leave it where it was, so the
+report caches keyed on it keep their answers.
+
 Each write also leaves every stage-ledger and audit row written before it exactly as it was:
 no face edits or deletes them. Underneath, the database refuses it too: tests/test_store.py
 checks the triggers against UPDATE and DELETE on stage_changes and DELETE on audit_log; the
@@ -39,6 +43,7 @@ from truce.services import feedback, records, targets
 from truce.services.logins import add_user, create_token
 from truce.store import db
 from truce.store.models import AuditEntry, Handoff, SlaEvent, StageChange
+from truce.store.revision import data_revision
 from truce.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -131,6 +136,10 @@ def _stage_move(contact: str, before: str, after: str, reason: str | None = None
     return Entry("stage_move", "contact", Ref(contact), {"stage": before}, {"stage": after, "reason": reason})
 
 
+SAM = "sam@yourco.example"  # a second seller, added after the leads were routed (all to eva)
+ASSIGNED = Entry("handoff_assign", "handoff", Ref("ann_handoff"), {"owner": EMAIL["eva"]}, {"owner": SAM})
+
+
 def _target_entry() -> Entry:
     target = {"id": Ref("q1_revenue"), "metric": "revenue", "team": "shared", "period": "2027-Q1",
               "period_start": "2027-01-01", "period_end": "2027-03-31"}  # fmt: skip
@@ -214,6 +223,9 @@ API_WRITES: dict[tuple[str, str], Write] = {
         "eva", "/api/v1/handoffs/{bob}/reject", {"reason": "no_budget", "note": "Budget opens in Q3"},
         (_stage_move("bob", "mql", "recycled", "no_budget"),),
     ),
+    ("POST", "/api/v1/handoffs/{contact}/assign"): Write(
+        "ria", "/api/v1/handoffs/{ann}/assign", {"owner": SAM}, (ASSIGNED,),
+    ),
     ("POST", "/api/v1/feedback"): Write(
         "eva", "/api/v1/feedback", {**SAID, "deal_id": Ref("deal")},
         (Entry("feedback_add", "feedback_item", NEW, None, {**HEARD, "opportunity_id": Ref("deal")}),),
@@ -271,6 +283,7 @@ WEB_WRITES: dict[str, Write] = {
         "eva", "/handoffs/reject", {"email": "bob@acme.example", "reason": "no_budget", "note": "Q3"},
         (_stage_move("bob", "mql", "recycled", "no_budget"),),
     ),
+    "/handoffs/assign": Write("ria", "/handoffs/assign", {"email": "ann@acme.example", "owner": SAM}, (ASSIGNED,)),
     "/targets": Write(
         "ria", "/targets", {"metric": "revenue", "team": "shared", "period": "2027-Q1", "amount": "2500000"},
         (_target_entry(),),
@@ -342,6 +355,9 @@ def scene(engine, tmp_path) -> Scene:
     for name in ("ann", "bob"):
         ids[name] = create("contacts", {"email": f"{name}@acme.example", "account_id": ids["acme"], "stage": "mql"})
     ids["cy"] = create("contacts", {"email": "cy@acme.example", "account_id": ids["acme"]})
+    ids["sam"] = add_user(engine, email=SAM, team="sales", actor="setup")
+    with engine.connect() as conn:
+        ids["ann_handoff"] = conn.execute(select(Handoff.id).where(Handoff.contact_id == ids["ann"])).scalar_one()
     ids["webinar"] = create("campaigns", {"name": "Autumn webinar", "channel": "webinar"})
     deal = {"name": "Acme platform", "account_id": ids["acme"], "amount": Decimal("40000.00"), "stage": "Negotiation"}
     ids["deal"] = create("opportunities", deal)
@@ -354,19 +370,32 @@ def scene(engine, tmp_path) -> Scene:
     return made
 
 
+# Actions that change no data a report reads: they must leave the data revision where it was.
+NOT_DATA = frozenset({"log_in", "log_out", "token_create", "funnel_config_edit"})
+
+
 def _kept(engine) -> dict[str, list[tuple]]:
-    """Every row of the stage ledger and the audit trail, in id order."""
+    """Every row of the stage ledger and the audit trail, in id order, and the data revision."""
     with engine.connect() as conn:
-        return {
+        kept = {
             table.name: [tuple(row) for row in conn.execute(select(table).order_by(table.c.id))]
             for table in (StageChange.__table__, AuditEntry.__table__)
         }
+    return {**kept, REVISION: data_revision(engine)}
+
+
+REVISION = "data revision"
 
 
 def _check_trail(engine, scene: Scene, kept: dict, write: Write, actor: str, created: int | None = None) -> None:
-    """The rows written before are untouched, and the write added exactly `write.entries` in `actor`'s name."""
+    """The rows written before are untouched, the write added exactly `write.entries` in `actor`'s name,
+    and it moved the data revision exactly when it changed data."""
     now = _kept(engine)
+    changes_data = any(e.action not in NOT_DATA for e in write.entries)
+    assert (now[REVISION] > kept[REVISION]) == changes_data, f"data revision {kept[REVISION]} → {now[REVISION]}"
     for table, rows in kept.items():
+        if table == REVISION:
+            continue
         assert now[table][: len(rows)] == rows, f"a {table} row written before this write was changed or removed"
     columns = [c.name for c in AuditEntry.__table__.columns]
     added = [dict(zip(columns, row, strict=True)) for row in now["audit_log"][len(kept["audit_log"]) :]]
@@ -615,6 +644,9 @@ CLI_COMMANDS: dict[str, object] = {
     "handoff accept": Command(
         ("handoff", "accept", "ann@acme.example", "--as", EMAIL["eva"]), EMAIL["eva"],
         (_stage_move("ann", "mql", "sal"),),
+    ),
+    "handoff assign": Command(
+        ("handoff", "assign", "ann@acme.example", "--to", SAM, "--as", EMAIL["ria"]), EMAIL["ria"], (ASSIGNED,),
     ),
     "handoff queue": READS,
     "handoff reject": Command(

@@ -169,7 +169,7 @@ def _store_with_touches(path, touches: int):
 
 
 def test_two_stores_at_the_same_relative_path_are_told_apart(tmp_path, monkeypatch):
-    # Both stores are at revision (0, 0): no audit entry, no stage move. Only the path tells them apart.
+    # Both stores are at their first revision: nothing written yet. Only the path tells them apart.
     for folder, touches in (("one", 2), ("two", 3)):
         (tmp_path / folder).mkdir()
         _store_with_touches(tmp_path / folder / "truce.db", touches)

@@ -75,13 +75,13 @@ def people(engine):
     return [email for email, *_ in staff]
 
 
-def respond(engine, email, team, round_name="2026-Q4", ratings=None, role="staff"):
+def respond(engine, email, team, round_name="2026-Q4", ratings=None, role=None):
     return survey.record_response(
         engine,
         round_name=round_name,
         respondent_email=email,
         team=team,
-        role=role,
+        role=role or survey.respondent(engine, email)["role"],
         ratings=ratings or [3] * 20,
         source="cli",
         actor=email.strip().lower(),
@@ -109,6 +109,22 @@ def test_it_keeps_a_response_in_a_new_round_and_audits_both(engine, people):
         ("eva@yourco.example", "create", "survey_response"),
         ("eva@yourco.example", "create", "survey_round"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("email", "team", "role", "message"),
+    [
+        ("nick@yourco.example", "marketing", "staff", "nick@yourco.example is on the sales team and answers as sales, not marketing"),
+        ("mia@yourco.example", "sales", "staff", "is on the marketing team and answers as marketing, not sales"),
+        ("nick@yourco.example", "sales", "leader", "nick@yourco.example answers as staff, as their account says, not leader"),
+        ("rob@yourco.example", "sales", "staff", "the diagnostic is answered by sales and marketing; rob@yourco.example is on the revops team"),
+    ],
+)  # fmt: skip
+def test_answers_are_given_as_the_team_and_role_of_ones_account(engine, people, email, team, role, message):
+    before = counts(engine)
+    with pytest.raises(survey.NotYourTeam, match=message):
+        respond(engine, email, team, role=role)
+    assert counts(engine) == before
 
 
 def test_it_refuses_a_second_answer_from_the_same_respondent_in_a_round(engine, people):
@@ -189,7 +205,7 @@ def test_it_imports_a_file_and_adds_new_respondents_as_users(engine, people, tmp
     assert ("create", "user", "ria@yourco.example") in actions
 
 
-GOOD = line("eva@yourco.example", "sales", "staff", "2026-Q4", [3] * 20)
+GOOD = line("eva@yourco.example", "sales", "leader", "2026-Q4", [3] * 20)
 NICK = line("nick@yourco.example", "sales", "staff", "2026-Q4", [3] * 20)
 
 
@@ -288,6 +304,20 @@ def test_importing_the_same_file_again_is_refused_line_by_line(engine, people, t
         "each respondent answers once per round",
         f"{path}, line 3, column respondent: nick@yourco.example has already answered round 2026-Q4; "
         "each respondent answers once per round",
+    ]
+    assert counts(engine) == before
+
+
+def test_a_file_answering_as_another_team_or_role_than_the_account_is_refused(engine, people, tmp_path):
+    before = counts(engine)
+    as_marketing = line("nick@yourco.example", "marketing", "staff", "2026-Q4", [3] * 20)
+    as_staff = line("eva@yourco.example", "sales", "staff", "2026-Q4", [3] * 20)
+    path = write(tmp_path, as_staff, as_marketing)
+    with pytest.raises(SurveyImportError) as refused:
+        survey.import_responses(engine, path)
+    assert refused.value.problems == [
+        f"{path}, line 2, column role: eva@yourco.example is leader by their account, not staff",
+        f"{path}, line 3, column team: nick@yourco.example is on the sales team, not marketing",
     ]
     assert counts(engine) == before
 

@@ -80,19 +80,28 @@ def test_take_refuses_a_second_answer_before_asking_anything(store):
     assert responses(store) == 6
 
 
-def test_take_uses_truce_user_and_asks_a_revops_user_for_a_team(store):
+def test_take_refuses_revops_and_another_team_before_asking_anything(store):
     asked = run("take", "--db", store, env={"TRUCE_USER": "rob@yourco.example"}, input="3\n" * 20)
-    assert asked.exit_code == 1 and "--team" in asked.output
+    assert (
+        asked.exit_code == 1
+        and "answered by sales and marketing; rob@yourco.example is on the revops team" in asked.output
+    )
+    assert "1/20" not in asked.output
+    other = run("take", "--db", store, "--team", "marketing", "--as", "s0@yourco.example", input="3\n" * 20)
+    assert other.exit_code == 1 and "answers as sales, not marketing" in other.output and "1/20" not in other.output
+
+
+def test_take_uses_truce_user_and_the_accounts_team(store):
     done = run(
-        "take", "--db", store, "--team", "marketing", "--round", "2027-Q1", "--json",
-        env={"TRUCE_USER": "rob@yourco.example"}, input="3\n" * 20,
+        "take", "--db", store, "--round", "2027-Q1", "--json",
+        env={"TRUCE_USER": "m0@yourco.example"}, input="3\n" * 20,
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "1/20 " not in done.stdout  # the questions go to stderr; the runner echoes the typed input
     kept = json.loads(done.stdout[done.stdout.index("{") :])
     assert kept == {
         "round": "2027-Q1",
-        "respondent": "rob@yourco.example",
+        "respondent": "m0@yourco.example",
         "team": "marketing",
         "role": "staff",
         "score": 60,

@@ -51,12 +51,12 @@ def test_the_writer_sees_their_write_and_a_colleague_is_told_the_figures_are_old
         follow_redirects=False,
     )  # fmt: skip
     assert posted.status_code == 303
-    audit, moves = data_revision(engine)
-    assert posted.cookies[WROTE] == f"{audit}.{moves}"
+    revision = data_revision(engine)
+    assert posted.cookies[WROTE] == str(revision)
 
     assert NOTE not in seller.get("/feedback").text
     themes = app.state.report_cache._entries[("page", "feedback_themes", _options())]
-    assert themes.revision[0] == (audit, moves)  # the seller's read computed it afresh
+    assert themes.revision[0] == revision  # the seller's read computed it afresh
 
     # The seller's fresh answer is now current for everyone.
     assert NOTE not in marketer.get("/feedback").text

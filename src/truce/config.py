@@ -97,14 +97,16 @@ class Funnel(_Strict):
         """Allowed moves: stage → stages it may go to; None → where a new contact may enter.
 
         Without [funnel.transitions]: any later stage or any exit from each stage but the
-        last; an exit may go back to the first stage or the handoff stage.
+        last; an exit may go back to the first stage or the handoff stage. A new contact
+        enters at the first stage or the handoff stage unless `entry_stages` says otherwise.
         """
         ordered, exits = [s.key for s in self.stages], [s.key for s in self.exits]
+        entry = tuple(dict.fromkeys([ordered[0], self.handoff_stage]))
         if self.transitions is not None:
             table = {stage: tuple(self.transitions.get(stage, ())) for stage in ordered + exits}
-            table[None] = tuple(self.transitions.get("entry_stages", ordered))
+            table[None] = tuple(self.transitions.get("entry_stages", entry))
             return table
-        table: dict[str | None, tuple[str, ...]] = {None: tuple(ordered)}
+        table: dict[str | None, tuple[str, ...]] = {None: entry}
         for index, stage in enumerate(ordered):
             later = ordered[index + 1 :]
             table[stage] = tuple(later + exits) if later else ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from typer.core import TyperGroup
 
 from truce import __version__
 from truce.cli import (
@@ -25,7 +26,25 @@ from truce.cli import (
 )
 from truce.cli import targets as target_commands
 
+
+class _Truce(TyperGroup):
+    """Every command: a store too busy to take a write is one line and exit 75 (try again later), not a traceback."""
+
+    def invoke(self, ctx):
+        from truce.store.errors import StoreBusy
+
+        try:
+            return super().invoke(ctx)
+        except StoreBusy as exc:
+            from truce.cli.common import fail
+
+            fail(str(exc), code=BUSY_EXIT)
+
+
+BUSY_EXIT = 75  # EX_TEMPFAIL: a temporary failure; the same command later will work
+
 app = typer.Typer(
+    cls=_Truce,
     name="truce",
     help=(
         "truce — the shared revenue system for sales and marketing.\n\n"

@@ -96,9 +96,10 @@ def _progress(started: float):
 
 def _write(out: Path, fmt: str, data: dict) -> None:
     from truce.brief import render_html, render_markdown
+    from truce.files import write_private_text
 
     text = render_html(data) if fmt == "html" else render_markdown(data)
     try:
-        out.write_text(text, encoding="utf-8")
+        write_private_text(out, text)
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")

@@ -48,13 +48,14 @@ def _moment(text: str | None) -> dt.datetime:
 
 
 def _decide(action, json: bool):
+    from truce.domain.access import Forbidden
     from truce.domain.lifecycle import IllegalMove
     from truce.services.handoff import HandoffRefused
     from truce.services.lifecycle import NotFound
 
     try:
         decided = action()
-    except (HandoffRefused, NotFound, IllegalMove) as exc:
+    except (HandoffRefused, NotFound, IllegalMove, Forbidden) as exc:
         fail(str(exc))
     if json:
         print_json(decided.as_dict())
@@ -142,6 +143,35 @@ def reject(
         _decide(
             lambda: handoff.reject(engine, loaded, email, actor or os.environ.get("TRUCE_USER"), reason, note), json
         )
+
+
+@handoff_app.command("assign")
+def assign(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    to: Annotated[str, typer.Option("--to", help="The seller who gets the lead (a sales user's email).")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Give a waiting lead to another seller (RevOps or a sales leader); its SLA clocks run on.
+
+    Example:  truce handoff assign ann@acme.example --to eva@yourco.example --as ops@yourco.example
+    """
+    from truce.domain.access import Forbidden
+    from truce.services import handoff
+    from truce.services.lifecycle import NotFound
+
+    with handled():
+        loaded, engine = config_and_store(config, db)
+        try:
+            done = handoff.assign(engine, loaded, email, to, actor or os.environ.get("TRUCE_USER"))
+        except (handoff.HandoffRefused, NotFound, Forbidden) as exc:
+            fail(str(exc))
+    if json:
+        print_json(done)
+        return
+    console.print(f"{done['email']}: now with [bold]{done['owner']}[/] (was {done['previous_owner'] or 'nobody'})")
 
 
 @sla_app.callback()

@@ -58,10 +58,14 @@ def take(
         str | None, typer.Option("--as", help="Who answers (a user's email). Default: $TRUCE_USER.", show_default=False)
     ] = None,
     team: Annotated[
-        Team | None, typer.Option("--team", help="The team you answer for. Default: your team.", show_default=False)
+        Team | None,
+        typer.Option("--team", help="Your team, as your account says (anything else is refused).", show_default=False),
     ] = None,
     role: Annotated[
-        Role | None, typer.Option("--role", help="leader or staff. Default: from your user record.", show_default=False)
+        Role | None,
+        typer.Option(
+            "--role", help="leader or staff, as your account says (anything else is refused).", show_default=False
+        ),
     ] = None,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -79,10 +83,13 @@ def take(
     with handled():
         loaded, engine = config_and_store(config, db)
         try:
-            who = survey.respondent(engine, actor or os.environ.get("TRUCE_USER"))
-            chosen_team = team.value if team else who["team"]
-            if chosen_team is None:
-                fail(f"{who['email']} is on neither sales nor marketing: say which team you answer for with --team")
+            who = survey.answering_as(
+                engine,
+                actor or os.environ.get("TRUCE_USER"),
+                team.value if team else None,
+                role.value if role else None,
+            )
+            chosen_team = who["team"]
             chosen_round = round_name or survey.latest_round(engine, loaded) or _current_quarter()
             survey.check_not_answered(engine, chosen_round, who["email"])
             if not json:

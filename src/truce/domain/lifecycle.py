@@ -29,13 +29,20 @@ class Move:
         return self.team_before is not None and self.team_before != self.team_after
 
 
-def check_move(funnel: Funnel, from_stage: str | None, to_stage: str) -> Move:
-    """The move from `from_stage` (None for a new contact) to `to_stage`, or IllegalMove."""
+def check_move(funnel: Funnel, from_stage: str | None, to_stage: str, *, history: bool = False) -> Move:
+    """The move from `from_stage` (None for a new contact) to `to_stage`, or IllegalMove.
+
+    A new contact enters at one of the funnel's entry stages. Imported `history` may start at any
+    stage of the waterfall (not at an exit): a CRM's record of a lead often begins after its first.
+    """
     known = funnel.stage_keys
     for stage in (from_stage, to_stage):
         if stage is not None and stage not in known:
             raise IllegalMove(f"unknown stage {stage!r}; known stages: {', '.join(known)}")
-    allowed = funnel.moves()[from_stage]
+    if history and from_stage is None:
+        allowed = tuple(stage.key for stage in funnel.stages)
+    else:
+        allowed = funnel.moves()[from_stage]
     if to_stage not in allowed:
         origin = "a lead with no earlier move" if from_stage is None else f"{from_stage!r}"
         options = ", ".join(allowed) if allowed else "none: it is a final stage"
@@ -59,11 +66,11 @@ def skipped_stages(funnel: Funnel, from_stage: str | None, to_stage: str) -> tup
 
 
 def check_history(funnel: Funnel, moves: list[tuple[str | None, str]]) -> list[Move]:
-    """A whole history in order, each move starting where the previous one ended."""
+    """A whole imported history in order, each move starting where the previous one ended."""
     checked, current = [], None
     for number, (from_stage, to_stage) in enumerate(moves, 1):
         if from_stage != current:
             raise IllegalMove(f"move {number} starts at {from_stage!r}, but the lead was at {current!r}")
-        checked.append(check_move(funnel, from_stage, to_stage))
+        checked.append(check_move(funnel, from_stage, to_stage, history=True))
         current = to_stage
     return checked

@@ -6,12 +6,13 @@ import csv
 from pathlib import Path
 
 from truce.csvsafe import neutralise
+from truce.files import private_open
 
 
 def write_rejects(path: str | Path, header: list[str], rejects: list) -> Path:
     """Write rejected rows so the user can fix them and load that file again."""
     path = Path(path)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with private_open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*header, "line", "reason"])
         for _record, cells, errors in rejects:

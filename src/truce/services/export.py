@@ -1,4 +1,8 @@
-"""`truce export`: any table out as CSV (safe to open in a spreadsheet) or Parquet, streamed."""
+"""`truce export`: any table out as CSV (safe to open in a spreadsheet) or Parquet, streamed.
+
+Credentials never leave: password hashes, token hashes, session hashes and CSRF tokens are left
+out of every export (SECRET_COLUMNS), and the file is created readable by its owner only.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,17 @@ from sqlalchemy import Boolean, Date, Engine, Integer, Numeric, select
 from sqlalchemy.types import JSON
 
 from truce.csvsafe import neutralise
+from truce.files import private_open
 from truce.store.models import Base
 from truce.store.types import Money, Rate, UTCDateTime
 
 FORMATS = ("csv", "parquet")
+# Secrets, or what stands for them: never written to a file.
+SECRET_COLUMNS = {
+    "users": frozenset({"password_hash"}),
+    "api_tokens": frozenset({"token_hash"}),
+    "web_sessions": frozenset({"session_hash", "csrf_token"}),
+}
 BATCH_ROWS = 50_000
 
 
@@ -63,17 +74,24 @@ def export_table(engine: Engine, name: str, out: Path, fmt: str = "csv") -> int:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose csv or parquet")
     table = Base.metadata.tables[name]
-    query = select(table).order_by(table.c.id)
+    columns = exported_columns(name)
+    query = select(*columns).order_by(table.c.id)
     with engine.connect() as conn:
         rows = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
         if fmt == "csv":
-            return _write_csv(out, list(table.c.keys()), rows)
-        return _write_parquet(out, table, rows)
+            return _write_csv(out, [c.name for c in columns], rows)
+        return _write_parquet(out, columns, rows)
+
+
+def exported_columns(name: str) -> list:
+    """The columns of table `name` an export writes: all but the secret ones."""
+    secret = SECRET_COLUMNS.get(name, frozenset())
+    return [column for column in Base.metadata.tables[name].c if column.name not in secret]
 
 
 def _write_csv(out: Path, header: list[str], rows) -> int:
     count = 0
-    with open(out, "w", newline="", encoding="utf-8") as handle:
+    with private_open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for row in rows:
@@ -82,15 +100,15 @@ def _write_csv(out: Path, header: list[str], rows) -> int:
     return count
 
 
-def _write_parquet(out: Path, table, rows) -> int:
+def _write_parquet(out: Path, columns: list, rows) -> int:
     import json
 
     import pyarrow.parquet as pq
 
-    schema = pa.schema([(c.name, _arrow_type(c)) for c in table.c])
-    json_columns = {c.name for c in table.c if isinstance(c.type, JSON)}
+    schema = pa.schema([(c.name, _arrow_type(c)) for c in columns])
+    json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
     count = 0
-    with pq.ParquetWriter(out, schema) as writer:
+    with private_open(out, "wb") as sink, pq.ParquetWriter(sink, schema) as writer:
         for chunk in rows.partitions(BATCH_ROWS):
             columns = list(zip(*chunk, strict=True))
             arrays = []

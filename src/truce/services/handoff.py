@@ -2,7 +2,9 @@
 
 Sales accepts a lead (it moves to the accepted stage) or rejects it with one of the reason
 codes both teams signed (it goes back to marketing's nurture, or out). Only sales users
-decide. The decision, its time and its reason stay on the handoff for the custody record.
+decide, and only on leads that are theirs: the seller the lead was routed to, or a sales
+leader for their team. RevOps (or a sales leader) reassigns a lead to another seller. The
+decision, its time and its reason stay on the handoff for the custody record.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from truce.config import TruceConfig
+from truce.domain.access import Forbidden
 from truce.domain.routing import Seller, route
 from truce.services import sla
 from truce.services.lifecycle import ID_CHUNK, contact_by_email, move_contact, user_by_email
@@ -23,6 +26,10 @@ from truce.store.work import unit_of_work
 
 class HandoffRefused(ValueError):
     """A decision the rules do not allow; the message says which rule and what to do."""
+
+
+class NotYours(Forbidden):
+    """The lead is routed to someone else; the message names its owner and who may decide it."""
 
 
 def _sellers(conn: Connection) -> list[Seller]:
@@ -37,7 +44,7 @@ def _sellers(conn: Connection) -> list[Seller]:
         select(User.id, User.email, User.region, User.segment, User.active, load.c.open, last.c.last)
         .outerjoin(load, load.c.owner_id == User.id)
         .outerjoin(last, last.c.owner_id == User.id)
-        .where(User.team == "sales")
+        .where(User.team == "sales", User.access != "viewer")  # a viewer reads; leads go to those who decide
     ).all()
     return [Seller(r.id, r.email, r.region, r.segment, r.active, r.open or 0, _aware(r.last)) for r in rows]
 
@@ -179,6 +186,28 @@ def _waiting(conn: Connection, config: TruceConfig, email: str):
     return contact
 
 
+def may_decide(conn: Connection, decider, contact) -> None:
+    """NotYours unless `decider` (a sales user) owns the lead (its open handoff, else the contact) or leads sales."""
+    found = sla.open_handoff_of(conn, contact["id"])
+    owner_id = found["owner_id"] if found is not None else contact["owner_id"]
+    if decider["id"] == owner_id or decider["is_leader"]:
+        return
+    raise NotYours(not_yours(conn, decider["email"], owner_id))
+
+
+def not_yours(conn: Connection, email: str, owner_id: int | None) -> str:
+    if owner_id is None:
+        return (
+            f"this lead is not routed to anyone yet, so {email} may not decide it; "
+            "a sales leader may, or RevOps can assign it (truce handoff assign)"
+        )
+    owner = conn.execute(select(User.email).where(User.id == owner_id)).scalar_one_or_none()
+    return (
+        f"this lead is routed to {owner}; only {owner} or a sales leader may decide it "
+        "(RevOps can reassign it: truce handoff assign)"
+    )
+
+
 def accept(
     engine: Engine,
     config: TruceConfig,
@@ -193,6 +222,7 @@ def accept(
         conn = work.conn
         seller = _seller(conn, actor_email)
         contact = _waiting(conn, config, email)
+        may_decide(conn, seller, contact)
         move_contact(
             conn,
             config,
@@ -227,6 +257,7 @@ def reject(
         conn = work.conn
         seller = _seller(conn, actor_email)
         contact = _waiting(conn, config, email)
+        may_decide(conn, seller, contact)
         warnings = sla.check_attempts(conn, config, contact["id"], reason, at)
         exit_stage = codes[reason].exit
         move_contact(
@@ -243,6 +274,54 @@ def reject(
         )
         late = _late(conn, contact["id"], at)
     return Decided(contact["email"], exit_stage, "rejected", late, tuple(warnings))
+
+
+def assign(
+    engine: Engine, config: TruceConfig, email: str, to_email: str, actor_email: str | None, origin: str = "cli"
+) -> dict:
+    """Give a waiting lead to another seller: RevOps' call, or a sales leader's. Audited; the SLA clocks run on."""
+    with unit_of_work(engine, actor_email or "unknown", origin) as work:
+        conn = work.conn
+        actor = _assigner(conn, actor_email)
+        contact = _waiting(conn, config, email)
+        seller = user_by_email(conn, to_email)
+        if seller["team"] != "sales" or not seller["active"]:
+            raise HandoffRefused(f"a lead goes to an active sales user; {seller['email']} is not one")
+        found = sla.open_handoff_of(conn, contact["id"])
+        if found is None:
+            raise HandoffRefused(f"{contact['email']} has no open handoff to assign; run: truce sla rebuild")
+        before = found["owner_id"]
+        if before == seller["id"]:
+            return {"email": contact["email"], "owner": seller["email"], "previous_owner": seller["email"]}
+        now = dt.datetime.now(dt.UTC)
+        rule = f"assigned by {actor['email']}"
+        conn.execute(
+            update(Handoff)
+            .where(Handoff.id == found["id"])
+            .values(owner_id=seller["id"], routing_rule=rule, updated_at=now)
+        )
+        conn.execute(update(Contact).where(Contact.id == contact["id"]).values(owner_id=seller["id"], updated_at=now))
+        previous = conn.execute(select(User.email).where(User.id == before)).scalar_one_or_none() if before else None
+        work.record(
+            "handoff_assign",
+            "handoff",
+            found["id"],
+            {"owner": previous},
+            {"owner": seller["email"]},
+            actor=actor["email"],
+        )
+    return {"email": contact["email"], "owner": seller["email"], "previous_owner": previous}
+
+
+def _assigner(conn: Connection, actor_email: str | None):
+    if not actor_email:
+        raise HandoffRefused("say who assigns: --as EMAIL or TRUCE_USER (a RevOps user or a sales leader)")
+    user = user_by_email(conn, actor_email)
+    if not user["active"]:
+        raise HandoffRefused(f"{user['email']} is not an active user")
+    if user["team"] == "revops" or (user["team"] == "sales" and user["is_leader"]):
+        return user
+    raise Forbidden(f"only RevOps or a sales leader may assign leads; {user['email']} may not")
 
 
 def _late(conn: Connection, contact_id: int, at: dt.datetime) -> bool:

@@ -9,7 +9,11 @@ request rather than a file:
   item's position and field;
 - idempotent by external id: the same items again change nothing (and leave no trace);
 - the ledger rows it appends say origin "api";
-- a batch that changed something is recorded as an import run with an audit entry.
+- a batch that changed something is recorded as an import run with an audit entry;
+- stage changes are live decisions, not history: a lead enters the funnel at an entry stage; a
+  move out of the handoff stage is a decision, refused unless its named changer may decide that
+  lead (truce.services.handoff.may_decide), and it closes the lead's handoff; a move into the
+  handoff stage opens one, routed like any other.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from truce.config import TruceConfig
@@ -31,8 +35,8 @@ from truce.imports.csvfile import RawBatch
 from truce.imports.fields import REQUIRED, Reading, parsers
 from truce.imports.service import ImportReport
 from truce.imports.writers import WRITERS
-from truce.imports.writers.ledger import StageChangeWriter
-from truce.store.models import ImportRun
+from truce.imports.writers.ledger import ID_CHUNK, StageChangeWriter
+from truce.store.models import Contact, ImportRun, User
 from truce.store.work import record, unit_of_work
 
 TABLES = ("touchpoints", "stage_changes")
@@ -62,10 +66,71 @@ class IngestConflict(ValueError):
 
 
 class _ApiStageChanges(StageChangeWriter):
+    history = False
+
     def new_columns(self, batch, new):
         columns = super().new_columns(batch, new)
         columns["origin"] = ["api"] * len(new)
         return columns
+
+    def stages_before_any_move(self, contact_ids: set[int]) -> dict[int, str]:
+        """A live event moves a lead from where it stood: before its first move on record, or, with
+        no move on record, where it stands now (a contact created or imported without history)."""
+        from truce.imports.writers.ledger import LEDGER
+
+        found = {}
+        ordered = sorted(contact_ids)
+        for start in range(0, len(ordered), ID_CHUNK):
+            chunk = ordered[start : start + ID_CHUNK]
+            found.update(self.conn.execute(select(Contact.id, Contact.stage).where(Contact.id.in_(chunk))).all())
+            first = (
+                select(LEDGER.c.entity_id, LEDGER.c.from_stage)
+                .where(LEDGER.c.entity_type == "contact", LEDGER.c.entity_id.in_(chunk))
+                .order_by(LEDGER.c.entity_id, LEDGER.c.changed_at.desc(), LEDGER.c.id.desc())
+            )
+            found.update(self.conn.execute(first).all())  # the earliest move comes last, and wins
+        return {contact_id: stage for contact_id, stage in found.items() if stage is not None}
+
+    def check_matches(self, batch):
+        super().check_matches(batch)
+        self._deciders(batch)
+
+    def _deciders(self, batch) -> None:
+        """A move out of the handoff stage is sales' decision: only by someone who may decide that lead."""
+        from truce.services.handoff import NotYours, may_decide
+
+        stage = self.config.funnel.handoff_stage
+        kinds, ids = batch.store["entity_type"], batch.column("entity_id")
+        froms, tos, by = batch.store["from_stage"], batch.store["to_stage"], batch.column("changed_by_id")
+        for i in batch.good():
+            if batch.match[i] is not None or kinds[i] != "contact" or froms[i] != stage or tos[i] == stage:
+                continue
+            problem = self._may_not_decide(by[i], ids[i], may_decide, NotYours)
+            if problem:
+                batch.fail(i, "changed_by_email", "permission", problem)
+
+    def _may_not_decide(self, user_id, contact_id, may_decide, not_yours) -> str | None:
+        if user_id is None:
+            return "a move out of the handoff stage is a decision: name the seller who made it (changed_by_email)"
+        decider = self.conn.execute(select(User).where(User.id == user_id)).mappings().one()
+        if decider["team"] != "sales" or not decider["active"]:
+            return f"only active sales users decide handoffs; {decider['email']} is on the {decider['team']} team"
+        contact = self.conn.execute(select(Contact).where(Contact.id == contact_id)).mappings().one()
+        try:
+            may_decide(self.conn, decider, contact)
+        except not_yours as exc:
+            return str(exc)
+        return None
+
+    def follow_handoffs(self, moved):
+        """Also: a lead that arrived in the handoff stage enters the queue now, routed to a seller."""
+        from truce.services import handoff, sla
+
+        super().follow_handoffs(moved)
+        stage = self.config.funnel.handoff_stage
+        for contact_id, before, after in moved:
+            if after == stage and before != stage and sla.open_handoff_of(self.conn, contact_id) is None:
+                handoff.open_handoff(self.conn, self.config, contact_id, self._latest_move(contact_id).changed_at)
 
 
 def ingest(engine: Engine, config: TruceConfig, table: str, items: list[dict], actor: str) -> dict:

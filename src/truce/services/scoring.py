@@ -79,14 +79,15 @@ def _apply(conn: Connection, config: TruceConfig, scorer: Scorer, rows, touches,
     writes, candidates = [], []
     for row in rows:
         points = scorer.points(_facts(row), touches.get(row.id, ()), now)
-        writes.append({"contact_id": row.id, "new_score": points, "new_scored_at": now})
+        if points != row.score:  # an unchanged score is not written: a refresh that changes nothing writes nothing
+            writes.append({"contact_id": row.id, "new_score": points, "new_scored_at": now})
         tally.changed += points != row.score
         tally.crossed += points >= threshold and (row.score is None or row.score < threshold)
         if points >= threshold and row.stage == inquiry:
             candidates.append((row.id, points))
     if writes:
         conn.execute(_WRITE, writes)
-    tally.scored += len(writes)
+    tally.scored += len(rows)
     return candidates
 
 
@@ -141,8 +142,9 @@ def refresh(
 ) -> dict:
     """Recompute every contact's score in one transaction; `progress(done, total)` after each page.
 
-    A refresh that scored anyone is audited as one entry in `actor`'s name, with its counts
-    (each move to MQL has its own entry, as every move does).
+    Only scores that changed are written (`scored_at` is when the score last changed). A refresh
+    that changed something is audited as one entry in `actor`'s name, with its counts (each move
+    to MQL has its own entry, as every move does).
     """
     now, scorer, tally = _now(now), Scorer(config.scoring), _Tally()
     with unit_of_work(engine, actor, "cli") as work:
@@ -167,7 +169,7 @@ def refresh(
             "crossed": tally.crossed,
             "moved_to_mql": len(tally.moved),
         }
-        if tally.scored:  # every score was written, with the time it was computed
+        if tally.changed or tally.moved:
             work.record("score_refresh", "contacts", None, None, result, at=now)
     return result
 

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from truce.config import TruceConfig
 from truce.domain import diagnostic
+from truce.domain.access import Forbidden
 from truce.imports.csvfile import CsvFile
 from truce.imports.service import file_digest
 from truce.imports.values import EMAIL
@@ -53,6 +54,10 @@ SHOWN_PROBLEMS = 20
 
 class SurveyError(ValueError):
     """A survey write or report the rules refuse; the message says which rule and what to do."""
+
+
+class NotYourTeam(Forbidden, SurveyError):
+    """Answers are given in one's own name, as the team and role of one's account."""
 
 
 class SurveyImportError(SurveyError):
@@ -136,6 +141,16 @@ def _user(conn: Connection, email: str):
     return conn.execute(select(User).where(User.email == email)).mappings().one_or_none()
 
 
+def answering_as(engine: Engine, email: str | None, team: str | None = None, role: str | None = None) -> dict:
+    """{email, team, role} a user answers as: their account's. A team or role given must agree with it
+    (NotYourTeam otherwise), so a person learns it before answering twenty statements."""
+    who = respondent(engine, email)
+    with engine.connect() as conn:
+        user = _user(conn, who["email"])
+    _as_account(user, team or user["team"], role or who["role"])
+    return who
+
+
 def respondent(engine: Engine, email: str | None) -> dict:
     """The user who answers: {email, team, role} with the team and role they answer as by default."""
     if not email:
@@ -215,6 +230,7 @@ def record_response(
             user = _user(conn, email)
             if user is None:
                 raise SurveyError(f"no user with email {email!r}; add them with truce import users first")
+            _as_account(user, team, role)
             if _answered(conn, round_name, user["id"]):
                 raise SurveyError(_twice(email, round_name))
             round_id = _round_id(conn, round_name, actor, now)
@@ -236,6 +252,20 @@ def record_response(
         "score": total,
         "type": diagnostic.state(total),
     }
+
+
+def _as_account(user, team: str, role: str) -> None:
+    """A seller answers as sales and a marketer as marketing, as the leader or staff their account says:
+    otherwise one person could tilt the other team's score and the perception gap."""
+    if user["team"] not in SURVEY_TEAMS:
+        raise NotYourTeam(
+            f"the diagnostic is answered by sales and marketing; {user['email']} is on the {user['team']} team"
+        )
+    if team != user["team"]:
+        raise NotYourTeam(f"{user['email']} is on the {user['team']} team and answers as {user['team']}, not {team}")
+    own_role = "leader" if user["is_leader"] else "staff"
+    if role != own_role:
+        raise NotYourTeam(f"{user['email']} answers as {own_role}, as their account says, not {role}")
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -352,9 +382,23 @@ def _check_store(conn: Connection, rows: list[dict], problems: _Problems) -> Non
             .where(SurveyRound.name.in_(names))
         ).all()
     )
+    accounts = {
+        user.email: user
+        for user in conn.execute(
+            select(User.email, User.team, User.is_leader).where(User.email.in_(sorted({r["email"] for r in rows})))
+        )
+    }
     for row in rows:
         if (row["round"], row["email"]) in kept:
             problems.add(row["record"], "respondent", _twice(row["email"], row["round"]))
+        account = accounts.get(row["email"])
+        if account is None:
+            continue  # a new respondent becomes a user on the team they answered for
+        if account.team != row["team"]:
+            problems.add(row["record"], "team", f"{row['email']} is on the {account.team} team, not {row['team']}")
+        elif row["role"] != ("leader" if account.is_leader else "staff"):
+            own = "leader" if account.is_leader else "staff"
+            problems.add(row["record"], "role", f"{row['email']} is {own} by their account, not {row['role']}")
 
 
 def _name_from(email: str) -> str:

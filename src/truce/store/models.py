@@ -138,7 +138,7 @@ class Contact(ExternalIds, Base):
     stage: Mapped[str] = mapped_column(String(32))
     lead_status: Mapped[str | None] = mapped_column(String(64))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # The MQL score both teams signed in truce.toml, as last computed (see `truce score explain`).
+    # The MQL score both teams signed in truce.toml, and when it last changed (see `truce score explain`).
     score: Mapped[int | None] = mapped_column(Integer)
     scored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -35,33 +35,20 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, insert, update
 from sqlalchemy import exc as sa_exc
 
+from truce.store.errors import StoreBusy, UnauditedWrite, WriteOutsideWork
 from truce.store.models import AuditEntry, Base, StoreRevision
 
 KEY = "truce_work"
 # Who may be logged in or holds a token is not data a report shows: writes here keep the revision.
 ACCESS_TABLES = frozenset({"web_sessions", "api_tokens"})
-BOOKKEEPING_TABLES = frozenset({"audit_log", "store_revision"})
+# The record of who wrote what, and of each import run: a re-import that changed nothing still
+# leaves its run on record, and must not throw every computed report away.
+BOOKKEEPING_TABLES = frozenset({"audit_log", "store_revision", "import_runs"})
 # Seconds a write waits for a busy store before giving up; TRUCE_BUSY_TIMEOUT_SECONDS overrides.
 DEFAULT_WAIT = 8.0
 ORIGINS = ("cli", "api", "web", "import", "demo", "job", "rule", "system", "test")
 
 _DML = re.compile(r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.I)
-
-
-class StoreBusy(RuntimeError):
-    """Another writer held the store longer than this write could wait; nothing was written."""
-
-    def __init__(self, message: str, retry_after: int = 5):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class WriteOutsideWork(RuntimeError):
-    """A statement tried to change the store outside a unit of work: a bug in the caller."""
-
-
-class UnauditedWrite(RuntimeError):
-    """A unit of work changed data tables without recording who did it: a bug in the caller."""
 
 
 def busy_wait_seconds() -> float:

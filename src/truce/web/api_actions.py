@@ -19,6 +19,7 @@ from truce.web.app import Caller, allowed
 from truce.web.schemas import (
     MAX_ID,
     AccountPlanIn,
+    AssignIn,
     FeedbackAnswerIn,
     FeedbackIn,
     FunnelConfigIn,
@@ -76,6 +77,20 @@ def reject(request: Request, who: Seller, contact: ContactKey, body: RejectIn) -
         engine, config, contact_email(engine, contact), who.who.email, body.reason, body.note, origin="api"
     )
     return as_json(decided.as_dict())
+
+
+@router.post(
+    "/handoffs/{contact}/assign",
+    summary="RevOps or a sales leader gives a waiting lead to another seller (as `truce handoff assign`)",
+)
+def assign(
+    request: Request, who: Annotated[Caller, Depends(allowed("assign_handoffs"))], contact: ContactKey, body: AssignIn
+) -> dict:
+    from truce.services import handoff
+
+    engine = store(request)
+    done = handoff.assign(engine, settings(request), contact_email(engine, contact), body.owner, who.who.email, "api")
+    return as_json(done)
 
 
 # ---- feedback -------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from truce.config import TruceConfig
 from truce.domain.access import Forbidden, require
 from truce.services.logins import Who, session_user
+from truce.store.errors import StoreBusy
+from truce.web.safe_errors import SafeErrors
 
 COOKIE = "truce_session"
 HERE = Path(__file__).parent
@@ -73,6 +75,7 @@ def create_app(
     app.state.config = config
     app.state.config_path = Path(config_path).resolve() if config_path is not None else config_file(config)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(SafeErrors)  # around the rest: what escapes every handler is logged without secrets
     _errors(app)
     from truce.web import api, pages
 
@@ -202,6 +205,13 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(CsrfRefused)
     async def stale(request: Request, exc: CsrfRefused):
         return error(403, str(exc))
+
+    @app.exception_handler(StoreBusy)
+    async def busy(request: Request, exc: StoreBusy):
+        # A write that waited its turn and did not get it: nothing was saved, the client may send it again.
+        answer = error(503, str(exc))
+        answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

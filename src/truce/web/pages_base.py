@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from truce.brief.format import FILTERS
 from truce.domain.access import Forbidden, can
+from truce.store.errors import StoreBusy
 from truce.web.app import Caller, CsrfRefused
 
 HERE = Path(__file__).parent
@@ -62,6 +63,10 @@ class PageRoute(APIRoute):
                 response = await handler(request)
             except (Forbidden, CsrfRefused) as exc:
                 return refused(request, str(exc), 403)
+            except StoreBusy as exc:
+                if not wants_page(request):
+                    raise
+                return await busy(request, exc)
             except RequestValidationError as exc:
                 fields = ", ".join(str(e["loc"][-1]) for e in exc.errors())
                 return refused(request, f"the form is missing or has a bad value in: {fields}", 400)
@@ -87,6 +92,40 @@ async def _remember_the_write(request: Request, response: Response) -> None:
 
     revision = await run_in_threadpool(data_revision, request.app.state.engine)
     response.set_cookie(WROTE, str(revision), httponly=True, samesite="lax", path="/")
+
+
+# Never echoed back into a page, even to the person who typed it.
+SECRET_FIELDS = frozenset({"password", "new_password", "current_password", "csrf"})
+
+
+async def busy(request: Request, exc: StoreBusy) -> Response:
+    """The store was too busy to take a form's write: say so, and keep what was typed, ready to send again."""
+    typed = []
+    if request.method == "POST":
+        form = await request.form()  # already read by the route: Starlette keeps it on the request
+        typed = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+    context = {
+        "message": str(exc),
+        "retry_after": exc.retry_after,
+        "action": request.url.path,
+        "typed": [(name, value) for name, value in typed if name not in SECRET_FIELDS],
+        "needs_password": any(name in SECRET_FIELDS - {"csrf"} for name, _ in typed),
+    }
+    response = await _page_for(request, "busy.html", context, 503)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+async def _page_for(request: Request, template: str, context: dict, status: int) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from truce.services.logins import session_user
+    from truce.web.app import COOKIE
+
+    found = await run_in_threadpool(session_user, request.app.state.engine, request.cookies.get(COOKIE))
+    who, csrf = found if found else (None, None)
+    values = {"who": who, "csrf": csrf, "nav": nav_for(who.role, "") if who else [], "flash": None, **context}
+    return templates.TemplateResponse(request, template, values, status_code=status)
 
 
 def refused(request: Request, message: str, status: int) -> Response:

@@ -175,7 +175,35 @@ def handoffs(request: Request, who: Caller = Depends(allowed("read_reports"))) -
         per_owner=Counter(h["owner"] or "(unassigned)" for h in waiting).most_common(),
         reasons=config.funnel.rejection_reasons,
         accepted=next(s.label for s in config.funnel.stages if s.key == config.funnel.accepted_stage),
+        sellers=_sellers(engine) if who.who.role == "revops" else [],
     )
+
+
+def _sellers(engine) -> list[str]:
+    from sqlalchemy import select
+
+    from truce.store.models import User
+
+    with engine.connect() as conn:
+        return list(conn.scalars(select(User.email).where(User.team == "sales", User.active).order_by(User.email)))
+
+
+@router.post("/handoffs/assign")
+def assign(
+    request: Request,
+    email: str = Form(""),
+    owner: str = Form(""),
+    who: Caller = Depends(allowed("assign_handoffs")),
+) -> Response:
+    from truce.services import handoff
+    from truce.services.lifecycle import NotFound
+
+    engine, config = engine_and_config(request)
+    try:
+        done = handoff.assign(engine, config, email, owner, who.who.email, origin="web")
+    except (handoff.HandoffRefused, NotFound) as exc:
+        return back("/handoffs", str(exc), "error")
+    return back("/handoffs", f"{done['email']} is now with {done['owner']}")
 
 
 @router.post("/handoffs/accept")

@@ -462,6 +462,10 @@ class RejectIn(Strict):
     note: Text(2000) | None = Field(None, description="Free text for marketing")
 
 
+class AssignIn(Strict):
+    owner: Email = Field(description="The seller who gets the lead (an active sales user's email)")
+
+
 class FeedbackIn(Strict):
     text: Text(2000, 1) = Field(description="What you heard, in one line")
     kind: Literal[FEEDBACK_KINDS]  # type: ignore[valid-type]

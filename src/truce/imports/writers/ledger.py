@@ -52,15 +52,23 @@ ID_CHUNK = 900
 
 
 class StageChangeWriter(Writer):
-    """Rows of a stage-change export, idempotent by external id."""
+    """Rows of a stage-change export, idempotent by external id.
+
+    The same move (lead, from, to, moment) under a second external id is a duplicate: counted
+    as unchanged, never a second ledger row. A lead whose current stage leaves the handoff stage
+    has its open handoff closed as that move's decision.
+    """
 
     model = StageChange
     entity = "stage_change"
     copies = ("changed_at", "reason", "note")
+    history = True  # a file is history: its first move of a lead may start anywhere in the funnel
 
     def __init__(self, *args):
         super().__init__(*args)
         self.id_column = "external_id"
+        self._moves_in_file: dict[int, list] = {}  # contact → (when, stage) of this file's earlier batches
+        self._keys_in_file: set[tuple] = set()  # every move of this file so far, as its duplicate key
         source_ids = ID_COLUMN[self.dialect]
         self.contacts = lookups.contact_caches(self.conn, source_ids)
         self.opportunities = lookups.opportunity_cache(self.conn, source_ids)
@@ -104,22 +112,36 @@ class StageChangeWriter(Writer):
         kinds, ids = batch.store["entity_type"], batch.column("entity_id")
         froms, tos, whens = batch.store["from_stage"], batch.store["to_stage"], batch.column("changed_at")
         rows = [
-            i for i in range(batch.size)
-            if kinds[i] == "contact" and ids[i] is not None and tos[i] is not None and whens[i] is not None
+            i
+            for i in range(batch.size)
+            if kinds[i] == "contact"
+            and ids[i] is not None
+            and tos[i] is not None
+            and whens[i] is not None
             and i not in batch.errors
         ]
         known = self._known_moves({ids[i] for i in rows})
+        starts = self.stages_before_any_move({ids[i] for i in rows})
+        for contact_id in {ids[i] for i in rows} & self._moves_in_file.keys():
+            known.setdefault(contact_id, []).extend(self._moves_in_file[contact_id])
+            known[contact_id].sort(key=lambda move: move[0])
         for i in sorted(rows, key=lambda i: (ids[i], whens[i], i)):
             if froms[i] is None:
                 earlier = [stage for at, stage in known.get(ids[i], []) if at < whens[i]]
-                froms[i] = earlier[-1] if earlier else None
+                froms[i] = earlier[-1] if earlier else starts.get(ids[i])
             try:
-                check_move(self.config.funnel, froms[i], tos[i])
+                check_move(self.config.funnel, froms[i], tos[i], history=self.history)
             except IllegalMove as exc:
                 batch.fail(i, "to_stage", "validation", f"illegal move: {exc}")
                 continue
             known.setdefault(ids[i], []).append((whens[i], tos[i]))
             known[ids[i]].sort(key=lambda move: move[0])
+            self._moves_in_file.setdefault(ids[i], []).append((whens[i], tos[i]))
+
+    def stages_before_any_move(self, contact_ids: set[int]) -> dict[int, str]:
+        """Where each lead stood before its first move on record. A file is history: nowhere (its
+        first move enters the funnel)."""
+        return {}
 
     def _known_moves(self, contact_ids: set[int]) -> dict[int, list]:
         if not contact_ids:
@@ -145,6 +167,7 @@ class StageChangeWriter(Writer):
             return None
 
     def check_matches(self, batch):
+        self._same_moves(batch)
         for i in batch.good():
             stored = batch.match[i]
             incoming = {c: values[i] for c, values in batch.store.items() if c not in ("team_before", "team_after")}
@@ -157,6 +180,39 @@ class StageChangeWriter(Writer):
                     f"stage change {key!r} is already in the ledger with other values; the ledger is append-only",
                 )
 
+    def _same_moves(self, batch: Batch) -> None:
+        """Rows new by external id whose move is already in the ledger (or earlier in the file) under
+        another id: matched to themselves, so they count as unchanged and are not written again."""
+        keys = [_move_key(batch, i) for i in range(batch.size)]
+        new = [i for i in batch.good() if batch.match[i] is None and keys[i] is not None]
+        stored = self._stored_keys({keys[i] for i in new})
+        for i in new:
+            if keys[i] in stored or keys[i] in self._keys_in_file:
+                batch.match[i] = {column: values[i] for column, values in batch.store.items()}
+                self.report.warnings[
+                    "the same move is already in the ledger under another external id: not written again"
+                ] += 1
+            self._keys_in_file.add(keys[i])
+
+    def _stored_keys(self, keys: set[tuple]) -> set[tuple]:
+        if not keys:
+            return set()
+        found = set()
+        ordered = sorted({(kind, entity_id) for kind, entity_id, *_ in keys})
+        for start in range(0, len(ordered), ID_CHUNK):
+            chunk = ordered[start : start + ID_CHUNK]
+            rows = self.conn.execute(
+                select(
+                    LEDGER.c.entity_type,
+                    LEDGER.c.entity_id,
+                    LEDGER.c.from_stage,
+                    LEDGER.c.to_stage,
+                    LEDGER.c.changed_at,
+                ).where(LEDGER.c.entity_id.in_(sorted({entity_id for _, entity_id in chunk})))
+            )
+            found.update((kind, entity_id, before, after, at) for kind, entity_id, before, after, at in rows)
+        return keys & found
+
     def new_columns(self, batch, new):
         columns = super().new_columns(batch, new)
         columns["origin"] = ["import"] * len(new)
@@ -165,12 +221,38 @@ class StageChangeWriter(Writer):
     def write(self, batch):
         super().write(batch)
         kinds, ids = batch.store["entity_type"], batch.store["entity_id"]
-        self._follow_latest_move({ids[i] for i in batch.good() if kinds[i] == "contact"})
+        moved = self._follow_latest_move({ids[i] for i in batch.good() if kinds[i] == "contact"})
+        self.follow_handoffs(moved)
 
-    def _follow_latest_move(self, contact_ids: set[int]) -> None:
-        """A contact's current stage is the destination of its latest move in the ledger."""
+    def follow_handoffs(self, moved: list[tuple[int, str, str]]) -> None:
+        """(contact, stage before, stage after) of every lead whose current stage changed: a lead that
+        left the handoff stage has its open handoff closed, decided by the move that took it out."""
+        from truce.services import handoff
+
+        stage = self.config.funnel.handoff_stage
+        for contact_id, before, after in moved:
+            if before == stage and after != stage:
+                decision = self._latest_move(contact_id)
+                handoff.close(
+                    self.conn, self.config, contact_id, after, decision.changed_at, decision.changed_by_id,
+                    decision.reason, decision.note,
+                )  # fmt: skip
+
+    def _latest_move(self, contact_id: int):
+        return self.conn.execute(
+            select(LEDGER.c.changed_at, LEDGER.c.changed_by_id, LEDGER.c.reason, LEDGER.c.note)
+            .where(LEDGER.c.entity_type == "contact", LEDGER.c.entity_id == contact_id)
+            .order_by(LEDGER.c.changed_at.desc(), LEDGER.c.id.desc())
+            .limit(1)
+        ).one()
+
+    def _follow_latest_move(self, contact_ids: set[int]) -> list[tuple[int, str, str]]:
+        """A contact's current stage is the destination of its latest move in the ledger.
+
+        Returns (contact, stage before, stage after) of each contact whose stage changed.
+        """
         if not contact_ids:
-            return
+            return []
         latest = (
             select(LEDGER.c.to_stage)
             .where(LEDGER.c.entity_type == "contact", LEDGER.c.entity_id == CONTACTS.c.id)
@@ -189,10 +271,22 @@ class StageChangeWriter(Writer):
             )
             moving += [(row.id, {"stage": row.stage}, {"stage": row.latest}) for row in found]
         if not moving:
-            return
+            return []
         statement = (
-            update(CONTACTS).where(CONTACTS.c.id == bindparam("_cid")).values(stage=bindparam("_stage"), updated_at=self.now)
+            update(CONTACTS)
+            .where(CONTACTS.c.id == bindparam("_cid"))
+            .values(stage=bindparam("_stage"), updated_at=self.now)
         )
         self.conn.execute(statement, [{"_cid": cid, "_stage": after["stage"]} for cid, _, after in moving])
         # The ledger rows are the record of the moves; the entries say which contacts' stage they changed.
         audit_updates(self.conn, "contact", moving, self.actor, self.now)
+        return [(cid, before["stage"], after["stage"]) for cid, before, after in moving]
+
+
+def _move_key(batch: Batch, index: int) -> tuple | None:
+    """What makes two ledger rows the same move: the record, both stages and the moment."""
+    kind, entity_id = batch.store["entity_type"][index], batch.column("entity_id")[index]
+    to_stage, at = batch.store["to_stage"][index], batch.column("changed_at")[index]
+    if entity_id is None or to_stage is None or at is None:
+        return None
+    return (kind, entity_id, batch.store["from_stage"][index], to_stage, at)
