@@ -38,7 +38,7 @@ EMAIL = {name: f"{name}@yourco.example" for name in PEOPLE}
 @pytest.fixture
 def store(engine, tmp_path):
     ids = {}
-    for name, (team, leader) in PEOPLE.items():
+    for name, (team, _leader) in PEOPLE.items():
         ids[name] = add_user(engine, email=EMAIL[name], team=team, password=PASSWORD, actor="setup")
     with unit_of_work(engine, "setup", "test") as work:  # leaders get no leads routed here: only eva and sam
         work.conn.execute(update(User).where(User.id == ids["lou"]).values(is_leader=True, access="viewer"))

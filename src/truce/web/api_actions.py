@@ -126,6 +126,7 @@ def add_feedback(request: Request, who: Annotated[Caller, Depends(allowed("add_f
         contact_email=body.contact,
         deal_id=body.deal_id,
         campaign_id=body.campaign_id,
+        origin="api",
     )
     return as_json(item, status_code=201)
 
@@ -141,7 +142,8 @@ def answer_feedback(
 
     if body.status == "acted_on" and not body.reply:
         raise bad_field("body", "reply", message="acting on feedback needs a reply: say what was done")
-    return as_json(answer(store(request), item_id, status=body.status, reply=body.reply, by_email=who.who.email))
+    answered = answer(store(request), item_id, status=body.status, reply=body.reply, by_email=who.who.email, origin="api")
+    return as_json(answered)
 
 
 # ---- targets, survey, account plans ---------------------------------------------------------------
@@ -160,6 +162,7 @@ def set_target(request: Request, who: Annotated[Caller, Depends(allowed("edit_ta
         start=body.start,
         end=body.end,
         team=body.team,
+        origin="api",
     )
     return as_json(saved)
 
@@ -235,6 +238,7 @@ def set_account_plan(
         next_action=body.next_action,
         next_action_due=body.next_action_due,
         actor=who.who.email,
+        origin="api",
     )
     return as_json(saved)
 

@@ -198,7 +198,13 @@ def set_target(
     here = with_query("/targets", period=period.strip())
     try:
         saved = save(
-            engine, metric=metric, amount=amount.strip(), actor=who.who.email, period=period.strip(), team=team
+            engine,
+            metric=metric,
+            amount=amount.strip(),
+            actor=who.who.email,
+            period=period.strip(),
+            team=team,
+            origin="web",
         )
     except (TargetError, PeriodError) as exc:
         return back(here, str(exc), "error")

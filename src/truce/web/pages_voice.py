@@ -80,7 +80,7 @@ def add(
 
     engine, _ = engine_and_config(request)
     try:
-        item = add_feedback(engine, text=text, kind=kind, author_email=who.who.email)
+        item = add_feedback(engine, text=text, kind=kind, author_email=who.who.email, origin="web")
     except (FeedbackRefused, NotFound) as exc:
         return back("/feedback", str(exc), "error")
     return back("/feedback", f"Thank you: feedback #{item['id']} ({item['kind'].replace('_', ' ')}) is with marketing.")
@@ -100,7 +100,7 @@ def answer(
     engine, _ = engine_and_config(request)
     here = f"/feedback#item-{item_id}"
     try:
-        item = answer_feedback(engine, item_id, status=status, reply=reply, by_email=who.who.email)
+        item = answer_feedback(engine, item_id, status=status, reply=reply, by_email=who.who.email, origin="web")
     except (FeedbackRefused, NotFound) as exc:
         return back(here, str(exc), "error")
     return back(here, f"Feedback #{item['id']} is now {item['status'].replace('_', ' ')}.")
