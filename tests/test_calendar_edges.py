@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import html
+import re
 from decimal import Decimal
 
 import pytest
 from conftest import writing
+from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
 from truce import config as truce_config
 from truce.domain import calendar_range, diagnostic, forecast
-from truce.services import brief, survey
-from truce.services.logins import add_user
-from truce.store.models import SurveyRound
+from truce.services import brief, demo, survey
+from truce.services.logins import add_user, create_token
+from truce.store import db
+from truce.store.models import SurveyRound, Target
+from truce.web.app import create_app
+from truce.web.schemas import BRIEF_PERIOD_PATTERN, PERIOD_PATTERN
 
 CONFIG = truce_config.parse(truce_config.default_text(), "truce.toml")
 FIRST, LAST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
@@ -197,3 +203,211 @@ def test_a_round_kept_before_the_range_was_checked_is_measured_like_a_plain_name
         conn.execute(insert(SurveyRound), {"name": "0000", "opened_at": opened})
     report = survey.survey_report(respondent, CONFIG, "0000", now=opened)
     assert report["period"] == {"from": "2026-08-23", "to": "2026-11-20"}  # the 90 days up to its opening
+
+
+@pytest.mark.parametrize(("pattern", "kinds"), [(PERIOD_PATTERN, "yqm"), (BRIEF_PERIOD_PATTERN, "yqmw")])
+def test_the_documented_patterns_take_every_period_the_range_holds_and_no_other_year(pattern, kinds):
+    years = [f"{year:04d}" for year in range(10_000)]
+    assert [y for y in years if re.fullmatch(pattern, y)] == [str(y) for y in range(1900, 3000)]
+    suffixes = {"y": [""], "q": ["-Q1", "-q4"], "m": ["-01", "-12"], "w": ["-W01", "-W1", "-w52"]}
+    for year in ("1900", "2026", "2999"):
+        for suffix in (s for kind in kinds for s in suffixes[kind]):
+            assert re.fullmatch(pattern, year + suffix), year + suffix
+    refused = ["2026-Q5", "2026-13", "2026-W54", " 2026", "2026-Q4 ", "2026-H1"] + (
+        ["2026-W47"] if "w" not in kinds else []
+    )
+    for text in refused:
+        assert not re.fullmatch(pattern, text), text
+
+
+# ---- the API -------------------------------------------------------------------------------------
+
+DAY_EDGES = {"date": (["1900-01-01", "2999-12-31"], ["1899-12-31", "3000-01-01"]),
+             "date-time": (["1900-01-01T00:00:00Z", "2999-12-31T23:59:59Z"],
+                           ["1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z"])}  # fmt: skip
+
+
+def _dated_query_parameters() -> list[tuple[str, str, str]]:
+    """(path, name, format) of every query parameter of the OpenAPI document that is a day or a moment."""
+    app = create_app(db.connect("sqlite://"), CONFIG)
+    found = []
+    for path, operations in app.openapi()["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            branches = parameter["schema"].get("anyOf", [parameter["schema"]])
+            formats = {b.get("format") for b in branches} & set(DAY_EDGES)
+            if parameter["in"] == "query" and formats:
+                found.append((path, parameter["name"], formats.pop()))
+    return found
+
+
+DATED = _dated_query_parameters()
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """A small demo company; ria (revops) is the client's caller, sam (sales) answers the survey."""
+    engine = db.connect(f"sqlite:///{tmp_path_factory.mktemp('edges') / 'demo.db'}")
+    demo.build(engine, contacts=80, seed=5, config=CONFIG)
+    add_user(engine, email="ria@yourco.example", team="revops", password="edges of the calendar")
+    add_user(engine, email="sam@yourco.example", team="sales")
+    app = create_app(engine, CONFIG)
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        client.headers["authorization"] = f"Bearer {create_token(engine, email='ria@yourco.example')}"
+        client.seller = {"authorization": f"Bearer {create_token(engine, email='sam@yourco.example')}"}
+        yield client, engine
+    engine.dispose()
+
+
+def refused_at(response, path: str) -> str:
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["path"] for e in errors] == [path], errors
+    return errors[0]["message"]
+
+
+@pytest.mark.parametrize("route", ["brief", "targets"])
+@pytest.mark.parametrize("period", FAR_PERIODS)
+def test_a_report_refuses_a_far_period_with_a_422_naming_it(api, route, period):
+    client, _ = api
+    message = refused_at(client.get(f"/api/v1/reports/{route}", params={"period": period}), "query.period")
+    assert period in message
+
+
+@pytest.mark.parametrize("edge", EDGES, ids=[e[0] for e in EDGES])
+def test_the_brief_takes_the_first_and_last_period_of_each_kind_and_refuses_the_ones_beyond(api, edge):
+    client, _ = api
+    first, last = valid(edge)
+    assert client.get("/api/v1/reports/brief", params={"period": first}).status_code == 200
+    not_yet = client.get("/api/v1/reports/brief", params={"period": last})
+    assert not_yet.status_code == 400 and "has not started yet" in not_yet.json()["error"]
+    for period in beyond(edge):
+        assert "outside the calendar" in refused_at(client.get("/api/v1/reports/brief", params={"period": period}),
+                                                    "query.period")  # fmt: skip
+
+
+@pytest.mark.parametrize("edge", CALENDAR_PERIODS, ids=[e[0] for e in CALENDAR_PERIODS])
+def test_targets_take_the_first_and_last_period_of_each_kind_and_refuse_the_ones_beyond(api, edge):
+    client, engine = api
+    for period in valid(edge):
+        saved = client.put("/api/v1/targets", json={"metric": "revenue", "period": period, "amount": 1000})
+        assert saved.status_code == 200, saved.text
+        report = client.get("/api/v1/reports/targets", params={"period": period})
+        assert report.status_code == 200, report.text
+        assert [t["period"] for t in report.json()["targets"]] == [period]
+    for period in beyond(edge):
+        refused_at(client.get("/api/v1/reports/targets", params={"period": period}), "query.period")
+        refused_at(
+            client.put("/api/v1/targets", json={"metric": "revenue", "period": period, "amount": 1}), "body.period"
+        )
+    with engine.connect() as conn:
+        kept = conn.execute(select(Target.period_start, Target.period_end)).all()
+    assert all(FIRST <= start and end <= LAST for start, end in kept)
+
+
+def test_a_target_over_the_whole_range_is_forecast_as_of_either_edge(api):
+    client, _ = api
+    body = {"metric": "revenue", "start": "1900-01-01", "end": "2999-12-31", "amount": 1000}
+    assert client.put("/api/v1/targets", json=body).status_code == 200
+    for at in ("1900-01-01", "2999-12-31", None):
+        report = client.get("/api/v1/reports/targets", params={"at": at} if at else {})
+        assert report.status_code == 200, (at, report.text)
+        assert "1900-01-01..2999-12-31" in [t["period"] for t in report.json()["targets"]]
+    refused_at(client.put("/api/v1/targets", json={**body, "end": "3000-01-01"}), "body.end")
+
+
+def test_every_dated_query_parameter_is_found():
+    names = {(path.rsplit("/", 1)[-1], name) for path, name, _ in DATED}
+    assert {("brief", "at"), ("targets", "at"), ("funnel", "from"), ("handoffs", "at"), ("audit", "until")} <= names
+
+
+@pytest.mark.parametrize(("path", "name", "kind"), DATED, ids=[f"{p} {n}" for p, n, _ in DATED])
+def test_every_dated_query_parameter_takes_the_first_and_last_day_and_refuses_the_ones_beyond(api, path, name, kind):
+    client, _ = api
+    first_and_last, outside = DAY_EDGES[kind]
+    for value in first_and_last:
+        response = client.get(path, params={name: value})
+        # 400: the data cannot give it (an SLA clock years from any business hour, a brief not begun)
+        assert response.status_code in (200, 400), (value, response.text)
+    for value in outside:
+        assert "outside the calendar" in refused_at(client.get(path, params={name: value}), f"query.{name}")
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "path"),
+    [
+        ("/api/v1/opportunities", {"amount": 10, "stage": "discovery", "close_date": "3000-01-01"}, "body.close_date"),
+        ("/api/v1/account-plans/1", {"liaison": "a@b.example", "owner": "c@d.example", "next_action_due": "1899-12-31"},
+         "body.next_action_due"),
+        ("/api/v1/ingest/touchpoints",
+         {"items": [{"external_id": "t-1", "contact_email": "a@b.example", "occurred_at": "1899-12-31T23:59:59Z"}]},
+         "body.items.0.occurred_at"),
+        ("/api/v1/ingest/stage-changes",
+         {"items": [{"external_id": "s-1", "contact_email": "a@b.example", "to_stage": "mql",
+                     "changed_at": "3000-01-01T00:00:00"}]},
+         "body.items.0.changed_at"),
+    ],
+)  # fmt: skip
+def test_a_day_or_moment_in_a_body_outside_the_range_is_refused_naming_it(api, url, body, path):
+    client, _ = api
+    method = client.put if "account-plans" in url else client.post
+    assert "outside the calendar" in refused_at(method(url, json=body), path)
+
+
+def test_a_survey_round_that_spells_a_far_period_is_refused_and_the_reports_keep_working(api):
+    client, _ = api
+    answer = client.post("/api/v1/survey/responses", json={"round": "0000", "ratings": [3] * 20}, headers=client.seller)
+    assert "outside the calendar" in refused_at(answer, "body.round")
+    refused_at(client.get("/api/v1/reports/survey", params={"round": "9999-Q4"}), "query.round")
+    assert client.get("/api/v1/reports/survey").status_code in (200, 400)  # 400: no round yet, never a 500
+    assert client.get("/api/v1/reports/brief", params={"period": "2026-W40"}).status_code == 200
+
+
+# ---- the web pages -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser(api):
+    _, engine = api
+    client = TestClient(create_app(engine, CONFIG), base_url="http://127.0.0.1", headers={"accept": "text/html"},
+                        raise_server_exceptions=False)  # fmt: skip
+    assert (
+        client.post("/login", data={"email": "ria@yourco.example", "password": "edges of the calendar"}).status_code
+        == 200
+    )
+    return client
+
+
+def test_the_targets_page_refuses_a_far_period_with_a_message(browser):
+    page = browser.get("/targets", params={"period": "9999-Q4"})
+    assert page.status_code == 400 and "9999-Q4 is outside the calendar truce accepts" in html.unescape(page.text)
+
+
+@pytest.mark.parametrize("edge", EDGES, ids=[e[0] for e in EDGES])
+def test_the_pages_take_the_first_and_last_period_of_each_kind_and_refuse_the_ones_beyond(browser, edge):
+    page = "/brief/view" if edge[0] == "week" else "/targets"
+    assert browser.get(page, params={"period": edge[1]}).status_code == 200
+    if page == "/targets":
+        assert browser.get(page, params={"period": edge[2]}).status_code == 200
+    for period in beyond(edge):
+        refused = browser.get(page, params={"period": period})
+        assert refused.status_code == 400 and "outside the calendar" in html.unescape(refused.text), period
+
+
+def test_the_funnel_page_takes_the_first_and_last_day_and_refuses_the_ones_beyond(browser):
+    assert browser.get("/funnel", params={"start": "1900-01-01", "end": "2999-12-31"}).status_code == 200
+    for asked in ({"start": "1899-12-31"}, {"end": "3000-01-01"}):
+        refused = browser.get("/funnel", params=asked)
+        assert refused.status_code == 400 and "outside the calendar" in html.unescape(refused.text), asked
+
+
+def test_the_target_form_refuses_a_far_period_and_keeps_nothing(api, browser):
+    _, engine = api
+    token = re.search(r'name="csrf" value="([^"]+)"', browser.get("/targets").text)[1]
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(Target)).scalar_one()
+    sent = browser.post("/targets", data={"metric": "pipeline", "team": "shared", "period": "0001-Q1", "amount": "5",
+                                          "csrf": token})  # fmt: skip
+    # Back to the targets page for that period, which refuses to show it too.
+    assert sent.status_code == 400 and "0001-Q1 is outside the calendar" in html.unescape(sent.text)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Target)).scalar_one() == before
