@@ -16,13 +16,16 @@ import pytest
 from conftest import writing
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
+from typer.testing import CliRunner
 
 from truce import config as truce_config
+from truce.cli import app as cli
 from truce.domain import calendar_range, diagnostic, forecast
+from truce.imports.service import ImportFailed, import_file
 from truce.services import brief, demo, survey
 from truce.services.logins import add_user, create_token
 from truce.store import db
-from truce.store.models import SurveyRound, Target
+from truce.store.models import Contact, SurveyRound, Target
 from truce.web.app import create_app
 from truce.web.schemas import BRIEF_PERIOD_PATTERN, PERIOD_PATTERN
 
@@ -411,3 +414,132 @@ def test_the_target_form_refuses_a_far_period_and_keeps_nothing(api, browser):
     assert sent.status_code == 400 and "0001-Q1 is outside the calendar" in html.unescape(sent.text)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Target)).scalar_one() == before
+
+
+# ---- the CLI -------------------------------------------------------------------------------------
+
+
+def truce(engine, *args: str):
+    return CliRunner().invoke(cli, [*args, "--db", str(engine.url)])
+
+
+def refused_in_one_line(result, *words: str) -> str:
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    line = result.output.strip()
+    assert line.startswith("error:") and "\n" not in line, result.output
+    assert all(word in line for word in words), line
+    return line
+
+
+@pytest.mark.parametrize("period", FAR_PERIODS)
+def test_the_brief_refuses_a_far_period_in_one_line(api, period):
+    _, engine = api
+    refused_in_one_line(truce(engine, "brief", "--period", period), period, "outside the calendar")
+
+
+@pytest.mark.parametrize("edge", EDGES, ids=[e[0] for e in EDGES])
+def test_the_brief_command_takes_the_first_and_last_period_of_each_kind_and_refuses_the_ones_beyond(api, edge):
+    _, engine = api
+    first, last = valid(edge)
+    made = truce(engine, "brief", "--period", first, "--json")
+    assert made.exit_code == 0, made.output
+    refused_in_one_line(truce(engine, "brief", "--period", last), "has not started yet")
+    for period in beyond(edge):
+        refused_in_one_line(truce(engine, "brief", "--period", period), "outside the calendar")
+
+
+@pytest.mark.parametrize("edge", CALENDAR_PERIODS, ids=[e[0] for e in CALENDAR_PERIODS])
+def test_the_target_commands_take_the_first_and_last_period_of_each_kind_and_refuse_the_ones_beyond(api, edge):
+    _, engine = api
+    for period in valid(edge):
+        kept = truce(engine, "target", "set", "--metric", "mqls", "--period", period, "--amount", "7", "--as",
+                     "ria@yourco.example")  # fmt: skip
+        assert kept.exit_code == 0, kept.output
+        shown = truce(engine, "target", "--period", period, "--json")
+        assert shown.exit_code == 0 and period in shown.output, shown.output
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(Target)).scalar_one()
+    for period in beyond(edge):
+        refused_in_one_line(truce(engine, "target", "--period", period), "--period", "outside the calendar")
+        refused_in_one_line(
+            truce(engine, "target", "set", "--metric", "mqls", "--period", period, "--amount", "7", "--as",
+                  "ria@yourco.example"),
+            period, "outside the calendar",
+        )  # fmt: skip
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Target)).scalar_one() == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["funnel", "--from"],
+        ["metrics", "--to"],
+        ["target", "--at"],
+        ["target", "backtest", "--to"],
+        ["brief", "--at"],
+        ["sla", "--at"],
+        ["custody", "--at"],
+        ["handoff", "queue", "--at"],
+        ["score", "explain", "nobody@yourco.example", "--at"],
+        ["target", "set", "--metric", "mqls", "--amount", "1", "--as", "ria@yourco.example", "--end", "2000-01-01",
+         "--start"],
+    ],
+    ids=lambda command: " ".join(command[:2]),
+)  # fmt: skip
+def test_a_day_option_beyond_the_range_is_refused_in_one_line(api, command):
+    _, engine = api
+    for day in ("1899-12-31", "3000-01-01"):
+        refused_in_one_line(truce(engine, *command, day), command[-1], day, "outside the calendar")
+
+
+def test_a_day_option_takes_the_first_and_last_day(api):
+    _, engine = api
+    for options in (["funnel", "--from", "1900-01-01", "--to", "2999-12-31"], ["target", "--at", "1900-01-01"],
+                    ["target", "--at", "2999-12-31"], ["custody", "--at", "2999-12-31T23:59:59Z"]):  # fmt: skip
+        shown = truce(engine, *options, "--json")
+        assert shown.exit_code == 0, (options, shown.output)
+
+
+def test_survey_take_refuses_a_round_that_spells_a_far_period(api):
+    _, engine = api
+    refused_in_one_line(truce(engine, "survey", "take", "--round", "0001-Q1", "--as", "sam@yourco.example"),
+                        "0001-Q1", "outside the calendar")  # fmt: skip
+
+
+# ---- import files --------------------------------------------------------------------------------
+
+
+def test_an_import_reports_dates_beyond_the_range_by_line_and_field_and_writes_nothing(
+    sqlite_engine, default_config, tmp_path
+):
+    path = tmp_path / "contacts.csv"
+    path.write_text(
+        "external_id,email,stage,created_at\n"
+        "C-1,a@x.example,mql,1900-01-01T00:00:00Z\n"
+        "C-2,b@x.example,mql,0001-01-01T00:00:00+01:00\n"
+        "C-3,c@x.example,mql,3000-01-01\n"
+        "C-4,d@x.example,mql,12/31/1899\n"
+        "C-5,e@x.example,mql,2999-12-31T23:59:59-12:00\n"
+    )
+    with pytest.raises(ImportFailed) as caught:
+        import_file(sqlite_engine, "contacts", path, default_config)
+    found = [(e.line, e.column, e.kind, e.message) for e in caught.value.report.errors]
+    outside = "is outside the calendar truce accepts: days from 1900-01-01 to 2999-12-31, periods from 1900 to 2999"
+    assert found == [
+        (3, "created_at", "validation", f"0001-01-01 {outside}"),
+        (4, "created_at", "validation", f"3000-01-01 {outside}"),
+        (5, "created_at", "validation", f"1899-12-31 {outside}"),
+    ]
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Contact)).scalar_one() == 0
+
+
+def test_an_import_reports_a_day_beyond_the_range(sqlite_engine, default_config, tmp_path):
+    path = tmp_path / "campaigns.csv"
+    path.write_text("external_id,name,channel,starts_on,ends_on\nK-1,Old,webinar,1900-01-01,2999-12-31\n"
+                    "K-2,Older,webinar,1899-12-31,1900-01-31\n")  # fmt: skip
+    with pytest.raises(ImportFailed) as caught:
+        import_file(sqlite_engine, "campaigns", path, default_config)
+    assert [(e.line, e.column) for e in caught.value.report.errors] == [(3, "starts_on")]
