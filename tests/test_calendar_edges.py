@@ -230,11 +230,13 @@ DAY_EDGES = {"date": (["1900-01-01", "2999-12-31"], ["1899-12-31", "3000-01-01"]
                            ["1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z"])}  # fmt: skip
 
 
+OPENAPI = create_app(db.connect("sqlite://"), CONFIG).openapi()
+
+
 def _dated_query_parameters() -> list[tuple[str, str, str]]:
     """(path, name, format) of every query parameter of the OpenAPI document that is a day or a moment."""
-    app = create_app(db.connect("sqlite://"), CONFIG)
     found = []
-    for path, operations in app.openapi()["paths"].items():
+    for path, operations in OPENAPI["paths"].items():
         for parameter in operations.get("get", {}).get("parameters", []):
             branches = parameter["schema"].get("anyOf", [parameter["schema"]])
             formats = {b.get("format") for b in branches} & set(DAY_EDGES)
@@ -321,6 +323,31 @@ def test_a_target_over_the_whole_range_is_forecast_as_of_either_edge(api):
 def test_every_dated_query_parameter_is_found():
     names = {(path.rsplit("/", 1)[-1], name) for path, name, _ in DATED}
     assert {("brief", "at"), ("targets", "at"), ("funnel", "from"), ("handoffs", "at"), ("audit", "until")} <= names
+
+
+def _dated_schemas(value, where=""):
+    """(where, schema) of every day, moment or period anywhere in the document."""
+    if isinstance(value, dict):
+        if value.get("format") in DAY_EDGES or "W" in value.get("pattern", "") or "[Qq]" in value.get("pattern", ""):
+            yield where, value
+        for key, inner in value.items():
+            yield from _dated_schemas(inner, f"{where}/{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _dated_schemas(inner, f"{where}/{index}")
+
+
+def test_the_openapi_document_shows_the_first_and_last_value_of_every_day_moment_and_period():
+    found = list(_dated_schemas(OPENAPI))
+    assert len(found) >= len(DATED) + 10  # query parameters, body fields and answers' fields
+    for where, schema in found:
+        if "/responses/" in where or "Out/" in where or where.endswith("Out"):
+            continue  # what truce answers: days it keeps
+        examples = schema.get("examples", [])
+        if "pattern" in schema:
+            assert "1900" in examples[1] and "2999" in examples[2], where
+        else:
+            assert examples[0].startswith("1900-01-01") and examples[-1].startswith("2999-12-31"), where
 
 
 @pytest.mark.parametrize(("path", "name", "kind"), DATED, ids=[f"{p} {n}" for p, n, _ in DATED])

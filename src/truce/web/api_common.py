@@ -177,22 +177,20 @@ def _text(value: str | None) -> str | None:
 
 
 def DayQuery(name: str, description: str):  # noqa: N802 - reads as a type
+    documented = WithJsonSchema({"type": "string", "format": "date", "examples": DAY_EXAMPLES})
     return Annotated[
-        dt.date | None,
-        Query(alias=name, description=f"{description}, YYYY-MM-DD, {_DAYS}", examples=DAY_EXAMPLES),
+        Annotated[dt.date, documented] | None,
+        Query(alias=name, description=f"{description}, YYYY-MM-DD, {_DAYS}"),
         BeforeValidator(_iso_day),
         AfterValidator(_day_in_range),
     ]
 
 
 def MomentQuery(name: str, description: str):  # noqa: N802
+    documented = WithJsonSchema({"type": "string", "format": "date-time", "examples": MOMENT_EXAMPLES})
     return Annotated[
-        dt.datetime | None,
-        Query(
-            alias=name,
-            description=f"{description} (ISO 8601; without a zone, UTC; its date as written {_DAYS})",
-            examples=MOMENT_EXAMPLES,
-        ),
+        Annotated[dt.datetime, documented] | None,
+        Query(alias=name, description=f"{description} (ISO 8601; without a zone, UTC; its date as written {_DAYS})"),
         BeforeValidator(_iso_moment),
         AfterValidator(_moment_in_range),
     ]
