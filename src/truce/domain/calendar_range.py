@@ -1,10 +1,11 @@
 """The calendar truce accepts: days from 1900-01-01 to 2999-12-31, periods from 1900 to 2999.
 
 Every date, moment and period a person or another system hands truce — API queries and bodies,
-the web pages' forms, CLI options — must fall within it, and a period is within it when its
-first and last days are. As whole years, that is the years 1900 to 2999, quarters 1900-Q1 to
-2999-Q4, months 1900-01 to 2999-12 and ISO weeks 1900-W01 to 2999-W52: 1900-01-01 is a Monday,
-so the first ISO week starts on the first day, and 3000-W01 already starts on 2999-12-30.
+the web pages' forms, CLI options, import files — must fall within it, and a period is within
+it when its first and last days are. As whole years, that is the years 1900 to 2999, quarters
+1900-Q1 to 2999-Q4, months 1900-01 to 2999-12 and ISO weeks 1900-W01 to 2999-W52: 1900-01-01 is
+a Monday, so the first ISO week starts on the first day, and 3000-W01 already starts on
+2999-12-30.
 
 Why these edges: Python's dates run from year 1 to 9999, and the reports step away from the
 days they are given — the period before (the brief compares with it), the midnight after a
@@ -45,9 +46,3 @@ def check_year(year: int, written: str) -> int:
     if not FIRST_DAY.year <= year <= LAST_DAY.year:
         raise OutsideCalendar(outside(written))
     return year
-
-
-def check_moment(moment: dt.datetime) -> dt.datetime:
-    """A moment whose day, as written (in its own time zone), is in the range."""
-    check_day(moment.date())
-    return moment
