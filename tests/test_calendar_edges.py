@@ -41,6 +41,7 @@ EDGES = [
 ]
 CALENDAR_PERIODS = [edge for edge in EDGES if edge[0] != "week"]  # what targets take
 # The findings: each answered 500 or printed a traceback, or was kept.
+OUTSIDE = "is outside the calendar truce accepts: days from 1900-01-01 to 2999-12-31, periods from 1900 to 2999"
 FAR_PERIODS = ["0001", "0001-W01", "9999-W52", "9999-Q4", "0000", "0001-Q1"]
 
 
@@ -198,6 +199,15 @@ def test_it_keeps_a_round_that_spells_the_first_or_last_period(respondent, name)
         respondent, round_name=name, respondent_email="sam@yourco.example", team="sales", role="staff", ratings=[3] * 20
     )
     assert kept["round"] == name
+
+
+def test_a_survey_file_naming_a_round_outside_the_range_is_refused_by_line_and_column(respondent, tmp_path):
+    path = tmp_path / "survey.csv"
+    header = ",".join(["respondent", "team", "role", "round", *(f"s{n}" for n in range(1, 21))])
+    path.write_text(f"{header}\nsam@yourco.example,sales,staff,9999-Q4,{','.join(['3'] * 20)}\n")
+    with pytest.raises(survey.SurveyImportError) as refused:
+        survey.import_responses(respondent, path)
+    assert refused.value.problems == [f"{path}, line 2, column round: round 9999-Q4 {OUTSIDE}"]
 
 
 def test_a_round_kept_before_the_range_was_checked_is_measured_like_a_plain_name(respondent):
@@ -553,11 +563,10 @@ def test_an_import_reports_dates_beyond_the_range_by_line_and_field_and_writes_n
     with pytest.raises(ImportFailed) as caught:
         import_file(sqlite_engine, "contacts", path, default_config)
     found = [(e.line, e.column, e.kind, e.message) for e in caught.value.report.errors]
-    outside = "is outside the calendar truce accepts: days from 1900-01-01 to 2999-12-31, periods from 1900 to 2999"
     assert found == [
-        (3, "created_at", "validation", f"0001-01-01 {outside}"),
-        (4, "created_at", "validation", f"3000-01-01 {outside}"),
-        (5, "created_at", "validation", f"1899-12-31 {outside}"),
+        (3, "created_at", "validation", f"0001-01-01 {OUTSIDE}"),
+        (4, "created_at", "validation", f"3000-01-01 {OUTSIDE}"),
+        (5, "created_at", "validation", f"1899-12-31 {OUTSIDE}"),
     ]
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Contact)).scalar_one() == 0
