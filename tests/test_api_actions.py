@@ -233,7 +233,10 @@ def test_revops_sets_a_target_and_setting_it_again_changes_it_audited(api):
      ({"metric": "revenue", "period": "2026-Q4", "amount": True}, 422, "body.amount"),
      ({"metric": "profit", "period": "2026-Q4", "amount": 10}, 422, "body.metric"),
      ({"metric": "mqls", "period": "2026-Q4", "amount": "10.5"}, 400, None),
-     ({"metric": "revenue", "period": "2026-Q5", "amount": 10}, 400, None)],
+     ({"metric": "revenue", "period": "2026-Q5", "amount": 10}, 422, "body.period"),
+     ({"metric": "revenue", "period": "0001-Q1", "amount": 10}, 422, "body.period"),
+     ({"metric": "revenue", "period": "3000", "amount": 10}, 422, "body.period"),
+     ({"metric": "revenue", "start": "1899-12-31", "end": "1900-12-31", "amount": 10}, 422, "body.start")],
 )  # fmt: skip
 def test_a_target_that_cannot_be_set_is_refused_and_nothing_is_written(api, body, status, path):
     client, engine = api

@@ -7,6 +7,9 @@ the schema refuses is refused (strict request models); a request without credent
 refused. The positive-data check is off: a request can fit the schema and still break a
 business rule the schema cannot say (an email that names no user), and that is a 4xx.
 Reports that take seconds each run fewer examples, so the module stays within a few minutes.
+The document's examples put days, moments and periods at the first and last of the calendar
+truce accepts (1900-01-01 and 2999-12-31, 1900-W01 and 2999-W52: truce.domain.calendar_range),
+and the examples phase sends them; tests/test_calendar_edges.py sends the ones just beyond.
 """
 
 from __future__ import annotations

@@ -64,3 +64,17 @@ def test_the_permission_docs_match_the_permission_table():
         row = next(line for line in documented.splitlines() if line.startswith(f"| `{action}` |"))
         cells = [cell.strip() for cell in row.strip("|").split("|")][2:]
         assert cells == ["yes" if role in roles else "—" for role in ROLES], action
+
+
+def test_the_docs_give_the_range_of_dates_and_periods_the_code_keeps():
+    import datetime as dt
+
+    from truce.domain.calendar_range import FIRST_DAY, LAST_DAY
+
+    # The last ISO week that ends within the range, worked out here rather than read from the code.
+    last_sunday = LAST_DAY - dt.timedelta(days=(LAST_DAY.weekday() + 1) % 7)
+    year, week, _ = last_sunday.isocalendar()
+    edges = [FIRST_DAY.isoformat(), LAST_DAY.isoformat(), f"{FIRST_DAY.year}-W01", f"{year}-W{week:02d}"]
+    for name in ("api.md", "cli.md"):
+        documented = (Path(__file__).parent.parent / "docs" / name).read_text(encoding="utf-8")
+        assert all(edge in documented for edge in edges), (name, edges)

@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import ConfigOption, DbOption, JsonOption, config_and_store, errors, fail, handled, print_json
+from truce.cli.common import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    config_and_store,
+    errors,
+    fail,
+    handled,
+    in_calendar,
+    print_json,
+)
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
@@ -23,8 +33,8 @@ def brief(
         str | None,
         typer.Option(
             "--period",
-            help="An ISO week (2026-W47), month (2026-11), quarter (2026-Q4) or year (2026). "
-            "Default: the last complete week.",
+            help="An ISO week (2026-W47), month (2026-11), quarter (2026-Q4) or year (2026), "
+            "from 1900 to 2999. Default: the last complete week.",
             show_default=False,
         ),
     ] = None,
@@ -82,9 +92,10 @@ def _day(text: str | None) -> dt.date | None:
     if text is None:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         fail(f"--at {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-22")
+    return in_calendar("--at", day)
 
 
 def _progress(started: float):

@@ -105,12 +105,24 @@ def config_and_store(config: str | None, db: str | None):
 
 
 def parse_day(option: str, text: str | None):
-    """A YYYY-MM-DD option as a date, or a clear error naming the option."""
+    """A YYYY-MM-DD option as a date within truce's calendar, or a clear error naming the option."""
     import datetime as dt
 
     if text is None:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         fail(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-31")
+    return in_calendar(option, day)
+
+
+def in_calendar(option: str, day):
+    """The day (a moment's date as written), or an error naming the option when it is outside
+    1900-01-01 to 2999-12-31 (truce.domain.calendar_range)."""
+    from truce.domain import calendar_range
+
+    try:
+        return calendar_range.check_day(day)
+    except calendar_range.OutsideCalendar as exc:
+        fail(f"{option} {exc}")

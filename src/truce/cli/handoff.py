@@ -16,6 +16,7 @@ from truce.cli.common import (
     console,
     fail,
     handled,
+    in_calendar,
     print_json,
 )
 
@@ -44,6 +45,7 @@ def _moment(text: str | None) -> dt.datetime:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         fail(f"--at: not a date and time: {text!r} (use ISO 8601, e.g. 2026-11-20T09:00Z)")
+    in_calendar("--at", moment.date())
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

@@ -14,6 +14,7 @@ from truce.cli.common import (
     errors,
     fail,
     handled,
+    in_calendar,
     load_config,
     open_store,
     print_json,
@@ -41,6 +42,7 @@ def _parse_at(at: str | None):
         moment = dt.datetime.fromisoformat(at)
     except ValueError:
         fail(f"--at {at!r} is not a date or time; use e.g. 2026-11-23 or 2026-11-23T09:30:00+01:00")
+    in_calendar("--at", moment.date())
     # A time without a zone is UTC, the zone the store keeps and the sentences show.
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 

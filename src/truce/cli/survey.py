@@ -27,7 +27,12 @@ survey_app = typer.Typer(
     no_args_is_help=True,
 )
 RoundOption = Annotated[
-    str | None, typer.Option("--round", help="The survey round, e.g. 2026-Q4. Default: the latest round.")
+    str | None,
+    typer.Option(
+        "--round",
+        help="The survey round, e.g. 2026-Q4 (a name that spells a period spells one from 1900 to 2999). "
+        "Default: the latest round.",
+    ),
 ]
 SCALE_WIDTH = 32
 

@@ -53,7 +53,9 @@ class Split(StrEnum):
 
 PeriodOption = Annotated[
     str | None,
-    typer.Option("--period", help="A year (2026), quarter (2026-Q4) or month (2026-11).", show_default=False),
+    typer.Option(
+        "--period", help="A year (2026), quarter (2026-Q4) or month (2026-11), from 1900 to 2999.", show_default=False
+    ),
 ]
 
 

@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from truce.domain import calendar_range
+
 RATINGS = range(1, 6)
 STATES = ("undefined", "defined", "aligned", "integrated")
 LOWEST, HIGHEST = 20, 100
@@ -311,7 +313,11 @@ def indicator_value(indicators: Mapping, key: str):
 
 
 def period_of(round_name: str):
-    """(first day, last day) a round's name spells ("2026-Q4", "2026-H1", "2026-11", "2026"), else None."""
+    """(first day, last day) a round's name spells ("2026-Q4", "2026-H1", "2026-11", "2026"), else None.
+
+    A name that spells a period outside the calendar truce accepts (1900 to 2999,
+    truce.domain.calendar_range) raises calendar_range.OutsideCalendar.
+    """
     name = round_name.strip().upper()
     if match := re.fullmatch(r"(\d{4})-?Q([1-4])", name):
         year, quarter = int(match[1]), int(match[2])
@@ -328,5 +334,6 @@ def period_of(round_name: str):
         year, first_month, last_month = int(match[1]), 1, 12
     else:
         return None
+    calendar_range.check_year(year, round_name.strip())
     last_day = calendar.monthrange(year, last_month)[1]
     return dt.date(year, first_month, 1), dt.date(year, last_month, last_day)

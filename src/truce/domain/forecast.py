@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
+from truce.domain import calendar_range
+
 CENT = Decimal("0.01")
 TIMINGS = ("close_date", "learned")
 NEW_BUSINESS_WINDOWS = 4
@@ -41,6 +43,10 @@ NEW_BUSINESS_WINDOWS = 4
 
 class PeriodError(ValueError):
     """A period the caller wrote that is not one: the message says what would be."""
+
+
+class PeriodOutsideCalendar(PeriodError, calendar_range.OutsideCalendar):
+    """A period, well written, that starts or ends outside the calendar truce accepts (truce.domain.calendar_range)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,8 @@ def _month_end(year: int, month: int) -> dt.date:
 
 
 def parse_period(text: str | None = None, *, start: dt.date | None = None, end: dt.date | None = None) -> Period:
-    """A year ("2026"), a quarter ("2026-Q4"), a month ("2026-11"), or explicit first and last days."""
+    """A year ("2026"), a quarter ("2026-Q4"), a month ("2026-11"), or explicit first and last days,
+    all within the calendar truce accepts (truce.domain.calendar_range)."""
     if text is not None and (start or end):
         raise PeriodError("give a period (e.g. 2026-Q4) or a start and end date, not both")
     if text is None:
@@ -82,18 +89,37 @@ def parse_period(text: str | None = None, *, start: dt.date | None = None, end: 
             raise PeriodError("a period needs both a start and an end date (or write it as 2026-Q4, 2026-11 or 2026)")
         if end < start:
             raise PeriodError(f"the period ends on {end} before it starts on {start}")
+        if start < calendar_range.FIRST_DAY or end > calendar_range.LAST_DAY:
+            raise PeriodOutsideCalendar(calendar_range.outside(f"{start}..{end}"))
         return Period(start, end)
     written = text.strip()
     if m := re.fullmatch(r"(\d{4})", written):
-        year = int(m[1])
-        return Period(dt.date(year, 1, 1), dt.date(year, 12, 31))
+        return containing("year", dt.date(_year(m[1], written), 1, 1))
     if m := re.fullmatch(r"(\d{4})-[qQ]([1-4])", written):
-        year, quarter = int(m[1]), int(m[2])
-        return Period(dt.date(year, 3 * quarter - 2, 1), _month_end(year, 3 * quarter))
+        return containing("quarter", dt.date(_year(m[1], written), 3 * int(m[2]) - 2, 1))
     if (m := re.fullmatch(r"(\d{4})-(\d{2})", written)) and 1 <= int(m[2]) <= 12:
-        year, month = int(m[1]), int(m[2])
-        return Period(dt.date(year, month, 1), _month_end(year, month))
+        return containing("month", dt.date(_year(m[1], written), int(m[2]), 1))
     raise PeriodError(f"not a period: {text!r}; write a year (2026), a quarter (2026-Q4) or a month (2026-11)")
+
+
+def _year(digits: str, written: str) -> int:
+    try:
+        return calendar_range.check_year(int(digits), written)
+    except calendar_range.OutsideCalendar as exc:
+        raise PeriodOutsideCalendar(str(exc)) from None
+
+
+def containing(kind: str, day: dt.date) -> Period:
+    """The year, quarter or month that holds the day, unchecked: "the period before" the first
+    one in range is still a period (1899 before 1900), only not one a caller may ask for."""
+    if kind == "year":
+        return Period(dt.date(day.year, 1, 1), dt.date(day.year, 12, 31))
+    if kind == "quarter":
+        first_month = 3 * ((day.month - 1) // 3) + 1
+        return Period(dt.date(day.year, first_month, 1), _month_end(day.year, first_month + 2))
+    if kind == "month":
+        return Period(dt.date(day.year, day.month, 1), _month_end(day.year, day.month))
+    raise ValueError(f"unknown kind of period {kind!r}; choose year, quarter or month")
 
 
 def months_and_quarters(first: dt.date, last: dt.date) -> list[Period]:
@@ -326,10 +352,13 @@ def new_business(deals: Iterable[Deal], as_of: dt.date, days_left: int, windows:
     """
     if days_left <= 0:
         return Decimal("0.00")
+    # A target may span centuries (explicit first and last days): windows that would start
+    # before the first day a date can hold are cut there, and ones wholly before it are empty.
     bounds = [
-        (as_of - dt.timedelta(days=k * days_left - 1), as_of - dt.timedelta(days=(k - 1) * days_left))
+        (_days_before(as_of, k * days_left - 1) or dt.date.min, _days_before(as_of, (k - 1) * days_left))
         for k in range(1, windows + 1)
     ]
+    bounds = [(lo, hi) for lo, hi in bounds if hi is not None]
     total = Decimal(0)
     for deal in deals:
         if not deal.won_by(as_of):
@@ -337,6 +366,14 @@ def new_business(deals: Iterable[Deal], as_of: dt.date, days_left: int, windows:
         created = deal.created_at.date()
         total += sum((deal.amount for lo, hi in bounds if lo <= created and deal.close_date <= hi), Decimal(0))
     return cents(Fraction(total) / windows)
+
+
+def _days_before(day: dt.date, days: int) -> dt.date | None:
+    """The day `days` days before, or None when that is before year 1."""
+    try:
+        return day - dt.timedelta(days=days)
+    except OverflowError:
+        return None
 
 
 # ---- the forecast --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from truce.domain.calendar_range import FIRST_DAY, LAST_DAY, outside
 from truce.store.types import to_money
 
 
@@ -43,6 +44,7 @@ def timestamp(cell: str, zone: ZoneInfo, day_first: bool = False) -> dt.datetime
         parsed = dt.datetime.fromisoformat(raw)
     except ValueError:
         parsed = _other_formats(raw, day_first)
+    _in_calendar(parsed.date())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(dt.UTC)
@@ -63,9 +65,18 @@ def _other_formats(raw: str, day_first: bool) -> dt.datetime:
 def date(cell: str, zone: ZoneInfo, day_first: bool = False) -> dt.date:
     raw = cell.strip()
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         return timestamp(raw, zone, day_first).astimezone(zone).date()
+    return _in_calendar(day)
+
+
+def _in_calendar(day: dt.date) -> dt.date:
+    """Dates in a file obey the range every face does (truce.domain.calendar_range): a CRM's
+    0001-01-01 placeholder is a mistake to report, and would overflow the reports' arithmetic."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadValue(outside(day.isoformat()))
+    return day
 
 
 # "1,234,567.50": commas group thousands. "1.234,50" or "1234,5": a decimal comma, as Excel

@@ -131,28 +131,37 @@ def week_of(day: dt.date, zone: ZoneInfo) -> BriefPeriod:
 
 
 def containing(kind: str, day: dt.date, zone: ZoneInfo) -> BriefPeriod:
-    """The week, month, quarter or year that holds the day."""
+    """The week, month, quarter or year that holds the day (outside the calendar a caller may ask
+    for, too: the period before 1900-W01 is 1899-W52)."""
+    from truce.domain import forecast
+
     if kind == "week":
         return week_of(day, zone)
-    text = {"month": f"{day.year}-{day.month:02d}", "quarter": f"{day.year}-Q{(day.month - 1) // 3 + 1}"}
-    return parse_period(text.get(kind, f"{day.year}"), zone.key)
+    span = forecast.containing(kind, day)
+    return BriefPeriod(span.label, kind, span.start, span.end, zone)
 
 
 def parse_period(text: str, timezone: str = "UTC") -> BriefPeriod:
-    """An ISO week (2026-W47), a month (2026-11), a quarter (2026-Q4) or a year (2026)."""
-    from truce.domain import forecast
+    """An ISO week (2026-W47), a month (2026-11), a quarter (2026-Q4) or a year (2026), from
+    1900-W01 to 2999-W52 (truce.domain.calendar_range)."""
+    from truce.domain import calendar_range, forecast
 
     zone, written = ZoneInfo(timezone), (text or "").strip()
     if match := WEEK_PATTERN.fullmatch(written):
         year, week = int(match[1]), int(match[2])
         try:
+            calendar_range.check_year(year, written)
             return week_of(dt.date.fromisocalendar(year, week, 1), zone)
+        except calendar_range.OutsideCalendar as exc:
+            raise BriefError(str(exc)) from None
         except ValueError:
             raise BriefError(
                 f"{text!r}: {year} has no ISO week {week} (weeks run 1 to 52, or 53 in some years)"
             ) from None
     try:
         span = forecast.parse_period(written)
+    except forecast.PeriodOutsideCalendar as exc:
+        raise BriefError(str(exc)) from None
     except forecast.PeriodError:
         raise BriefError(
             f"not a period: {text!r}; write an ISO week (2026-W47), a month (2026-11), a quarter (2026-Q4) or a year (2026)"

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from truce.config import TruceConfig
-from truce.domain import diagnostic
+from truce.domain import calendar_range, diagnostic
 from truce.domain.access import Forbidden
 from truce.imports.csvfile import CsvFile
 from truce.imports.service import file_digest
@@ -81,6 +81,10 @@ def _clean_round(name: str) -> str:
     name = (name or "").strip()
     if not ROUND_NAME.match(name):
         raise SurveyError(f"a round needs a name of 1 to 32 characters, e.g. 2026-Q4, not {name!r}")
+    try:
+        diagnostic.period_of(name)
+    except calendar_range.OutsideCalendar as exc:
+        raise SurveyError(f"round {exc}") from None
     return name
 
 
@@ -124,7 +128,10 @@ def _ordered_rounds(conn: Connection, zone: ZoneInfo) -> list[dict]:
 
 def round_period(name: str, opened_at: dt.datetime, zone: ZoneInfo) -> tuple[dt.date, dt.date]:
     """The period a round measures: the one its name spells (2026-Q4, 2026-H1, 2026-11, 2026), else the 90 days up to its opening."""
-    spelled = diagnostic.period_of(name)
+    try:
+        spelled = diagnostic.period_of(name)
+    except calendar_range.OutsideCalendar:
+        spelled = None  # kept before rounds were checked: measured like a name that spells nothing
     if spelled:
         return spelled
     last = opened_at.astimezone(zone).date()
@@ -323,6 +330,12 @@ def _parse_record(cells: dict[str, str], record: int, problems: _Problems) -> di
     if not ROUND_NAME.match(name):
         problems.add(record, "round", f"{name!r} is not a round name of 1 to 32 characters, e.g. 2026-Q4")
         ok = False
+    else:
+        try:
+            diagnostic.period_of(name)
+        except calendar_range.OutsideCalendar as exc:
+            problems.add(record, "round", f"round {exc}")
+            ok = False
     row["round"] = name
     for key in KEYS:
         value, problem = _rating(cells[key])

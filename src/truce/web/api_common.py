@@ -14,10 +14,26 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
+from truce.domain import calendar_range
 from truce.web.app import caller
-from truce.web.schemas import ERRORS, FIRST_DAY, LAST_DAY, MAX_ID, printable
+from truce.web.schemas import (
+    BRIEF_PERIOD_EXAMPLES,
+    BRIEF_PERIOD_PATTERN,
+    DAY_EXAMPLES,
+    ERRORS,
+    FIRST_DAY,
+    LAST_DAY,
+    MAX_ID,
+    MOMENT_EXAMPLES,
+    PERIOD_EXAMPLES,
+    PERIOD_PATTERN,
+    brief_period,
+    printable,
+    round_name,
+    target_period,
+)
 
 # Documents the API token in the OpenAPI document; truce.web.app.caller does the checking.
 bearer = HTTPBearer(auto_error=False, description="An API token from `truce token create --as EMAIL`")
@@ -117,12 +133,13 @@ def clock_limits() -> Iterator[None]:
 
 
 # ---- query parameters -----------------------------------------------------------------------------
+# Days, moments and periods within truce.domain.calendar_range, said in each description.
+_DAYS = f"from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+_YEARS = f"from {FIRST_DAY.year} to {LAST_DAY.year}"
 
 
 def _day_in_range(day: dt.date | None) -> dt.date | None:
-    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-        raise ValueError(f"{day.isoformat()} is outside {FIRST_DAY.year}–{LAST_DAY.year}")
-    return day
+    return None if day is None else calendar_range.check_day(day)
 
 
 def _moment_in_range(moment: dt.datetime | None) -> dt.datetime | None:
@@ -160,20 +177,32 @@ def _text(value: str | None) -> str | None:
 
 
 def DayQuery(name: str, description: str):  # noqa: N802 - reads as a type
+    documented = WithJsonSchema({"type": "string", "format": "date", "examples": DAY_EXAMPLES})
     return Annotated[
-        dt.date | None,
-        Query(alias=name, description=f"{description}, YYYY-MM-DD"),
+        Annotated[dt.date, documented] | None,
+        Query(alias=name, description=f"{description}, YYYY-MM-DD, {_DAYS}"),
         BeforeValidator(_iso_day),
         AfterValidator(_day_in_range),
     ]
 
 
 def MomentQuery(name: str, description: str):  # noqa: N802
+    documented = WithJsonSchema({"type": "string", "format": "date-time", "examples": MOMENT_EXAMPLES})
     return Annotated[
-        dt.datetime | None,
-        Query(alias=name, description=f"{description} (ISO 8601; without a zone, UTC)"),
+        Annotated[dt.datetime, documented] | None,
+        Query(alias=name, description=f"{description} (ISO 8601; without a zone, UTC; its date as written {_DAYS})"),
         BeforeValidator(_iso_moment),
         AfterValidator(_moment_in_range),
+    ]
+
+
+def PeriodQuery(description: str, check, pattern: str, examples: list[str]):  # noqa: N802
+    """A period parameter: `check` (from truce.web.schemas) refuses, naming the period, what is not one."""
+    documented = WithJsonSchema({"type": "string", "maxLength": 16, "pattern": pattern, "examples": examples})
+    return Annotated[
+        Annotated[str, documented] | None,
+        Query(max_length=16, description=description),
+        AfterValidator(lambda text: None if text is None else check(printable(text))),
     ]
 
 
@@ -191,3 +220,20 @@ Cursor = Annotated[
 ]
 Offset = Annotated[int | None, Query(ge=0, le=1_000_000_000, description="Skip this many records (instead of cursor)")]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+TargetPeriodQuery = PeriodQuery(
+    f"A year (2026), quarter (2026-Q4) or month (2026-11), {_YEARS}", target_period, PERIOD_PATTERN, PERIOD_EXAMPLES
+)
+BriefPeriodQuery = PeriodQuery(
+    f"An ISO week (2026-W47), month, quarter or year, {_YEARS}. Default: the last complete week",
+    brief_period,
+    BRIEF_PERIOD_PATTERN,
+    BRIEF_PERIOD_EXAMPLES,
+)
+RoundQuery = Annotated[
+    str | None,
+    Query(
+        max_length=32,
+        description=f"The round, e.g. 2026-Q4 (a name that spells a period spells one {_YEARS}). Default: the latest",
+    ),
+    AfterValidator(lambda text: None if text is None else round_name(printable(text))),
+]

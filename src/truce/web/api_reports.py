@@ -15,8 +15,11 @@ from fastapi import Depends, Query, Request
 
 from truce.web.api_common import (
     At,
+    BriefPeriodQuery,
     DayQuery,
     From,
+    RoundQuery,
+    TargetPeriodQuery,
     TextQuery,
     To,
     api_router,
@@ -184,9 +187,7 @@ def pricing(request: Request, who: Reader, start: From = None, end: To = None) -
 
 @router.get("/reports/survey", summary="The alignment diagnostic for a round (as `truce survey report --json`)")
 @cached_report
-def survey(
-    request: Request, who: Reader, round: TextQuery("The round, e.g. 2026-Q4. Default: the latest", 32) = None
-) -> dict:
+def survey(request: Request, who: Reader, round: RoundQuery = None) -> dict:
     from truce.services.survey import survey_report
 
     return as_json(survey_report(store(request), settings(request), round))
@@ -205,7 +206,7 @@ def feedback_themes(request: Request, who: Reader, start: From = None, end: To =
 def targets(
     request: Request,
     who: Reader,
-    period: TextQuery("A year (2026), quarter (2026-Q4) or month (2026-11)", 16) = None,
+    period: TargetPeriodQuery = None,
     at: DayQuery("at", "As of the end of this day (UTC). Default: today") = None,
 ) -> dict:
     from truce.domain.forecast import PeriodError
@@ -289,7 +290,7 @@ def directory(
 def brief(
     request: Request,
     who: Reader,
-    period: TextQuery("An ISO week (2026-W47), month, quarter or year. Default: the last complete week", 16) = None,
+    period: BriefPeriodQuery = None,
     at: DayQuery("at", "As of the end of this day (company time zone). Default: now") = None,
 ) -> dict:
     from truce.services.brief import build_brief

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from truce.domain import calendar_range
 from truce.domain.access import can
 from truce.web import charts
 from truce.web.app import Caller, allowed
@@ -25,9 +26,13 @@ def _day(text: str | None, name: str) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{name}: {text!r} is not a date; write it as YYYY-MM-DD") from None
+    try:
+        return calendar_range.check_day(day)
+    except calendar_range.OutsideCalendar as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 # ---- funnel --------------------------------------------------------------------------------------
@@ -52,7 +57,12 @@ def _funnel_page(request: Request, who: Caller, asked: dict, status: int = 200, 
     try:
         by, start, end = asked["by"] or None, _day(asked["start"], "from"), _day(asked["end"], "to")
         report = shared(
-            request, "funnel", lambda: funnel_report(engine, config, by=by, start=start, end=end), by=by, start=start, end=end
+            request,
+            "funnel",
+            lambda: funnel_report(engine, config, by=by, start=start, end=end),
+            by=by,
+            start=start,
+            end=end,
         )
     except (ReportError, ValueError) as exc:
         return render(

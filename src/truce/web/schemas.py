@@ -9,6 +9,7 @@ Text refuses NUL characters, which PostgreSQL cannot store, and is bounded by it
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -24,11 +25,12 @@ from pydantic import (
 )
 
 from truce import config as truce_config
+from truce.domain import calendar_range
+from truce.domain.calendar_range import FIRST_DAY, LAST_DAY, YEAR_PATTERN
 from truce.store.models import FEEDBACK_KINDS, OPPORTUNITY_STATUSES, TEAMS, TOUCH_KINDS
 
 MAX_ID = 2**31 - 1  # integer primary keys: PostgreSQL's int4
 MAX_BIG_ID = 2**63 - 1  # touchpoints, the ledger, the audit log
-FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 LARGEST_MONEY = Decimal(10) ** 16  # NUMERIC(18, 2)
 MAX_INGEST_ITEMS = 10_000
 
@@ -61,9 +63,7 @@ def Text(longest: int, shortest: int = 0):  # noqa: N802 - reads as a type
 
 
 def _in_range(day: dt.date) -> dt.date:
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValueError(f"{day.isoformat()} is outside {FIRST_DAY.year}–{LAST_DAY.year}")
-    return day
+    return calendar_range.check_day(day)
 
 
 def _day(value: Any) -> dt.date:
@@ -134,8 +134,74 @@ def _target_amount(value: Any) -> str:
     raise ValueError('an amount is a whole number or decimal text, e.g. 2500000 or "2500000.00"')
 
 
-Day = Annotated[dt.date, BeforeValidator(_day), AfterValidator(_in_range)]
-Moment = Annotated[dt.datetime, BeforeValidator(_moment)]
+# ---- days, moments and periods: within truce.domain.calendar_range -------------------------------
+# The OpenAPI document shows the range as examples (a date format has no minimum) and, for
+# periods, as a pattern; the validators refuse, with a message, everything the pattern does.
+
+DAY_EXAMPLES = [FIRST_DAY.isoformat(), LAST_DAY.isoformat()]
+MOMENT_EXAMPLES = [f"{FIRST_DAY.isoformat()}T00:00:00Z", f"{LAST_DAY.isoformat()}T23:59:59Z"]
+_QUARTER_OR_MONTH = r"-[Qq][1-4]|-(0[1-9]|1[0-2])"
+PERIOD_PATTERN = rf"^{YEAR_PATTERN}({_QUARTER_OR_MONTH})?$"
+BRIEF_PERIOD_PATTERN = rf"^{YEAR_PATTERN}({_QUARTER_OR_MONTH}|-[Ww](0?[1-9]|[1-4][0-9]|5[0-3]))?$"
+PERIOD_EXAMPLES = ["2026-Q4", str(FIRST_DAY.year), f"{LAST_DAY.year}-12"]
+BRIEF_PERIOD_EXAMPLES = ["2026-W47", f"{FIRST_DAY.year}-W01", f"{LAST_DAY.year}-W52"]
+
+
+def _as_written(text: str, pattern: str) -> str:
+    """Refuse what the parsers forgive but the documented pattern does not (surrounding spaces)."""
+    if not re.fullmatch(pattern, text):
+        raise ValueError(f"write the period without spaces or other characters around it, e.g. 2026-Q4, not {text!r}")
+    return text
+
+
+def target_period(text: str) -> str:
+    """A year, quarter or month from 1900 to 2999 (truce.domain.forecast.parse_period)."""
+    from truce.domain.forecast import parse_period
+
+    parse_period(text)
+    return _as_written(text, PERIOD_PATTERN)
+
+
+def brief_period(text: str) -> str:
+    """An ISO week, month, quarter or year from 1900 to 2999 (truce.services.brief.parse_period)."""
+    from truce.services.brief import parse_period
+
+    parse_period(text)
+    return _as_written(text, BRIEF_PERIOD_PATTERN)
+
+
+def round_name(text: str) -> str:
+    """A survey round's name; one that spells a period (2026-Q4, 2026-H1, 2026-11, 2026) spells one from 1900 to 2999."""
+    from truce.domain.diagnostic import period_of
+
+    try:
+        period_of(text)
+    except calendar_range.OutsideCalendar as exc:
+        raise ValueError(f"round {exc}") from None
+    return text
+
+
+Day = Annotated[
+    dt.date,
+    BeforeValidator(_day),
+    AfterValidator(_in_range),
+    WithJsonSchema({"type": "string", "format": "date", "examples": DAY_EXAMPLES}),
+]
+Moment = Annotated[
+    dt.datetime,
+    BeforeValidator(_moment),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": MOMENT_EXAMPLES}),
+]
+TargetPeriod = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=16),
+    AfterValidator(printable),
+    AfterValidator(target_period),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 16, "pattern": PERIOD_PATTERN, "examples": PERIOD_EXAMPLES}
+    ),
+]
+RoundName = Annotated[Text(32, 1), AfterValidator(round_name)]
 Money = Annotated[Decimal, BeforeValidator(_money)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -488,9 +554,11 @@ class TargetIn(Strict):
             {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "minLength": 1, "maxLength": 32}]}
         ),
     ] = Field(description='Money to the cent as text (e.g. "2500000.00") or a whole number; MQLs are whole numbers')
-    period: Text(16, 1) | None = Field(None, description="A year (2026), quarter (2026-Q4) or month (2026-11)")
-    start: Day | None = Field(None, description="First day, instead of period")
-    end: Day | None = Field(None, description="Last day, with start")
+    period: TargetPeriod | None = Field(
+        None, description="A year (2026), quarter (2026-Q4) or month (2026-11), from 1900 to 2999"
+    )
+    start: Day | None = Field(None, description="First day, instead of period (1900-01-01 to 2999-12-31)")
+    end: Day | None = Field(None, description="Last day, with start (1900-01-01 to 2999-12-31)")
     team: Literal["shared", "marketing", "sales"] = "shared"
 
 
@@ -498,7 +566,11 @@ class SurveyResponseIn(Strict):
     ratings: Annotated[list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=20, max_length=20)] = Field(
         description="The 20 statements' ratings in order, each 1 (strongly disagree) to 5 (strongly agree)"
     )
-    round: Text(32, 1) | None = Field(None, description="e.g. 2026-Q4. Default: the latest round, else this quarter")
+    round: RoundName | None = Field(
+        None,
+        description="e.g. 2026-Q4; a name that spells a period spells one from 1900 to 2999. "
+        "Default: the latest round, else this quarter",
+    )
     team: Literal["sales", "marketing"] | None = Field(None, description="The team you answer for. Default: yours")
     role: Literal["leader", "staff"] | None = Field(None, description="Default: from your user record")
 
