@@ -238,3 +238,18 @@ def test_a_seller_cannot_answer_the_survey_as_marketing(store):
         assert conn.execute(select(func.count()).select_from(SurveyResponse)).scalar_one() == 0
     kept = client.post("/api/v1/survey/responses", json=body, headers=client.token["eva"])
     assert kept.status_code == 201 and (kept.json()["team"], kept.json()["role"]) == ("sales", "staff")
+
+
+def test_moving_a_lead_out_of_the_queue_by_hand_is_a_decision_too(store, database_url):
+    engine, _, ids = store
+    run = CliRunner().invoke
+    for who, says in ((None, "say who decides with --as"), (EMAIL["mia"], "say who decides"), (EMAIL["eva"], EMAIL["sam"])):
+        args = ["lead", "move", "bob@acme.example", "recycled", "--db", database_url]
+        refused = run(cli, [*args, *(["--as", who] if who else [])], env={"TRUCE_USER": ""})
+        assert refused.exit_code == 1 and says in refused.output, refused.output
+    assert _stage(engine, ids["bob"]) == "mql"
+    done = run(cli, ["lead", "move", "bob@acme.example", "recycled", "--as", EMAIL["sam"], "--db", database_url])
+    assert done.exit_code == 0, done.output
+    with engine.connect() as conn:
+        handoff = conn.execute(select(Handoff).where(Handoff.contact_id == ids["bob"])).one()
+    assert (handoff.status, handoff.decided_by_id) == ("rejected", ids["sam"])

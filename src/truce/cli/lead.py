@@ -78,7 +78,9 @@ def move(
 
     Example:  truce lead move ann@acme.example mql --note "Asked for pricing at the fair" --as mia@yourco.example
     """
+    from truce.domain.access import Forbidden
     from truce.domain.lifecycle import IllegalMove
+    from truce.services.handoff import HandoffRefused
     from truce.services.leads import move as move_lead
     from truce.services.lifecycle import NotFound
 
@@ -94,7 +96,7 @@ def move(
                 reason=reason,
                 note=note,
             )
-        except (IllegalMove, NotFound) as exc:
+        except (IllegalMove, NotFound, HandoffRefused, Forbidden) as exc:
             fail(str(exc))
     if json:
         print_json(moved)

@@ -22,10 +22,25 @@ def move(
         conn = work.conn
         actor = user_by_email(conn, actor_email) if actor_email else None
         contact = contact_by_email(conn, email)
+        _decision_by_whoever_may(conn, config, contact, to_stage, actor)
         moved = move_contact(conn, config, contact["id"], to_stage, at=at, actor_id=actor["id"] if actor else None,
                              actor=actor["email"] if actor else "cli", reason=reason, note=note, origin="cli")
     return {"email": contact["email"], "from_stage": moved.from_stage, "to_stage": moved.to_stage,
             "team_before": moved.team_before, "team_after": moved.team_after, "skipped": list(moved.skipped)}
+
+
+def _decision_by_whoever_may(conn, config: TruceConfig, contact, to_stage: str, actor) -> None:
+    """Taking a lead out of the handoff queue is sales' decision, by hand as much as by a button."""
+    from truce.services.handoff import HandoffRefused, may_decide
+
+    if contact["stage"] != config.funnel.handoff_stage or to_stage == config.funnel.handoff_stage:
+        return
+    if actor is None or actor["team"] != "sales" or not actor["active"]:
+        raise HandoffRefused(
+            f"{contact['email']} is waiting in the handoff queue: moving it out is sales' decision; "
+            "say who decides with --as (the seller it is routed to, or a sales leader)"
+        )
+    may_decide(conn, actor, contact)
 
 
 def history(engine: Engine, email: str) -> dict:

@@ -18,7 +18,7 @@ from truce.config import TruceConfig
 from truce.domain.scoring import LeadFacts, Score, ScoreItem, Scorer, Touch
 from truce.services import lifecycle
 from truce.store.models import Account, Contact, Touchpoint
-from truce.store.work import unit_of_work
+from truce.store.work import make_way, unit_of_work
 
 # Contacts are read a page at a time, so memory stays flat however big the store is.
 PAGE = 20_000
@@ -71,6 +71,12 @@ class _Tally:
     changed: int = 0
     crossed: int = 0
     moved: list[int] = field(default_factory=list)
+
+    def add(self, other: _Tally) -> None:
+        self.scored += other.scored
+        self.changed += other.changed
+        self.crossed += other.crossed
+        self.moved += other.moved
 
 
 def _apply(conn: Connection, config: TruceConfig, scorer: Scorer, rows, touches, now, tally: _Tally) -> list:
@@ -140,38 +146,46 @@ def refresh(
     progress: Callable[[int, int], None] | None = None,
     actor: str = "cli",
 ) -> dict:
-    """Recompute every contact's score in one transaction; `progress(done, total)` after each page.
+    """Recompute every contact's score, one page of contacts per unit of work; `progress(done, total)`
+    after each page.
 
-    Only scores that changed are written (`scored_at` is when the score last changed). A refresh
-    that changed something is audited as one entry in `actor`'s name, with its counts (each move
-    to MQL has its own entry, as every move does).
+    Only scores that changed are written (`scored_at` is when the score last changed). Each page
+    that changed something is audited as one entry in `actor`'s name with its counts (each move to
+    MQL has its own entry, as every move does). Between pages, writers waiting for the store go
+    first: at a million contacts a refresh takes minutes, and nobody's click waits for all of it.
     """
     now, scorer, tally = _now(now), Scorer(config.scoring), _Tally()
-    with unit_of_work(engine, actor, "cli") as work:
-        conn = work.conn
-        total = conn.scalar(select(func.count()).select_from(Contact)) if progress else 0
+    with engine.connect() as reading:
+        total = reading.scalar(select(func.count()).select_from(Contact)) if progress else 0
         # One pass over the touchpoints, merged with the contact pages by contact id.
-        stream = iter(conn.execute(_TOUCHES, execution_options={"yield_per": STREAM_ROWS}))
+        stream = iter(reading.execute(_TOUCHES, execution_options={"yield_per": STREAM_ROWS}))
         pending = next(stream, None)
-        for rows in _pages(conn):
+        for rows in _pages(reading):
             last_id, touches = rows[-1].id, defaultdict(list)
             while pending is not None and pending.contact_id <= last_id:
                 touches[pending.contact_id].append(Touch(pending.touch_type, pending.occurred_at))
                 pending = next(stream, None)
-            _promote(conn, config, _apply(conn, config, scorer, rows, touches, now, tally), now, tally)
+            page = _Tally()
+            with unit_of_work(engine, actor, "cli") as work:
+                _promote(work.conn, config, _apply(work.conn, config, scorer, rows, touches, now, page), now, page)
+                if page.changed or page.moved:
+                    work.record("score_refresh", "contacts", None, None, _counts(now, config, page), at=now)
+            tally.add(page)
+            make_way(engine)
             if progress:
                 progress(tally.scored, total)
-        result = {
-            "at": now.isoformat(),
-            "threshold": config.scoring.threshold,
-            "scored": tally.scored,
-            "changed": tally.changed,
-            "crossed": tally.crossed,
-            "moved_to_mql": len(tally.moved),
-        }
-        if tally.changed or tally.moved:
-            work.record("score_refresh", "contacts", None, None, result, at=now)
-    return result
+    return _counts(now, config, tally)
+
+
+def _counts(now: dt.datetime, config: TruceConfig, tally: _Tally) -> dict:
+    return {
+        "at": now.isoformat(),
+        "threshold": config.scoring.threshold,
+        "scored": tally.scored,
+        "changed": tally.changed,
+        "crossed": tally.crossed,
+        "moved_to_mql": len(tally.moved),
+    }
 
 
 def _pages(conn: Connection):
