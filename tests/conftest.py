@@ -25,7 +25,9 @@ from truce.store.work import unit_of_work
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("TRUCE_TEST_DATABASE_URL")
-PG_TEMPLATE = "truce_template"
+# One template per test run: two runs against one server (developers sharing a cluster) must not
+# drop or rebuild each other's template half-way.
+PG_TEMPLATE = f"truce_template_{uuid.uuid4().hex[:12]}"
 
 
 @contextmanager
