@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select, update
 
 from truce.domain.access import role_of
+from truce.services.login_guard import GUARD, LoginGuard, PasswordChecks
 from truce.store.models import ApiToken, User, WebSession
 from truce.store.work import StoreBusy, record, unit_of_work
 
@@ -57,10 +58,37 @@ def _hasher():
     return PasswordHasher()
 
 
-def hash_password(password: str) -> str:
+# What a password is checked against when there is nothing to check it against (no such user, or
+# one without a password): the hash of a random value nobody kept, made with PasswordHasher's
+# parameters, so that the answer costs what a wrong password costs and tells nobody who has an
+# account. If those parameters change, a new one is made once (_nobodys_hash).
+_NOBODY = "$argon2id$v=19$m=65536,t=3,p=4$LamSvSJnUaafj7oss91Exg$z1LzNX7Zefut990JEPu195dL4cQv8WLuFyUBZhoWWHY"
+
+
+def _nobodys_hash() -> str:
+    global _NOBODY
+    if _hasher().check_needs_rehash(_NOBODY):
+        _NOBODY = _hasher().hash(secrets.token_urlsafe(32))
+    return _NOBODY
+
+
+def hash_password(password: str, checks: PasswordChecks | None = None) -> str:
     if len(password) < 10:
         raise LoginError("a password needs at least 10 characters")
-    return _hasher().hash(password)
+    with (checks or GUARD.checks).slot():
+        return _hasher().hash(password)
+
+
+def check_password(stored: str | None, password: str, checks: PasswordChecks | None = None) -> bool:
+    """Whether `password` matches the `stored` hash; the same Argon2 work when nothing is stored."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    with (checks or GUARD.checks).slot():
+        try:
+            matched = _hasher().verify(stored or _nobodys_hash(), password)
+        except (VerificationError, InvalidHashError):
+            return False
+    return matched and stored is not None
 
 
 def add_user(
@@ -72,6 +100,8 @@ def add_user(
     name: str | None = None,
     password: str | None = None,
     actor: str = "cli",
+    origin: str = "cli",
+    checks: PasswordChecks | None = None,
 ) -> int:
     """Create a user, or update team, access and password of an existing one. Returns the id."""
     email = email.strip().lower()
@@ -81,8 +111,8 @@ def add_user(
         raise LoginError(f"unknown team {team!r}; choose one of {', '.join(TEAMS)}")
     if role not in ACCESS:
         raise LoginError(f"unknown role {role!r}; choose member or viewer")
-    hashed = hash_password(password) if password is not None else None
-    with unit_of_work(engine, actor, "cli") as work:
+    hashed = hash_password(password, checks) if password is not None else None
+    with unit_of_work(engine, actor, origin) as work:
         conn = work.conn
         found = conn.execute(select(User.id, User.team, User.access).where(User.email == email)).first()
         now = _now()
@@ -116,22 +146,29 @@ def _who(row) -> Who:
     return Who(row.id, row.email, row.name, row.team, role_of(row.team, row.access))
 
 
-def log_in(engine: Engine, email: str, password: str) -> tuple[str, str, Who]:
-    """(session secret for the cookie, CSRF token, the user); LoginError on bad credentials."""
-    from argon2.exceptions import InvalidHashError, VerifyMismatchError
+def log_in(
+    engine: Engine, email: str, password: str, *, address: str | None = None, guard: LoginGuard | None = None
+) -> tuple[str, str, Who]:
+    """(session secret for the cookie, CSRF token, the user).
 
+    LoginError on bad credentials; Throttled when the email or the client `address` has failed too
+    often (before any password check); ChecksBusy when too many checks are running already.
+    """
+    guard = guard or GUARD
     email = email.strip().lower()
+    guard.refuse_if_blocked(engine, email, address)
     # The password is checked before the write begins: Argon2 takes a fifth of a second, and the
     # store's write lock must not wait for it.
     with engine.connect() as conn:
-        row = conn.execute(select(User).where(User.email == email, User.active)).first()
-    # One message for both cases, so the form does not tell who has an account.
-    if row is None or row.password_hash is None:
+        row = conn.execute(select(User).where(User.email == email)).first()
+    # The same work whoever the email names — nobody, an inactive user, one without a password —
+    # and one message for all of them, so neither the answer nor its time tells who has an account.
+    right = check_password(row.password_hash if row else None, password, guard.checks)
+    if not (right and row.active):
+        throttled = guard.failed(engine, email, address, row.id if row else None, "web", "web")
+        if throttled is not None:
+            raise throttled
         raise LoginError("wrong email or password")
-    try:
-        _hasher().verify(row.password_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
-        raise LoginError("wrong email or password") from None
     secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with unit_of_work(engine, row.email, "web") as work:
         now = _now()
@@ -141,6 +178,7 @@ def log_in(engine: Engine, email: str, password: str) -> tuple[str, str, Who]:
                 user_id=row.id, session_hash=_sha(secret), csrf_token=csrf, created_at=now, expires_at=expires
             )
         )
+        guard.succeeded(work.conn, email)
         _audit_session(work.conn, row.email, "log_in", row.id, None, {"session_expires_at": expires.isoformat()}, now)
     return secret, csrf, _who(row)
 
@@ -237,5 +275,3 @@ def touch_token(engine: Engine, token_id: int) -> None:
             work.conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=_now()))
     except StoreBusy:
         pass
-
-

@@ -39,7 +39,7 @@ from truce.store.models import AuditEntry, Base, StoreRevision
 
 KEY = "truce_work"
 # Who may be logged in or holds a token is not data a report shows: writes here keep the revision.
-ACCESS_TABLES = frozenset({"web_sessions", "api_tokens"})
+ACCESS_TABLES = frozenset({"web_sessions", "api_tokens", "login_throttles"})
 BOOKKEEPING_TABLES = frozenset({"audit_log", "store_revision"})
 # Seconds a write waits for a busy store before giving up; TRUCE_BUSY_TIMEOUT_SECONDS overrides.
 DEFAULT_WAIT = 8.0
