@@ -21,7 +21,7 @@ from truce import config as truce_config
 from truce.domain import throttle
 from truce.services import logins
 from truce.services.login_guard import ChecksBusy, LoginGuard, PasswordChecks, Throttled, address_block
-from truce.services.logins import LoginError, add_user, log_in
+from truce.services.logins import LoginError, add_user, create_token, log_in
 from truce.store import db
 from truce.store.models import AuditEntry, LoginThrottle, User
 from truce.store.revision import data_revision
@@ -278,6 +278,22 @@ def test_the_login_page_says_how_long_to_wait_and_answers_429_with_retry_after(c
         assert "try again in 18 s" in right.text
         clock.advance(18)
         assert _post_login(client, PASSWORD).status_code == 303
+
+
+def test_the_api_answers_429_with_retry_after_for_wrong_current_passwords(cheap_argon2, sqlite_store, clock):
+    token = create_token(sqlite_store, email=EVA)
+    with _client(sqlite_store, clock) as client:
+        auth = {"authorization": f"Bearer {token}", "accept": "application/json"}
+        body = {"current_password": WRONG, "new_password": "a brand new password"}
+        answers = [client.put("/api/v1/me/password", json=body, headers=auth) for _ in range(throttle.ACCOUNT.free)]
+        assert [a.status_code for a in answers] == [400] * (throttle.ACCOUNT.free - 1) + [429]
+        assert answers[-1].headers["retry-after"] == "30"
+        assert "try again in 30 s" in answers[-1].json()["error"]
+        right = {**body, "current_password": PASSWORD}
+        assert client.put("/api/v1/me/password", json=right, headers=auth).status_code == 429
+        clock.advance(30)
+        assert client.put("/api/v1/me/password", json=right, headers=auth).status_code == 200
+        assert _post_login(client, "a brand new password").status_code == 303
 
 
 # ---- no enumeration ---------------------------------------------------------------------------------

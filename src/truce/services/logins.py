@@ -12,12 +12,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from truce.domain.access import role_of
-from truce.services.login_guard import GUARD, LoginGuard, PasswordChecks
+from truce.services.login_guard import GUARD, LoginGuard, PasswordChecks, clear_account
 from truce.store.models import ApiToken, User, WebSession
-from truce.store.work import StoreBusy, record, unit_of_work
+from truce.store.work import StoreBusy, Work, record, unit_of_work
 
 SESSION_DAYS = 14
 TOKEN_PREFIX = "truce_"
@@ -100,10 +100,15 @@ def add_user(
     name: str | None = None,
     password: str | None = None,
     actor: str = "cli",
+    revoke_tokens: bool = False,
     origin: str = "cli",
     checks: PasswordChecks | None = None,
 ) -> int:
-    """Create a user, or update team, access and password of an existing one. Returns the id."""
+    """Create a user, or update team, access and password of an existing one. Returns the id.
+
+    A new password for an existing user ends all their sessions (and, with `revoke_tokens`,
+    revokes their API tokens): whoever knew the old one is logged out.
+    """
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise LoginError(f"{email!r} is not an email address")
@@ -139,7 +144,63 @@ def add_user(
             before = {"team": found.team, "access": found.access}
         after = {"email": email, "team": team, "access": role, "password_set": hashed is not None}
         work.record("user_add" if before is None else "user_update", "user", user_id, before, after, at=now)
+        if before is not None and hashed:
+            password_changed(work, user_id, email, keep_session=None, revoke_tokens=revoke_tokens)
     return user_id
+
+
+def password_changed(work: Work, user_id: int, email: str, *, keep_session: str | None, revoke_tokens: bool) -> dict:
+    """After a user's password was set in `work`: end their sessions but `keep_session` (the secret of
+    the one that made the change), revoke their tokens when asked, forget their failed log-ins,
+    and audit it all as one `password_change` entry. Returns what was ended."""
+    conn = work.conn
+    sessions_before = _session_count(conn, user_id)
+    tokens_before = live_token_ids(conn, user_id)
+    ended = end_sessions_of(conn, user_id, keep_hash=_sha(keep_session) if keep_session else None)
+    revoked = revoke_tokens_of(conn, user_id, work.now) if revoke_tokens else []
+    clear_account(conn, email)
+    work.record(
+        "password_change",
+        "user",
+        user_id,
+        {"sessions": sessions_before, "tokens": tokens_before},
+        {"sessions": sessions_before - ended, "tokens": [t for t in tokens_before if t not in revoked]},
+    )
+    return {"sessions_ended": ended, "tokens_revoked": revoked}
+
+
+def _session_count(conn, user_id: int, keep_hash: str | None = None) -> int:
+    """The user's sessions that have not expired (but the one whose hash is `keep_hash`)."""
+    query = select(func.count()).where(WebSession.user_id == user_id, WebSession.expires_at > _now())
+    if keep_hash is not None:
+        query = query.where(WebSession.session_hash != keep_hash)
+    return conn.execute(query).scalar_one()
+
+
+def end_sessions_of(conn, user_id: int, keep_hash: str | None = None) -> int:
+    """End the user's sessions (but the one whose hash is `keep_hash`); how many live ones ended."""
+    live = _session_count(conn, user_id, keep_hash)
+    statement = WebSession.__table__.delete().where(WebSession.user_id == user_id)
+    if keep_hash is not None:
+        statement = statement.where(WebSession.session_hash != keep_hash)
+    conn.execute(statement)
+    return live
+
+
+def live_token_ids(conn, user_id: int) -> list[int]:
+    return list(
+        conn.execute(
+            select(ApiToken.id).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)
+        ).scalars()
+    )
+
+
+def revoke_tokens_of(conn, user_id: int, now: dt.datetime) -> list[int]:
+    """Revoke every live token of the user; their ids."""
+    ids = live_token_ids(conn, user_id)
+    if ids:
+        conn.execute(update(ApiToken).where(ApiToken.id.in_(ids)).values(revoked_at=now))
+    return ids
 
 
 def _who(row) -> Who:

@@ -302,6 +302,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
     from truce.services.metrics import MetricsError
     from truce.services.pricing import PricingError
     from truce.services.records import RecordConflict
+    from truce.services.revocation import NoSuchLogin, RevocationRefused
     from truce.services.survey import SurveyError
     from truce.services.targets import TargetError, TargetRefused
 
@@ -320,7 +321,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
             SurveyError,
             LoginError,
         ),
-        404: (NotFound,),
+        404: (NotFound, NoSuchLogin),
         409: (
             HandoffRefused,
             FeedbackRefused,
@@ -330,6 +331,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
             RecordConflict,
             IngestConflict,
             FunnelConfigRefused,
+            RevocationRefused,
         ),
     }
 
