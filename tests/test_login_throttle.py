@@ -7,6 +7,7 @@ the concurrency tests, where a slow stand-in shows how many checks run at once.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import statistics
 import threading
@@ -294,6 +295,24 @@ def test_the_api_answers_429_with_retry_after_for_wrong_current_passwords(cheap_
         clock.advance(30)
         assert client.put("/api/v1/me/password", json=right, headers=auth).status_code == 200
         assert _post_login(client, "a brand new password").status_code == 303
+
+
+def test_the_password_form_is_throttled_like_the_log_in_form(cheap_argon2, sqlite_store, clock):
+    with _client(sqlite_store, clock) as client:
+        assert _post_login(client, PASSWORD).status_code == 303
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/access").text)[1]
+        new = "a brand new password"
+        form = {"csrf": csrf, "current_password": WRONG, "new_password": new, "repeat_password": new}
+        for _ in range(throttle.ACCOUNT.free - 1):
+            assert client.post("/access/password", data=form, follow_redirects=False).status_code == 303
+        fifth = client.post("/access/password", data=form, follow_redirects=False)
+        assert fifth.status_code == 429 and fifth.headers["retry-after"] == "30"
+        assert "try again in 30 s" in fifth.text and "<html" in fifth.text
+        assert _logged_in_still(client), "a throttled password change logs nobody out"
+
+
+def _logged_in_still(client) -> bool:
+    return client.get("/", follow_redirects=False).status_code == 200
 
 
 # ---- no enumeration ---------------------------------------------------------------------------------
