@@ -25,8 +25,9 @@ from truce.store.work import unit_of_work
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("TRUCE_TEST_DATABASE_URL")
-# One per test session: two sessions on one server must not drop each other's template.
-PG_TEMPLATE = f"truce_template_{os.getpid()}"
+# One template per test run: two runs against one server (developers sharing a cluster) must not
+# drop or rebuild each other's template half-way.
+PG_TEMPLATE = f"truce_template_{uuid.uuid4().hex[:12]}"
 
 
 @contextmanager

@@ -82,6 +82,13 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("PUT", "/api/v1/account-plans/{account}"): "edit_account_plans",
     ("POST", "/api/v1/ingest/touchpoints"): "ingest_events",
     ("POST", "/api/v1/ingest/stage-changes"): "ingest_events",
+    ("GET", "/api/v1/tokens"): "manage_own_credentials",
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): "manage_own_credentials",
+    ("POST", "/api/v1/users/{user_id}/deactivate"): "manage_users",
+    ("POST", "/api/v1/users/{user_id}/activate"): "manage_users",
+    ("GET", "/api/v1/users/{user_id}/sessions"): "manage_users",
+    ("POST", "/api/v1/users/{user_id}/sessions/end"): "manage_users",
+    ("PUT", "/api/v1/me/password"): "manage_own_credentials",
 }
 CALLERS = (*ROLES, "nobody")
 # Path parameters naming records that do not exist: an allowed caller gets 404 or 422, never 401/403.

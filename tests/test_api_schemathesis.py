@@ -47,7 +47,9 @@ ACTING_AS = {
     "/api/v1/survey/responses": "sales",
 }
 # A case that changes the funnel (PUT /config/funnel) is undone before the next one, which
-# must meet the funnel the demo was built with.
+# must meet the funnel the demo was built with. So is a case that revokes a token or deactivates a
+# user: the fuzzer's own callers must keep working.
+ACCESS = ("/api/v1/tokens/{token_id}/revoke", "/api/v1/users/{user_id}/deactivate")
 
 
 # The document does not depend on the store, so it is read at collection from an app whose
@@ -93,4 +95,23 @@ def test_the_api_keeps_to_its_openapi_document(case, tokens):
     if "Authorization" in (case.headers or {}) and not bad_headers:
         case.headers["Authorization"] = f"Bearer {tokens[ACTING_AS.get(case.operation.path, 'revops')]}"
     APP.state.config = CONFIG
-    case.call_and_validate()
+    try:
+        case.call_and_validate()
+    finally:
+        if case.operation.path in ACCESS:
+            _give_the_fuzzers_access_back(APP.state.engine)
+
+
+def _give_the_fuzzers_access_back(engine) -> None:
+    from sqlalchemy import select, update
+
+    from truce.store.models import ApiToken, User
+    from truce.store.work import unit_of_work
+
+    fuzzers = select(User.id).where(User.email.like("fuzz.%"))
+    with unit_of_work(engine, "fuzz", "test") as work:
+        work.conn.execute(update(ApiToken).where(ApiToken.user_id.in_(fuzzers)).values(revoked_at=None))
+        inactive = work.conn.execute(fuzzers.where(User.active.is_(False))).scalars().all()
+        if inactive:
+            work.conn.execute(update(User).where(User.id.in_(inactive)).values(active=True))
+            work.record("fuzz_reset", "user", None, None, {"activated": inactive})

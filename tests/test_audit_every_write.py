@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from truce import config as truce_config
-from truce.services import feedback, records, targets
+from truce.services import feedback, records, revocation, targets
 from truce.services.logins import add_user, create_token
 from truce.store import db
 from truce.store.models import AuditEntry, Handoff, SlaEvent, StageChange
@@ -162,6 +162,25 @@ ANSWERED = Entry(
     {"status": "acted_on", "reply": "Battle card updated"},
 )  # fmt: skip
 SAID = {"text": "Castellan cut its price by 20% for Q4", "kind": "pricing"}
+NEW_PASSWORD = "staple battery horse"
+OLD = "old@yourco.example"  # a user RevOps deactivated
+SPARE = {"user": EMAIL["eva"], "name": "spare"}
+REVOKED = Entry(
+    "token_revoke", "api_token", Ref("eva_token"), {**SPARE, "revoked_at": None}, {**SPARE, "revoked_at": ANY}
+)
+DEACTIVATED = Entry(
+    "user_deactivate", "user", Ref("eva"), {"active": True, "sessions": 0}, {"active": False, "sessions": 0}
+)
+ACTIVATED = Entry("user_activate", "user", Ref("old"), {"active": False}, {"active": True})
+SESSIONS_ENDED = Entry("sessions_end", "user", Ref("eva"), {"sessions": 0}, {"sessions": 0})
+
+
+def _password_change(sessions: int, tokens: list) -> Entry:
+    """Sessions other than the one asking end (there are none here); tokens stay unless asked."""
+    kept = {"sessions": sessions, "tokens": tokens}
+    return Entry("password_change", "user", Ref("eva"), kept, kept)
+
+
 HEARD = {**SAID, "contact_id": None, "opportunity_id": None, "campaign_id": None, "status": "new"}
 
 # (method, path) of every write route in the OpenAPI document → one valid write and its audit entries.
@@ -266,6 +285,17 @@ API_WRITES: dict[tuple[str, str], Write] = {
         (Entry("ingest", "stage_changes", ANY, None,
                {"file_sha256": ANY, "rows_read": 1, "inserted": 1, "updated": 0, "unchanged": 0}),),
     ),
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): Write("eva", "/api/v1/tokens/{eva_token}/revoke", None, (REVOKED,)),
+    ("POST", "/api/v1/users/{user_id}/deactivate"): Write("ria", "/api/v1/users/{eva}/deactivate", None, (DEACTIVATED,)),
+    ("POST", "/api/v1/users/{user_id}/activate"): Write("ria", "/api/v1/users/{old}/activate", None, (ACTIVATED,)),
+    ("POST", "/api/v1/users/{user_id}/sessions/end"): Write(
+        "ria", "/api/v1/users/{eva}/sessions/end", None, (SESSIONS_ENDED,),
+    ),
+    # the caller's token (made for the test) and the spare one
+    ("PUT", "/api/v1/me/password"): Write(
+        "eva", "/api/v1/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        (_password_change(0, [Ref("eva_token"), ANY]),),
+    ),
 }  # fmt: skip
 
 # Path of every form route of the web pages → one valid post and its audit entries.
@@ -298,6 +328,16 @@ WEB_WRITES: dict[str, Write] = {
     ),
     "/funnel/config": Write(
         "ria", "/funnel/config", _funnel_toml, (_config_edit("Sales qualified lead", "Sales-qualified lead"),),
+    ),
+    "/access/tokens/{token_id}/revoke": Write("eva", "/access/tokens/{eva_token}/revoke", {}, (REVOKED,)),
+    "/access/users/{user_id}/deactivate": Write("ria", "/access/users/{eva}/deactivate", {}, (DEACTIVATED,)),
+    "/access/users/{user_id}/activate": Write("ria", "/access/users/{old}/activate", {}, (ACTIVATED,)),
+    "/access/users/{user_id}/sessions/end": Write("ria", "/access/users/{eva}/sessions/end", {}, (SESSIONS_ENDED,)),
+    # the form's own session stays
+    "/access/password": Write(
+        "eva", "/access/password",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "repeat_password": NEW_PASSWORD},
+        (_password_change(1, [Ref("eva_token")]),),
     ),
 }  # fmt: skip
 
@@ -339,8 +379,9 @@ class _Holds:
 
 @pytest.fixture
 def scene(engine, tmp_path) -> Scene:
-    """Three users (with passwords and tokens), an account, three leads (two waiting at MQL), a
-    campaign, an open deal, one line of feedback and a revenue target; truce.toml in tmp_path."""
+    """Three users (with passwords; eva with a spare API token), an account, three leads (two waiting
+    at MQL), a campaign, an open deal, one line of feedback, a revenue target and, last, a user RevOps
+    deactivated; truce.toml in tmp_path."""
     path = tmp_path / "truce.toml"
     path.write_text(truce_config.default_text(), encoding="utf-8")
     made = Scene(truce_config.parse(path.read_text(encoding="utf-8"), str(path)), path)
@@ -367,6 +408,10 @@ def scene(engine, tmp_path) -> Scene:
     ids["q1_revenue"] = targets.set_target(
         engine, metric="revenue", amount="2000000", actor=EMAIL["ria"], period="2027-Q1"
     )["id"]
+    create_token(engine, email=EMAIL["eva"], name="spare", actor="setup")
+    ids["eva_token"] = revocation.list_tokens(engine, user=EMAIL["eva"])[0]["id"]
+    ids["old"] = add_user(engine, email=OLD, team="sales", password=PASSWORD, actor="setup")
+    revocation.deactivate_user(engine, OLD, by=None, actor="setup")
     return made
 
 
@@ -708,6 +753,17 @@ CLI_COMMANDS: dict[str, object] = {
         (_target_entry(),),
     ),
     # --as names whose token it is; who ran the command is the CLI.
+    "token list": READS,
+    "token revoke": Command(("token", "revoke", "{eva_token}", "--as", EMAIL["ria"]), EMAIL["ria"], (REVOKED,)),
+    "user activate": Command(("user", "activate", OLD, "--as", EMAIL["ria"]), EMAIL["ria"], (ACTIVATED,)),
+    "user deactivate": Command(("user", "deactivate", EMAIL["eva"], "--as", EMAIL["ria"]), EMAIL["ria"], (DEACTIVATED,)),
+    "user password": Command(
+        ("user", "password", EMAIL["eva"], "--password-stdin", "--as", EMAIL["ria"]), EMAIL["ria"],
+        (_password_change(0, [Ref("eva_token")]),), input=NEW_PASSWORD + "\n",
+    ),
+    "user sessions end": Command(
+        ("user", "sessions", "end", EMAIL["eva"], "--as", EMAIL["ria"]), EMAIL["ria"], (SESSIONS_ENDED,),
+    ),
     "token create": Command(
         ("token", "create", "--as", EMAIL["eva"], "--name", "hubspot-sync"), "cli",
         (Entry("token_create", "api_token", ANY, None, {"user": EMAIL["eva"], "name": "hubspot-sync"}),),

@@ -45,9 +45,10 @@ PAGES = {
     "/survey": "The diagnostic",
     "/targets": "Credit by team",
     "/brief": "The joint revenue-meeting brief",
+    "/access": "Change your password",
     "/audit": "Audit trail",
 }
-ACTION_OF = {"/audit": "read_audit"}  # every other page reads reports
+ACTION_OF = {"/audit": "read_audit", "/access": "manage_own_credentials"}  # every other page reads reports
 # No test here saves the funnel (tests/test_funnel_config.py does); if one did, it would fail
 # on a folder that does not exist rather than write the repository's truce.toml.
 NOWHERE = Path(tempfile.gettempdir()) / "truce-web-pages-writes-nothing" / "truce.toml"

@@ -1,4 +1,7 @@
-"""Who logs in: `truce user add`, `truce token create`."""
+"""Who logs in, and taking it back: `truce user add|password|deactivate|activate`, `truce user sessions end`,
+`truce token create|list|revoke`. The command line acts with the database's authority: it may do
+for any user what RevOps may do through the API and the /access page.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,45 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import DbOption, console, fail, handled, open_store
+from truce.cli.common import DbOption, JsonOption, console, fail, handled, open_store, print_json
 
 user_app = typer.Typer(help="Users who log in to the web app and the API.", no_args_is_help=True)
+sessions_app = typer.Typer(help="A user's browser sessions.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: hashed at rest, shown once.", no_args_is_help=True)
+user_app.add_typer(sessions_app, name="sessions")
+
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Who does it, for the audit trail. Default: $TRUCE_USER, else cli.", show_default=False),
+]
+RevokeTokensOption = Annotated[bool, typer.Option("--revoke-tokens", help="Also revoke every API token of the user.")]
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
+
+
+def _actor(actor: str | None) -> str:
+    return actor or os.environ.get("TRUCE_USER") or "cli"
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _run(call):
+    """Call a service; its refusals become one line and exit 1."""
+    from truce.services.logins import LoginError
+    from truce.services.revocation import NoSuchLogin, RevocationRefused
+
+    with handled():
+        try:
+            return call()
+        except (LoginError, NoSuchLogin, RevocationRefused) as exc:
+            fail(str(exc))
 
 
 @user_app.command("add")
@@ -33,27 +66,20 @@ def add(
     no_password: Annotated[
         bool, typer.Option("--no-password", help="Add without a password (API tokens only).")
     ] = False,
-    actor: Annotated[
-        str | None,
-        typer.Option(
-            "--as", help="Who adds the user, for the audit trail. Default: $TRUCE_USER, else cli.", show_default=False
-        ),
-    ] = None,
+    revoke_tokens: RevokeTokensOption = False,
+    actor: ActorOption = None,
     db: DbOption = None,
 ) -> None:
     """Add a user (or change an existing one's team and role) and set their password.
 
     Passwords are stored as Argon2id hashes and need at least 10 characters. Without --password-stdin you are asked twice, hidden.
+    A new password for an existing user ends all their sessions (--revoke-tokens: and revokes their API tokens).
 
     Example:  truce user add eva@yourco.example --team sales --role member --as ria@yourco.example
     """
     from truce.services.logins import LoginError, add_user
 
-    password = None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif not no_password:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = None if no_password and not password_stdin else _read_password(password_stdin)
     with handled():
         store = open_store(db)
         try:
@@ -64,7 +90,8 @@ def add(
                 role=role,
                 name=name,
                 password=password,
-                actor=actor or os.environ.get("TRUCE_USER") or "cli",
+                actor=_actor(actor),
+                revoke_tokens=revoke_tokens,
             )
         except LoginError as exc:
             fail(str(exc))
@@ -93,3 +120,158 @@ def create(
             fail(str(exc))
     sys.stdout.write(secret + "\n")
     sys.stderr.write("Shown once: truce keeps only its hash.\n")
+
+
+@user_app.command("password")
+def password(
+    email: Annotated[str, typer.Argument(help="Whose password: the user's email.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input (for scripts).")
+    ] = False,
+    revoke_tokens: RevokeTokensOption = False,
+    actor: ActorOption = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Set a user's password; all their sessions end.
+
+    Whoever knew the old password is logged out; --revoke-tokens revokes the user's API tokens too.
+    The password is asked twice, hidden, unless --password-stdin.
+
+    Example:  truce user password eva@yourco.example --revoke-tokens --as ria@yourco.example
+    """
+    from truce.services.revocation import set_password
+
+    new = _read_password(password_stdin)
+    store = _open(db)
+    done = _run(lambda: set_password(store, email, new, by=None, actor=_actor(actor), revoke_tokens=revoke_tokens))
+    if json:
+        print_json(done)
+        return
+    revoked = f", {len(done['tokens_revoked'])} API tokens revoked" if revoke_tokens else ""
+    console.print(f"Password of {done['email']} set: {done['sessions_ended']} sessions ended{revoked}")
+
+
+@user_app.command("deactivate")
+def deactivate(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Deactivate a user: no log-in, sessions ended, API tokens refused.
+
+    Until `truce user activate`; revoke the tokens to end them for good. Their records stay theirs.
+
+    Example:  truce user deactivate eva@yourco.example --as ria@yourco.example
+    """
+    from truce.services.revocation import deactivate_user
+
+    store = _open(db)
+    done = _run(lambda: deactivate_user(store, email, by=None, actor=_actor(actor)))
+    if json:
+        print_json(done)
+        return
+    console.print(f"{done['email']} is inactive: {done['sessions_ended']} sessions ended, API tokens refused")
+
+
+@user_app.command("activate")
+def activate(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Let a deactivated user log in again, with the password and API tokens they had.
+
+    Example:  truce user activate eva@yourco.example --as ria@yourco.example
+    """
+    from truce.services.revocation import activate_user
+
+    store = _open(db)
+    done = _run(lambda: activate_user(store, email, by=None, actor=_actor(actor)))
+    if json:
+        print_json(done)
+        return
+    console.print(f"{done['email']} is active again")
+
+
+@sessions_app.command("end")
+def end(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Log a user out of every browser.
+
+    Each of their sessions is refused from its next request on. API tokens are not touched (see `truce token revoke`).
+
+    Example:  truce user sessions end eva@yourco.example --as ria@yourco.example
+    """
+    from truce.services.revocation import end_sessions
+
+    store = _open(db)
+    done = _run(lambda: end_sessions(store, email, by=None, actor=_actor(actor)))
+    if json:
+        print_json(done)
+        return
+    console.print(f"{done['email']}: {done['sessions_ended']} sessions ended")
+
+
+@token_app.command("list")
+def list_tokens(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens (email).")] = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """API tokens, oldest first, never the token itself.
+
+    Id, whose, name, the first characters, created, last used, revoked: truce keeps only the token's hash.
+
+    Example:  truce token list --user eva@yourco.example
+    """
+    from truce.services.revocation import list_tokens as listed
+
+    store = _open(db)
+    tokens = _run(lambda: listed(store, by=None, user=user))
+    if json:
+        print_json(tokens)
+        return
+    from rich.table import Table
+
+    shown = Table(title=f"API tokens: {len(tokens)}", title_justify="left")
+    for column in ("id", "user", "name", "starts", "created", "last used", "revoked"):
+        shown.add_column(column, justify="right" if column == "id" else "left")
+    for t in tokens:
+        when = [t[k].strftime("%Y-%m-%d %H:%M") if t[k] else "—" for k in ("created_at", "last_used_at", "revoked_at")]
+        shown.add_row(str(t["id"]), t["user"], t["name"], t["prefix"] + "…", *when)
+    console.print(shown)
+
+
+@token_app.command("revoke")
+def revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (truce token list).", min=1)],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Revoke an API token: the next request that sends it is refused (401).
+
+    It cannot be undone; create a new token instead.
+
+    Example:  truce token revoke 12 --as ria@yourco.example
+    """
+    from truce.services.revocation import revoke_token
+
+    store = _open(db)
+    done = _run(lambda: revoke_token(store, token_id, by=None, actor=_actor(actor)))
+    if json:
+        print_json(done)
+        return
+    console.print(f"Token {done['id']} ({done['name']}, of {done['user']}) is revoked")
+
+
+def _open(db: str | None):
+    with handled():
+        return open_store(db)

@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "edit_funnel_config": ("revops",),
     "edit_account_plans": ("sales", "marketing", "revops"),
     "manage_users": ("revops",),
+    "manage_own_credentials": ("sales", "marketing", "revops", "viewer"),
     "read_audit": ("revops",),
 }
 
@@ -42,7 +43,8 @@ DESCRIPTIONS = {
     "edit_targets": "set shared and team targets",
     "edit_funnel_config": "change the funnel definition",
     "edit_account_plans": "set a key account's joint plan",
-    "manage_users": "add users, set roles and passwords",
+    "manage_users": "add, deactivate and reactivate users, set their passwords, end their sessions and revoke their tokens",
+    "manage_own_credentials": "list and revoke their own API tokens and change their own password",
     "read_audit": "read the audit trail",
 }
 

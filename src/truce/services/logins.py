@@ -12,11 +12,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from truce.domain.access import role_of
+from truce.services.login_guard import GUARD, LoginGuard, PasswordChecks, clear_account
 from truce.store.models import ApiToken, User, WebSession
-from truce.store.work import StoreBusy, record, unit_of_work
+from truce.store.work import StoreBusy, Work, record, unit_of_work
 
 SESSION_DAYS = 14
 TOKEN_PREFIX = "truce_"
@@ -57,10 +58,37 @@ def _hasher():
     return PasswordHasher()
 
 
-def hash_password(password: str) -> str:
+# What a password is checked against when there is nothing to check it against (no such user, or
+# one without a password): the hash of a random value nobody kept, made with PasswordHasher's
+# parameters, so that the answer costs what a wrong password costs and tells nobody who has an
+# account. If those parameters change, a new one is made once (_nobodys_hash).
+_NOBODY = "$argon2id$v=19$m=65536,t=3,p=4$LamSvSJnUaafj7oss91Exg$z1LzNX7Zefut990JEPu195dL4cQv8WLuFyUBZhoWWHY"
+
+
+def _nobodys_hash() -> str:
+    global _NOBODY
+    if _hasher().check_needs_rehash(_NOBODY):
+        _NOBODY = _hasher().hash(secrets.token_urlsafe(32))
+    return _NOBODY
+
+
+def hash_password(password: str, checks: PasswordChecks | None = None) -> str:
     if len(password) < 10:
         raise LoginError("a password needs at least 10 characters")
-    return _hasher().hash(password)
+    with (checks or GUARD.checks).slot():
+        return _hasher().hash(password)
+
+
+def check_password(stored: str | None, password: str, checks: PasswordChecks | None = None) -> bool:
+    """Whether `password` matches the `stored` hash; the same Argon2 work when nothing is stored."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    with (checks or GUARD.checks).slot():
+        try:
+            matched = _hasher().verify(stored or _nobodys_hash(), password)
+        except (VerificationError, InvalidHashError):
+            return False
+    return matched and stored is not None
 
 
 def add_user(
@@ -72,8 +100,15 @@ def add_user(
     name: str | None = None,
     password: str | None = None,
     actor: str = "cli",
+    revoke_tokens: bool = False,
+    origin: str = "cli",
+    checks: PasswordChecks | None = None,
 ) -> int:
-    """Create a user, or update team, access and password of an existing one. Returns the id."""
+    """Create a user, or update team, access and password of an existing one. Returns the id.
+
+    A new password for an existing user ends all their sessions (and, with `revoke_tokens`,
+    revokes their API tokens): whoever knew the old one is logged out.
+    """
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise LoginError(f"{email!r} is not an email address")
@@ -81,8 +116,8 @@ def add_user(
         raise LoginError(f"unknown team {team!r}; choose one of {', '.join(TEAMS)}")
     if role not in ACCESS:
         raise LoginError(f"unknown role {role!r}; choose member or viewer")
-    hashed = hash_password(password) if password is not None else None
-    with unit_of_work(engine, actor, "cli") as work:
+    hashed = hash_password(password, checks) if password is not None else None
+    with unit_of_work(engine, actor, origin) as work:
         conn = work.conn
         found = conn.execute(select(User.id, User.team, User.access).where(User.email == email)).first()
         now = _now()
@@ -109,29 +144,92 @@ def add_user(
             before = {"team": found.team, "access": found.access}
         after = {"email": email, "team": team, "access": role, "password_set": hashed is not None}
         work.record("user_add" if before is None else "user_update", "user", user_id, before, after, at=now)
+        if before is not None and hashed:
+            password_changed(work, user_id, email, keep_session=None, revoke_tokens=revoke_tokens)
     return user_id
+
+
+def password_changed(work: Work, user_id: int, email: str, *, keep_session: str | None, revoke_tokens: bool) -> dict:
+    """After a user's password was set in `work`: end their sessions but `keep_session` (the secret of
+    the one that made the change), revoke their tokens when asked, forget their failed log-ins,
+    and audit it all as one `password_change` entry. Returns what was ended."""
+    conn = work.conn
+    sessions_before = _session_count(conn, user_id)
+    tokens_before = live_token_ids(conn, user_id)
+    ended = end_sessions_of(conn, user_id, keep_hash=_sha(keep_session) if keep_session else None)
+    revoked = revoke_tokens_of(conn, user_id, work.now) if revoke_tokens else []
+    clear_account(conn, email)
+    work.record(
+        "password_change",
+        "user",
+        user_id,
+        {"sessions": sessions_before, "tokens": tokens_before},
+        {"sessions": sessions_before - ended, "tokens": [t for t in tokens_before if t not in revoked]},
+    )
+    return {"sessions_ended": ended, "tokens_revoked": revoked}
+
+
+def _session_count(conn, user_id: int, keep_hash: str | None = None) -> int:
+    """The user's sessions that have not expired (but the one whose hash is `keep_hash`)."""
+    query = select(func.count()).where(WebSession.user_id == user_id, WebSession.expires_at > _now())
+    if keep_hash is not None:
+        query = query.where(WebSession.session_hash != keep_hash)
+    return conn.execute(query).scalar_one()
+
+
+def end_sessions_of(conn, user_id: int, keep_hash: str | None = None) -> int:
+    """End the user's sessions (but the one whose hash is `keep_hash`); how many live ones ended."""
+    live = _session_count(conn, user_id, keep_hash)
+    statement = WebSession.__table__.delete().where(WebSession.user_id == user_id)
+    if keep_hash is not None:
+        statement = statement.where(WebSession.session_hash != keep_hash)
+    conn.execute(statement)
+    return live
+
+
+def live_token_ids(conn, user_id: int) -> list[int]:
+    return list(
+        conn.execute(
+            select(ApiToken.id).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)
+        ).scalars()
+    )
+
+
+def revoke_tokens_of(conn, user_id: int, now: dt.datetime) -> list[int]:
+    """Revoke every live token of the user; their ids."""
+    ids = live_token_ids(conn, user_id)
+    if ids:
+        conn.execute(update(ApiToken).where(ApiToken.id.in_(ids)).values(revoked_at=now))
+    return ids
 
 
 def _who(row) -> Who:
     return Who(row.id, row.email, row.name, row.team, role_of(row.team, row.access))
 
 
-def log_in(engine: Engine, email: str, password: str) -> tuple[str, str, Who]:
-    """(session secret for the cookie, CSRF token, the user); LoginError on bad credentials."""
-    from argon2.exceptions import InvalidHashError, VerifyMismatchError
+def log_in(
+    engine: Engine, email: str, password: str, *, address: str | None = None, guard: LoginGuard | None = None
+) -> tuple[str, str, Who]:
+    """(session secret for the cookie, CSRF token, the user).
 
+    LoginError on bad credentials; Throttled when the email or the client `address` has failed too
+    often (before any password check); ChecksBusy when too many checks are running already.
+    """
+    guard = guard or GUARD
     email = email.strip().lower()
+    guard.refuse_if_blocked(engine, email, address)
     # The password is checked before the write begins: Argon2 takes a fifth of a second, and the
     # store's write lock must not wait for it.
     with engine.connect() as conn:
-        row = conn.execute(select(User).where(User.email == email, User.active)).first()
-    # One message for both cases, so the form does not tell who has an account.
-    if row is None or row.password_hash is None:
+        row = conn.execute(select(User).where(User.email == email)).first()
+    # The same work whoever the email names — nobody, an inactive user, one without a password —
+    # and one message for all of them, so neither the answer nor its time tells who has an account.
+    right = check_password(row.password_hash if row else None, password, guard.checks)
+    if not (right and row.active):
+        throttled = guard.failed(engine, email, address, row.id if row else None, "web", "web")
+        if throttled is not None:
+            raise throttled
         raise LoginError("wrong email or password")
-    try:
-        _hasher().verify(row.password_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
-        raise LoginError("wrong email or password") from None
     secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with unit_of_work(engine, row.email, "web") as work:
         now = _now()
@@ -141,6 +239,7 @@ def log_in(engine: Engine, email: str, password: str) -> tuple[str, str, Who]:
                 user_id=row.id, session_hash=_sha(secret), csrf_token=csrf, created_at=now, expires_at=expires
             )
         )
+        guard.succeeded(work.conn, email)
         _audit_session(work.conn, row.email, "log_in", row.id, None, {"session_expires_at": expires.isoformat()}, now)
     return secret, csrf, _who(row)
 
@@ -237,5 +336,3 @@ def touch_token(engine: Engine, token_id: int) -> None:
             work.conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=_now()))
     except StoreBusy:
         pass
-
-

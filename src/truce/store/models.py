@@ -482,6 +482,22 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class LoginThrottle(Base):
+    """Failed log-ins in a row for one key: an email typed at the log-in form, or a client address.
+
+    Only the SHA-256 of the key is kept (`kind` says which sort it is): the table holds no email a
+    stranger typed. Access bookkeeping like sessions: writing it does not move the data revision.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class StoreRevision(Base):
     """The data revision: one row whose number every unit of work that changes data moves by one.
 

@@ -40,7 +40,7 @@ from truce.store.models import AuditEntry, Base, StoreRevision
 
 KEY = "truce_work"
 # Who may be logged in or holds a token is not data a report shows: writes here keep the revision.
-ACCESS_TABLES = frozenset({"web_sessions", "api_tokens"})
+ACCESS_TABLES = frozenset({"web_sessions", "api_tokens", "login_throttles"})
 # The record of who wrote what, and of each import run: a re-import that changed nothing still
 # leaves its run on record, and must not throw every computed report away.
 BOOKKEEPING_TABLES = frozenset({"audit_log", "store_revision", "import_runs"})

@@ -1,6 +1,6 @@
 """REST API under /api/v1: records, reports, actions and event ingestion, as JSON.
 
-One module per area (api_reports, api_records, api_actions, api_ingest); each route checks
+One module per area (api_reports, api_records, api_actions, api_ingest, api_access); each route checks
 one permission (truce.domain.access.PERMISSIONS, docs/permissions.md) and calls one service
 function, the one the CLI calls. docs/api.md lists every route.
 """
@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from truce.web import api_actions, api_ingest, api_records, api_reports
+from truce.web import api_access, api_actions, api_ingest, api_records, api_reports
 from truce.web.api_common import api_router, known_query
 from truce.web.app import Caller, allowed
 
@@ -30,5 +30,13 @@ def me(who: Annotated[Caller, Depends(allowed("read_reports"))]) -> dict:
     return {"email": who.who.email, "name": who.who.name, "team": who.who.team, "role": who.who.role}
 
 
-for part in (public, caller, api_reports.router, api_records.router, api_actions.router, api_ingest.router):
+for part in (
+    public,
+    caller,
+    api_reports.router,
+    api_records.router,
+    api_actions.router,
+    api_ingest.router,
+    api_access.router,
+):
     router.include_router(part)

@@ -24,7 +24,7 @@ from truce.web.api_common import (
     settings,
     store,
 )
-from truce.web.app import Caller, allowed
+from truce.web.app import Caller, allowed, login_guard
 from truce.web.schemas import (
     MAX_BIG_ID,
     MAX_ID,
@@ -345,7 +345,11 @@ def get_user(request: Request, who: Reader, user_id: RecordId):
     return records.get_record(store(request), "users", user_id)
 
 
-@router.post("/users", summary="Add a user, or change an existing one's team, role or password", response_model=UserOut)
+@router.post(
+    "/users",
+    summary="Add a user, or change an existing one's team, role or password (a new password ends their sessions)",
+    response_model=UserOut,
+)
 def add_user(request: Request, who: Annotated[Caller, Depends(allowed("manage_users"))], body: UserIn):
     from truce.services.logins import add_user as add
 
@@ -357,6 +361,9 @@ def add_user(request: Request, who: Annotated[Caller, Depends(allowed("manage_us
         name=body.name,
         password=body.password,
         actor=who.who.email,
+        revoke_tokens=body.revoke_tokens,
+        origin="api",
+        checks=login_guard(request).checks,
     )
     return records.get_record(store(request), "users", user_id)
 

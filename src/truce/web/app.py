@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from truce.config import TruceConfig
 from truce.domain.access import Forbidden, require
+from truce.services.login_guard import ChecksBusy, LoginGuard, Throttled
 from truce.services.logins import Who, session_user
 from truce.store.errors import StoreBusy
 from truce.web.safe_errors import SafeErrors
@@ -73,6 +74,7 @@ def create_app(
     )
     app.state.engine = engine
     app.state.config = config
+    app.state.login_guard = LoginGuard()  # its throttle counts live in the store; its check slots in this process
     app.state.config_path = Path(config_path).resolve() if config_path is not None else config_file(config)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(SafeErrors)  # around the rest: what escapes every handler is logged without secrets
@@ -159,6 +161,16 @@ async def off_the_loop(engine: Engine, read, *args):
     return await run_in_threadpool(read, *args)
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address, for throttling log-ins. Behind a proxy on this host, uvicorn puts the
+    address from X-Forwarded-For here (its --forwarded-allow-ips defaults to 127.0.0.1)."""
+    return request.client.host if request.client else None
+
+
+def login_guard(request: Request) -> LoginGuard:
+    return request.app.state.login_guard
+
+
 def allowed(action: str):
     """A dependency: the caller, who must be allowed `action` (and, with a cookie, carry the CSRF token)."""
 
@@ -213,6 +225,14 @@ def _errors(app: FastAPI) -> None:
         answer.headers["Retry-After"] = str(exc.retry_after)
         return answer
 
+    @app.exception_handler(Throttled)
+    async def throttled(request: Request, exc: Throttled):
+        return _wait_and_retry(request, 429, exc)
+
+    @app.exception_handler(ChecksBusy)
+    async def checks_busy(request: Request, exc: ChecksBusy):
+        return _wait_and_retry(request, 503, exc)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         headers = dict(exc.headers or {})
@@ -241,6 +261,18 @@ def _errors(app: FastAPI) -> None:
     for status, classes in _service_errors().items():
         for cls in classes:
             app.add_exception_handler(cls, _answer(status))
+
+
+def _wait_and_retry(request: Request, status: int, exc: Throttled | ChecksBusy):
+    """Too many password checks (429) or all slots busy (503): try again after Retry-After seconds."""
+    if _wants_page(request):
+        from truce.web.pages_base import refused
+
+        response = refused(request, str(exc), status)
+    else:
+        response = error(status, str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _methods_of(request: Request) -> list[str]:
@@ -280,6 +312,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
     from truce.services.metrics import MetricsError
     from truce.services.pricing import PricingError
     from truce.services.records import RecordConflict
+    from truce.services.revocation import NoSuchLogin, RevocationRefused
     from truce.services.survey import SurveyError
     from truce.services.targets import TargetError, TargetRefused
 
@@ -298,7 +331,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
             SurveyError,
             LoginError,
         ),
-        404: (NotFound,),
+        404: (NotFound, NoSuchLogin),
         409: (
             HandoffRefused,
             FeedbackRefused,
@@ -308,6 +341,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
             RecordConflict,
             IngestConflict,
             FunnelConfigRefused,
+            RevocationRefused,
         ),
     }
 

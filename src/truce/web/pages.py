@@ -13,8 +13,8 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from truce.web import charts, pages_money, pages_pipeline, pages_voice
-from truce.web.app import COOKIE, Caller, allowed
+from truce.web import charts, pages_access, pages_money, pages_pipeline, pages_voice
+from truce.web.app import COOKIE, Caller, allowed, client_address, login_guard
 from truce.web.pages_base import PageRoute, engine_and_config, render, shared, templates
 
 HERE = Path(__file__).parent
@@ -46,19 +46,29 @@ def favicon() -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return templates.TemplateResponse(request, "login.html", {"next": _safe(next), "error": None})
+    return templates.TemplateResponse(request, "login.html", {"next": _safe(next), "error": None, "email": ""})
 
 
 @router.post("/login")
 def login(request: Request, email: str = Form(...), password: str = Form(...), next: str = Form("/")) -> Response:
+    from truce.services.login_guard import ChecksBusy, Throttled
     from truce.services.logins import LoginError, log_in
 
+    def again(message: str, status: int, retry_after: int | None = None) -> Response:
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        context = {"next": _safe(next), "error": message, "email": email[:254]}
+        return templates.TemplateResponse(request, "login.html", context, status_code=status, headers=headers)
+
     try:
-        secret, _, _ = log_in(request.app.state.engine, email, password)
-    except LoginError as exc:
-        return templates.TemplateResponse(
-            request, "login.html", {"next": _safe(next), "error": str(exc)}, status_code=401
+        secret, _, _ = log_in(
+            request.app.state.engine, email, password, address=client_address(request), guard=login_guard(request)
         )
+    except Throttled as exc:
+        return again(str(exc), 429, exc.retry_after)
+    except ChecksBusy as exc:
+        return again(str(exc), 503, exc.retry_after)
+    except LoginError as exc:
+        return again(str(exc), 401)
     response = RedirectResponse(_safe(next), status_code=303)
     response.set_cookie(
         COOKIE, secret, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=14 * 86400
@@ -148,5 +158,5 @@ def _safe(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-for area in (pages_pipeline, pages_money, pages_voice):
+for area in (pages_pipeline, pages_money, pages_voice, pages_access):
     router.include_router(area.router)

@@ -32,7 +32,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(FILTERS)
 templates.env.filters["words"] = lambda key: "–" if key is None else str(key).replace("_", " ")
 
-# (path, label, the action that shows it). Every role reads reports; the audit trail is RevOps'.
+# (path, label, the action that shows it). Every role reads reports and sees its own access; the audit trail is RevOps'.
 NAV = (
     ("/", "Overview", "read_reports"),
     ("/funnel", "Funnel", "read_reports"),
@@ -44,6 +44,7 @@ NAV = (
     ("/survey", "Diagnostic", "read_reports"),
     ("/targets", "Targets", "read_reports"),
     ("/brief", "Brief", "read_reports"),
+    ("/access", "Access", "manage_own_credentials"),
     ("/audit", "Audit", "read_audit"),
 )
 

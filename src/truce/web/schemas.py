@@ -518,6 +518,7 @@ class UserIn(Strict):
     role: Literal["member", "viewer"] = "member"
     name: Text(200, 1) | None = None
     password: Annotated[str, StringConstraints(min_length=10, max_length=200), AfterValidator(printable)] | None = None
+    revoke_tokens: bool = Field(False, description="With a new password for an existing user: revoke their API tokens")
 
 
 # ---- actions --------------------------------------------------------------------------------------
