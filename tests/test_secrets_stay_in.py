@@ -63,6 +63,18 @@ def test_exports_leave_every_credential_out(secrets_in_store, tmp_path, fmt):
     assert b"eva@yourco.example" in (tmp_path / f"users.{fmt}").read_bytes()  # the rest is there
 
 
+def test_every_table_exports_and_the_throttle_keys_stay_in(secrets_in_store, tmp_path):
+    from truce.services.export import table_names
+
+    engine, _ = secrets_in_store
+    with pytest.raises(logins.LoginError):
+        logins.log_in(engine, "eva@yourco.example", "not her password", address="203.0.113.9")
+    for table in table_names():
+        assert export_table(engine, table, tmp_path / f"{table}.csv") >= 0
+    throttles = (tmp_path / "login_throttles.csv").read_text().splitlines()
+    assert len(throttles) == 3 and "key_hash" not in throttles[0]  # the email's count and the address's
+
+
 def test_an_export_over_a_readable_file_makes_it_the_owners_alone(secrets_in_store, tmp_path):
     engine, _ = secrets_in_store
     out = tmp_path / "users.csv"
