@@ -73,6 +73,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/handoffs"): "read_records",
     ("POST", "/api/v1/handoffs/{contact}/accept"): "decide_handoffs",
     ("POST", "/api/v1/handoffs/{contact}/reject"): "decide_handoffs",
+    ("POST", "/api/v1/handoffs/{contact}/assign"): "assign_handoffs",
     ("GET", "/api/v1/feedback"): "read_records",
     ("POST", "/api/v1/feedback"): "add_feedback",
     ("POST", "/api/v1/feedback/{item_id}/answer"): "answer_feedback",

@@ -159,7 +159,7 @@ def enrich_demo(engine) -> None:
             ratings = [3 + (number % 2)] * 20
             ratings[0] = 5 if team == "sales" else 2  # they see statement 1 very differently
             survey.record_response(
-                engine, round_name="2026-Q4", respondent_email=email, team=team, role="staff", ratings=ratings,
+                engine, round_name="2026-Q4", respondent_email=email, team=team, role=survey.respondent(engine, email)["role"], ratings=ratings,
                 at=dt.datetime(2026, 11, 10, tzinfo=dt.UTC),
             )  # fmt: skip
     with engine.connect() as conn:
@@ -539,7 +539,7 @@ def small_store(engine, spec: dict) -> None:
     for email, team in PEOPLE[:6]:
         ratings = [3] * 20
         ratings[0] = spec["sales_rating"] if team == "sales" else 3
-        survey.record_response(engine, round_name="2026-Q4", respondent_email=email, team=team, role="staff",
+        survey.record_response(engine, round_name="2026-Q4", respondent_email=email, team=team, role=survey.respondent(engine, email)["role"],
                                ratings=ratings, at=T0)  # fmt: skip
 
 

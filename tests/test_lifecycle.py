@@ -61,13 +61,13 @@ def test_a_history_must_be_continuous():
         check_history(FUNNEL, [(None, "inquiry"), ("sal", "sql")])
 
 
-def test_without_transitions_every_later_stage_and_every_exit_is_allowed():
+def test_without_transitions_every_later_stage_and_every_exit_is_allowed_and_leads_enter_at_inquiry_or_mql():
     text = config.default_text()
     start = text.index("[funnel.transitions]")
     end = text.index("# Sales must pick one of these codes")
     funnel = config.parse(text[:start] + text[end:]).funnel
     moves = funnel.moves()
-    assert moves[None] == ("inquiry", "mql", "sal", "sql", "opportunity", "customer")
+    assert moves[None] == ("inquiry", "mql")  # the first stage, or straight into the handoff queue
     assert moves["opportunity"] == ("customer", "recycled", "disqualified", "lost")
     assert moves["customer"] == ()
     assert moves["lost"] == ("inquiry", "mql")
@@ -92,3 +92,15 @@ def test_the_demo_company_history_obeys_the_signed_funnel():
     assert len(histories) == 2000
     for moves in histories.values():
         check_history(FUNNEL, moves)  # raises on the first illegal move
+
+
+def test_a_new_lead_enters_at_an_entry_stage_and_imported_history_anywhere_in_the_waterfall():
+    funnel = config.parse(config.default_text()).funnel
+    for stage in ("inquiry", "mql"):
+        assert check_move(funnel, None, stage).to_stage == stage
+    for stage in ("sal", "sql", "opportunity", "customer"):
+        with pytest.raises(IllegalMove, match="allowed from a lead with no earlier move: inquiry, mql"):
+            check_move(funnel, None, stage)
+        assert check_move(funnel, None, stage, history=True).to_stage == stage
+    with pytest.raises(IllegalMove, match="allowed from a lead with no earlier move: inquiry, mql, sal"):
+        check_move(funnel, None, "lost", history=True)  # history begins in the waterfall, not at an exit

@@ -34,7 +34,7 @@ DESCRIPTIONS = {
     "read_records": "list and read records (accounts, contacts, campaigns, touchpoints, opportunities)",
     "write_records": "create and update records",
     "ingest_events": "push batches of touchpoints and stage changes into the API",
-    "decide_handoffs": "accept or reject a handoff (a seller: the leads routed to them; a sales leader: any)",
+    "decide_handoffs": "accept or reject a handoff",
     "assign_handoffs": "give a waiting lead to another seller (RevOps, or a sales leader)",
     "add_feedback": "send one line of feedback",
     "answer_feedback": "set a feedback item's status and reply",
