@@ -33,6 +33,7 @@ from truce.store.models import (
     User,
 )
 from truce.web.app import create_app
+from truce.web.server import GuardedHttpTools
 
 CONFIG = truce_config.parse(truce_config.default_text(), "truce.toml")
 PAGES = {
@@ -464,6 +465,8 @@ def test_truce_demo_serve_prints_a_login_per_role_that_works(tmp_path, monkeypat
     result = CliRunner().invoke(app, ["demo", "--contacts", "100", "--serve", "--port", "8123", "--db", url])
     assert result.exit_code == 0, result.output
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
+    # Served with the limits on request headers of [serve] (tests/test_server_limits.py).
+    assert issubclass(served["http"], GuardedHttpTools) and served["http"].header_bytes == 16 * 1024
     assert "http://127.0.0.1:8123/" in result.output
     found = re.findall(r"(sales|marketing|revops|viewer)\s+│\s+(\S+@\S+)\s+│\s+(\S+)\s", result.output)
     assert {role for role, _, _ in found} == {"sales", "marketing", "revops", "viewer"}, result.output

@@ -6,7 +6,7 @@ calls. Who is asking comes from an API token (Authorization: Bearer …) or a se
 (HttpOnly, SameSite=Lax); a write made with the cookie must carry the session's CSRF token
 (form field `csrf`, or header X-CSRF-Token), so another site cannot post in a user's name.
 A request body larger than `max_body_bytes` is refused (413) before anything parses it.
-Security headers and the cross-site check are in truce.web.security.
+Security headers, the cross-site check and the slow-body cut-off are in truce.web.security.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def create_app(
     config came from, else ./truce.toml, where `truce serve` looks next time).
     """
     from truce.services.funnel_config import config_file
-    from truce.web.security import CrossSiteGuard
+    from truce.web.security import CrossSiteGuard, SlowBody
 
     app = _App(
         title="truce",
@@ -75,6 +75,7 @@ def create_app(
     app.state.config = config
     app.state.config_path = Path(config_path).resolve() if config_path is not None else config_file(config)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(SlowBody, idle=config.serve.body_idle_seconds, total=config.serve.body_seconds)
     app.add_middleware(CrossSiteGuard, cookie=COOKIE)
     _errors(app)
     from truce.web import api, api_docs, pages

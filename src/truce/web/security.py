@@ -13,14 +13,20 @@
   browsers send Origin with every cross-site POST (and with their same-origin ones), so only
   non-browser clients send neither, and they must still present the session's CSRF token. Requests
   with an API token (Authorization: Bearer) carry no ambient credential and are not checked.
+- **Slow bodies are cut off** (`SlowBody`): a body that stops arriving for `idle` seconds, or is
+  not all there after `total` seconds, answers 408 and the connection closes. Slow headers are the
+  server's to cut off (truce.web.server), before the app sees the request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import time
 from urllib.parse import urlsplit
 
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
@@ -167,3 +173,58 @@ def _refusal(scope, foreign: str):
         context = {"who": None, "csrf": None, "nav": [], "flash": None, "message": message}
         return templates.TemplateResponse(Request(scope), "refused.html", context, status_code=403)
     return JSONResponse({"error": message, "errors": []}, status_code=403)
+
+
+# ---- slow bodies ----------------------------------------------------------------------------------
+
+
+class BodyTooSlow(StarletteHTTPException):
+    def __init__(self, seconds: float, idle: bool):
+        why = (
+            f"no part of the request body arrived for {seconds:g} s"
+            if idle
+            else f"the request body took over {seconds:g} s"
+        )
+        super().__init__(408, f"{why}; send it again", headers={"Connection": "close"})
+
+
+class SlowBody:
+    """Answer 408 when a request body stalls for `idle` seconds or takes longer than `total` in all."""
+
+    def __init__(self, app, idle: float, total: float):
+        self.app, self.idle, self.total = app, idle, total
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        deadline, done, started = None, False, False
+
+        async def timed():
+            nonlocal deadline, done
+            if done:  # the body is in: a later receive waits for the client to leave, as long as it likes
+                return await receive()
+            now = time.monotonic()
+            deadline = deadline or now + self.total
+            idle = self.idle <= deadline - now
+            try:
+                message = await asyncio.wait_for(receive(), timeout=self.idle if idle else max(deadline - now, 0))
+            except TimeoutError:
+                raise BodyTooSlow(self.idle if idle else self.total, idle) from None
+            done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed, watched)
+        except BodyTooSlow as exc:
+            if started:
+                raise
+            await _answer(exc)(scope, receive, send)
+
+
+def _answer(exc: StarletteHTTPException) -> JSONResponse:
+    return JSONResponse({"error": exc.detail, "errors": []}, status_code=exc.status_code, headers=exc.headers)
