@@ -1,5 +1,5 @@
 """What every response carries and what is refused at the door: security headers, cross-site
-log-ins and writes, and Swagger UI from our own server.
+log-ins and writes, Swagger UI from our own server, and recomputation on demand per person.
 
 Slow and oversized requests are checked against a real server in tests/test_server_limits.py;
 the policy is checked in chromium in tests/test_web_browser.py.
@@ -20,6 +20,7 @@ from truce.services.logins import add_user, create_token
 from truce.store import db
 from truce.store.models import FeedbackItem, WebSession
 from truce.web.app import COOKIE, create_app
+from truce.web.report_cache import FRESH_LIMITED, FreshLimit
 
 CONFIG = truce_config.parse(truce_config.default_text(), "truce.toml")
 PASSWORD = "correct horse battery"
@@ -254,3 +255,72 @@ def test_the_api_docs_page_loads_swagger_ui_from_our_own_server(app):
     assert "validatorUrl: null" in client.get("/static/swagger.js").text  # no badge from another site
     assert client.get("/api/v1/docs/../../etc/passwd").status_code == 404
     assert client.get("/api/v1/docs/redoc.standalone.js").status_code == 404
+
+
+# ---- recomputation on demand, per person ---------------------------------------------------------
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_fresh_recomputation_is_limited_per_person_and_report(app, engine):
+    clock = Clock()
+    app.state.fresh_limit = FreshLimit(60, clock=clock)
+    eva, mia = (create_token(engine, email=e) for e in ("eva@yourco.example", "mia@yourco.example"))
+    eva_api = client_of(app, authorization=f"Bearer {eva}", **{"cache-control": "no-cache"})
+    mia_api = client_of(app, authorization=f"Bearer {mia}", **{"cache-control": "no-cache"})
+    themes, sla = "/api/v1/reports/feedback-themes", "/api/v1/reports/sla"
+
+    first = eva_api.get(themes)
+    assert first.headers["x-truce-cache"] == "miss" and FRESH_LIMITED not in first.headers
+    clock.now += 10
+    again = eva_api.get(themes)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again.headers["x-truce-cache"] == "hit"  # the kept report, not a recomputation
+    assert again.headers[FRESH_LIMITED] == "50"
+    # Another person, and another report, have their own turn.
+    assert mia_api.get(themes).headers["x-truce-cache"] == "miss"
+    assert eva_api.get(sla).headers["x-truce-cache"] == "miss"
+    clock.now += 50
+    later = eva_api.get(themes)
+    assert later.headers["x-truce-cache"] == "miss" and FRESH_LIMITED not in later.headers
+    # Without no-cache nobody is limited or told anything.
+    plain = client_of(app, authorization=f"Bearer {eva}").get(themes)
+    assert plain.headers["x-truce-cache"] == "hit" and FRESH_LIMITED not in plain.headers
+
+
+def test_a_page_asked_afresh_too_often_is_shown_from_the_kept_reports(app):
+    clock = Clock()
+    app.state.fresh_limit = FreshLimit(60, clock=clock)
+    page = logged_in(app, accept="text/html")
+    assert page.get("/feedback", headers={"cache-control": "no-cache"}).status_code == 200
+    computed = app.state.report_cache.counts["miss"]
+    clock.now += 1
+    response = page.get("/feedback", headers={"cache-control": "no-cache"})
+    assert response.status_code == 200 and "Items and answers" in response.text
+    assert response.headers[FRESH_LIMITED] == "59"
+    assert app.state.report_cache.counts["miss"] == computed  # nothing was recomputed
+
+
+def test_the_limit_forgets_people_whose_wait_is_over():
+    clock = Clock()
+    limit = FreshLimit(60, clock=clock, most=3)
+    assert [limit.wait(who, "report") for who in "abc"] == [0, 0, 0]
+    clock.now += 61
+    assert limit.wait("d", "report") == 0  # full: the three whose wait is over are forgotten
+    assert len(limit._last) == 1
+    assert limit.wait("d", "report") == 60
+    assert FreshLimit(0).wait("a", "report") == 0 and FreshLimit(0).wait("a", "report") == 0
+
+
+def test_the_limit_is_a_setting_of_the_serve_section():
+    assert CONFIG.serve.fresh_seconds == 60
+    text = truce_config.default_text().replace("fresh_seconds = 60", "fresh_seconds = 5")
+    assert truce_config.parse(text).serve.fresh_seconds == 5
+    with pytest.raises(truce_config.ConfigError, match="serve.fresh_seconds"):
+        truce_config.parse(truce_config.default_text().replace("fresh_seconds = 60", "fresh_seconds = -1"))

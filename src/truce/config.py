@@ -331,6 +331,9 @@ class Serve(_Strict):
     # answered 408 and its connection closed (a 16 MB batch at 1 Mbit/s takes about 130 s).
     body_idle_seconds: float = Field(default=30, gt=0, le=3600)
     body_seconds: float = Field(default=300, gt=0, le=86_400)
+    # `Cache-Control: no-cache` recomputes a report for its reader at most once per this many
+    # seconds per report and person; within it they get the kept report (0: no limit).
+    fresh_seconds: int = Field(default=60, ge=0, le=86_400)
 
 
 class TruceConfig(_Strict):

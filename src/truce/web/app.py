@@ -61,6 +61,7 @@ def create_app(
     config came from, else ./truce.toml, where `truce serve` looks next time).
     """
     from truce.services.funnel_config import config_file
+    from truce.web.report_cache import FreshNote
     from truce.web.security import CrossSiteGuard, SlowBody
 
     app = _App(
@@ -77,6 +78,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(SlowBody, idle=config.serve.body_idle_seconds, total=config.serve.body_seconds)
     app.add_middleware(CrossSiteGuard, cookie=COOKIE)
+    app.add_middleware(FreshNote)
     _errors(app)
     from truce.web import api, api_docs, pages
 
