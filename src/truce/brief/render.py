@@ -7,7 +7,8 @@ request. Its Content-Security-Policy (a <meta> in the file, and the web app's he
 serves it) allows exactly those inline scripts and styles by their hashes: were a name in the
 brief ever to slip through unescaped as a <script>, a browser would not run it.
 
-The Markdown has the same sections and numbers, as tables, without charts.
+The Markdown has the same sections and numbers, as tables, without charts; what users wrote is
+escaped for it (truce.brief.markdown).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from truce.brief.format import FILTERS
+from truce.brief.format import FILTERS, NOTHING
 
 TITLES = {
     "decisions": "Decisions needed",
@@ -45,6 +46,19 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    return env
+
+
+def _markdown_environment() -> jinja2.Environment:
+    """Every value printed is escaped for Markdown (truce.brief.markdown), as HTML autoescaping does for HTML."""
+    from truce.brief import markdown
+
+    env = _environment(autoescape=False)
+    env.finalize = markdown.escape
+    env.filters.update(
+        {name: markdown.formatted(FILTERS[name]) for name in ("money", "pct", "num", "signed", "day", "moment")}
+    )
+    env.filters["cell"] = lambda value: NOTHING if value is None else value  # escaping keeps it in its cell
     return env
 
 
@@ -88,5 +102,5 @@ def render_html(brief: dict) -> str:
 
 
 def render_markdown(brief: dict) -> str:
-    template = _environment(autoescape=False).get_template("brief.md.j2")
+    template = _markdown_environment().get_template("brief.md.j2")
     return template.render(b=brief, s=brief["sections"], titles=TITLES, owners=OWNERS)
