@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import html
 import json
 import re
@@ -411,6 +413,20 @@ def test_the_html_inlines_plotly_once_and_points_nowhere(page):
     assert own.count('class="plotly-graph-div"') >= 6
 
 
+def test_the_html_allows_its_own_inline_scripts_and_styles_and_nothing_else(page):
+    """Its Content-Security-Policy (a <meta>) names each inline script and stylesheet by its hash:
+    a script added by anything else, e.g. a name that escaped escaping, would not run."""
+    policy = html.unescape(re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)[1])
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["default-src"] == "'none'" and "unsafe" not in policy
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.DOTALL)
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", page, re.DOTALL)
+    assert len(scripts) == 2 and len(styles) == 1
+    digest = lambda text: "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"  # noqa: E731
+    assert directives["script-src"].split() == [digest(text) for text in scripts]
+    assert digest(styles[0]) in directives["style-src"].split()
+
+
 def _key_numbers(brief: dict) -> list[str]:
     """Strings both renderings must show: decisions, funnel entries, breaches, money."""
     s = brief["sections"]
@@ -425,12 +441,23 @@ def _key_numbers(brief: dict) -> list[str]:
     return found
 
 
+def _text_of(page: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def shown_markdown(markdown: str) -> str:
+    """The text a reader sees once a CommonMark renderer (with GitHub's tables) has rendered it."""
+    from markdown_it import MarkdownIt
+
+    return _text_of(MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown))
+
+
 def test_html_and_markdown_show_the_same_key_numbers(brief, page):
     markdown = render_markdown(brief)
-    text_of_page = html.unescape(re.sub(r"<[^>]+>", " ", PLOTLY_SCRIPT.sub("", page)))
-    text_of_page = re.sub(r"\s+", " ", text_of_page)
+    text_of_markdown = shown_markdown(markdown)
+    text_of_page = _text_of(PLOTLY_SCRIPT.sub("", page))
     for wanted in _key_numbers(brief):
-        assert wanted in markdown, wanted
+        assert re.sub(r"\s+", " ", wanted) in text_of_markdown, wanted
         assert re.sub(r"\s+", " ", wanted) in text_of_page, wanted
     for row in brief["sections"]["funnel"]["rows"]:
         label = f"{row['label']} (exit)" if row["exit"] else row["label"]

@@ -263,3 +263,61 @@ def test_every_main_page_is_kept_as_a_screenshot(local_page, site, size):
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000, name
     assert page.outside == []
+
+
+# ---- the Content-Security-Policy -----------------------------------------------------------------
+
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} ${e.sample || ""}`));
+"""
+
+
+def _watch_console(page) -> list[str]:
+    """Every console error and CSP violation the page and its frames report, from now on."""
+    seen: list[str] = []
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", lambda message: seen.append(message.text) if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: seen.append(f"uncaught: {error}"))
+    return seen
+
+
+def test_every_page_draws_its_charts_under_its_policy_and_nothing_is_blocked(local_page, site):
+    base, _, _ = site
+    page = local_page
+    seen = _watch_console(page)
+    current, charts = None, 0
+    for name, (role, path) in SCREENSHOTS.items():
+        if role != current:
+            page.context.clear_cookies()
+            log_in(page, site, role)
+            current = role
+        response = page.goto(base + path)
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        _show(page, base + path)
+        drawn = page.locator(".js-plotly-plot .main-svg").count()
+        assert drawn >= page.locator("[data-figure]").count(), name  # every figure became a chart
+        charts += page.locator("[data-figure]").count()
+        if name == "brief":
+            frame = page.frame_locator("iframe[data-fit]")
+            assert frame.locator(".js-plotly-plot .main-svg").count() >= 3  # the brief's own inline scripts ran
+    assert charts >= 10
+    assert not [text for text in seen if "Content Security Policy" in text or "CSP violation" in text], seen
+    assert not [text for text in seen if text.startswith("uncaught")], seen
+    assert page.outside == []
+
+
+def test_the_api_docs_page_runs_swagger_ui_from_our_server_under_its_policy(local_page, site):
+    base, _, _ = site
+    page = local_page
+    seen = _watch_console(page)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(base + "/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+    assert page.locator(".swagger-ui .opblock").count() >= 20  # one per route
+    assert page.locator(".swagger-ui .title").first.inner_text().startswith("truce")
+    assert all(url.startswith(base) for url in requested), requested
+    assert not [text for text in seen if "Content Security Policy" in text or "CSP violation" in text], seen
+    assert page.outside == []

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from truce import config as truce_config
+from truce.brief.render import policy
 from truce.domain.access import PERMISSIONS, ROLES
 from truce.services import demo as demo_service
 from truce.services import handoff
@@ -32,6 +33,7 @@ from truce.store.models import (
     User,
 )
 from truce.web.app import create_app
+from truce.web.server import GuardedHttpTools
 
 CONFIG = truce_config.parse(truce_config.default_text(), "truce.toml")
 PAGES = {
@@ -129,7 +131,11 @@ def test_every_page_renders_for_the_roles_allowed_with_only_their_links_and_form
         pages[path] = response.text
         # Nothing but our own server: no CDN, no web font; charts draw with the plotly.js we serve.
         assert not re.search(r'(src|href)="(https?:)?//', response.text), path
-        if "Plotly.newPlot" in response.text:
+        # Nothing inline that the Content-Security-Policy would block: no script without a src, no
+        # style element or attribute, no event handler attribute (truce.web.security).
+        assert not re.search(r"<script(?![^>]*\bsrc=)", response.text, re.I), path
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=", response.text, re.I), path
+        if "data-figure=" in response.text:
             assert '<script src="/static/plotly.min.js"></script>' in response.text, path
     assert ('href="/audit"' in pages["/"]) == (role == "revops")
     assert all(f'href="{path}"' in pages["/"] for path in PAGES if path != "/audit")
@@ -413,6 +419,12 @@ def test_the_brief_is_framed_and_downloadable(shared_engine, logins):
     download = client.get("/brief/download?period=2026-W46")
     assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
     assert "Joint revenue meeting — 2026-W46" in download.text
+    # Our /brief page may frame it, no other; its policy is the brief's own (tests/test_brief.py).
+    view = client.get("/brief/view?period=2026-W46")
+    assert view.headers["x-frame-options"] == "SAMEORIGIN"
+    assert view.headers["content-security-policy"].endswith("; frame-ancestors 'self'")
+    assert view.headers["content-security-policy"].startswith(policy())
+    assert client.get("/brief").headers["x-frame-options"] == "DENY"
 
 
 def test_the_audit_trail_filters_by_who_and_what(engine, logins):
@@ -454,6 +466,8 @@ def test_truce_demo_serve_prints_a_login_per_role_that_works(tmp_path, monkeypat
     result = CliRunner().invoke(app, ["demo", "--contacts", "100", "--serve", "--port", "8123", "--db", url])
     assert result.exit_code == 0, result.output
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
+    # Served with the limits on request headers of [serve] (tests/test_server_limits.py).
+    assert issubclass(served["http"], GuardedHttpTools) and served["http"].header_bytes == 16 * 1024
     assert "http://127.0.0.1:8123/" in result.output
     found = re.findall(r"(sales|marketing|revops|viewer)\s+│\s+(\S+@\S+)\s+│\s+(\S+)\s", result.output)
     assert {role for role, _, _ in found} == {"sales", "marketing", "revops", "viewer"}, result.output

@@ -325,6 +325,17 @@ class Serve(_Strict):
     # Bodies larger than this are refused (413) before they are parsed; a full ingest batch of
     # 10,000 touchpoints is about 4 MB of JSON.
     max_request_megabytes: int = Field(default=16, ge=1, le=1024)
+    # A connection whose request line and headers are not all in within this many seconds, or run
+    # past this many bytes, is closed (408 / 431) before the app sees it (truce.web.server).
+    header_seconds: float = Field(default=10, gt=0, le=600)
+    header_kilobytes: int = Field(default=16, ge=1, le=1024)
+    # A body that stops arriving for this long, or is not all there after the second limit, is
+    # answered 408 and its connection closed (a 16 MB batch at 1 Mbit/s takes about 130 s).
+    body_idle_seconds: float = Field(default=30, gt=0, le=3600)
+    body_seconds: float = Field(default=300, gt=0, le=86_400)
+    # `Cache-Control: no-cache` recomputes a report for its reader at most once per this many
+    # seconds per report and person; within it they get the kept report (0: no limit).
+    fresh_seconds: int = Field(default=60, ge=0, le=86_400)
 
 
 class TruceConfig(_Strict):

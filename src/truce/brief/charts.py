@@ -1,14 +1,15 @@
 """The brief's charts: Plotly figures as <div>s drawn by the plotly.js the page inlines once.
 
 Each function takes a section of the brief's data and returns the figure's HTML, or None when
-there is nothing to draw. Figures are rendered without plotly.js (`include_plotlyjs=False`)
-and without the mode bar, so nothing on the page points anywhere.
+there is nothing to draw. A figure is data in an attribute, drawn by the figures.js the page
+inlines (truce.figures), without the mode bar, so nothing on the page points anywhere. Names that
+people wrote pass through `plain`, so a chart shows them as written.
 """
 
 from __future__ import annotations
 
 from truce.brief.format import words
-from truce.figures import MARKETING, SALES, figure, html
+from truce.figures import MARKETING, SALES, figure, html, plain
 
 BEFORE, NOW, PROMISE = "#a0aec0", "#2b6cb0", "#2f855a"
 TEAM_COLOURS = {"sales": SALES, "marketing": MARKETING}
@@ -41,7 +42,7 @@ def _labels(names: list[str], width: int = 26) -> list[str]:
         for word in words_left:
             if lines[-1] and len(lines[-1]) + 1 + len(word) > width:
                 lines.append("")
-            lines[-1] = f"{lines[-1]} {word}".strip()
+            lines[-1] = f"{lines[-1]} {plain(word)}".strip()
         label = "<br>".join(lines[:2]) + ("…" if len(lines) > 2 else "")
         while label in labels:
             label += " "  # plotly merges equal categories; a trailing space keeps them apart
@@ -81,7 +82,7 @@ def funnel(section: dict, now: str, before: str) -> str | None:
     if not any(r["entered"] or r["previous"] for r in rows):
         return None
     fig = figure()
-    labels = [words(r["stage"]) for r in rows]
+    labels = [plain(words(r["stage"])) for r in rows]
     _bar(fig, name=before, x=labels, y=[r["previous"] for r in rows], colour=BEFORE)
     _bar(fig, name=now, x=labels, y=[r["entered"] for r in rows], colour=NOW, text=[str(r["entered"]) for r in rows])
     fig.update_yaxes(title_text="entered the stage")
@@ -126,7 +127,7 @@ def cold_leads(section: dict, now: str, before: str) -> str | None:
     if not any(r["went_cold"] or r["previous"] for r in rows):
         return None
     fig = figure(height=260)
-    teams = [r["team"] for r in rows]
+    teams = [plain(r["team"]) for r in rows]
     _bar(fig, name=before, x=teams, y=[r["previous"] for r in rows], colour=BEFORE)
     _bar(fig, name=now, x=teams, y=[r["went_cold"] for r in rows], colour=NOW, text=[str(r["went_cold"]) for r in rows])
     fig.update_yaxes(title_text="leads gone cold")
@@ -154,7 +155,7 @@ def feedback(section: dict) -> str | None:
     if not rows:
         return None
     fig = figure(height=max(180, 60 + 34 * len(rows)))
-    _bar(fig, name="items", x=[words(r["kind"]) for r in rows], y=[r["count"] for r in rows], colour=SALES,
+    _bar(fig, name="items", x=[plain(words(r["kind"])) for r in rows], y=[r["count"] for r in rows], colour=SALES,
          horizontal=True, text=[str(r["count"]) for r in rows])  # fmt: skip
     fig.update_layout(showlegend=False)
     fig.update_yaxes(autorange="reversed")

@@ -1,16 +1,25 @@
 """Render the brief's data as one self-contained HTML page, or as Markdown.
 
-The HTML carries its own small stylesheet and plotly.js (from the installed plotly package)
-inlined once in a <script id="plotly-js">; it references no URL, font or image, so opening it
-makes no request. The Markdown has the same sections and numbers, as tables, without charts.
+The HTML carries its own small stylesheet (brief.css), plotly.js (from the installed plotly
+package) inlined once in a <script id="plotly-js">, and the script that draws the charts from
+their data (truce.figures, brief.js); it references no URL, font or image, so opening it makes no
+request. Its Content-Security-Policy (a <meta> in the file, and the web app's header when it
+serves it) allows exactly those inline scripts and styles by their hashes: were a name in the
+brief ever to slip through unescaped as a <script>, a browser would not run it.
+
+The Markdown has the same sections and numbers, as tables, without charts; what users wrote is
+escaped for it (truce.brief.markdown).
 """
 
 from __future__ import annotations
 
+import functools
+from importlib import resources
+
 import jinja2
 from markupsafe import Markup
 
-from truce.brief.format import FILTERS
+from truce.brief.format import FILTERS, NOTHING
 
 TITLES = {
     "decisions": "Decisions needed",
@@ -40,22 +49,58 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     return env
 
 
-def _plotly_js() -> str:
-    """plotly.js as the installed plotly package ships it, safe inside a <script> element."""
+def _markdown_environment() -> jinja2.Environment:
+    """Every value printed is escaped for Markdown (truce.brief.markdown), as HTML autoescaping does for HTML."""
+    from truce.brief import markdown
+
+    env = _environment(autoescape=False)
+    env.finalize = markdown.escape
+    env.filters.update(
+        {name: markdown.formatted(FILTERS[name]) for name in ("money", "pct", "num", "signed", "day", "moment")}
+    )
+    env.filters["cell"] = lambda value: NOTHING if value is None else value  # escaping keeps it in its cell
+    return env
+
+
+@functools.cache
+def _inline() -> dict[str, str]:
+    """The brief's inline stylesheet and scripts, each exactly as the page holds it."""
     from plotly.offline import get_plotlyjs
 
-    return get_plotlyjs().replace("</script", "<\\/script")
+    from truce.figures import script
+
+    return {
+        "style": _source("brief.css"),
+        "plotly_js": get_plotlyjs().replace("</script", "<\\/script"),  # safe inside a <script> element
+        "figures_js": script() + _source("brief.js"),
+    }
+
+
+def _source(name: str) -> str:
+    return resources.files("truce.brief").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def policy() -> str:
+    """The brief's Content-Security-Policy: nothing from anywhere, but its own inline scripts and styles."""
+    from truce.figures import plotly_style_hashes, sha256
+
+    inline = _inline()
+    scripts = " ".join(f"'{sha256(inline[name])}'" for name in ("plotly_js", "figures_js"))
+    styles = " ".join(f"'{source}'" for source in (sha256(inline["style"]), *plotly_style_hashes()))
+    return f"default-src 'none'; script-src {scripts}; style-src {styles}; img-src data:; base-uri 'none'; form-action 'none'"
 
 
 def render_html(brief: dict) -> str:
     from truce.brief.charts import all_charts
 
     charts = {name: Markup(html) if html else None for name, html in all_charts(brief).items()}
+    inline = {name: Markup(text) for name, text in _inline().items()}
     template = _environment(autoescape=True).get_template("brief.html.j2")
     return template.render(b=brief, s=brief["sections"], titles=TITLES, owners=OWNERS, charts=charts,
-                           plotly_js=Markup(_plotly_js()))  # fmt: skip
+                           policy=policy(), **inline)  # fmt: skip
 
 
 def render_markdown(brief: dict) -> str:
-    template = _environment(autoescape=False).get_template("brief.md.j2")
+    template = _markdown_environment().get_template("brief.md.j2")
     return template.render(b=brief, s=brief["sections"], titles=TITLES, owners=OWNERS)

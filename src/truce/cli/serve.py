@@ -29,6 +29,7 @@ def serve(
     """
     import uvicorn
 
+    from truce.web import server
     from truce.web.app import create_app
 
     with handled():
@@ -37,4 +38,4 @@ def serve(
     app = create_app(store, loaded, max_body_bytes=loaded.serve.max_request_megabytes << 20)
     console.print(f"truce is serving on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)")
     console.print(f"RevOps' funnel edits are saved to {app.state.config_path}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=server.protocol(loaded.serve))

@@ -6,6 +6,7 @@ calls. Who is asking comes from an API token (Authorization: Bearer …) or a se
 (HttpOnly, SameSite=Lax); a write made with the cookie must carry the session's CSRF token
 (form field `csrf`, or header X-CSRF-Token), so another site cannot post in a user's name.
 A request body larger than `max_body_bytes` is refused (413) before anything parses it.
+Security headers, the cross-site check and the slow-body cut-off are in truce.web.security.
 """
 
 from __future__ import annotations
@@ -63,13 +64,15 @@ def create_app(
     config came from, else ./truce.toml, where `truce serve` looks next time).
     """
     from truce.services.funnel_config import config_file
+    from truce.web.report_cache import FreshNote
+    from truce.web.security import CrossSiteGuard, SlowBody
 
-    app = FastAPI(
+    app = _App(
         title="truce",
         version="1",
         description="The shared revenue system for sales and marketing: records, reports and event ingestion.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # truce.web.api_docs serves Swagger UI from an installed package
         redoc_url=None,
     )
     app.state.engine = engine
@@ -77,13 +80,25 @@ def create_app(
     app.state.login_guard = LoginGuard()  # its throttle counts live in the store; its check slots in this process
     app.state.config_path = Path(config_path).resolve() if config_path is not None else config_file(config)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
-    app.add_middleware(SafeErrors)  # around the rest: what escapes every handler is logged without secrets
+    app.add_middleware(SlowBody, idle=config.serve.body_idle_seconds, total=config.serve.body_seconds)
+    app.add_middleware(CrossSiteGuard, cookie=COOKIE)
+    app.add_middleware(FreshNote)
+    app.add_middleware(SafeErrors)  # outermost of ours: what escapes every handler is logged without secrets
     _errors(app)
-    from truce.web import api, pages
+    from truce.web import api, api_docs, pages
 
     app.include_router(api.router)
+    app.include_router(api_docs.router)
     app.include_router(pages.router)
     return app
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self):
+        # Outside every other layer, so that the answers they make (a 500 included) carry the headers too.
+        from truce.web.security import SecurityHeaders
+
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -146,10 +161,12 @@ async def caller(request: Request) -> Caller:
         who, token_id, used_long_ago = found
         if used_long_ago:  # a write may wait for the store's one writer: never on the event loop
             await run_in_threadpool(touch_token, engine, token_id)
+        request.state.user_id = who.id  # whose turn it is, for limits per person (report_cache.FreshLimit)
         return Caller(who, None)
     found = await off_the_loop(engine, session_user, engine, request.cookies.get(COOKIE))
     if found is None:
         raise NotLoggedIn("log in, or send an API token as Authorization: Bearer <token>")
+    request.state.user_id = found[0].id
     return Caller(*found)
 
 

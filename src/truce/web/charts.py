@@ -1,22 +1,23 @@
 """The web pages' charts: Plotly figures as <div>s, drawn by the plotly.js the page loads from /static.
 
 Each function takes a service's plain result and returns the figure's HTML, or None when there
-is nothing to draw. Figures are rendered without plotly.js (`include_plotlyjs=False`) and
-without the mode bar, so a page makes no request but to our own server.
+is nothing to draw. A figure is data in an attribute, drawn by /static/figures.js (truce.figures),
+without the mode bar, so a page makes no request but to our own server and holds no inline script.
+Every label that may come from what someone wrote passes through `plain`, so it shows as written.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from truce.figures import BOTH, MARKETING, SALES, figure, html
+from truce.figures import BOTH, MARKETING, SALES, figure, html, plain
 
 GOOD, BAD, MUTED = "#2f855a", "#c53030", "#a0aec0"
 TEAM_COLOURS = {"sales": SALES, "marketing": MARKETING, "revops": "#2c7a7b"}
 
 
 def _words(key) -> str:
-    return "(none)" if key is None else str(key).replace("_", " ")
+    return "(none)" if key is None else plain(str(key).replace("_", " "))
 
 
 def funnel_volume(stages: list[dict]) -> str | None:
@@ -28,7 +29,7 @@ def funnel_volume(stages: list[dict]) -> str | None:
     fig = figure(300)
     fig.add_trace(
         go.Funnel(
-            y=[s["label"] for s in stages],
+            y=[plain(s["label"]) for s in stages],
             x=[s["entered"] for s in stages],
             textinfo="value+percent initial",
             marker={"color": [TEAM_COLOURS.get(s.get("team"), BOTH) for s in stages]},
@@ -107,7 +108,7 @@ def grouped(
 
     fig = figure(320, title)
     for name, values in groups.items():
-        fig.add_trace(go.Bar(name=name, x=[_words(label) for label in labels], y=values,
+        fig.add_trace(go.Bar(name=plain(name), x=[_words(label) for label in labels], y=values,
                              marker_color=(colours or {}).get(name)))  # fmt: skip
     return html(fig)
 
@@ -142,7 +143,7 @@ def perception_gaps(gaps: list[dict], shown: int = 10) -> str | None:
     fig.add_trace(
         go.Bar(
             x=[g["gap"] for g in top],
-            y=[f"{g['statement'].upper()} {_words(g['theme'])}" for g in top],
+            y=[f"{plain(g['statement'].upper())} {_words(g['theme'])}" for g in top],
             orientation="h",
             marker_color=[SALES if g["gap"] > 0 else MARKETING for g in top],
             text=[f"{g['gap']:+.2f}" for g in top],
@@ -161,7 +162,7 @@ def attainment(rows: list[dict]) -> str | None:
         return None
     import plotly.graph_objects as go
 
-    labels = [f"{r['period']} {r['team']} {_words(r['metric'])}" for r in rows]
+    labels = [plain(f"{r['period']} {r['team']} ") + _words(r["metric"]) for r in rows]
     fig = figure(max(220, 46 * len(rows) + 80))
     fig.add_trace(go.Bar(name="so far", y=labels, x=[r["attainment"] for r in rows], orientation="h",
                          marker_color=MARKETING))  # fmt: skip

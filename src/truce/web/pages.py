@@ -18,7 +18,7 @@ from truce.web.app import COOKIE, Caller, allowed, client_address, login_guard
 from truce.web.pages_base import PageRoute, engine_and_config, render, shared, templates
 
 HERE = Path(__file__).parent
-STATIC = {"truce.css": "text/css", "truce.js": "text/javascript"}
+STATIC = {"truce.css": "text/css", "truce.js": "text/javascript", "swagger.js": "text/javascript"}
 COLD_RECENT_DAYS = 30
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -29,6 +29,14 @@ def plotly_js() -> FileResponse:
 
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+
+@router.get("/static/figures.js")
+def figures_js() -> Response:
+    """The script that draws every chart from its data (truce.figures), shared with the brief."""
+    from truce.figures import script
+
+    return Response(script(), media_type="text/javascript")
 
 
 @router.get("/static/{name}")

@@ -52,7 +52,11 @@ def feedback(
     today = dt.datetime.now(dt.UTC).date()
     start = today - dt.timedelta(days=89)
     themes = shared(
-        request, "feedback_themes", lambda: feedback_themes(engine, config, start=start, end=today), start=start, end=today
+        request,
+        "feedback_themes",
+        lambda: feedback_themes(engine, config, start=start, end=today),
+        start=start,
+        end=today,
     )
     kinds_chart = charts.bars(list(themes["counts"]), list(themes["counts"].values()), colour=charts.SALES)
     more = with_query("/feedback", status=status, kind=kind, mine=mine, limit=limit + FEEDBACK_SHOWN) + "#items"
@@ -216,7 +220,9 @@ def brief_download(request: Request, period: str = "", who: Caller = Depends(all
 
 def _brief(request: Request, who: Caller, period: str, download: bool) -> Response:
     from truce.brief import render_html
+    from truce.brief.render import policy
     from truce.services.brief import BriefError, build_brief
+    from truce.web.security import framed_by_our_pages
 
     engine, config = engine_and_config(request)
     asked = period.strip() or None
@@ -229,7 +235,7 @@ def _brief(request: Request, who: Caller, period: str, download: bool) -> Respon
         label, html = shared(request, "brief", page, period=asked)
     except BriefError as exc:
         return render(request, who, "refused.html", status=400, message=str(exc))
-    headers = {}
+    headers = framed_by_our_pages(policy())  # its inline scripts by their hashes; /brief shows it in a frame
     if download:
         headers["Content-Disposition"] = f'attachment; filename="truce-brief-{label}.html"'
     return HTMLResponse(html, headers=headers)

@@ -8,7 +8,9 @@ Every unit of work that changes data — the CLI and imports in another process 
 it, so a new revision means the report is computed afresh on the next read: nobody is shown
 numbers older than the last write. Log-ins, sessions and token use do not move it. Reports "as of now" (SLA
 clocks, cold leads) also age, so an entry is reused for `[serve] report_cache_seconds` at most.
-A client that must see a fresh computation sends `Cache-Control: no-cache`.
+A client that must see a fresh computation sends `Cache-Control: no-cache`; each person gets one
+such recomputation per report per `[serve] fresh_seconds` (FreshLimit). Beyond that they are given
+the kept report — a read is never refused — and the answer says so in `X-Truce-Fresh-Limited`.
 
 When several readers ask for the same missing report at once, one computes it and the others
 wait for its answer; otherwise a change of the data would start fifty computations of each report.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import queue
 import sys
@@ -238,6 +241,39 @@ def _size(value: Any) -> int:
 
 
 WROTE = "truce_wrote"  # a browser's cookie: the data revision right after its last write
+FRESH_LIMITED = "X-Truce-Fresh-Limited"  # seconds until the reader may have this report recomputed again
+
+
+class FreshLimit:
+    """One recomputation on demand (`no-cache`) per report per person per `seconds`: without it any
+    reader could keep a core busy recomputing the slowest report, over and over."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic, most: int = 10_000):
+        self.seconds, self.clock, self.most = seconds, clock, most
+        self._last: dict[Hashable, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, who: Hashable, key: Hashable) -> float:
+        """0 when `who` may have `key` recomputed now (and it is noted), else the seconds left to wait."""
+        if self.seconds <= 0:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            last = self._last.get((who, key))
+            if last is not None and now - last < self.seconds:
+                return self.seconds - (now - last)
+            if len(self._last) >= self.most:  # forget those whose wait is over
+                self._last = {k: t for k, t in self._last.items() if now - t < self.seconds}
+            self._last[(who, key)] = now
+            return 0.0
+
+
+def fresh_limit_of(request: Request) -> FreshLimit:
+    state = request.app.state
+    found = getattr(state, "fresh_limit", None)
+    if found is None:
+        found = state.fresh_limit = FreshLimit(state.config.serve.fresh_seconds)
+    return found
 
 
 def cache_of(request: Request) -> ReportCache:
@@ -254,6 +290,7 @@ def cache_of(request: Request) -> ReportCache:
 def remembered(request: Request, key: Hashable, compute: Callable[[], Any]) -> Answer:
     """The report `key` for the data and config the app has now, or one a little older (see the module)."""
     revision, fresh, may_lag, revision_of = _asking(request, data_revision(request.app.state.engine))
+    fresh = fresh and _fresh_allowed(request, key)
     answer = cache_of(request).get(key, revision, compute, fresh=fresh, may_lag=may_lag, revision_of=revision_of)
     _note_lag(request, answer)
     return answer
@@ -266,6 +303,7 @@ async def remembered_soon(request: Request, key: Hashable, compute: Callable[[],
 
     engine = request.app.state.engine
     revision, fresh, may_lag, revision_of = _asking(request, await off_the_loop(engine, data_revision, engine))
+    fresh = fresh and _fresh_allowed(request, key)
     answer = None if fresh else cache_of(request).peek(key, revision, compute, may_lag=may_lag, revision_of=revision_of)
     if answer is None:
         cache = cache_of(request)
@@ -289,6 +327,38 @@ def _asking(request: Request, data: int):
 
     # The config belongs to the revision: an edit of the funnel replaces the object.
     return (data, config), fresh, may_lag, lambda: (data_revision(engine), config)
+
+
+def _fresh_allowed(request: Request, key: Hashable) -> bool:
+    """Whether this reader's `no-cache` may recompute `key` now; when not, the answer will say so."""
+    who = getattr(request.state, "user_id", None)
+    if who is None:
+        who = ("address", request.client.host if request.client else None)
+    wait = fresh_limit_of(request).wait(who, key)
+    if wait:
+        request.state.fresh_limited = max(getattr(request.state, "fresh_limited", 0), wait)
+    return not wait
+
+
+class FreshNote:
+    """Tell a reader whose `no-cache` was not honoured (FreshLimit) when they may ask again."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def noted(message):
+            if message["type"] == "http.response.start":
+                wait = scope.get("state", {}).get("fresh_limited")
+                if wait:
+                    header = (FRESH_LIMITED.lower().encode(), str(max(1, math.ceil(wait))).encode())
+                    message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        await self.app(scope, receive, noted)
 
 
 def _note_lag(request: Request, answer: Answer) -> None:
