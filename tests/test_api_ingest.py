@@ -71,7 +71,7 @@ def touches(n: int, start: int = 0) -> list[dict]:
 def snapshot(engine) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
         return {
-            t.name: [tuple(r) for r in conn.execute(select(t).order_by(t.c.id))]
+            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
             for t in Base.metadata.sorted_tables
             if t.name not in RUN_RECORDS
         }

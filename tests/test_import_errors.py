@@ -58,7 +58,7 @@ def table_counts(engine) -> dict[str, int]:
 def rows(engine, model, *columns: str) -> list[tuple]:
     table = model.__table__
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(*(table.c[c] for c in columns)).order_by(table.c.id))]
+        return [tuple(r) for r in conn.execute(select(*(table.c[c] for c in columns)).order_by(*table.primary_key.columns))]
 
 
 def errors_of(report) -> list[tuple]:

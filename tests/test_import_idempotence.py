@@ -43,7 +43,7 @@ RUN_RECORDS = {"import_runs", "audit_log"}
 def snapshot(engine) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
         return {
-            table.name: [tuple(r) for r in conn.execute(select(table).order_by(table.c.id))]
+            table.name: [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns))]
             for table in Base.metadata.sorted_tables
             if table.name not in RUN_RECORDS
         }
@@ -52,7 +52,7 @@ def snapshot(engine) -> dict[str, list[tuple]]:
 def rows(engine, model, *columns: str) -> list[tuple]:
     table = model.__table__
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(*(table.c[c] for c in columns)).order_by(table.c.id))]
+        return [tuple(r) for r in conn.execute(select(*(table.c[c] for c in columns)).order_by(*table.primary_key.columns))]
 
 
 def load_all(engine, config, files) -> list:
