@@ -191,7 +191,7 @@ async def _writer(host, port, token, number: int, until, phase: Phase) -> None:
     connection = Connection(host, port, token)
     sent = 0
     try:
-        while time.perf_counter() < until():
+        while until():
             body = json.dumps({"text": f"bench writer {number} note {sent}", "kind": "other"}).encode()
             started = time.perf_counter()
             try:
@@ -215,7 +215,7 @@ async def readers_and_writers(name, host, port, token, clients, writers, until) 
     started = time.perf_counter()
 
     async def reader(offset):
-        while time.perf_counter() < until():
+        while until():
             await _client(host, port, token, MAIN_REPORTS, offset, min(time.perf_counter() + 1.0, 1e18), reading)
 
     await asyncio.gather(
