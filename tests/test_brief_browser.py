@@ -47,7 +47,7 @@ def _round_and_plans(engine) -> None:
                 round_name="2026-Q4",
                 respondent_email=email,
                 team=team,
-                role="staff",
+                role=survey.respondent(engine, email)["role"],
                 ratings=ratings,
                 at=dt.datetime(2026, 11, 10, tzinfo=dt.UTC),
             )

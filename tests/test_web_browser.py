@@ -92,7 +92,8 @@ def _survey_round(engine, logins: dict[str, str]) -> None:
         for number, email in enumerate(others):
             ratings = [(2 if team == "marketing" else 4) + (number + i) % 2 for i in range(20)]
             survey.record_response(
-                engine, round_name=quarter, respondent_email=email, team=team, role="staff", ratings=ratings
+                engine, round_name=quarter, respondent_email=email, team=team,
+                role=survey.respondent(engine, email)["role"], ratings=ratings,
             )
 
 
