@@ -110,17 +110,19 @@ def edit_from_toml(
     ] + [Problem(key, f"the text needs its [{key}] section") for key in SECTIONS if key not in sections]
     if problems:
         raise FunnelConfigInvalid(problems)
-    return _save(engine, config, sections, text, actor, path or config_file(config))
+    return _save(engine, config, sections, text, actor, path or config_file(config), "web")
 
 
 def edit_from_data(
     engine: Engine, config: TruceConfig, *, funnel: dict, sla: dict, actor: str, path: Path | None = None
 ) -> TruceConfig:
     """Replace [funnel] and [sla] with these values (as the JSON of GET /api/v1/config/funnel has them)."""
-    return _save(engine, config, {"funnel": funnel, "sla": sla}, None, actor, path or config_file(config))
+    return _save(engine, config, {"funnel": funnel, "sla": sla}, None, actor, path or config_file(config), "api")
 
 
-def _save(engine, config: TruceConfig, sections: dict, text: str | None, actor: str, path: Path) -> TruceConfig:
+def _save(
+    engine, config: TruceConfig, sections: dict, text: str | None, actor: str, path: Path, origin: str
+) -> TruceConfig:
     with _WRITING:
         base_text = path.read_text(encoding="utf-8") if path.is_file() else default_text()
         try:
@@ -134,7 +136,7 @@ def _save(engine, config: TruceConfig, sections: dict, text: str | None, actor: 
             new_text.encode("utf-8")
         except UnicodeEncodeError:
             raise FunnelConfigInvalid([Problem("", "text cannot contain lone UTF-16 surrogates")]) from None
-        with unit_of_work(engine, actor, "web") as work:
+        with unit_of_work(engine, actor, origin) as work:
             _check_store(work.conn, config.funnel, new.funnel)
             work.record(ACTION, "config", None, sections_of(config), {**sections_of(new), "file": str(path)})
             # Last, inside the transaction: a file that cannot be written leaves no audit entry.
