@@ -27,6 +27,7 @@ from truce.domain.access import Forbidden, require
 from truce.services.login_guard import ChecksBusy, LoginGuard, Throttled
 from truce.services.logins import Who, session_user
 from truce.store.errors import StoreBusy
+from truce.web.asgi import WatchedSend
 from truce.web.safe_errors import SafeErrors
 
 COOKIE = "truce_session"
@@ -119,7 +120,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
             return await _too_large(self.limit)(scope, receive, send)
-        received, started = 0, False
+        received = 0
 
         async def counted():
             nonlocal received
@@ -130,15 +131,11 @@ class BodyLimit:
                     raise BodyTooLarge(self.limit)  # the app's handler answers it as a 413
             return message
 
-        async def watched(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
             await self.app(scope, counted, watched)
         except BodyTooLarge:
-            if started:
+            if watched.started:
                 raise
             await _too_large(self.limit)(scope, receive, send)
 

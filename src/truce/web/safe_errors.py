@@ -15,6 +15,8 @@ import traceback
 
 from fastapi.responses import JSONResponse
 
+from truce.web.asgi import WatchedSend
+
 log = logging.getLogger("truce.web")
 
 
@@ -45,13 +47,7 @@ class SafeErrors:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = False
-
-        async def watched(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
             await self.app(scope, receive, watched)
         except Exception as exc:
@@ -60,7 +56,7 @@ class SafeErrors:
                 "unexpected error %s on %s %s: %s\n%s", reference, scope["method"], scope["path"], safe_text(exc),
                 frames(exc),
             )  # fmt: skip
-            if started:  # half an answer went out: all we can do is end it
+            if watched.started:  # half an answer went out: all we can do is end it
                 return
             message = f"an unexpected error on the server (reference {reference}); it is in the server's log"
             await JSONResponse({"error": message, "errors": []}, status_code=500)(scope, receive, send)

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from truce.web.asgi import WatchedSend
+
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
@@ -197,7 +199,7 @@ class SlowBody:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        deadline, done, started = None, False, False
+        deadline, done = None, False
 
         async def timed():
             nonlocal deadline, done
@@ -213,15 +215,11 @@ class SlowBody:
             done = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
-        async def watched(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
             await self.app(scope, timed, watched)
         except BodyTooSlow as exc:
-            if started:
+            if watched.started:
                 raise
             await _answer(exc)(scope, receive, send)
 
