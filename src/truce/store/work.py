@@ -226,16 +226,12 @@ def _finish(work: Work) -> None:
 def _busy_is_retry(engine: Engine, wait: float) -> Iterator[None]:
     try:
         yield
-    except sa_exc.OperationalError as exc:
-        if not is_busy(exc):
-            raise
-        raise StoreBusy(_busy_message(engine, wait), retry_after=_retry_after(wait)) from None
     except sa_exc.DBAPIError as exc:
         if not is_busy(exc):
             raise
-        raise StoreBusy(_busy_message(engine, wait), retry_after=_retry_after(wait)) from None
+        raise StoreBusy(_busy_message(wait), retry_after=_retry_after(wait)) from None
     except sa_exc.TimeoutError:  # no pooled connection came free in time
-        raise StoreBusy(_busy_message(engine, wait), retry_after=_retry_after(wait)) from None
+        raise StoreBusy(_busy_message(wait), retry_after=_retry_after(wait)) from None
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -253,7 +249,7 @@ def _retry_after(wait: float) -> int:
     return max(1, min(30, round(wait / 2) or 1))
 
 
-def _busy_message(engine: Engine, wait: float) -> str:
+def _busy_message(wait: float) -> str:
     return (
         f"the database is busy: another write (an import, a sweep) held it for more than {wait:g} s; "
         "nothing was saved — try again in a moment"
