@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -27,7 +29,7 @@ from truce.imports.csvfile import CsvFile, FileProblem
 from truce.imports.fields import REQUIRED, Reading, parsers
 from truce.imports.rejects import write_rejects
 from truce.store.models import ImportRun
-from truce.store.work import make_way, unit_of_work
+from truce.store.work import make_way, unit_of_work, waiting_writers
 
 TABLES = tuple(dialects.TRUCE_FIELDS)
 MAX_ERRORS_KEPT = 1000
@@ -81,9 +83,11 @@ class Options:
     rejects_path: str | None = None
     day_first: bool = False
     actor: str = "import"
-    # Rows per batch, and per unit of work in a long file: about half a second of the store's write
-    # lock for touchpoints on a laptop, the longest a seller's click should wait behind an import.
+    # Rows per batch: about half a second of work for touchpoints, the longest a seller's click
+    # should wait behind an import; between two batches a waiting writer goes first.
     batch_size: int = 5_000
+    # Alone, a long import commits at least this often: a crash loses at most this much work.
+    commit_seconds: float = 1.0
     progress: Callable[[int, int], None] | None = None
 
 
@@ -204,13 +208,21 @@ class _Job:
             raise ImportFailed(report, _failure_message(report, self.path))
 
     def write(self, source: CsvFile, batches: Iterable, passes: int) -> ImportReport:
-        """Write batch by batch, each in its own unit of work; the run is recorded with the last."""
+        """Write the batches, the run recorded with the last.
+
+        Batches share one unit of work until someone else is waiting to write, or it has been open
+        `commit_seconds`: then it commits, with an audit entry naming the records it holds, and
+        the waiting writers go first. Alone, a long import commits about once a second.
+        """
         report, rejects, slot, writer = self._report(), [], _Slot(), None
-        for raw, last in _with_last(batches):
-            with unit_of_work(self.engine, self.options.actor, "import") as work:
-                slot.current = work.conn
+        self.committed = 0  # rows read in the parts already committed
+        with ExitStack() as held:
+            work = None
+            for raw, last in _with_last(batches):
+                if work is None:
+                    work = held.enter_context(unit_of_work(self.engine, self.options.actor, "import", announce=False))
+                    slot.current, opened, part = work.conn, time.monotonic(), _Part(raw.first_record, report)
                 writer = writer or self._writer(slot, report)
-                before = (report.inserted, report.updated, report.unchanged, report.rejected)
                 batch = read_batch(raw, self.plan, self.parse, REQUIRED[self.table])
                 writer.check(batch)
                 for index in sorted(batch.errors):
@@ -219,17 +231,17 @@ class _Job:
                 if last:  # the reader has seen every line now, the malformed ones too
                     _malformed(source, report, rejects, self.options)
                 if report.error_count and not self.options.skip_invalid:
-                    self._refuse(source, report, rejects)  # rolls this batch back
+                    self._refuse(source, report, rejects)  # rolls back the part not yet committed
                 writer.write(batch)
                 if last:
                     self._finish(source, report, rejects, work)
-                elif self.options.dry_run:
-                    work.discard()
-                elif work.data_tables:
-                    work.record("import_batch", self.table, None, None, self._batch_summary(raw, report, before))
-            if not last:
-                make_way(self.engine)
-            self._progress(source, passes, passes - 1)
+                elif waiting_writers(self.engine) or time.monotonic() - opened >= self.options.commit_seconds:
+                    self._commit_part(work, part, raw, report)
+                    held.close()
+                    work = None
+                    self.committed = report.rows_read
+                    make_way(self.engine)
+                self._progress(source, passes, passes - 1)
         if writer is None:  # an empty file: nothing read, the run is still on record
             with unit_of_work(self.engine, self.options.actor, "import") as work:
                 _malformed(source, report, rejects, self.options)
@@ -238,6 +250,13 @@ class _Job:
             target = self.options.rejects_path or _rejects_name(self.path)
             report.rejects_file = str(write_rejects(target, source.header, rejects))
         return report
+
+    def _commit_part(self, work, part: _Part, raw, report: ImportReport) -> None:
+        """What a part of a long import leaves in the trail: the records it holds and its counts."""
+        if self.options.dry_run:
+            work.discard()
+        elif work.data_tables:
+            work.record("import_batch", self.table, None, None, part.summary(self.path, raw, report))
 
     def _finish(self, source: CsvFile, report: ImportReport, rejects: list, work) -> None:
         if report.error_count:
@@ -254,7 +273,7 @@ class _Job:
         """A bad row found while writing: the first pass found none, so another writer changed the
         store in between. The batches before this one are in; this one and the rest are not."""
         _finish_lines(source, report, rejects)
-        committed = report.inserted + report.updated + report.unchanged
+        committed = self.committed
         message = _failure_message(report, self.path)
         if committed:
             message = (
@@ -265,11 +284,18 @@ class _Job:
             report.written = True
         raise ImportFailed(report, message)
 
-    def _batch_summary(self, raw, report: ImportReport, before: tuple) -> dict:
-        inserted, updated, unchanged, rejected = before
+class _Part:
+    """The batches of a long import that one unit of work holds: where they start, and the counts then."""
+
+    def __init__(self, first_record: int, report: ImportReport):
+        self.first_record = first_record
+        self.before = (report.inserted, report.updated, report.unchanged, report.rejected)
+
+    def summary(self, path: Path, last_raw, report: ImportReport) -> dict:
+        inserted, updated, unchanged, rejected = self.before
         return {
-            "file_name": str(self.path),
-            "records": [raw.first_record + 1, raw.first_record + raw.size],
+            "file_name": str(path),
+            "records": [self.first_record + 1, last_raw.first_record + last_raw.size],
             "inserted": report.inserted - inserted,
             "updated": report.updated - updated,
             "unchanged": report.unchanged - unchanged,

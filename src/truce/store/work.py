@@ -28,7 +28,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,16 +165,20 @@ def wrote(conn: Connection, table: str) -> None:
 
 
 @contextmanager
-def unit_of_work(engine: Engine, actor: str, origin: str = "cli", *, wait: float | None = None) -> Iterator[Work]:
+def unit_of_work(
+    engine: Engine, actor: str, origin: str = "cli", *, wait: float | None = None, announce: bool = True
+) -> Iterator[Work]:
     """A transaction that records its audit entries and moves the data revision when data changed.
 
     `wait` is how many seconds to wait for a busy store (default busy_wait_seconds()); past it,
     StoreBusy and nothing written. An exception inside the block rolls everything back.
+    `announce=False` is for a long writer that gives way itself (an import): it does not count
+    among the writers waiting, so it can ask whether anyone else is (`waiting_writers`).
     """
     if not actor:
         raise ValueError("a unit of work needs an actor: who is writing")
     wait = busy_wait_seconds() if wait is None else wait
-    with _waiting_writer(engine), _busy_is_retry(engine, wait):
+    with _waiting_writer(engine) if announce else nullcontext(), _busy_is_retry(engine, wait):
         with engine.connect() as conn:
             if KEY in conn.info:
                 raise RuntimeError("a unit of work is already open on this connection")
@@ -293,6 +297,21 @@ def _waiting_writer(engine: Engine) -> Iterator[None]:
         yield
     finally:
         os.close(handle)  # closing drops the lock
+
+
+def waiting_writers(engine: Engine) -> bool:
+    """Whether another writer is waiting for the store (or writing). SQLite only; elsewhere False."""
+    path = _intent_path(engine)
+    handle = _open_intent(path) if path else None
+    if handle is None:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(handle)
 
 
 def make_way(engine: Engine, longest: float = 2.0) -> float:
