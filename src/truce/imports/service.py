@@ -195,6 +195,7 @@ class _Job:
         report, rejects = self._report(), []
         with self.engine.connect() as conn:
             writer = self._writer(conn, report)
+            writer.checking_only = True
             for raw in batches:
                 batch = read_batch(raw, self.plan, self.parse, REQUIRED[self.table])
                 writer.check(batch)

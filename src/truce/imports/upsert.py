@@ -29,9 +29,18 @@ def jsonable(value):
 
 
 def match_existing(
-    conn: Connection, table: Table, batch: Batch, id_column: str, natural_key: str | None, entity: str
+    conn: Connection,
+    table: Table,
+    batch: Batch,
+    id_column: str,
+    natural_key: str | None,
+    entity: str,
+    whole_rows: bool = True,
 ) -> None:
-    """Set batch.match[i] to the stored row that row i updates (or None); conflicts become errors."""
+    """Set batch.match[i] to the stored row that row i updates (or None); conflicts become errors.
+
+    Without `whole_rows`, a match is only its id ({"id": …}): enough to check a file, not to write it.
+    """
     good = batch.good()
     ids, keys = batch.column(id_column), batch.column(natural_key) if natural_key else None
     by_id = find_ids(conn, table, id_column, [ids[i] for i in good])
@@ -48,7 +57,7 @@ def match_existing(
         if found is not None or other is not None:
             matched[i] = found if found is not None else other
     # Whole rows only for the records that will be compared: a first import fetches nothing.
-    stored = fetch_by(conn, table, "id", matched.values())
+    stored = fetch_by(conn, table, "id", matched.values()) if whole_rows else {i: {"id": i} for i in matched.values()}
     batch.match = [None] * batch.size
     for i, record_id in matched.items():
         batch.match[i] = stored[record_id]

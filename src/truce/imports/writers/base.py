@@ -18,6 +18,8 @@ class Writer:
     entity = ""
     natural_key: str | None = None
     copies: tuple[str, ...] = ()  # truce fields stored as read, under the same name
+    # Whether check_matches compares rows with what is stored (else a check-only pass skips fetching them).
+    compares_stored_rows = False
 
     def __init__(self, conn: Connection, reading: Reading, dialect: str, report, now: dt.datetime, actor: str):
         self.conn, self.reading, self.dialect = conn, reading, dialect
@@ -28,6 +30,7 @@ class Writer:
         self.id_column = wanted if wanted in self.table.c else "external_id"
         self.people = lookups.People(conn)
         self._seen: dict[str, dict] = {}  # store column → {value: first record holding it}
+        self.checking_only = False  # a first pass over a long file: it finds errors, and writes nothing
 
     # -- checking -----------------------------------------------------------------------------
 
@@ -42,7 +45,8 @@ class Writer:
         self.resolve(batch)
         self._lengths(batch)
         self._duplicates(batch)
-        match_existing(self.conn, self.table, batch, self.id_column, self.natural_key, self.entity)
+        whole = self.compares_stored_rows or not self.checking_only
+        match_existing(self.conn, self.table, batch, self.id_column, self.natural_key, self.entity, whole)
         self.check_matches(batch)
 
     def load(self, batch: Batch) -> None:

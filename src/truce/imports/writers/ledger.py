@@ -63,6 +63,7 @@ class StageChangeWriter(Writer):
     entity = "stage_change"
     copies = ("changed_at", "reason", "note")
     history = True  # a file is history: its first move of a lead may start anywhere in the funnel
+    compares_stored_rows = True  # the ledger is append-only: a known id with other values is refused
 
     def __init__(self, *args):
         super().__init__(*args)
