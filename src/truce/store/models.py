@@ -513,4 +513,33 @@ class StoreRevision(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-APPEND_ONLY_TABLES = ("stage_changes", "audit_log", "sla_events")
+URGENCIES = ("now", "digest")
+
+
+class OutboxMessage(Base):
+    """A notification owed to someone, written in the same unit of work as the change that caused it.
+
+    Append-only: what was owed is evidence, like a breach. Whether and how it reached its
+    recipient is kept per channel elsewhere (deliveries), so a crash between the change and the
+    send never loses the message, and a retry never invents a second one. `key` names the event
+    so that a rule that runs twice (two sweeps, a re-run job) owes the message once.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (CheckConstraint(_one_of("urgency", URGENCIES), name="urgency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    # None: the company's channels only (Slack, Teams, webhooks), no person's inbox.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    urgency: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))  # a path inside truce, e.g. /handoffs
+    facts: Mapped[dict | None] = mapped_column(JSON)
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+APPEND_ONLY_TABLES = ("stage_changes", "audit_log", "sla_events", "outbox")

@@ -44,6 +44,10 @@ ACCESS_TABLES = frozenset({"web_sessions", "api_tokens", "login_throttles"})
 # The record of who wrote what, and of each import run: a re-import that changed nothing still
 # leaves its run on record, and must not throw every computed report away.
 BOOKKEEPING_TABLES = frozenset({"audit_log", "store_revision", "import_runs"})
+# Messages owed and their delivery, and the scheduler's own records: no report reads them, and a
+# job that only tells people something (or only notes that it ran) must not empty every cache.
+# A change that causes a message still moves the revision through its own tables.
+OPERATIONS_TABLES = frozenset({"outbox"})
 # Seconds a write waits for a busy store before giving up; TRUCE_BUSY_TIMEOUT_SECONDS overrides.
 DEFAULT_WAIT = 8.0
 ORIGINS = ("cli", "api", "web", "import", "demo", "job", "rule", "system", "test")
@@ -86,7 +90,7 @@ class Work:
 
     @property
     def data_tables(self) -> set[str]:
-        return self.tables - ACCESS_TABLES - BOOKKEEPING_TABLES
+        return self.tables - ACCESS_TABLES - BOOKKEEPING_TABLES - OPERATIONS_TABLES
 
     def record(
         self,

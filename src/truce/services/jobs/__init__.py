@@ -1,0 +1,1 @@
+"""Recurring jobs: declared here, scheduled from truce.toml's [schedule], run under a lease by the worker."""
