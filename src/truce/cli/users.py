@@ -52,6 +52,18 @@ def _run(call):
             fail(str(exc))
 
 
+def _act_on_user(service: str, email: str, actor: str | None, db: str | None, json: bool, said) -> None:
+    """Run one revocation service on a user by email, then print its JSON or the sentence `said` makes of it."""
+    from truce.services import revocation
+
+    store = _open(db)
+    done = _run(lambda: getattr(revocation, service)(store, email, by=None, actor=_actor(actor)))
+    if json:
+        print_json(done)
+        return
+    console.print(said(done))
+
+
 @user_app.command("add")
 def add(
     email: Annotated[str, typer.Argument(help="The user's email, their login.")],
@@ -165,14 +177,7 @@ def deactivate(
 
     Example:  truce user deactivate eva@yourco.example --as ria@yourco.example
     """
-    from truce.services.revocation import deactivate_user
-
-    store = _open(db)
-    done = _run(lambda: deactivate_user(store, email, by=None, actor=_actor(actor)))
-    if json:
-        print_json(done)
-        return
-    console.print(f"{done['email']} is inactive: {done['sessions_ended']} sessions ended, API tokens refused")
+    _act_on_user("deactivate_user", email, actor, db, json, lambda done: f"{done['email']} is inactive: {done['sessions_ended']} sessions ended, API tokens refused")
 
 
 @user_app.command("activate")
@@ -186,14 +191,7 @@ def activate(
 
     Example:  truce user activate eva@yourco.example --as ria@yourco.example
     """
-    from truce.services.revocation import activate_user
-
-    store = _open(db)
-    done = _run(lambda: activate_user(store, email, by=None, actor=_actor(actor)))
-    if json:
-        print_json(done)
-        return
-    console.print(f"{done['email']} is active again")
+    _act_on_user("activate_user", email, actor, db, json, lambda done: f"{done['email']} is active again")
 
 
 @sessions_app.command("end")
@@ -209,14 +207,7 @@ def end(
 
     Example:  truce user sessions end eva@yourco.example --as ria@yourco.example
     """
-    from truce.services.revocation import end_sessions
-
-    store = _open(db)
-    done = _run(lambda: end_sessions(store, email, by=None, actor=_actor(actor)))
-    if json:
-        print_json(done)
-        return
-    console.print(f"{done['email']}: {done['sessions_ended']} sessions ended")
+    _act_on_user("end_sessions", email, actor, db, json, lambda done: f"{done['email']}: {done['sessions_ended']} sessions ended")
 
 
 @token_app.command("list")
