@@ -55,6 +55,7 @@ log = logging.getLogger("truce.jobs")
 ACTOR = "scheduler"
 CLOCK_ENV = "TRUCE_CLOCK_FILE"
 LEASE_ENV = "TRUCE_JOB_LEASE_SECONDS"
+POLL_ENV = "TRUCE_JOBS_POLL_SECONDS"
 DEFAULT_LEASE = 60.0
 DEFAULT_POLL = 5.0
 ERROR_CHARS = 2000
@@ -111,6 +112,20 @@ def lease_seconds() -> float:
         raise ValueError(f"{LEASE_ENV}={raw!r} is not a number of seconds") from None
     if not 1 <= seconds <= 3600:
         raise ValueError(f"{LEASE_ENV}={raw!r} must be from 1 to 3600 seconds")
+    return seconds
+
+
+def poll_seconds() -> float:
+    """How often a worker looks for due jobs: TRUCE_JOBS_POLL_SECONDS, else every 5 seconds."""
+    raw = os.environ.get(POLL_ENV)
+    if not raw:
+        return DEFAULT_POLL
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{POLL_ENV}={raw!r} is not a number of seconds") from None
+    if not 0.05 <= seconds <= 3600:
+        raise ValueError(f"{POLL_ENV}={raw!r} must be from 0.05 to 3600 seconds")
     return seconds
 
 
@@ -363,9 +378,10 @@ class Worker:
         *,
         names: Iterable[str] | None = None,
         clock: Clock | None = None,
-        poll: float = DEFAULT_POLL,
+        poll: float | None = None,
     ):
-        self.engine, self.config, self.poll = engine, config, poll
+        self.engine, self.config = engine, config
+        self.poll = poll_seconds() if poll is None else poll
         self.names = list(names) if names else None
         self.clock = clock or schedule_clock()
         self.holder = holder_name()
