@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -43,11 +44,26 @@ def serve(
     console.print(f"truce is serving on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)")
     console.print(f"RevOps' funnel edits are saved to {app.state.config_path}")
     background = None if no_jobs else _jobs_in_background(store, loaded)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", http=server.protocol(loaded.serve))
-    finally:
-        if background is not None:
-            background.stop(wait=10)
+    settings = uvicorn.Config(app, host=host, port=port, log_level="warning", http=server.protocol(loaded.serve))
+    _run(settings, background)
+
+
+def _run(settings, background) -> None:
+    """uvicorn's server, stopping the background jobs once it has shut down: before uvicorn ends the
+    process with the signal it caught, a job in flight gets 10 s to finish and be recorded."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    if background is not None:
+                        background.stop(wait=10)
+
+    Server(settings).run()
 
 
 def _jobs_in_background(store, loaded):
