@@ -36,7 +36,9 @@ def _note(line: str) -> None:
 def fleet_tick(engine, config, now):
     _note(f"begin {now.isoformat()} {os.getpid()}")
     with unit_of_work(engine, "scheduler", "job") as work:
-        owed = owe(work.conn, "brief_ready", to_user_id=None, subject="tick", text="tick", key=f"fleet_tick:{now.isoformat()}")
+        owed = owe(
+            work.conn, "brief_ready", to_user_id=None, subject="tick", text="tick", key=f"fleet_tick:{now.isoformat()}"
+        )
     hold, started = os.environ.get("TRUCE_TEST_JOB_HOLD"), time.monotonic()
     while hold and os.path.exists(hold) and time.monotonic() - started < HOLD_AT_MOST:
         time.sleep(0.05)

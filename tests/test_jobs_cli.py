@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 
+import jobs_for_tests  # noqa: F401  (declares fleet_tick)
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-import jobs_for_tests  # noqa: F401  (declares fleet_tick)
 from truce import config as truce_config
 from truce.cli import app
 from truce.services.logins import add_user, create_token
@@ -58,11 +58,14 @@ def test_jobs_run_runs_one_job_now_and_the_list_shows_it(cli):
     result = cli("jobs", "run", "fleet_tick", "--json")
     assert result.exit_code == 0, result.output
     (run,) = json.loads(result.stdout)["runs"]
-    assert (run["job"], run["slot"], run["status"], run["counts"]) == (
-        "fleet_tick", NOW, "ok", {"ticks": 1, "owed": 1}
-    )
+    assert (run["job"], run["slot"], run["status"], run["counts"]) == ("fleet_tick", NOW, "ok", {"ticks": 1, "owed": 1})
     last = _listed(cli)["fleet_tick"]["last_run"]
-    assert (last["cause"], last["status"], last["attempts"], last["counts"]) == ("manual", "ok", 1, {"ticks": 1, "owed": 1})
+    assert (last["cause"], last["status"], last["attempts"], last["counts"]) == (
+        "manual",
+        "ok",
+        1,
+        {"ticks": 1, "owed": 1},
+    )
     # A manual run is extra: the 10:00 slot is still due.
     assert _listed(cli)["fleet_tick"]["next_run"] == "2026-11-25T10:00:00+00:00"
 

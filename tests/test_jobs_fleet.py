@@ -144,7 +144,9 @@ def test_two_workers_and_a_server_run_each_slot_once_and_a_killed_run_again(flee
     hold.touch()
     crash = START + 25 * HOUR
     _set_clock(clock, crash)
-    first = _until("a worker to begin", lambda: [pid for kind, moment, pid in _lines(log) if moment == crash.isoformat()])
+    first = _until(
+        "a worker to begin", lambda: [pid for kind, moment, pid in _lines(log) if moment == crash.isoformat()]
+    )
     victim = next(name for name, process in processes.items() if process.pid == first[0])
     assert victim in ("worker_a", "worker_b")
     processes[victim].kill()
@@ -157,7 +159,9 @@ def test_two_workers_and_a_server_run_each_slot_once_and_a_killed_run_again(flee
     assert crashed == [("begin", first[0]), ("begin", survivor), ("end", survivor)]
     with engine.connect() as conn:
         owed = conn.execute(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.key == f"fleet_tick:{crash.isoformat()}")
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.key == f"fleet_tick:{crash.isoformat()}")
         ).scalar_one()
     assert owed == 1  # the killed run owed it; the run that took over did not owe it again
 

@@ -39,7 +39,9 @@ def _fresh_calls():
 
 def _runs(engine, name: str) -> list[dict]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(JobRun).where(JobRun.job == name).order_by(JobRun.slot)).mappings()]
+        return [
+            dict(r) for r in conn.execute(select(JobRun).where(JobRun.job == name).order_by(JobRun.slot)).mappings()
+        ]
 
 
 def _audit(engine) -> list[dict]:

@@ -54,7 +54,10 @@ def worker(
     poll: Annotated[
         float | None,
         typer.Option(
-            "--poll", min=0.05, max=3600, help="Seconds between looks for due jobs. Default: $TRUCE_JOBS_POLL_SECONDS, else 5."
+            "--poll",
+            min=0.05,
+            max=3600,
+            help="Seconds between looks for due jobs. Default: $TRUCE_JOBS_POLL_SECONDS, else 5.",
         ),
     ] = None,
     db: DbOption = None,
@@ -81,7 +84,9 @@ def worker(
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: running.stopped.set())
-    errors.print(f"truce worker: running {', '.join(names) if names else 'every job'}; every {running.poll:g} s", highlight=False)
+    errors.print(
+        f"truce worker: running {', '.join(names) if names else 'every job'}; every {running.poll:g} s", highlight=False
+    )
     running.run_forever()
     running.stop(wait=30)
 
@@ -155,7 +160,9 @@ def _show_jobs(listed: list[dict]) -> None:
 
 @jobs_app.command("run")
 def run(
-    name: Annotated[str, typer.Argument(help="The job to run, as `truce jobs` lists it.", metavar="NAME", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(help="The job to run, as `truce jobs` lists it.", metavar="NAME", show_default=False)
+    ],
     db: DbOption = None,
     config: ConfigOption = None,
     json: JsonOption = False,

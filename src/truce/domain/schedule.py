@@ -50,7 +50,7 @@ class Schedule:
 
 
 def parse(text: str) -> Schedule:
-    """"5m", "1h", "1d", a five-field cron expression, or "off"."""
+    """ "5m", "1h", "1d", a five-field cron expression, or "off"."""
     written = " ".join(str(text).split())
     if written.lower() == OFF:
         return Schedule(OFF)

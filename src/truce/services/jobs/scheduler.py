@@ -159,7 +159,9 @@ def _live_run(conn: Connection, name: str, now: dt.datetime):
     return conn.execute(query.order_by(JobRun.id.desc())).mappings().first()
 
 
-def due(engine: Engine, config: TruceConfig, now: dt.datetime, names: Iterable[str] | None = None) -> list[tuple[Job, dt.datetime]]:
+def due(
+    engine: Engine, config: TruceConfig, now: dt.datetime, names: Iterable[str] | None = None
+) -> list[tuple[Job, dt.datetime]]:
     """(job, slot) for each job whose latest slot has passed and has not run, nor is running live."""
     zone, wanted, found = ZoneInfo(config.company.timezone), set(names) if names else None, []
     leases_now = real_now()
@@ -319,7 +321,13 @@ def _audit(row, status: str, counts, error: str | None) -> dict:
 
 
 def execute(
-    engine: Engine, config: TruceConfig, job: Job, run_id: int, holder: str, now: dt.datetime, lease: float | None = None
+    engine: Engine,
+    config: TruceConfig,
+    job: Job,
+    run_id: int,
+    holder: str,
+    now: dt.datetime,
+    lease: float | None = None,
 ) -> Outcome:
     """Run a claimed slot with its lease renewed, then record how it went."""
     lease = lease_seconds() if lease is None else lease
@@ -414,7 +422,9 @@ class Worker:
             self.outcomes.append(outcome)
             log.info("job %s (slot %s): %s %s", job.name, outcome.slot.isoformat(), outcome.status, outcome.counts)
         except Exception:
-            log.exception("job %s: its run could not be recorded; its lease will run out and it will run again", job.name)
+            log.exception(
+                "job %s: its run could not be recorded; its lease will run out and it will run again", job.name
+            )
 
     def _forget_finished(self) -> None:
         for name in [name for name, thread in self.running.items() if not thread.is_alive()]:
@@ -464,7 +474,11 @@ def status(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) 
 
 
 def _job_status(conn: Connection, job: Job, plan: schedules.Schedule, now, zone, leases_now) -> dict:
-    last = conn.execute(select(JobRun).where(JobRun.job == job.name).order_by(JobRun.id.desc()).limit(1)).mappings().first()
+    last = (
+        conn.execute(select(JobRun).where(JobRun.job == job.name).order_by(JobRun.id.desc()).limit(1))
+        .mappings()
+        .first()
+    )
     failed = (
         conn.execute(
             select(JobRun).where(JobRun.job == job.name, JobRun.status == "failed").order_by(JobRun.id.desc()).limit(1)
