@@ -90,6 +90,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/users/{user_id}/sessions"): "manage_users",
     ("POST", "/api/v1/users/{user_id}/sessions/end"): "manage_users",
     ("PUT", "/api/v1/me/password"): "manage_own_credentials",
+    ("GET", "/api/v1/jobs"): "read_jobs",
 }
 CALLERS = (*ROLES, "nobody")
 # Path parameters naming records that do not exist: an allowed caller gets 404 or 422, never 401/403.

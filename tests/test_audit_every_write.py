@@ -417,6 +417,8 @@ def scene(engine, tmp_path) -> Scene:
 
 # Actions that change no data a report reads: they must leave the data revision where it was.
 NOT_DATA = frozenset({"log_in", "log_out", "token_create", "token_revoke", "sessions_end", "funnel_config_edit"})
+# The scheduler's record of a run is bookkeeping: a job that only tells people something moves no revision.
+NOT_DATA = NOT_DATA | {"job_run"}
 
 
 def _kept(engine) -> dict[str, list[tuple]]:
@@ -706,6 +708,13 @@ CLI_COMMANDS: dict[str, object] = {
                 "unchanged": 0, "rejected": 0}),),
     ),
     "init": Unwritten("writes truce.toml and creates the tables"),
+    # The weekly brief writes files and owes messages; the run itself is the one entry (tests/test_jobs_*.py).
+    "jobs run": Command(
+        ("jobs", "run", "weekly_brief"), "scheduler",
+        (Entry("job_run", "job", ANY, None,
+               {"job": "weekly_brief", "slot": ANY, "cause": "manual", "attempts": 1, "status": "ok",
+                "counts": {"files_written": 2, "decisions": ANY, "messages_owed": ANY}, "error": None}),),
+    ),
     # Without --as (and no $TRUCE_USER) the trail names the CLI itself.
     "lead move": Command(("lead", "move", "cy@acme.example", "mql"), "cli", (_stage_move("cy", "inquiry", "mql"),)),
     "lead show": READS,
@@ -764,6 +773,7 @@ CLI_COMMANDS: dict[str, object] = {
     "user sessions end": Command(
         ("user", "sessions", "end", EMAIL["eva"], "--as", EMAIL["ria"]), EMAIL["ria"], (SESSIONS_ENDED,),
     ),
+    "worker": Unwritten("runs the scheduled jobs until stopped; each run is audited as `jobs run`'s is (tests/test_jobs_*.py)"),
     "token create": Command(
         ("token", "create", "--as", EMAIL["eva"], "--name", "hubspot-sync"), "cli",
         (Entry("token_create", "api_token", ANY, None, {"user": EMAIL["eva"], "name": "hubspot-sync"}),),

@@ -8,10 +8,10 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_FILE = "truce.toml"
 Team = Literal["marketing", "sales", "revops"]
@@ -310,6 +310,8 @@ class Brief(_Strict):
 
     stalled_after_days: int = Field(default=30, ge=1)
     gross_margin: float = Field(default=0.75, ge=0, le=1)
+    # Where the weekly_brief job writes each week's brief: relative to truce.toml's folder, or absolute.
+    folder: str = Field(default="briefs", min_length=1)
 
 
 class Serve(_Strict):
@@ -338,6 +340,17 @@ class Serve(_Strict):
     fresh_seconds: int = Field(default=60, ge=0, le=86_400)
 
 
+def _schedule_text(text: str) -> str:
+    """A [schedule] value truce.domain.schedule can read, kept as written."""
+    from truce.domain.schedule import ScheduleError, parse
+
+    try:
+        parse(text)
+    except ScheduleError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
 class TruceConfig(_Strict):
     company: Company = Company()
     funnel: Funnel
@@ -352,6 +365,8 @@ class TruceConfig(_Strict):
     diagnostic: Diagnostic = Diagnostic()
     brief: Brief = Brief()
     serve: Serve = Serve()
+    # job name → "5m", "1h", "1d", a cron expression in the company's time zone, or "off" (truce.domain.schedule)
+    schedule: dict[str, Annotated[str, AfterValidator(_schedule_text)]] = Field(default_factory=dict)
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -371,6 +386,20 @@ class TruceConfig(_Strict):
                             f"{stage!r}; known stages: {', '.join(sorted(known))}"
                         )
         return self
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_names_jobs(cls, schedule: dict[str, str]) -> dict[str, str]:
+        if not schedule:
+            return schedule
+        # Imported here: the jobs are declared by services, which themselves read this config.
+        from truce.services.jobs.registry import jobs
+
+        known = jobs()
+        for name in schedule:
+            if name not in known:
+                raise ValueError(f"no job is called {name!r}; the jobs are: {', '.join(known)}")
+        return schedule
 
     def stage_for(self, system: str, field: str, source_value: str) -> str | None:
         """Our stage for a CRM value (a HubSpot lifecycle stage, a Salesforce lead status)."""

@@ -15,6 +15,7 @@ from truce.cli import (
     feedback,
     funnel,
     handoff,
+    jobs,
     lead,
     metrics,
     score,
@@ -90,6 +91,7 @@ brief.register(app)
 users.register(app)
 serve.register(app)
 target_commands.register(app)
+jobs.register(app)
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "manage_users": ("revops",),
     "manage_own_credentials": ("sales", "marketing", "revops", "viewer"),
     "read_audit": ("revops",),
+    "read_jobs": ("revops",),
 }
 
 DESCRIPTIONS = {
@@ -46,6 +47,7 @@ DESCRIPTIONS = {
     "manage_users": "add, deactivate and reactivate users, set their passwords, end their sessions and revoke their tokens",
     "manage_own_credentials": "list and revoke their own API tokens and change their own password",
     "read_audit": "read the audit trail",
+    "read_jobs": "see the scheduled jobs: their schedule, last run, next run and last error",
 }
 
 

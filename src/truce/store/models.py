@@ -543,3 +543,38 @@ class OutboxMessage(Base):
 
 
 APPEND_ONLY_TABLES = ("stage_changes", "audit_log", "sla_events", "outbox")
+
+
+JOB_RUN_STATUSES = ("running", "ok", "failed")
+JOB_RUN_CAUSES = ("schedule", "manual")
+
+
+class JobRun(Base):
+    """One run of a scheduled job for one slot: the row is the claim, the lease and the record.
+
+    The unique (job, slot) key is what makes a slot run once however many workers share the store:
+    a worker claims a slot by inserting its row, and a second insert finds the key taken. While the
+    job runs its holder renews `lease_until`; a row still `running` past its lease was left by a
+    worker that died, and the next worker takes it over (truce.services.jobs.scheduler).
+    """
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "slot", name="uq_job_runs_job_slot"),
+        CheckConstraint(_one_of("status", JOB_RUN_STATUSES), name="status"),
+        CheckConstraint(_one_of("cause", JOB_RUN_CAUSES), name="cause"),
+        Index("ix_job_runs_job_status", "job", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # the moment the schedule was due; a manual run's start
+    cause: Mapped[str] = mapped_column(String(16))  # schedule, or manual (truce jobs run)
+    holder: Mapped[str] = mapped_column(String(200))  # host:pid:random of the process running it
+    lease_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer)  # 1, plus one per takeover after a holder died
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)

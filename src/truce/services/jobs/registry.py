@@ -7,12 +7,14 @@ clock, so tests and a simulated day can drive it. A job must be safe to run twic
 slot (a worker killed mid-run leaves the job to run again): claims and outbox keys make it so.
 
 Modules that declare jobs are listed in JOB_MODULES; importing them registers their jobs.
+TRUCE_JOB_MODULES (module names, comma-separated) adds more: a deployment's own jobs, or a test's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +25,10 @@ from truce.config import TruceConfig
 JobFunction = Callable[[Engine, TruceConfig, dt.datetime], dict[str, int]]
 
 # One line per module that declares jobs with @job.
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = [
+    "truce.services.jobs.builtin",
+]
+EXTRA_MODULES_ENV = "TRUCE_JOB_MODULES"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ def job(name: str, *, every: str, help: str) -> Callable[[JobFunction], JobFunct
 
 def jobs() -> dict[str, Job]:
     """Every declared job, by name."""
-    for module in JOB_MODULES:
+    extra = [name.strip() for name in os.environ.get(EXTRA_MODULES_ENV, "").split(",") if name.strip()]
+    for module in [*JOB_MODULES, *extra]:
         importlib.import_module(module)
     return dict(sorted(_JOBS.items()))
