@@ -190,18 +190,26 @@ def evaluate(conn: Connection, config: TruceConfig, handoff, now: dt.datetime, t
 
 
 def sweep(
-    engine: Engine, config: TruceConfig, now: dt.datetime | None = None, batch: int = 500, actor: str = "cli"
+    engine: Engine,
+    config: TruceConfig,
+    now: dt.datetime | None = None,
+    batch: int = 500,
+    actor: str = "cli",
+    origin: str = "cli",
 ) -> list[dict]:
     """Find handoffs whose next deadline has passed and record their breaches, exactly once each.
 
     Each batch is one transaction; a batch that judged a handoff (moved its next deadline, recorded
     its breaches) also writes one audit entry ("sla_sweep", in `actor`'s name) naming the breaches,
-    so the breaches and their trail commit together.
+    so the breaches and their trail commit together; so do the `sla_breach` messages they owe
+    (truce.services.sla_rules.breaches).
     """
+    from truce.services.sla_rules.breaches import owe_breaches
+
     now = now or dt.datetime.now(dt.UTC)
     recorded: list[dict] = []
     while True:
-        with unit_of_work(engine, actor) as work:
+        with unit_of_work(engine, actor, origin) as work:
             conn = work.conn
             due = (
                 conn.execute(
@@ -219,6 +227,7 @@ def sweep(
                 found += evaluate(conn, config, handoff, now, touches.get(handoff["id"]))
             if work.data_tables:  # another sweep may have claimed every one of them first
                 audit_sweep(conn, actor, now, found)
+            owe_breaches(conn, found)
         recorded += found
         if len(due) < batch:
             return recorded
