@@ -124,7 +124,9 @@ def test_it_reroutes_to_the_next_seller_by_the_rules_never_the_same_one(engine, 
     # Fresh clocks from Friday 17:00: first touch Monday 23rd 13:00, decision Wednesday 25th 17:00.
     assert (fresh["first_touch_due_at"], fresh["decision_due_at"]) == (at(23, 13), at(25, 17))
     with engine.connect() as conn:
-        assert conn.execute(select(Contact.owner_id).where(Contact.id == company["ann"])).scalar_one() == company["nick"]
+        assert (
+            conn.execute(select(Contact.owner_id).where(Contact.id == company["ann"])).scalar_one() == company["nick"]
+        )
     assert (expired["id"], "decision_expired", company["eva"]) in breaches(engine)
     assert messages(engine, "lead_routed")[-1] == (company["nick"], "A lead was re-routed to you: ann@acme.example")
     assert sorted(u for u, _ in messages(engine, "sla_escalated")) == sorted([company["eva"], company["lea"]])
