@@ -24,7 +24,7 @@ from truce import config as truce_config
 from truce.services import custody, handoff, sla_report
 from truce.services.lifecycle import move_contact
 from truce.services.sla_rules.rounds import run_round
-from truce.store.models import AuditEntry, Account, Contact, Handoff, OutboxMessage, SlaEvent, StageChange, User
+from truce.store.models import Account, AuditEntry, Contact, Handoff, OutboxMessage, SlaEvent, StageChange, User
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TEXT = truce_config.default_text().replace('timezone = "UTC"', 'timezone = "Europe/Berlin"')
