@@ -103,10 +103,12 @@ def open_handoffs(
                 "previous_handoff_id": expired["id"] if expired else None,
             }
         )
-    ids = conn.execute(insert(Handoff).returning(Handoff.id, sort_by_parameter_order=True), rows).scalars().all()
+    # Core tables, not the ORM entities: a re-route after a pause inserts thousands at once.
+    handoffs, contacts = Handoff.__table__, Contact.__table__
+    ids = conn.execute(insert(handoffs).returning(handoffs.c.id, sort_by_parameter_order=True), rows).scalars().all()
     if owners:
         conn.execute(
-            update(Contact).where(Contact.id == bindparam("_contact_id")).values(owner_id=bindparam("_owner_id")),
+            update(contacts).where(contacts.c.id == bindparam("_contact_id")).values(owner_id=bindparam("_owner_id")),
             owners,
         )
     _owe_routed(conn, [dict(row, id=new_id) for new_id, row in zip(ids, rows, strict=True)], replacing)

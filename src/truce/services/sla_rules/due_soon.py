@@ -15,8 +15,7 @@ from sqlalchemy import Engine, select
 from truce.config import TruceConfig
 from truce.domain.event_rules import HOUR, business_hours_left, due_soon_threshold
 from truce.services import sla
-from truce.services.notify.outbox import owe
-from truce.services.sla_rules.notices import sales_leaders
+from truce.services.sla_rules.notices import owe_all, sales_leaders
 from truce.services.sla_rules.routed import _contact_emails
 from truce.store.models import Handoff
 from truce.store.work import unit_of_work
@@ -51,7 +50,7 @@ def remind(engine: Engine, config: TruceConfig, now: dt.datetime, actor: str = "
             return 0
         emails = _contact_emails(conn, [r["contact_id"] for r in reminders])
         leaders = sales_leaders(conn)
-        return sum(_owe(conn, reminder, emails.get(reminder["contact_id"]), leaders) for reminder in reminders)
+        return owe_all(conn, [m for r in reminders for m in _messages(r, emails.get(r["contact_id"]), leaders)])
 
 
 def _reminders(
@@ -73,11 +72,12 @@ def _reminders(
     return found
 
 
-def _owe(conn, reminder: dict, email: str | None, leaders: list[int]) -> int:
+def _messages(reminder: dict, email: str | None, leaders: list[int]) -> list[dict]:
     """One reminder to the lead's seller (to the sales leaders while nobody owns it)."""
     what = PROMISES[reminder["promise"]]
     key = f"sla_due_soon:handoff:{reminder['id']}:{reminder['promise']}:{reminder['threshold']:g}h"
     message = {
+        "kind": "sla_due_soon",
         "subject": f"{reminder['hours_left']:.1f} business hours left to {what}: {email}",
         "text": (
             f"{email} waits for you: {what} by {reminder['due'].isoformat()} "
@@ -93,4 +93,4 @@ def _owe(conn, reminder: dict, email: str | None, leaders: list[int]) -> int:
         },
     }
     owners = [reminder["owner_id"]] if reminder["owner_id"] is not None else leaders
-    return sum(owe(conn, "sla_due_soon", to_user_id=u, key=f"{key}:user:{u}", **message) is not None for u in owners)
+    return [dict(message, to_user_id=u, key=f"{key}:user:{u}") for u in owners]

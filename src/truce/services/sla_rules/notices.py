@@ -14,9 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from truce.services.notify.outbox import owe
-from truce.store.models import User
+from truce.services.notify.outbox import EVENT_KINDS, UnknownEventKind, owe
+from truce.store.models import OutboxMessage, User
+from truce.store.work import work_of
 
 # Ids listed in a crowd's facts; the message says how many there were in all.
 FACT_IDS = 200
@@ -46,17 +49,45 @@ def owe_each(
     many: Callable[[list[dict]], Notice],
 ) -> int:
     """Owe each person (None: the company's channels) `one(item)` or `many(items)`; how many messages owed."""
-    owed = 0
+    messages = []
     for user_id, items in sorted(by_person.items(), key=lambda pair: (pair[0] is None, pair[0] or 0)):
         if not items:
             continue
         notice = one(items[0]) if len(items) == 1 else many(items)
         key = notice.key if user_id is None else f"{notice.key}:user:{user_id}"
-        owed += owe(
-            conn, kind, to_user_id=user_id, subject=notice.subject, text=notice.text, link=notice.link,
-            facts=notice.facts, key=key,
-        ) is not None  # fmt: skip
-    return owed
+        messages.append(
+            {"kind": kind, "to_user_id": user_id, "subject": notice.subject, "text": notice.text,
+             "link": notice.link, "facts": notice.facts, "key": key}
+        )  # fmt: skip
+    return owe_all(conn, messages)
+
+
+def owe_all(conn: Connection, messages: list[dict]) -> int:
+    """`outbox.owe` for many messages in one executemany (same columns, same once-per-key rule); how many new.
+
+    A sweep after a pause owes hundreds of reminders; one insert each would cost more than the sweep.
+    """
+    if not messages:
+        return 0
+    if len(messages) == 1:
+        return owe(conn, **messages[0]) is not None
+    for message in messages:
+        if message["kind"] not in EVENT_KINDS:
+            raise UnknownEventKind(f"unknown event kind {message['kind']!r}; known: {', '.join(EVENT_KINDS)}")
+    work = work_of(conn)
+    rows = [
+        {"kind": m["kind"], "user_id": m["to_user_id"], "urgency": EVENT_KINDS[m["kind"]].urgency,
+         "subject": m["subject"][:200], "text": m["text"], "link": m.get("link"), "facts": m.get("facts"),
+         "key": m["key"], "created_at": work.now, "created_by": work.actor}
+        for m in messages
+    ]  # fmt: skip
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(OutboxMessage.__table__)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutboxMessage.id)
+    )
+    return len(conn.execute(statement, rows).all())
 
 
 def sales_leaders(conn: Connection) -> list[int]:
