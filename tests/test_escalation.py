@@ -13,14 +13,17 @@ Wednesday 18th 17:00 (24 business hours), leader told Thursday 19th 17:00, taken
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import writing
 from sqlalchemy import insert, select
+from typer.testing import CliRunner
 
 from truce import config as truce_config
+from truce.cli import app
 from truce.services import custody, handoff, sla_report
 from truce.services.lifecycle import move_contact
 from truce.services.sla_rules.rounds import run_round
@@ -237,3 +240,14 @@ def test_two_sweeps_at_once_escalate_each_lead_once(engine, company):
     with engine.connect() as conn:
         keys = conn.execute(select(OutboxMessage.key)).scalars().all()
     assert len(keys) == len(set(keys))
+
+
+def test_truce_sla_sweep_reports_the_escalations_as_counts(database_url, engine, company):
+    mql(engine, company["ann"])
+    result = CliRunner().invoke(app, ["sla", "sweep", "--db", database_url, "--at", "2026-12-31T12:00Z", "--json"])
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)
+    assert {k: done[k] for k in ("breaches_recorded", "leaders_told", "rerouted", "nurtured")} == {
+        "breaches_recorded": 2, "leaders_told": 0, "rerouted": 1, "nurtured": 0}  # fmt: skip
+    assert isinstance(done["reminders_owed"], int) and isinstance(done["escalation_messages"], int)
+    assert done["escalation_messages"] == 2  # lea and eva

@@ -70,7 +70,7 @@ def owe_all(conn: Connection, messages: list[dict]) -> int:
     if not messages:
         return 0
     if len(messages) == 1:
-        return owe(conn, **messages[0]) is not None
+        return int(owe(conn, **messages[0]) is not None)
     for message in messages:
         if message["kind"] not in EVENT_KINDS:
             raise UnknownEventKind(f"unknown event kind {message['kind']!r}; known: {', '.join(EVENT_KINDS)}")
