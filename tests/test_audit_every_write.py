@@ -738,7 +738,12 @@ CLI_COMMANDS: dict[str, object] = {
         ("sla", "sweep", "--at", SWEPT_AT), "cli",
         (Entry("sla_sweep", "sla_events", None, None,
                {"as_of": SWEPT_AT, **_late_on_both_promises(2), "sla_event_id_ranges": ANY,
-                "handoff_id_ranges": ANY}),),
+                "handoff_id_ranges": ANY}),
+         # Years past the decision deadline, both leads are taken from their seller and re-routed.
+         Entry("sla_escalate", "handoffs", None, None,
+               {"as_of": SWEPT_AT, "rescheduled": 0, "leaders_told": 0, "rerouted": 2, "nurtured": 0,
+                "told_handoff_id_ranges": [], "rerouted_handoff_id_ranges": ANY, "nurtured_handoff_id_ranges": [],
+                "new_handoff_id_ranges": ANY, "sla_event_id_ranges": ANY})),
     ),
     "status": READS,
     "survey import": Command(
@@ -904,7 +909,10 @@ def test_sla_sweep_is_audited(engine, scene, cli):
     kept, events_before = _kept(engine), _all_ids(engine, SlaEvent)
     result = cli("sla", "sweep", "--at", SWEPT_AT, "--json")
     assert result.exit_code == 0, result.output
-    recorded = _new_rows(engine, SlaEvent, events_before)
+    new = _new_rows(engine, SlaEvent, events_before)
+    # Escalation (years late) then took both leads away: its breaches are in its own entry, sla_escalate.
+    assert [e.kind for e in new].count("decision_expired") == 2
+    recorded = [e for e in new if e.kind != "decision_expired"]
     assert len(recorded) == 4, "ann's and bob's handoffs each missed the first touch and the decision"
     (entry,) = _entries(engine, kept, "sla_sweep")
     assert entry["actor"] == "cli"

@@ -181,9 +181,51 @@ class MarketingSla(_Strict):
     min_acceptance_rate: float = Field(default=0.7, ge=0, le=1)
 
 
+class Escalation(_Strict):
+    """What happens when a lead waits past its decision deadline: counted in business hours after it.
+
+    After `tell_leader_after_hours` the sales leaders are told; after `reroute_after_hours` the
+    lead is taken from its seller: re-routed to the next seller by [routing] ("reroute"), or
+    returned to marketing's nurture (`nurture_stage`, reason `sla_expired`) — also what happens
+    when it was re-routed `max_reroutes` times already or no other seller is active.
+    """
+
+    enabled: bool = True
+    tell_leader_after_hours: float = Field(default=8, gt=0)
+    reroute_after_hours: float = Field(default=16, gt=0)
+    action: Literal["reroute", "nurture"] = "reroute"
+    max_reroutes: int = Field(default=1, ge=0)
+    nurture_stage: str = "recycled"
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Escalation:
+        if self.reroute_after_hours <= self.tell_leader_after_hours:
+            raise ValueError(
+                f"reroute_after_hours ({self.reroute_after_hours:g}) must be more than "
+                f"tell_leader_after_hours ({self.tell_leader_after_hours:g}): the leader is told first"
+            )
+        return self
+
+
 class Sla(_Strict):
     sales: SalesSla = SalesSla()
     marketing: MarketingSla = MarketingSla()
+    # Business hours left on a seller's clock (first touch or decision) at which they are reminded.
+    remind_hours_left: list[float] = Field(default_factory=lambda: [4.0, 1.0])
+    escalation: Escalation = Escalation()
+
+    @field_validator("remind_hours_left")
+    @classmethod
+    def _positive_and_distinct(cls, hours: list[float]) -> list[float]:
+        if any(h <= 0 for h in hours) or len(set(hours)) < len(hours):
+            raise ValueError(f"business hours left must be distinct numbers above 0, e.g. [4, 1]; got {hours}")
+        return sorted(hours, reverse=True)
+
+
+class FeedbackReminders(_Strict):
+    """Sales feedback still `new` after `remind_after_days` days: marketing is reminded, once per item."""
+
+    remind_after_days: int = Field(default=7, ge=1, le=365)
 
 
 class Custody(_Strict):
@@ -367,6 +409,7 @@ class TruceConfig(_Strict):
     serve: Serve = Serve()
     # job name → "5m", "1h", "1d", a cron expression in the company's time zone, or "off" (truce.domain.schedule)
     schedule: dict[str, Annotated[str, AfterValidator(_schedule_text)]] = Field(default_factory=dict)
+    feedback: FeedbackReminders = FeedbackReminders()
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -377,6 +420,7 @@ class TruceConfig(_Strict):
                 raise ValueError(
                     f"custody.final_stages: unknown stage {stage!r}; known stages: {', '.join(sorted(known))}"
                 )
+        self._nurture_stage_is_an_exit()
         for system in ("hubspot", "salesforce"):
             for field, table in getattr(self.mapping, system).items():
                 for source_value, stage in table.items():
@@ -400,6 +444,17 @@ class TruceConfig(_Strict):
             if name not in known:
                 raise ValueError(f"no job is called {name!r}; the jobs are: {', '.join(known)}")
         return schedule
+
+    def _nurture_stage_is_an_exit(self) -> None:
+        stage = self.sla.escalation.nurture_stage
+        exits = [e.key for e in self.funnel.exits]
+        if stage not in exits:
+            raise ValueError(f"sla.escalation.nurture_stage: {stage!r} is not one of the funnel's exits {exits}")
+        allowed = self.funnel.moves().get(self.funnel.handoff_stage, ())
+        if stage not in allowed:
+            raise ValueError(
+                f"sla.escalation.nurture_stage: the funnel does not allow {self.funnel.handoff_stage} → {stage}"
+            )
 
     def stage_for(self, system: str, field: str, source_value: str) -> str | None:
         """Our stage for a CRM value (a HubSpot lifecycle stage, a Salesforce lead status)."""

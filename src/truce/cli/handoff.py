@@ -241,19 +241,25 @@ def _pct(promise: dict) -> str:
 
 @sla_app.command("sweep")
 def sweep(db: DbOption = None, config: ConfigOption = None, at: AtOption = None, json: JsonOption = False) -> None:
-    """Record every SLA breach whose deadline has passed, exactly once (safe to run from cron, twice at once).
+    """Record every SLA breach whose deadline has passed, exactly once, then escalate late leads and remind sellers.
+
+    The same round as the scheduled `sla_sweep` job; safe to run from cron, twice at once.
 
     Example:  truce sla sweep --json
     """
-    from truce.services.sla import sweep as run_sweep
+    from truce.services.sla_rules.rounds import run_round
 
     with handled():
         loaded, engine = config_and_store(config, db)
-        recorded = run_sweep(engine, loaded, _moment(at))
+        done = run_round(engine, loaded, _moment(at))
     if json:
-        print_json({"breaches_recorded": len(recorded), "breaches": recorded})
+        print_json(done)
         return
-    console.print(f"{len(recorded)} new SLA breaches recorded")
+    console.print(f"{done['breaches_recorded']} new SLA breaches recorded")
+    console.print(
+        f"escalation: {done['leaders_told']} leads to their leaders, {done['rerouted']} re-routed, "
+        f"{done['nurtured']} returned to nurture; {done['reminders_owed']} reminders owed"
+    )
 
 
 @sla_app.command("rebuild")

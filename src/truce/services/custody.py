@@ -92,11 +92,16 @@ def cold_leads(engine: Engine, config: TruceConfig, now: dt.datetime | None = No
 
 
 def _broken_promises(conn) -> dict[int, set[str]]:
-    """SLA breaches on each contact's latest handoff."""
+    """SLA breaches in each contact's latest MQL episode: its latest handoff and any that expired before it
+    (a lead re-routed by escalation keeps the breach of the seller who let it expire)."""
     latest = select(Handoff.contact_id, func.max(Handoff.id).label("id")).group_by(Handoff.contact_id).subquery()
+    episode = select(Handoff.contact_id, Handoff.mql_at).join(latest, latest.c.id == Handoff.id).subquery()
+    in_episode = select(Handoff.id).join(
+        episode, (episode.c.contact_id == Handoff.contact_id) & (episode.c.mql_at == Handoff.mql_at)
+    )
     broken = defaultdict(set)
     for contact_id, kind in conn.execute(
-        select(SlaEvent.contact_id, SlaEvent.kind).join(latest, latest.c.id == SlaEvent.handoff_id)
+        select(SlaEvent.contact_id, SlaEvent.kind).where(SlaEvent.handoff_id.in_(in_episode))
     ):
         broken[contact_id].add(kind)
     return broken

@@ -10,7 +10,7 @@ decision, its time and its reason stay on the handoff for the custody record.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
@@ -62,29 +62,36 @@ def open_handoff(conn: Connection, config: TruceConfig, contact_id: int, mql_at:
     return open_handoffs(conn, config, [contact_id], mql_at)[0]
 
 
-def open_handoffs(conn: Connection, config: TruceConfig, contact_ids: Sequence[int], mql_at: dt.datetime) -> list[int]:
-    """New MQLs, routed in the given order, each seeing the ones routed before it; their handoff ids."""
+def open_handoffs(
+    conn: Connection,
+    config: TruceConfig,
+    contact_ids: Sequence[int],
+    mql_at: dt.datetime,
+    *,
+    replacing: Sequence[Mapping] = (),
+    clocks_from: dt.datetime | None = None,
+) -> list[int]:
+    """New MQLs, routed in the given order, each seeing the ones routed before it; their handoff ids.
+
+    Each new owner is owed a `lead_routed` message. `replacing` (escalation's re-route) gives, per
+    contact, the handoff that expired: the new one names it, keeps its MQL moment and never goes
+    to the seller who let it expire; its clocks start at `clocks_from`.
+    """
     if not contact_ids:
         return []
-    places = _territories(conn, contact_ids)
-    sellers = {seller.id: seller for seller in _sellers(conn)}
-    first_touch_due, decision_due = sla.deadlines(config, mql_at)
-    rows, owners, stamp = [], [], None
-    for contact_id in contact_ids:
-        region, segment = places.get(contact_id, (None, None))
-        decision = route(list(sellers.values()), region, segment, config.routing.rules, config.routing.strategy)
-        stamp = _later(stamp)
+    previous = {h["contact_id"]: h for h in replacing}
+    first_touch_due, decision_due = sla.deadlines(config, clocks_from or mql_at)
+    rows, owners = [], []
+    for contact_id, decision, stamp in _route(conn, config, contact_ids, previous):
+        expired = previous.get(contact_id)
         if decision.seller_id is not None:
-            chosen = sellers[decision.seller_id]
-            # What `_sellers` would read back after this insert: one more open, assigned just now.
-            sellers[chosen.id] = replace(chosen, open_handoffs=chosen.open_handoffs + 1, last_assigned_at=stamp)
             owners.append({"_contact_id": contact_id, "_owner_id": decision.seller_id})
         rows.append(
             {
                 "contact_id": contact_id,
-                "mql_at": mql_at,
+                "mql_at": expired["mql_at"] if expired else mql_at,
                 "owner_id": decision.seller_id,
-                "routing_rule": decision.rule,
+                "routing_rule": f"re-routed: {decision.rule}" if expired else decision.rule,
                 "status": "open",
                 "first_touch_due_at": first_touch_due,
                 "decision_due_at": decision_due,
@@ -92,15 +99,49 @@ def open_handoffs(conn: Connection, config: TruceConfig, contact_ids: Sequence[i
                 "attempts": 0,
                 "created_at": stamp,
                 "updated_at": stamp,
+                "escalation_due_at": decision_due,
+                "previous_handoff_id": expired["id"] if expired else None,
             }
         )
-    ids = conn.execute(insert(Handoff).returning(Handoff.id, sort_by_parameter_order=True), rows).scalars().all()
+    # Core tables, not the ORM entities: a re-route after a pause inserts thousands at once.
+    handoffs, contacts = Handoff.__table__, Contact.__table__
+    ids = conn.execute(insert(handoffs).returning(handoffs.c.id, sort_by_parameter_order=True), rows).scalars().all()
     if owners:
         conn.execute(
-            update(Contact).where(Contact.id == bindparam("_contact_id")).values(owner_id=bindparam("_owner_id")),
+            update(contacts).where(contacts.c.id == bindparam("_contact_id")).values(owner_id=bindparam("_owner_id")),
             owners,
         )
+    _owe_routed(conn, [dict(row, id=new_id) for new_id, row in zip(ids, rows, strict=True)], replacing)
     return list(ids)
+
+
+def _route(conn: Connection, config: TruceConfig, contact_ids: Sequence[int], previous: Mapping[int, Mapping]):
+    """(contact, routing decision, moment) for each contact in order, never to the seller it is taken from."""
+    places = _territories(conn, contact_ids)
+    sellers = {seller.id: seller for seller in _sellers(conn)}
+    stamp = None
+    for contact_id in contact_ids:
+        region, segment = places.get(contact_id, (None, None))
+        taken_from = previous[contact_id]["owner_id"] if contact_id in previous else None
+        pool = [s for s in sellers.values() if s.id != taken_from]
+        decision = route(pool, region, segment, config.routing.rules, config.routing.strategy)
+        stamp = _later(stamp)
+        if decision.seller_id is not None:
+            chosen = sellers[decision.seller_id]
+            # What `_sellers` would read back after this insert: one more open, assigned just now.
+            sellers[chosen.id] = replace(chosen, open_handoffs=chosen.open_handoffs + 1, last_assigned_at=stamp)
+        yield contact_id, decision, stamp
+
+
+def other_seller_exists(conn: Connection, owner_id: int | None) -> bool:
+    """Whether an active seller other than `owner_id` could take a lead (before re-routing it)."""
+    return any(s.active and s.id != owner_id for s in _sellers(conn))
+
+
+def _owe_routed(conn: Connection, opened: list[dict], replacing: Sequence[Mapping]) -> None:
+    from truce.services.sla_rules.routed import owe_routed
+
+    owe_routed(conn, opened, "re-routed" if replacing else "routed")
 
 
 def _territories(conn: Connection, contact_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
@@ -141,6 +182,7 @@ def close(conn, config: TruceConfig, contact_id: int, to_stage: str, at, actor_i
             rejection_reason=reason if status == "rejected" else None,
             note=note,
             updated_at=dt.datetime.now(dt.UTC),
+            escalation_due_at=None,  # decided: nothing left to escalate
         )
     )
     sla.after_decision(conn, config, handoff, at)
@@ -302,6 +344,7 @@ def assign(
         )
         conn.execute(update(Contact).where(Contact.id == contact["id"]).values(owner_id=seller["id"], updated_at=now))
         previous = conn.execute(select(User.email).where(User.id == before)).scalar_one_or_none() if before else None
+        _owe_assigned(conn, found, seller["id"], rule)
         work.record(
             "handoff_assign",
             "handoff",
@@ -311,6 +354,13 @@ def assign(
             actor=actor["email"],
         )
     return {"email": contact["email"], "owner": seller["email"], "previous_owner": previous}
+
+
+def _owe_assigned(conn: Connection, handoff, owner_id: int, rule: str) -> None:
+    from truce.services.sla_rules.routed import owe_routed
+
+    owe_routed(conn, [{"id": handoff["id"], "contact_id": handoff["contact_id"], "owner_id": owner_id,
+                       "routing_rule": rule}], "assigned")  # fmt: skip
 
 
 def _assigner(conn: Connection, actor_email: str | None):

@@ -159,6 +159,7 @@ HANDOFF_COLUMNS = (
     "sla_due_at",
     "created_at",
     "updated_at",
+    "escalation_due_at",
 )
 EVENT_COLUMNS = ("handoff_id", "contact_id", "side", "kind", "user_id", "due_at", "detected_at", "detail")
 
@@ -176,6 +177,8 @@ def _handoff_row(config: TruceConfig, episode: dict, owners: dict, now: dt.datet
         sla_due_at=None,
         created_at=now,
         updated_at=now,
+        # A lead still waiting is judged by the next escalation scan, from its decision deadline.
+        escalation_due_at=decision_due if episode["status"] == "open" else None,
     )
 
 

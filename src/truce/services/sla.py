@@ -14,7 +14,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -190,18 +190,28 @@ def evaluate(conn: Connection, config: TruceConfig, handoff, now: dt.datetime, t
 
 
 def sweep(
-    engine: Engine, config: TruceConfig, now: dt.datetime | None = None, batch: int = 500, actor: str = "cli"
+    engine: Engine,
+    config: TruceConfig,
+    now: dt.datetime | None = None,
+    batch: int = 1000,
+    actor: str = "cli",
+    origin: str = "cli",
 ) -> list[dict]:
     """Find handoffs whose next deadline has passed and record their breaches, exactly once each.
 
     Each batch is one transaction; a batch that judged a handoff (moved its next deadline, recorded
     its breaches) also writes one audit entry ("sla_sweep", in `actor`'s name) naming the breaches,
-    so the breaches and their trail commit together.
+    so the breaches and their trail commit together; so do the `sla_breach` messages they owe
+    (truce.services.sla_rules.breaches). A batch is claimed, judged and recorded with a handful of
+    statements, not a few per handoff: a sweep after a long pause may find thousands.
     """
+    from truce.services.sla_rules.breaches import owe_breaches
+
     now = now or dt.datetime.now(dt.UTC)
+    clock = config.business_hours.clock(config.company.timezone)
     recorded: list[dict] = []
     while True:
-        with unit_of_work(engine, actor) as work:
+        with unit_of_work(engine, actor, origin) as work:
             conn = work.conn
             due = (
                 conn.execute(
@@ -213,15 +223,95 @@ def sweep(
                 .mappings()
                 .all()
             )
-            touches = first_touches(conn, [h["id"] for h in due])
-            found: list[dict] = []
-            for handoff in due:
-                found += evaluate(conn, config, handoff, now, touches.get(handoff["id"]))
+            claimed = claim_due(conn, [h["id"] for h in due], now)
+            mine = [h for h in due if h["id"] in claimed]
+            touches = first_touches(conn, [h["id"] for h in mine])
+            verdicts = [(h, judge(h, touches.get(h["id"]), now, clock)) for h in mine]
+            settle(conn, verdicts)
+            found = record_breaches(conn, verdicts, now)
             if work.data_tables:  # another sweep may have claimed every one of them first
                 audit_sweep(conn, actor, now, found)
+            owe_breaches(conn, found)
         recorded += found
         if len(due) < batch:
             return recorded
+
+
+def claim_due(conn: Connection, ids: list[int], now: dt.datetime) -> set[int]:
+    """Take these handoffs for this sweep in one statement; those another sweep judged first drop out.
+
+    The claim empties `sla_due_at`; `settle` then sets each handoff's next deadline. On PostgreSQL a
+    second sweep's claim waits for the first to commit, then finds the deadlines moved and takes none.
+    """
+    if not ids:
+        return set()
+    claimed = conn.execute(
+        update(Handoff)
+        .where(Handoff.id.in_(ids), Handoff.sla_due_at.is_not(None), Handoff.sla_due_at <= now)
+        .values(sla_due_at=None)
+        .returning(Handoff.id)
+    )
+    return set(claimed.scalars())
+
+
+def insert_breaches(conn: Connection, rows: list[dict]) -> dict[tuple[int, str], int]:
+    """Append sla_events rows in one executemany; {(handoff id, kind): new id} of those not there before."""
+    if not rows:
+        return {}
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(SlaEvent.__table__)
+        .on_conflict_do_nothing(index_elements=["handoff_id", "kind"])
+        .returning(SlaEvent.id, SlaEvent.handoff_id, SlaEvent.kind)
+    )
+    return {(handoff_id, kind): event_id for event_id, handoff_id, kind in conn.execute(statement, rows)}
+
+
+def settle(conn: Connection, verdicts: list[tuple]) -> None:
+    """Each claimed handoff's next deadline and first touch, as one executemany."""
+    if not verdicts:
+        return
+    stamp = dt.datetime.now(dt.UTC)
+    handoffs = Handoff.__table__  # the Core table: an ORM bulk update costs more per row than the write
+    conn.execute(
+        update(handoffs)
+        .where(handoffs.c.id == bindparam("_id"))
+        .values(sla_due_at=bindparam("_next"), first_touch_at=bindparam("_touched"), updated_at=stamp),
+        [{"_id": h["id"], "_next": v.next_due, "_touched": v.first_touch_at} for h, v in verdicts],
+    )
+
+
+def record_breaches(conn: Connection, verdicts: list[tuple], now: dt.datetime) -> list[dict]:
+    """Append every breach the verdicts found, once each (the unique (handoff, kind) skips repeats)."""
+    rows = [
+        {
+            "handoff_id": h["id"],
+            "contact_id": h["contact_id"],
+            "side": BREACH_SIDE,
+            "kind": kind,
+            "user_id": h["owner_id"],
+            "due_at": due,
+            "detected_at": now,
+            "detail": detail,
+        }
+        for h, verdict in verdicts
+        for kind, due, detail in verdict.breaches
+    ]
+    inserted = insert_breaches(conn, rows)
+    return [
+        {
+            "id": inserted[(row["handoff_id"], row["kind"])],
+            "handoff_id": row["handoff_id"],
+            "side": BREACH_SIDE,
+            "contact_id": row["contact_id"],
+            "kind": row["kind"],
+            "owner_id": row["user_id"],
+            "due_at": row["due_at"],
+            "detail": row["detail"],
+        }
+        for row in rows
+        if (row["handoff_id"], row["kind"]) in inserted
+    ]
 
 
 def audit_sweep(conn: Connection, actor: str, as_of: dt.datetime, breaches: list[dict]) -> None:

@@ -29,6 +29,7 @@ TALLIED = (
     Handoff.first_touch_due_at,
     Handoff.decision_due_at,
     Handoff.sla_due_at,
+    Handoff.previous_handoff_id,
 )
 
 
@@ -108,7 +109,8 @@ def report(
         kinds = breaches.get(handoff["id"], set())
         for tally in (overall, people[emails.get(handoff["owner_id"], "(unassigned)")], months[month]):
             tally.add(handoff, kinds, now)
-        volume[month]["mqls"] += 1
+        # A re-routed lead is one MQL however many sellers held it (truce.services.sla_rules.escalation).
+        volume[month]["mqls"] += handoff["previous_handoff_id"] is None
         volume[month][handoff["status"]] += 1
     return {
         "as_of": now.isoformat(),

@@ -241,8 +241,12 @@ class StageChange(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-HANDOFF_STATUSES = ("open", "accepted", "rejected")
-SLA_KINDS = ("first_touch_late", "decision_late", "too_few_attempts")
+# "expired": sales let the decision deadline pass so long that escalation took the lead away
+# (re-routed to another seller, or returned to marketing's nurture); see truce.services.sla_rules.
+HANDOFF_STATUSES = ("open", "accepted", "rejected", "expired")
+SLA_KINDS = ("first_touch_late", "decision_late", "too_few_attempts", "decision_expired")
+# How far escalation went with a handoff: its leader was told; it was re-routed; it went to nurture.
+ESCALATIONS = ("leader_told", "rerouted", "nurtured")
 
 
 class Handoff(Base):
@@ -255,7 +259,9 @@ class Handoff(Base):
     __tablename__ = "handoffs"
     __table_args__ = (
         CheckConstraint(_one_of("status", HANDOFF_STATUSES), name="status"),
+        CheckConstraint(f"escalation IS NULL OR ({_one_of('escalation', ESCALATIONS)})", name="escalation"),
         Index("ix_handoffs_sla_due_at", "sla_due_at"),
+        Index("ix_handoffs_escalation_due_at", "escalation_due_at"),
         Index("ix_handoffs_contact", "contact_id"),
         Index("ix_handoffs_status", "status"),
         # Round robin asks, for every new MQL, when each seller last got one.
@@ -279,6 +285,12 @@ class Handoff(Base):
     sla_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The next escalation step's moment while the lead waits (the decision deadline at first: the
+    # escalation scan works out which step is due); None once decided or taken away.
+    escalation_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    escalation: Mapped[str | None] = mapped_column(String(16))
+    # A re-routed lead's new handoff names the one that expired; the MQL moment stays the same.
+    previous_handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id"))
 
 
 class SlaEvent(Base):

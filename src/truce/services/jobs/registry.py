@@ -27,6 +27,7 @@ JobFunction = Callable[[Engine, TruceConfig, dt.datetime], dict[str, int]]
 # One line per module that declares jobs with @job.
 JOB_MODULES: list[str] = [
     "truce.services.jobs.builtin",
+    "truce.services.sla_rules.jobs",
 ]
 EXTRA_MODULES_ENV = "TRUCE_JOB_MODULES"
 
