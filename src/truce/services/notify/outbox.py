@@ -68,10 +68,40 @@ def owe(
     at: dt.datetime | None = None,
 ) -> int | None:
     """Owe one message to `to_user_id` (None: the company's channels only). Its id, or None if `key` was owed already."""
+    row = _row(work_of(conn), kind, to_user_id, subject, text, link, facts, key, urgency, at)
+    statement = _insert(conn).values(row)
+    if key is not None:
+        # Owed once per event: a second sweep or a re-run job finds the key taken and adds nothing.
+        statement = statement.on_conflict_do_nothing(index_elements=["key"])
+    return conn.execute(statement.returning(OutboxMessage.id)).scalar_one_or_none()
+
+
+def owe_many(conn: Connection, messages: list[dict]) -> int:
+    """`owe` for many keyed messages (dicts of owe's keyword arguments plus `kind`) in one statement; how many were new.
+
+    A sweep after a pause owes hundreds of reminders: one insert each would cost more than the sweep.
+    """
+    if not messages:
+        return 0
+    work = work_of(conn)
+    rows = []
+    for message in messages:
+        if message.get("key") is None:
+            raise ValueError("owe_many owes keyed messages only: give each a key that names its event")
+        rows.append(
+            _row(
+                work, message["kind"], message["to_user_id"], message["subject"], message["text"],
+                message.get("link"), message.get("facts"), message["key"], message.get("urgency"), message.get("at"),
+            )
+        )  # fmt: skip
+    statement = _insert(conn).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
+    return len(conn.execute(statement, rows).all())
+
+
+def _row(work, kind, to_user_id, subject, text, link, facts, key, urgency, at) -> dict:
     if kind not in EVENT_KINDS:
         raise UnknownEventKind(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
-    work = work_of(conn)
-    values = {
+    return {
         "kind": kind,
         "user_id": to_user_id,
         "urgency": urgency or EVENT_KINDS[kind].urgency,
@@ -83,12 +113,11 @@ def owe(
         "created_at": at or work.now,
         "created_by": work.actor,
     }
+
+
+def _insert(conn: Connection):
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(OutboxMessage).values(values)
-    if key is not None:
-        # Owed once per event: a second sweep or a re-run job finds the key taken and adds nothing.
-        statement = statement.on_conflict_do_nothing(index_elements=["key"])
-    return conn.execute(statement.returning(OutboxMessage.id)).scalar_one_or_none()
+    return dialect_insert(OutboxMessage.__table__)
 
 
 def owe_team(conn: Connection, kind: str, team: str, *, leaders_only: bool = False, **message) -> list[int]:

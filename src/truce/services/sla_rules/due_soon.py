@@ -15,7 +15,8 @@ from sqlalchemy import Engine, select
 from truce.config import TruceConfig
 from truce.domain.event_rules import HOUR, business_hours_left, due_soon_threshold
 from truce.services import sla
-from truce.services.sla_rules.notices import owe_all, sales_leaders
+from truce.services.notify.outbox import owe_many
+from truce.services.sla_rules.notices import sales_leaders
 from truce.services.sla_rules.routed import _contact_emails
 from truce.store.models import Handoff
 from truce.store.work import unit_of_work
@@ -50,7 +51,7 @@ def remind(engine: Engine, config: TruceConfig, now: dt.datetime, actor: str = "
             return 0
         emails = _contact_emails(conn, [r["contact_id"] for r in reminders])
         leaders = sales_leaders(conn)
-        return owe_all(conn, [m for r in reminders for m in _messages(r, emails.get(r["contact_id"]), leaders)])
+        return owe_many(conn, [m for r in reminders for m in _messages(r, emails.get(r["contact_id"]), leaders)])
 
 
 def _reminders(

@@ -14,12 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from truce.services.notify.outbox import EVENT_KINDS, UnknownEventKind, owe
-from truce.store.models import OutboxMessage, User
-from truce.store.work import work_of
+from truce.services.notify.outbox import owe_many
+from truce.store.models import User
 
 # Ids listed in a crowd's facts; the message says how many there were in all.
 FACT_IDS = 200
@@ -59,35 +56,7 @@ def owe_each(
             {"kind": kind, "to_user_id": user_id, "subject": notice.subject, "text": notice.text,
              "link": notice.link, "facts": notice.facts, "key": key}
         )  # fmt: skip
-    return owe_all(conn, messages)
-
-
-def owe_all(conn: Connection, messages: list[dict]) -> int:
-    """`outbox.owe` for many messages in one executemany (same columns, same once-per-key rule); how many new.
-
-    A sweep after a pause owes hundreds of reminders; one insert each would cost more than the sweep.
-    """
-    if not messages:
-        return 0
-    if len(messages) == 1:
-        return int(owe(conn, **messages[0]) is not None)
-    for message in messages:
-        if message["kind"] not in EVENT_KINDS:
-            raise UnknownEventKind(f"unknown event kind {message['kind']!r}; known: {', '.join(EVENT_KINDS)}")
-    work = work_of(conn)
-    rows = [
-        {"kind": m["kind"], "user_id": m["to_user_id"], "urgency": EVENT_KINDS[m["kind"]].urgency,
-         "subject": m["subject"][:200], "text": m["text"], "link": m.get("link"), "facts": m.get("facts"),
-         "key": m["key"], "created_at": work.now, "created_by": work.actor}
-        for m in messages
-    ]  # fmt: skip
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        dialect_insert(OutboxMessage.__table__)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxMessage.id)
-    )
-    return len(conn.execute(statement, rows).all())
+    return owe_many(conn, messages)
 
 
 def sales_leaders(conn: Connection) -> list[int]:
