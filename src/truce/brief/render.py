@@ -22,6 +22,8 @@ from markupsafe import Markup
 from truce.brief.format import FILTERS, NOTHING
 
 TITLES = {
+    "last_meeting": "Last meeting's decisions",
+    "initiatives": "Initiatives under way",
     "decisions": "Decisions needed",
     "targets": "Shared target and forecast",
     "funnel": "Movement through the funnel",
