@@ -36,7 +36,7 @@ def decision_rows(conn: Connection, *where, today: dt.date) -> list[dict]:
     owner, decider, closer = aliased(User), aliased(User), aliased(User)
     query = (
         select(
-            Decision,
+            Decision.__table__,
             Meeting.period,
             AgendaItem.position,
             owner.email.label("owner"),
@@ -56,29 +56,28 @@ def decision_rows(conn: Connection, *where, today: dt.date) -> list[dict]:
     return [_row(r, today) for r in conn.execute(query).mappings()]
 
 
-def _row(r, today: dt.date) -> dict:
-    d = r["Decision"]
-    indicator = rules.INDICATORS[d.indicator]
+def _row(d, today: dt.date) -> dict:
+    indicator = rules.INDICATORS[d["indicator"]]
     return {
-        "id": d.id,
-        "meeting": r["period"],
-        "item": r["position"],
-        "text": d.text,
-        "owner": r["owner"],
-        "owner_name": r["owner_name"],
-        "owner_team": r["owner_team"],
-        "due_on": d.due_on,
-        "indicator": d.indicator,
+        "id": d["id"],
+        "meeting": d["period"],
+        "item": d["position"],
+        "text": d["text"],
+        "owner": d["owner"],
+        "owner_name": d["owner_name"],
+        "owner_team": d["owner_team"],
+        "due_on": d["due_on"],
+        "indicator": d["indicator"],
         "indicator_label": indicator.label,
         "indicator_better": indicator.better,
-        "indicator_then": d.indicator_value,
-        "state": d.state,
-        "overdue": d.state == "open" and d.due_on < today,
-        "note": d.closing_note,
-        "decided_at": d.decided_at,
-        "decided_by": r["decided_by"],
-        "closed_at": d.closed_at,
-        "closed_by": r["closed_by"],
+        "indicator_then": d["indicator_value"],
+        "state": d["state"],
+        "overdue": d["state"] == "open" and d["due_on"] < today,
+        "note": d["closing_note"],
+        "decided_at": d["decided_at"],
+        "decided_by": d["decided_by"],
+        "closed_at": d["closed_at"],
+        "closed_by": d["closed_by"],
     }
 
 

@@ -99,7 +99,7 @@ def list_initiatives(
     last = as_of or today_in(config, now) - dt.timedelta(days=1)
     owner, adopter = aliased(User), aliased(User)
     query = (
-        select(Initiative, owner.email.label("owner"), owner.name.label("owner_name"), adopter.email.label("adopted_by"))
+        select(Initiative.__table__, owner.email.label("owner"), owner.name.label("owner_name"), adopter.email.label("adopted_by"))
         .join(owner, owner.id == Initiative.owner_id)
         .join(adopter, adopter.id == Initiative.adopted_by_id)
         .order_by(Initiative.started_on, Initiative.id)
@@ -115,27 +115,26 @@ def list_initiatives(
 
 
 def _initiative(engine, config, r, last: dt.date, now, scores) -> dict:
-    i = r["Initiative"]
     window = window_ending(last, INITIATIVE_WINDOW_DAYS)
-    current = measure(engine, config, i.indicators, window, now)
+    current = measure(engine, config, r["indicators"], window, now)
     return {
-        "id": i.id,
-        "move": i.move,
-        "move_text": rules.MOVES[i.move].move if i.move in rules.MOVES else i.move,
+        "id": r["id"],
+        "move": r["move"],
+        "move_text": rules.MOVES[r["move"]].move if r["move"] in rules.MOVES else r["move"],
         "owner": r["owner"],
         "owner_name": r["owner_name"],
-        "started_on": i.started_on,
-        "state": i.state,
-        "note": i.note,
+        "started_on": r["started_on"],
+        "state": r["state"],
+        "note": r["note"],
         "adopted_by": r["adopted_by"],
         "window_days": INITIATIVE_WINDOW_DAYS,
         "now_window": {"from": window[0], "to": window[1]},
         "indicators": [
             {"key": key, "label": rules.INDICATORS[key].label, "better": rules.INDICATORS[key].better,
-             **rules.moved(key, i.baseline.get(key), current[key])}
-            for key in i.indicators
+             **rules.moved(key, r["baseline"].get(key), current[key])}
+            for key in r["indicators"]
         ],  # fmt: skip
-        "score": score_change(scores, i.started_on),
+        "score": score_change(scores, r["started_on"]),
     }
 
 

@@ -244,7 +244,7 @@ def show_meeting(
 
 def _meeting(conn: Connection, meeting_id: int, today: dt.date, decision_rows) -> dict:
     meeting = conn.execute(
-        select(Meeting, User.email.label("opened_by")).join(User, User.id == Meeting.opened_by_id).where(Meeting.id == meeting_id)
+        select(Meeting.__table__, User.email.label("opened_by")).join(User, User.id == Meeting.opened_by_id).where(Meeting.id == meeting_id)
     ).mappings().one()  # fmt: skip
     attendees = conn.execute(
         select(User.email, User.name, User.team)
