@@ -130,7 +130,7 @@ def _initiative(engine, config, r, last: dt.date, now, scores) -> dict:
         "window_days": INITIATIVE_WINDOW_DAYS,
         "now_window": {"from": window[0], "to": window[1]},
         "indicators": [
-            {"key": key, "label": rules.INDICATORS[key].label, "better": rules.INDICATORS[key].better,
+            {"key": key, "label": rules.INDICATORS[key].label, "better_when": rules.INDICATORS[key].better,
              **rules.moved(key, r["baseline"].get(key), current[key])}
             for key in r["indicators"]
         ],  # fmt: skip
