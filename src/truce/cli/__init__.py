@@ -16,6 +16,7 @@ from truce.cli import (
     funnel,
     handoff,
     lead,
+    meetings,
     metrics,
     score,
     serve,
@@ -90,6 +91,7 @@ brief.register(app)
 users.register(app)
 serve.register(app)
 target_commands.register(app)
+meetings.register(app)
 
 
 def main() -> None:
