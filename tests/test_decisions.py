@@ -137,3 +137,72 @@ def test_a_decision_closed_before_it_falls_due_owes_nothing(engine, ids):
     assert run(engine, dt.date(2026, 12, 20)) == {"due_tomorrow": 0, "overdue": 0}
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 0
+
+
+# ---- the REST API ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api(engine, ids):
+    from fastapi.testclient import TestClient
+
+    from truce.services.logins import create_token
+    from truce.web.app import create_app
+
+    tokens = {name: {"authorization": f"Bearer {create_token(engine, email=EMAIL[name])}"} for name in EMAIL if name != "old"}
+    with TestClient(create_app(engine, CONFIG), base_url="http://127.0.0.1") as client:
+        client.tokens = tokens
+        yield client
+
+
+def test_the_api_records_lists_and_closes_decisions_checking_who_may(api):
+    body = {"period": "2026-W49", "text": "Call every stalled deal", "owner": EMAIL["eva"], "due": "2999-12-31",
+            "indicator": "cold_leads.sales"}  # fmt: skip
+    assert api.post("/api/v1/decisions", json=body, headers=api.tokens["eva"]).status_code == 403  # no leader
+    created = api.post("/api/v1/decisions", json=body, headers=api.tokens["lea"])
+    assert created.status_code == 201, created.text
+    decision = created.json()["id"]
+    listed = api.get("/api/v1/decisions", params={"owner": EMAIL["eva"]}, headers=api.tokens["mia"]).json()
+    assert [(d["id"], d["state"], d["due_on"]) for d in listed] == [(decision, "open", "2999-12-31")]
+    refused = api.post(f"/api/v1/decisions/{decision}/done", json={"note": "done"}, headers=api.tokens["sam"])
+    assert refused.status_code == 403 and EMAIL["eva"] in refused.json()["error"]
+    no_note = api.post(f"/api/v1/decisions/{decision}/drop", json={}, headers=api.tokens["eva"])
+    assert no_note.status_code == 422 and no_note.json()["errors"][0]["path"] == "body.note"
+    done = api.post(f"/api/v1/decisions/{decision}/done", json={"note": "All called"}, headers=api.tokens["eva"])
+    assert done.status_code == 200 and done.json()["state"] == "done"
+    again = api.post(f"/api/v1/decisions/{decision}/drop", json={"note": "x"}, headers=api.tokens["ria"])
+    assert again.status_code == 409
+    meeting = api.get("/api/v1/meetings/2026-W49", headers=api.tokens["mia"]).json()
+    assert [d["state"] for d in meeting["decisions"]] == ["done"]
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"owner": "nobody@yourco.example"}, "body.owner"),
+        ({"owner": EMAIL["old"]}, "body.owner"),
+        ({"due": "2026-02-30"}, "body.due"),
+        ({"due": "3000-01-01"}, "body.due"),
+        ({"due": "2020-01-01"}, "body.due"),
+        ({"indicator": "mood"}, "body.indicator"),
+        ({"item": 9}, "body.item"),
+        ({"period": "2026-W77"}, "body.period"),
+        ({"text": None}, "body.text"),
+    ],
+)
+def test_the_api_answers_422_naming_the_field(api, change, path):
+    body = {"period": "2026-W49", "text": "Do it", "owner": EMAIL["eva"], "due": "2999-12-31",
+            "indicator": "cold_leads.sales", **change}  # fmt: skip
+    answer = api.post("/api/v1/decisions", json=body, headers=api.tokens["ria"])
+    assert answer.status_code == 422, answer.text
+    assert [e["path"] for e in answer.json()["errors"]] == [path]
+
+
+def test_starting_a_meeting_through_the_api_twice_gives_the_same_meeting(api):
+    first = api.post("/api/v1/meetings", json={"period": "2026-W48"}, headers=api.tokens["max"])
+    again = api.post("/api/v1/meetings", json={"period": "2026-W48", "attendees": [EMAIL["mia"]]}, headers=api.tokens["ria"])
+    assert first.status_code == again.status_code == 200
+    assert first.json()["id"] == again.json()["id"]
+    assert api.post("/api/v1/meetings", json={"period": "2026-W48"}, headers=api.tokens["mia"]).status_code == 403
+    bad = api.post("/api/v1/meetings", json={"attendees": ["nobody@yourco.example"]}, headers=api.tokens["ria"])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "body.attendees"

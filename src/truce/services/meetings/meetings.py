@@ -284,3 +284,14 @@ def latest_meeting_before(conn: Connection, first_day: dt.date, held_before: dt.
         .order_by(Meeting.period_first_day.desc(), Meeting.held_at.desc(), Meeting.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+def people_to_choose(engine: Engine) -> list[dict]:
+    """Who may own a decision or attend: the active users of marketing, sales and RevOps, by team and name."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(User.email, User.name, User.team)
+            .where(User.active.is_(True), User.team.in_(("marketing", "sales", "revops")), User.access != "viewer")
+            .order_by(User.team, User.name, User.email)
+        ).mappings()
+        return [dict(r) for r in rows]
