@@ -72,8 +72,9 @@ def test_dropping_needs_a_note_and_a_closed_decision_stays_closed(engine, ids):
         close(engine, decision, "ria")
     with engine.connect() as conn:
         entries = conn.execute(
-            select(AuditEntry.actor, AuditEntry.action, AuditEntry.before, AuditEntry.after)
-            .where(AuditEntry.entity_type == "decision", AuditEntry.action != "decision_record")
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.before, AuditEntry.after).where(
+                AuditEntry.entity_type == "decision", AuditEntry.action != "decision_record"
+            )
         ).all()
     assert [tuple(e) for e in entries] == [
         (EMAIL["eva"], "decision_drop", {"state": "open", "note": None},
@@ -149,7 +150,9 @@ def api(engine, ids):
     from truce.services.logins import create_token
     from truce.web.app import create_app
 
-    tokens = {name: {"authorization": f"Bearer {create_token(engine, email=EMAIL[name])}"} for name in EMAIL if name != "old"}
+    tokens = {
+        name: {"authorization": f"Bearer {create_token(engine, email=EMAIL[name])}"} for name in EMAIL if name != "old"
+    }
     with TestClient(create_app(engine, CONFIG), base_url="http://127.0.0.1") as client:
         client.tokens = tokens
         yield client
@@ -200,7 +203,9 @@ def test_the_api_answers_422_naming_the_field(api, change, path):
 
 def test_starting_a_meeting_through_the_api_twice_gives_the_same_meeting(api):
     first = api.post("/api/v1/meetings", json={"period": "2026-W48"}, headers=api.tokens["max"])
-    again = api.post("/api/v1/meetings", json={"period": "2026-W48", "attendees": [EMAIL["mia"]]}, headers=api.tokens["ria"])
+    again = api.post(
+        "/api/v1/meetings", json={"period": "2026-W48", "attendees": [EMAIL["mia"]]}, headers=api.tokens["ria"]
+    )
     assert first.status_code == again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
     assert api.post("/api/v1/meetings", json={"period": "2026-W48"}, headers=api.tokens["mia"]).status_code == 403

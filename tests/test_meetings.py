@@ -55,7 +55,9 @@ def test_starting_twice_for_the_same_period_returns_the_same_meeting(engine, ids
         assert conn.execute(select(func.count()).select_from(Meeting)).scalar_one() == 1
         assert conn.execute(select(func.count()).select_from(AgendaItem)).scalar_one() == 2
         attendees = conn.execute(select(func.count()).select_from(MeetingAttendee)).scalar_one()
-        trail = conn.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.after).order_by(AuditEntry.id)).all()
+        trail = conn.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.after).order_by(AuditEntry.id)
+        ).all()
     assert attendees == 3  # ria who opened it, lea who started it again, and mia
     assert [(t.actor, t.action) for t in trail] == [
         (EMAIL["ria"], "meeting_start"),
@@ -99,7 +101,10 @@ def test_a_decision_keeps_its_indicator_as_it_stood_the_28_days_before(engine, i
     decided = decide(engine, item=1, text_="Marketing answers every item by Friday")
     assert decided["indicator_then"] == 0.25  # 1 of the 4 deals lost from 11 Nov to 8 Dec has a reason
     assert (decided["meeting"], decided["item"], decided["owner"], decided["state"]) == (
-        "2026-W49", 1, EMAIL["mia"], "open"
+        "2026-W49",
+        1,
+        EMAIL["mia"],
+        "open",
     )
     on_its_own = decide(engine, text_="Sales writes a loss reason on every lost deal", owner=EMAIL["lea"])
     assert on_its_own["item"] is None
@@ -147,7 +152,9 @@ def test_the_next_brief_opens_with_the_last_meetings_decisions_and_whether_their
     lost_deals(engine)
     start(engine, period="2026-W49")
     first = decide(engine, item=1, text_="Answer <every> item | by *Friday*", owner=EMAIL["mia"])
-    second = decide(engine, text_="Write a loss reason on every lost deal", owner=EMAIL["eva"], due=dt.date(2026, 12, 11))
+    second = decide(
+        engine, text_="Write a loss reason on every lost deal", owner=EMAIL["eva"], due=dt.date(2026, 12, 11)
+    )
     close_decision(engine, CONFIG, first["id"], state="done", note="All answered", actor=EMAIL["mia"],
                    now=MEETING_AT + dt.timedelta(days=1))  # fmt: skip
     brief = build_brief(engine, CONFIG, period="2026-W50", as_of=dt.datetime(2026, 12, 14, 9, tzinfo=dt.UTC))
@@ -172,3 +179,60 @@ def test_a_brief_before_any_meeting_says_there_was_none(engine, ids):
     brief = build_brief(engine, CONFIG, period="2026-W49", as_of=MEETING_AT)
     assert brief["last_meeting"] is None and brief["initiatives"] == []
     assert "No joint meeting held yet." in render_markdown(brief)
+
+
+# ---- the pages ------------------------------------------------------------------------------------
+
+
+def test_revops_holds_a_meeting_on_the_pages_the_owner_marks_one_done_and_the_next_brief_shows_both(engine, ids):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from truce.services.logins import add_user
+    from truce.web.app import create_app
+
+    brief_calls_for_two_decisions(engine, ids)
+    for name in ("ria", "mia"):
+        add_user(
+            engine, email=EMAIL[name], team="revops" if name == "ria" else "marketing", password="pass phrase 1234"
+        )
+
+    def log_in(client, name) -> str:
+        client.post("/login", data={"email": EMAIL[name], "password": "pass phrase 1234"})
+        return re.search(r'name="csrf" value="([^"]+)"', client.get("/meetings?period=2026-W40").text)[1]
+
+    app = create_app(engine, CONFIG)
+    with TestClient(app, base_url="http://127.0.0.1", headers={"accept": "text/html"}) as client:
+        csrf = log_in(client, "ria")
+        page = client.get("/meetings?period=2026-W40").text
+        assert 'id="start-meeting"' in page and "No meeting for 2026-W40 yet" in page
+        started = client.post("/meetings/start", data={"csrf": csrf, "period": "2026-W40", "attendees": EMAIL["mia"]})
+        assert started.status_code == 200 and 'id="decide-item-1"' in started.text
+        for form in (
+            {
+                "item": "1",
+                "text": "Answer every waiting item",
+                "owner": EMAIL["mia"],
+                "indicator": "feedback.answered_share",
+            },
+            {"text": "Plan Acme with a liaison", "owner": EMAIL["lea"], "indicator": "cold_leads.sales"},
+        ):
+            decided = client.post(
+                "/meetings/decide", data={"csrf": csrf, "period": "2026-W40", "due": "2999-12-31", **form}
+            )
+            assert "recorded" in decided.text, decided.text
+        refused = client.post("/meetings/decide", data={"csrf": csrf, "period": "2026-W40", "text": "x",
+                                                        "owner": EMAIL["mia"], "due": "2999-12-31", "indicator": "mood"})  # fmt: skip
+        assert "unknown indicator" in refused.text
+        client.post("/logout", data={"csrf": csrf})
+        csrf = log_in(client, "mia")
+        listed = client.get("/decisions").text
+        first = int(re.search(r'data-decision="(\d+)"', listed)[1])
+        closed = client.post(f"/decisions/{first}/done", data={"csrf": csrf, "note": "All answered"})
+        assert f"Decision #{first} is done." in closed.text
+        other = client.post(f"/decisions/{first + 1}/done", data={"csrf": csrf, "note": "x"})
+        assert "may not close a decision owned by" in other.text
+        brief = client.get("/brief/view?period=2026-W41").text
+    assert "Answer every waiting item" in brief and "Plan Acme with a liaison" in brief
+    assert re.search(r'data-decision="\d+">.*?<td class="state">done</td>', brief, re.S)

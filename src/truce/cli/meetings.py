@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import DbOption, JsonOption, config_and_store, console, fail, handled, print_json
 from truce.cli.common import ConfigOption as ConfigOpt
+from truce.cli.common import DbOption, JsonOption, config_and_store, console, fail, handled, print_json
 
 meeting_app = typer.Typer(
     help="The joint revenue meeting: opened from the brief, its agenda the brief's decisions needed.",
@@ -20,13 +20,17 @@ decisions_app = typer.Typer(
     help="The meetings' decisions, tracked to done: list them, mark one done, or drop it with a note.",
     invoke_without_command=True,
 )
-initiative_app = typer.Typer(help="Adopt a move of the diagnostic's playbook as a tracked initiative.", no_args_is_help=True)
+initiative_app = typer.Typer(
+    help="Adopt a move of the diagnostic's playbook as a tracked initiative.", no_args_is_help=True
+)
 ActorOption = Annotated[
     str | None, typer.Option("--as", help="Who you are (email). Default: $TRUCE_USER.", show_default=False)
 ]
 PeriodOption = Annotated[
     str | None,
-    typer.Option("--period", help="The brief period: an ISO week (2026-W49), month, quarter or year. Default: this week."),
+    typer.Option(
+        "--period", help="The brief period: an ISO week (2026-W49), month, quarter or year. Default: this week."
+    ),
 ]
 
 
@@ -110,9 +114,14 @@ def _print_meeting(meeting: dict, json: bool) -> None:
     from rich.markup import escape
 
     people = ", ".join(a["email"] for a in meeting["attendees"]) or "nobody yet"
-    console.print(f"Joint meeting {meeting['period']} (held {meeting['held_at']:%Y-%m-%d %H:%M} UTC) · {escape(people)}")
+    console.print(
+        f"Joint meeting {meeting['period']} (held {meeting['held_at']:%Y-%m-%d %H:%M} UTC) · {escape(people)}"
+    )
     for item in meeting["agenda"]:
-        console.print(f"  {item['item']}. {escape('[' + (item['owner_team'] or '-') + ']')} {escape(item['text'])}", soft_wrap=True)
+        console.print(
+            f"  {item['item']}. {escape('[' + (item['owner_team'] or '-') + ']')} {escape(item['text'])}",
+            soft_wrap=True,
+        )
     if not meeting["agenda"]:
         console.print("  The brief called for no decision.")
     for d in meeting["decisions"]:
@@ -121,12 +130,17 @@ def _print_meeting(meeting: dict, json: bool) -> None:
 
 @meeting_app.command("decide")
 def decide(
-    item: Annotated[int | None, typer.Argument(help="The agenda item's number (omit with --text for a decision of its own).")] = None,
-    text: Annotated[str | None, typer.Option("--text", help="What was decided. Default: the agenda item's text.")] = None,
+    item: Annotated[
+        int | None, typer.Argument(help="The agenda item's number (omit with --text for a decision of its own).")
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="What was decided. Default: the agenda item's text.")
+    ] = None,
     owner: Annotated[str | None, typer.Option("--owner", metavar="EMAIL", help="Who does it.")] = None,
     due: Annotated[str | None, typer.Option("--due", metavar="DATE", help="When it is due, YYYY-MM-DD.")] = None,
     indicator: Annotated[
-        str | None, typer.Option("--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate.")
+        str | None,
+        typer.Option("--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate."),
     ] = None,
     period: PeriodOption = None,
     actor: ActorOption = None,
@@ -193,7 +207,9 @@ def _close(decision_id: int, state: str, note: str | None, actor, config, db, js
 
     with handled():
         settings, engine = config_and_store(config, db)
-        closed = _run(lambda: close_decision(engine, settings, decision_id, state=state, note=note, actor=_actor(actor)))
+        closed = _run(
+            lambda: close_decision(engine, settings, decision_id, state=state, note=note, actor=_actor(actor))
+        )
     if json:
         print_json(closed)
         return
@@ -234,11 +250,16 @@ def drop(
 
 @initiative_app.command("adopt")
 def adopt(
-    move: Annotated[str, typer.Argument(help="The playbook move's key, e.g. key_account_liaison (see docs/meetings.md).")],
+    move: Annotated[
+        str, typer.Argument(help="The playbook move's key, e.g. key_account_liaison (see docs/meetings.md).")
+    ],
     owner: Annotated[str, typer.Option("--owner", metavar="EMAIL", help="Who carries it out.")],
     start_on: Annotated[str, typer.Option("--start", metavar="DATE", help="When it starts, YYYY-MM-DD.")],
     indicator: Annotated[
-        list[str] | None, typer.Option("--indicator", metavar="KEY", help="An indicator it should change (repeat). Default: the move's own.")
+        list[str] | None,
+        typer.Option(
+            "--indicator", metavar="KEY", help="An indicator it should change (repeat). Default: the move's own."
+        ),
     ] = None,
     note: Annotated[str | None, typer.Option("--note", help="What the company will do.")] = None,
     actor: ActorOption = None,
@@ -285,7 +306,9 @@ def _print_initiatives(rows: list[dict], json: bool, one: bool = False) -> None:
     from truce.brief.format import indicator, moved
 
     for i in rows:
-        console.print(f"#{i['id']} {escape(i['move_text'])} — {escape(i['owner'])}, since {i['started_on']} ({i['state']})")
+        console.print(
+            f"#{i['id']} {escape(i['move_text'])} — {escape(i['owner'])}, since {i['started_on']} ({i['state']})"
+        )
         for x in i["indicators"]:
             console.print(
                 f"    {x['label']}: {indicator(x['then'], x['key'])} → {indicator(x['now'], x['key'])} ({moved(x)})"

@@ -35,7 +35,9 @@ class MeetingIn(Strict):
 
 class DecisionIn(Strict):
     period: Text(16) | None = Field(None, description="The meeting's brief period. Default: this week")
-    item: int | None = Field(None, ge=1, le=1000, description="The agenda item's number, or none for a decision of its own")
+    item: int | None = Field(
+        None, ge=1, le=1000, description="The agenda item's number, or none for a decision of its own"
+    )
     text: Text(2000) | None = Field(None, description="What was decided. Default: the agenda item's text")
     owner: Email = Field(description="Who does it: an active user of marketing, sales or RevOps")
     due: Day = Field(description="When it is due, YYYY-MM-DD, today or later")
@@ -99,7 +101,9 @@ def _close(request: Request, who: Caller, decision_id: int, state: str, note: st
     return as_json(closed)
 
 
-@router.post("/decisions/{decision_id}/done", summary="Mark a decision done (its owner, a leader of their team, RevOps)")
+@router.post(
+    "/decisions/{decision_id}/done", summary="Mark a decision done (its owner, a leader of their team, RevOps)"
+)
 def decision_done(request: Request, who: Closer, decision_id: DecisionId, body: CloseIn) -> dict:
     return _close(request, who, decision_id, "done", body.note)
 
@@ -109,7 +113,9 @@ def decision_drop(request: Request, who: Closer, decision_id: DecisionId, body: 
     return _close(request, who, decision_id, "dropped", body.note)
 
 
-@router.get("/initiatives", summary="Initiatives with their indicators at the start and now (as `truce initiatives --json`)")
+@router.get(
+    "/initiatives", summary="Initiatives with their indicators at the start and now (as `truce initiatives --json`)"
+)
 def list_initiatives(request: Request, who: Reader) -> list[dict]:
     from truce.services.meetings import list_initiatives as listed
 

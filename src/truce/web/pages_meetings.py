@@ -88,7 +88,10 @@ def decide(
                                   due=due or None, indicator=indicator, actor=who.who.email, origin="web")  # fmt: skip
     except _refusals() as exc:
         return back(here, str(exc), "error")
-    return back(here + f"#decision-{decided['id']}", f"Decision #{decided['id']} recorded: {decided['owner']}, due {decided['due_on']}.")
+    return back(
+        here + f"#decision-{decided['id']}",
+        f"Decision #{decided['id']} recorded: {decided['owner']}, due {decided['due_on']}.",
+    )
 
 
 @router.get("/decisions", response_class=HTMLResponse)
@@ -120,12 +123,16 @@ def _close(request: Request, who: Caller, decision_id: int, state: str, note: st
 
 
 @router.post("/decisions/{decision_id}/done")
-def done(request: Request, decision_id: int, note: str = Form(""), who: Caller = Depends(allowed("close_decisions"))) -> Response:
+def done(
+    request: Request, decision_id: int, note: str = Form(""), who: Caller = Depends(allowed("close_decisions"))
+) -> Response:
     return _close(request, who, decision_id, "done", note)
 
 
 @router.post("/decisions/{decision_id}/drop")
-def drop(request: Request, decision_id: int, note: str = Form(""), who: Caller = Depends(allowed("close_decisions"))) -> Response:
+def drop(
+    request: Request, decision_id: int, note: str = Form(""), who: Caller = Depends(allowed("close_decisions"))
+) -> Response:
     return _close(request, who, decision_id, "dropped", note)
 
 
@@ -157,4 +164,6 @@ def adopt(
                                    indicators=[i for i in indicators if i], note=note, actor=who.who.email, origin="web")  # fmt: skip
     except _refusals() as exc:
         return back("/initiatives", str(exc), "error")
-    return back(f"/initiatives#initiative-{adopted['id']}", f"Initiative #{adopted['id']} adopted: {adopted['move_text']}.")
+    return back(
+        f"/initiatives#initiative-{adopted['id']}", f"Initiative #{adopted['id']} adopted: {adopted['move_text']}."
+    )

@@ -99,7 +99,12 @@ def list_initiatives(
     last = as_of or today_in(config, now) - dt.timedelta(days=1)
     owner, adopter = aliased(User), aliased(User)
     query = (
-        select(Initiative.__table__, owner.email.label("owner"), owner.name.label("owner_name"), adopter.email.label("adopted_by"))
+        select(
+            Initiative.__table__,
+            owner.email.label("owner"),
+            owner.name.label("owner_name"),
+            adopter.email.label("adopted_by"),
+        )
         .join(owner, owner.id == Initiative.owner_id)
         .join(adopter, adopter.id == Initiative.adopted_by_id)
         .order_by(Initiative.started_on, Initiative.id)
@@ -130,8 +135,12 @@ def _initiative(engine, config, r, last: dt.date, now, scores) -> dict:
         "window_days": INITIATIVE_WINDOW_DAYS,
         "now_window": {"from": window[0], "to": window[1]},
         "indicators": [
-            {"key": key, "label": rules.INDICATORS[key].label, "better_when": rules.INDICATORS[key].better,
-             **rules.moved(key, r["baseline"].get(key), current[key])}
+            {
+                "key": key,
+                "label": rules.INDICATORS[key].label,
+                "better_when": rules.INDICATORS[key].better,
+                **rules.moved(key, r["baseline"].get(key), current[key]),
+            }
             for key in r["indicators"]
         ],  # fmt: skip
         "score": score_change(scores, r["started_on"]),

@@ -88,9 +88,9 @@ def start_meeting(
     if held is None and agenda is None:
         agenda = _agenda_from_brief(engine, config, chosen.label, now)  # read before the write lock is taken
     try:
-        meeting_id = _write_meeting(engine, chosen, attendees, actor, origin, now, agenda or [])
+        _write_meeting(engine, chosen, attendees, actor, origin, now, agenda or [])
     except IntegrityError:  # another start of the same period committed first: that one is the meeting
-        meeting_id = _write_meeting(engine, chosen, attendees, actor, origin, now, [])
+        _write_meeting(engine, chosen, attendees, actor, origin, now, [])
     return show_meeting(engine, config, period=chosen.label, now=now)
 
 
@@ -133,7 +133,9 @@ def _open(conn: Connection, work, chosen, by, agenda: list[dict], now: dt.dateti
 
 def _attend(conn: Connection, work, meeting_id: int, people: list, actor: str) -> None:
     """Attendees not yet on the meeting's list are added; those already on it are left as they are."""
-    present = set(conn.execute(select(MeetingAttendee.user_id).where(MeetingAttendee.meeting_id == meeting_id)).scalars())
+    present = set(
+        conn.execute(select(MeetingAttendee.user_id).where(MeetingAttendee.meeting_id == meeting_id)).scalars()
+    )
     new = [p for p in dict((p["id"], p) for p in people).values() if p["id"] not in present]
     if not new:
         return
@@ -147,7 +149,9 @@ def _attend(conn: Connection, work, meeting_id: int, people: list, actor: str) -
 def _meeting_id(conn: Connection, label: str) -> int:
     found = conn.execute(select(Meeting.id).where(Meeting.period == label)).scalar_one_or_none()
     if found is None:
-        raise MeetingRefused("period", f"no meeting for {label} yet; start it first (truce meeting start --period {label})")
+        raise MeetingRefused(
+            "period", f"no meeting for {label} yet; start it first (truce meeting start --period {label})"
+        )
     return found
 
 
@@ -267,8 +271,13 @@ def _meeting(conn: Connection, meeting_id: int, today: dt.date, decision_rows) -
         "opened_by": meeting["opened_by"],
         "attendees": [dict(a) for a in attendees],
         "agenda": [
-            {"item": i["position"], "rule": i["rule"], "owner_team": i["owner_team"], "text": i["text"],
-             "decisions": [d["id"] for d in decisions if d["item"] == i["position"]]}
+            {
+                "item": i["position"],
+                "rule": i["rule"],
+                "owner_team": i["owner_team"],
+                "text": i["text"],
+                "decisions": [d["id"] for d in decisions if d["item"] == i["position"]],
+            }
             for i in items
         ],  # fmt: skip
         "decisions": decisions,
