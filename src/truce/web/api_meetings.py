@@ -29,7 +29,7 @@ DecisionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class MeetingIn(Strict):
-    period: Text(16) | None = Field(None, description="The brief period (2026-W49). Default: this week")
+    period: Text(16, 1) = Field(description="The brief period: an ISO week (2026-W49), month, quarter or year")
     attendees: list[Email] = Field(default_factory=list, max_length=200, description="Emails of who is there")
 
 
