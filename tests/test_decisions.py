@@ -209,5 +209,9 @@ def test_starting_a_meeting_through_the_api_twice_gives_the_same_meeting(api):
     assert first.status_code == again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
     assert api.post("/api/v1/meetings", json={"period": "2026-W48"}, headers=api.tokens["mia"]).status_code == 403
-    bad = api.post("/api/v1/meetings", json={"attendees": ["nobody@yourco.example"]}, headers=api.tokens["ria"])
+    bad = api.post(
+        "/api/v1/meetings",
+        json={"period": "2026-W48", "attendees": ["nobody@yourco.example"]},
+        headers=api.tokens["ria"],
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "body.attendees"
