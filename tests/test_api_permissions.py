@@ -91,6 +91,14 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/users/{user_id}/sessions/end"): "manage_users",
     ("PUT", "/api/v1/me/password"): "manage_own_credentials",
     ("GET", "/api/v1/jobs"): "read_jobs",
+    ("POST", "/api/v1/meetings"): "hold_meetings",
+    ("GET", "/api/v1/meetings/{period}"): "read_reports",
+    ("GET", "/api/v1/decisions"): "read_reports",
+    ("POST", "/api/v1/decisions"): "hold_meetings",
+    ("POST", "/api/v1/decisions/{decision_id}/done"): "close_decisions",
+    ("POST", "/api/v1/decisions/{decision_id}/drop"): "close_decisions",
+    ("GET", "/api/v1/initiatives"): "read_reports",
+    ("POST", "/api/v1/initiatives"): "adopt_initiatives",
 }
 CALLERS = (*ROLES, "nobody")
 # Path parameters naming records that do not exist: an allowed caller gets 404 or 422, never 401/403.

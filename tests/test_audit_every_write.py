@@ -181,6 +181,19 @@ def _password_change(sessions: int, tokens: list) -> Entry:
     return Entry("password_change", "user", Ref("eva"), kept, kept)
 
 
+
+# The joint meeting of 2026-W40 is in the scene (one agenda item, one decision owned by eva).
+MEETING_ATTEND = Entry("meeting_attend", "meeting", Ref("meeting"), None, {"attendees": [EMAIL["mia"]]})
+DECIDED = {"meeting": "2026-W40", "item": 1, "text": "decide on 3 stalled deals", "owner": EMAIL["mia"],
+           "due_on": "2999-12-31", "indicator": "feedback.answered_share", "indicator_value": None, "state": "open"}
+DECISION_DONE = Entry("decision_done", "decision", Ref("decision"), {"state": "open", "note": None},
+                      {"state": "done", "note": "Called"})
+DECISION_DROPPED = Entry("decision_drop", "decision", Ref("decision"), {"state": "open", "note": None},
+                         {"state": "dropped", "note": "Not needed"})
+ADOPTED = {"move": "joint_training", "owner": EMAIL["mia"], "started_on": "2026-12-01",
+           "indicators": ["feedback.answered_share"], "baseline": {"feedback.answered_share": None}, "state": "active",
+           "note": None}
+
 HEARD = {**SAID, "contact_id": None, "opportunity_id": None, "campaign_id": None, "status": "new"}
 
 # (method, path) of every write route in the OpenAPI document → one valid write and its audit entries.
@@ -291,6 +304,25 @@ API_WRITES: dict[tuple[str, str], Write] = {
     ("POST", "/api/v1/users/{user_id}/sessions/end"): Write(
         "ria", "/api/v1/users/{eva}/sessions/end", None, (SESSIONS_ENDED,),
     ),
+    ("POST", "/api/v1/meetings"): Write(
+        "ria", "/api/v1/meetings", {"period": "2026-W40", "attendees": [EMAIL["mia"]]}, (MEETING_ATTEND,),
+    ),
+    ("POST", "/api/v1/decisions"): Write(
+        "ria", "/api/v1/decisions",
+        {"period": "2026-W40", "item": 1, "owner": EMAIL["mia"], "due": "2999-12-31", "indicator": "feedback.answered_share"},
+        (Entry("decision_record", "decision", NEW, None, DECIDED),),
+    ),
+    ("POST", "/api/v1/decisions/{decision_id}/done"): Write(
+        "eva", "/api/v1/decisions/{decision}/done", {"note": "Called"}, (DECISION_DONE,),
+    ),
+    ("POST", "/api/v1/decisions/{decision_id}/drop"): Write(
+        "ria", "/api/v1/decisions/{decision}/drop", {"note": "Not needed"}, (DECISION_DROPPED,),
+    ),
+    ("POST", "/api/v1/initiatives"): Write(
+        "ria", "/api/v1/initiatives",
+        {"move": "joint_training", "owner": EMAIL["mia"], "start": "2026-12-01", "indicators": ["feedback.answered_share"]},
+        (Entry("initiative_adopt", "initiative", NEW, None, ADOPTED),),
+    ),
     # the caller's token (made for the test) and the spare one
     ("PUT", "/api/v1/me/password"): Write(
         "eva", "/api/v1/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
@@ -333,6 +365,19 @@ WEB_WRITES: dict[str, Write] = {
     "/access/users/{user_id}/deactivate": Write("ria", "/access/users/{eva}/deactivate", {}, (DEACTIVATED,)),
     "/access/users/{user_id}/activate": Write("ria", "/access/users/{old}/activate", {}, (ACTIVATED,)),
     "/access/users/{user_id}/sessions/end": Write("ria", "/access/users/{eva}/sessions/end", {}, (SESSIONS_ENDED,)),
+    "/meetings/start": Write("ria", "/meetings/start", {"period": "2026-W40", "attendees": EMAIL["mia"]}, (MEETING_ATTEND,)),
+    "/meetings/decide": Write(
+        "ria", "/meetings/decide",
+        {"period": "2026-W40", "item": "1", "owner": EMAIL["mia"], "due": "2999-12-31", "indicator": "feedback.answered_share"},
+        (Entry("decision_record", "decision", ANY, None, DECIDED),),
+    ),
+    "/decisions/{decision_id}/done": Write("eva", "/decisions/{decision}/done", {"note": "Called"}, (DECISION_DONE,)),
+    "/decisions/{decision_id}/drop": Write("ria", "/decisions/{decision}/drop", {"note": "Not needed"}, (DECISION_DROPPED,)),
+    "/initiatives": Write(
+        "ria", "/initiatives",
+        {"move": "joint_training", "owner": EMAIL["mia"], "start": "2026-12-01", "indicators": "feedback.answered_share"},
+        (Entry("initiative_adopt", "initiative", ANY, None, ADOPTED),),
+    ),
     # the form's own session stays
     "/access/password": Write(
         "eva", "/access/password",
@@ -412,6 +457,14 @@ def scene(engine, tmp_path) -> Scene:
     ids["eva_token"] = revocation.list_tokens(engine, user=EMAIL["eva"])[0]["id"]
     ids["old"] = add_user(engine, email=OLD, team="sales", password=PASSWORD, actor="setup")
     revocation.deactivate_user(engine, OLD, by=None, actor="setup")
+    from truce.services import meetings
+
+    agenda = [{"rule": "stalled_deals", "owner": "sales", "text": "decide on 3 stalled deals"}]
+    ids["meeting"] = meetings.start_meeting(engine, made.config, period="2026-W40", actor=EMAIL["ria"], agenda=agenda)["id"]
+    ids["decision"] = meetings.record_decision(
+        engine, made.config, period="2026-W40", item=1, owner=EMAIL["eva"], due="2999-12-31",
+        indicator="cold_leads.sales", actor=EMAIL["ria"],
+    )["id"]  # fmt: skip
     return made
 
 
@@ -717,6 +770,26 @@ CLI_COMMANDS: dict[str, object] = {
     ),
     # Without --as (and no $TRUCE_USER) the trail names the CLI itself.
     "lead move": Command(("lead", "move", "cy@acme.example", "mql"), "cli", (_stage_move("cy", "inquiry", "mql"),)),
+    "meeting start": Command(
+        ("meeting", "start", "--period", "2026-W40", "--attendee", EMAIL["mia"], "--as", EMAIL["ria"]), EMAIL["ria"],
+        (MEETING_ATTEND,),
+    ),
+    "meeting show": READS,
+    "meeting decide": Command(
+        ("meeting", "decide", "1", "--owner", EMAIL["mia"], "--due", "2999-12-31", "--indicator",
+         "feedback.answered_share", "--period", "2026-W40", "--as", EMAIL["ria"]), EMAIL["ria"],
+        (Entry("decision_record", "decision", ANY, None, DECIDED),),
+    ),
+    "decisions done": Command(("decisions", "done", "{decision}", "--note", "Called", "--as", EMAIL["eva"]), EMAIL["eva"],
+                              (DECISION_DONE,)),
+    "decisions drop": Command(("decisions", "drop", "{decision}", "--note", "Not needed", "--as", EMAIL["ria"]),
+                              EMAIL["ria"], (DECISION_DROPPED,)),
+    "initiative adopt": Command(
+        ("initiative", "adopt", "joint_training", "--owner", EMAIL["mia"], "--start", "2026-12-01", "--indicator",
+         "feedback.answered_share", "--as", EMAIL["ria"]), EMAIL["ria"],
+        (Entry("initiative_adopt", "initiative", ANY, None, ADOPTED),),
+    ),
+    "initiatives": READS,
     "lead show": READS,
     "metrics": READS,
     "pricing": READS,

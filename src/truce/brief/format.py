@@ -66,6 +66,28 @@ def short(text: str | None, length: int = 40) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
+def indicator(value, key: str) -> str:
+    """An indicator as people read it: shares as percentages, counts as counts, a yes or no."""
+    if value is None:
+        return NOTHING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if str(key).startswith("cold_leads."):
+        return num(value)
+    if key == "feedback.per_seller_per_month":
+        return num(value, 2)
+    return pct(value, 1)
+
+
+def moved(change: dict | None) -> str:
+    """Whether an indicator moved, and which way is better: "up, better", "down, worse", "unchanged"."""
+    if not change or change.get("direction") in (None, "unknown"):
+        return "not measurable"
+    if change["direction"] == "same":
+        return "unchanged"
+    return f"{change['direction']}, {'better' if change['better'] else 'worse'}"
+
+
 FILTERS = {
     "money": money,
     "pct": pct,
@@ -76,4 +98,6 @@ FILTERS = {
     "words": words,
     "cell": cell,
     "short": short,
+    "indicator": indicator,
+    "moved": moved,
 }

@@ -22,6 +22,8 @@ from markupsafe import Markup
 from truce.brief.format import FILTERS, NOTHING
 
 TITLES = {
+    "last_meeting": "Last meeting's decisions",
+    "initiatives": "Initiatives under way",
     "decisions": "Decisions needed",
     "targets": "Shared target and forecast",
     "funnel": "Movement through the funnel",
@@ -56,7 +58,7 @@ def _markdown_environment() -> jinja2.Environment:
     env = _environment(autoescape=False)
     env.finalize = markdown.escape
     env.filters.update(
-        {name: markdown.formatted(FILTERS[name]) for name in ("money", "pct", "num", "signed", "day", "moment")}
+        {name: markdown.formatted(FILTERS[name]) for name in ("money", "pct", "num", "signed", "day", "moment", "indicator", "moved")}
     )
     env.filters["cell"] = lambda value: NOTHING if value is None else value  # escaping keeps it in its cell
     return env

@@ -17,6 +17,7 @@ from truce.cli import (
     handoff,
     jobs,
     lead,
+    meetings,
     metrics,
     score,
     serve,
@@ -92,6 +93,7 @@ users.register(app)
 serve.register(app)
 target_commands.register(app)
 jobs.register(app)
+meetings.register(app)
 
 
 def main() -> None:

@@ -28,6 +28,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "manage_own_credentials": ("sales", "marketing", "revops", "viewer"),
     "read_audit": ("revops",),
     "read_jobs": ("revops",),
+    "hold_meetings": ("sales", "marketing", "revops"),
+    "close_decisions": ("sales", "marketing", "revops"),
+    "adopt_initiatives": ("revops",),
 }
 
 DESCRIPTIONS = {
@@ -48,6 +51,9 @@ DESCRIPTIONS = {
     "manage_own_credentials": "list and revoke their own API tokens and change their own password",
     "read_audit": "read the audit trail",
     "read_jobs": "see the scheduled jobs: their schedule, last run, next run and last error",
+    "hold_meetings": "start the joint meeting and record its decisions (RevOps, or a leader of sales or marketing)",
+    "close_decisions": "mark a meeting decision done or drop it (its owner, a leader of the owner's team, or RevOps)",
+    "adopt_initiatives": "adopt a move of the diagnostic's playbook as an initiative",
 }
 
 

@@ -254,6 +254,7 @@ def build_brief(
             progress(name)
         sections[name] = BUILDERS[name](engine, ask)
     latest = latest_stage_change(engine)
+    opening = _opening(engine, ask)
     return plain(
         {
             "title": f"Joint revenue meeting — {chosen.label}",
@@ -266,8 +267,17 @@ def build_brief(
             "latest_stage_change": latest,
             "sections": sections,
             "decisions": decisions(sections, ask),
+            "last_meeting": opening["last_meeting"],
+            "initiatives": opening["initiatives"],
         }
     )
+
+
+def _opening(engine: Engine, ask: _Ask) -> dict:
+    """What the brief opens with: the last meeting's decisions and the initiatives under way."""
+    from truce.services.meetings.brief_part import brief_part
+
+    return brief_part(engine, ask.config, first_day=ask.period.first_day, reference_day=ask.reference_day, now=ask.now)
 
 
 def plain(value):

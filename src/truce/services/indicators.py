@@ -213,3 +213,37 @@ def _cold_leads(engine: Engine, config: TruceConfig, start: dt.date, end: dt.dat
         if since <= dt.datetime.fromisoformat(lead["went_cold_at"]) < until:
             counts[lead["team"]] = counts.get(lead["team"], 0) + 1
     return counts
+
+
+# The part of the report each indicator key needs, so that one key costs one part (the joint meeting
+# measures a decision's one indicator; attribution, behind both_teams_revenue_share, is the dearest).
+_PARTS = {
+    "sla_compliance": lambda engine, config, start, end, now: {
+        "sla_compliance": (sla := _sla(engine, config, start, end, now))["compliance"],
+        "mql_acceptance_rate": sla["acceptance_rate"],
+    },
+    "reasons": lambda engine, config, start, end, now: {"reasons": _reasons(engine, config, start, end)},
+    "feedback": lambda engine, config, start, end, now: {"feedback": _feedback(engine, config, start, end)},
+    "shared_target": lambda engine, config, start, end, now: {"shared_target": _shared_target(engine, start, end)},
+    "both_teams_revenue_share": lambda engine, config, start, end, now: {
+        "both_teams_revenue_share": _both_teams_share(engine, config, start, end)
+    },
+    "cold_leads": lambda engine, config, start, end, now: {"cold_leads": _cold_leads(engine, config, start, end, now)},
+}
+_PARTS["mql_acceptance_rate"] = _PARTS["sla_compliance"]
+
+
+def measure(
+    engine: Engine, config: TruceConfig, keys, start: dt.date, end: dt.date, now: dt.datetime | None = None
+) -> dict:
+    """The indicators `keys` name ("feedback.answered_share", …) over first to last day: {key: value}."""
+    from truce.domain.diagnostic import indicator_value
+
+    if start > end:
+        raise ValueError(f"the period starts on {start} after it ends on {end}")
+    now = now or dt.datetime.now(dt.UTC)
+    found: dict = {}
+    for part in dict.fromkeys(key.split(".")[0] for key in keys):
+        if part not in found:
+            found.update(_PARTS[part](engine, config, start, end, now))
+    return {key: indicator_value(found, key) for key in keys}

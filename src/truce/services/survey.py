@@ -680,7 +680,15 @@ def survey_report(
         "target": target,
         "playbook": _playbook(current, target["state"], measured),
         "notes": _notes(figures, threshold),
+        "initiatives": _initiatives(engine, config, now) if with_indicators else None,
     }
+
+
+def _initiatives(engine: Engine, config: TruceConfig, now: dt.datetime | None) -> list[dict]:
+    """The playbook's moves the company adopted, with their indicators before and now and the score change."""
+    from truce.services.meetings.initiatives import list_initiatives
+
+    return list_initiatives(engine, config, now=now)
 
 
 def _playbook(current: str | None, target: str, measured: dict | None) -> list[dict] | None:

@@ -590,3 +590,87 @@ class JobRun(Base):
     status: Mapped[str] = mapped_column(String(16))
     counts: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+# ---- the joint meeting, its decisions, and the playbook's moves as initiatives (truce.services.meetings)
+
+DECISION_STATES = ("open", "done", "dropped")
+INITIATIVE_STATES = ("active", "ended")
+
+
+class Meeting(Base):
+    """One joint revenue meeting, held on the brief of one period (an ISO week, month, quarter or year)."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # One meeting per brief period: starting it again finds this one.
+    period: Mapped[str] = mapped_column(String(16), unique=True)
+    period_first_day: Mapped[dt.date] = mapped_column(Date, index=True)
+    period_last_day: Mapped[dt.date] = mapped_column(Date)
+    held_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class MeetingAttendee(Base):
+    """Who sat in the meeting: users of either team (and RevOps)."""
+
+    __tablename__ = "meeting_attendees"
+    __table_args__ = (UniqueConstraint("meeting_id", "user_id", name="uq_meeting_attendees_meeting_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class AgendaItem(Base):
+    """One of the brief's "decisions needed", as the meeting took it: its rule, the team asked, the sentence."""
+
+    __tablename__ = "meeting_agenda_items"
+    __table_args__ = (UniqueConstraint("meeting_id", "position", name="uq_meeting_agenda_items_meeting_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    position: Mapped[int] = mapped_column(Integer)  # 1, 2, … in the brief's order
+    rule: Mapped[str | None] = mapped_column(String(40))
+    owner_team: Mapped[str | None] = mapped_column(String(16))  # sales, marketing or both
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Decision(Base):
+    """What the meeting decided: who does it by when, and which indicator it should move; tracked to done."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (CheckConstraint(_one_of("state", DECISION_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    agenda_item_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_agenda_items.id"))
+    text: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    due_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    indicator: Mapped[str] = mapped_column(String(64))  # a key of truce.domain.meetings.INDICATORS
+    # The indicator over the window ending the day before the decision (JSON: a number, true/false or null).
+    indicator_value: Mapped[dict | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    closing_note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Initiative(Base):
+    """A move of the diagnostic's playbook that RevOps adopted: an owner, a start, the indicators it should change."""
+
+    __tablename__ = "initiatives"
+    __table_args__ = (CheckConstraint(_one_of("state", INITIATIVE_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    move: Mapped[str] = mapped_column(String(40))  # a key of truce.domain.meetings.MOVES
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_on: Mapped[dt.date] = mapped_column(Date)
+    indicators: Mapped[list] = mapped_column(JSON)  # indicator keys
+    baseline: Mapped[dict] = mapped_column(JSON)  # indicator key → value over the window before the start
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    note: Mapped[str | None] = mapped_column(Text)
+    adopted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    adopted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from truce.web import api_access, api_actions, api_ingest, api_jobs, api_records, api_reports
+from truce.web import api_access, api_actions, api_ingest, api_jobs, api_meetings, api_records, api_reports
 from truce.web.api_common import api_router, known_query
 from truce.web.app import Caller, allowed
 
@@ -39,5 +39,6 @@ for part in (
     api_ingest.router,
     api_access.router,
     api_jobs.router,
+    api_meetings.router,
 ):
     router.include_router(part)

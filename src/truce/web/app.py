@@ -323,6 +323,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
     from truce.services.ingest import IngestConflict
     from truce.services.lifecycle import NotFound
     from truce.services.logins import LoginError
+    from truce.services.meetings import DecisionConflict
     from truce.services.metrics import MetricsError
     from truce.services.pricing import PricingError
     from truce.services.records import RecordConflict
@@ -356,6 +357,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
             IngestConflict,
             FunnelConfigRefused,
             RevocationRefused,
+            DecisionConflict,
         ),
     }
 

@@ -44,6 +44,9 @@ NAV = (
     ("/survey", "Diagnostic", "read_reports"),
     ("/targets", "Targets", "read_reports"),
     ("/brief", "Brief", "read_reports"),
+    ("/meetings", "Meetings", "read_reports"),
+    ("/decisions", "Decisions", "read_reports"),
+    ("/initiatives", "Initiatives", "read_reports"),
     ("/access", "Access", "manage_own_credentials"),
     ("/audit", "Audit", "read_audit"),
 )

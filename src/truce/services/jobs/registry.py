@@ -28,6 +28,7 @@ JobFunction = Callable[[Engine, TruceConfig, dt.datetime], dict[str, int]]
 JOB_MODULES: list[str] = [
     "truce.services.jobs.builtin",
     "truce.services.sla_rules.jobs",
+    "truce.services.meetings.due",
 ]
 EXTRA_MODULES_ENV = "TRUCE_JOB_MODULES"
 
