@@ -11,6 +11,7 @@ from truce.cli import (
     attribution,
     brief,
     data,
+    discounts,
     economics,
     feedback,
     funnel,
@@ -90,6 +91,7 @@ brief.register(app)
 users.register(app)
 serve.register(app)
 target_commands.register(app)
+discounts.register(app)
 
 
 def main() -> None:

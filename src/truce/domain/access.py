@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "manage_users": ("revops",),
     "manage_own_credentials": ("sales", "marketing", "revops", "viewer"),
     "read_audit": ("revops",),
+    "request_discounts": ("sales",),
+    "answer_discounts": ("sales", "marketing", "revops"),
 }
 
 DESCRIPTIONS = {
@@ -46,6 +48,8 @@ DESCRIPTIONS = {
     "manage_users": "add, deactivate and reactivate users, set their passwords, end their sessions and revoke their tokens",
     "manage_own_credentials": "list and revoke their own API tokens and change their own password",
     "read_audit": "read the audit trail",
+    "request_discounts": "ask for a discount beyond policy on their own deal (any deal: a sales leader), or withdraw it",
+    "answer_discounts": "approve or refuse a discount request: only the approver kind [pricing.approval] names",
 }
 
 
