@@ -368,3 +368,36 @@ def test_the_command_asks_and_explains_a_bad_discount_with_exit_code_2(store):
     assert listed.exit_code == 0, listed.output
     with store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(DiscountApproval)).scalar_one() == 1
+
+
+# ---- the page ---------------------------------------------------------------------------------------
+
+
+def _browser(store, person: int, tmp_path) -> TestClient:
+    import re
+
+    from truce.services.logins import add_user
+
+    add_user(store, email=email(person), team=PEOPLE[person - 1][2], password="correct horse battery")
+    app = create_app(store, CONFIG, config_path=tmp_path / "truce.toml")
+    client = TestClient(app, base_url="http://127.0.0.1", headers={"accept": "text/html"})
+    assert client.post("/login", data={"email": email(person), "password": "correct horse battery"}).status_code == 200
+    client.csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/economics/discounts").text)[1]
+    return client
+
+
+def test_the_page_lets_a_seller_ask_and_the_approver_answer(store, tmp_path):
+    seller = _browser(store, ANN, tmp_path)
+    sent = seller.post(
+        "/economics/discounts/request",
+        data={"opportunity_id": "2", "discount_percent": "20", "reason": "competitor", "csrf": seller.csrf},
+    )
+    assert sent.status_code == 200 and "Request #1 sent to the approvers" in sent.text
+    assert "/economics/discounts/1/approve" not in sent.text  # a seller sees no answer form
+    approver = _browser(store, RIA, tmp_path)
+    page = approver.get("/economics/discounts").text
+    assert "/economics/discounts/1/approve" in page and 'name="opportunity_id"' not in page
+    answered = approver.post("/economics/discounts/1/refuse", data={"note": "hold at 15 %", "csrf": approver.csrf})
+    assert "Request #1 refused" in answered.text
+    with store.connect() as conn:
+        assert conn.execute(select(DiscountApproval.state, DiscountApproval.note)).one() == ("refused", "hold at 15 %")

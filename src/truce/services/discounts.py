@@ -579,3 +579,13 @@ def requests_in(conn: Connection, start: dt.date | None, end: dt.date | None) ->
             DiscountApproval.requested_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
         )
     return conn.execute(query.order_by(DiscountApproval.id)).mappings().all()
+
+
+def answers_requests(engine: Engine, config: TruceConfig, email: str) -> bool:
+    """Whether the user is of the approver kind truce.toml names (the page shows them the answer forms)."""
+    with engine.connect() as conn:
+        try:
+            person = _person(user_by_email(conn, email))
+        except NotFound:
+            return False
+    return rules.is_approver(config.pricing.approval.approver, person)
