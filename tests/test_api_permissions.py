@@ -90,6 +90,12 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/users/{user_id}/sessions"): "manage_users",
     ("POST", "/api/v1/users/{user_id}/sessions/end"): "manage_users",
     ("PUT", "/api/v1/me/password"): "manage_own_credentials",
+    ("GET", "/api/v1/discount-approvals"): "read_records",
+    ("GET", "/api/v1/discount-approvals/{approval_id}"): "read_records",
+    ("POST", "/api/v1/discount-approvals"): "request_discounts",
+    ("POST", "/api/v1/discount-approvals/{approval_id}/approve"): "answer_discounts",
+    ("POST", "/api/v1/discount-approvals/{approval_id}/refuse"): "answer_discounts",
+    ("POST", "/api/v1/discount-approvals/{approval_id}/withdraw"): "request_discounts",
 }
 CALLERS = (*ROLES, "nobody")
 # Path parameters naming records that do not exist: an allowed caller gets 404 or 422, never 401/403.

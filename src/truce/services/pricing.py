@@ -25,6 +25,11 @@ argument on one page. The rules (docs/economics.md says the same in prose):
   segment and product (product rule, else segment rule, else max_discount), and given away
   beyond policy = max(0, discount − limit) × list amount, rounded to the cent per deal.
 
+- **Approvals** (truce.services.discounts, docs/economics.md "Discount approval"): requests made in
+  the period (UTC date of the request) counted by state, overdue, approver SLA breaches and the
+  median answer in business hours; won deals beyond policy split by whether an approved request
+  asked for at least their discount; and every priced deal beyond its limit without one.
+
 Money is summed as Decimal and returned as a float rounded to the cent; rates are floats.
 
     {
@@ -37,7 +42,13 @@ Money is summed as Decimal and returned as a float rounded to the cent; rates ar
       "bands": [{"band", "low", "high", "deals", "open", "won", "lost", "win_rate",   # list_total and
                  "list_total", "realised_total",                                   # realised_total:
                  "median_cycle_days_won", "median_cycle_days_lost"}],              # its won deals
+      "approvals": {"approver", "answer_within_hours", "requested", "approved", "refused", "withdrawn",
+                    "pending", "overdue", "approver_sla_breaches", "median_answer_hours"},
+      "beyond_policy_approval": {"with_approval": GIVEN, "without_approval": GIVEN},
+      "deals_without_approval": [{"id", "name", "status", "rep", "discount", "limit", "imported",
+                                  "beyond_policy"}],
     }
+    GIVEN = {"deals", "imported", "list_total", "realised_total", "given_away", "beyond_policy"}
     ROW = {"key", "deals", "list_total", "realised_total", "given_away", "weighted_discount",
            "average_discount", "median_discount", "beyond_policy", "deals_beyond_policy"}
 
@@ -178,7 +189,7 @@ def _read(engine: Engine, start, end) -> list:
     query = (
         select(
             Opportunity.id,
-            Opportunity.name,
+            Opportunity.name.label("deal_name"),  # not `name`: that is the rep's
             Opportunity.external_id,
             Opportunity.salesforce_id,
             Opportunity.hubspot_id,
@@ -229,7 +240,7 @@ def _price(row) -> tuple[Deal | None, int]:
         segment=row.segment,
         product=row.product,
         id=row.id,
-        name=row.name,
+        name=row.deal_name,
         imported=bool(row.external_id or row.salesforce_id or row.hubspot_id),
     )
     return deal, int(from_rate)
