@@ -99,6 +99,12 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/decisions/{decision_id}/drop"): "close_decisions",
     ("GET", "/api/v1/initiatives"): "read_reports",
     ("POST", "/api/v1/initiatives"): "adopt_initiatives",
+    ("GET", "/api/v1/discount-approvals"): "read_records",
+    ("GET", "/api/v1/discount-approvals/{approval_id}"): "read_records",
+    ("POST", "/api/v1/discount-approvals"): "request_discounts",
+    ("POST", "/api/v1/discount-approvals/{approval_id}/approve"): "answer_discounts",
+    ("POST", "/api/v1/discount-approvals/{approval_id}/refuse"): "answer_discounts",
+    ("POST", "/api/v1/discount-approvals/{approval_id}/withdraw"): "request_discounts",
 }
 CALLERS = (*ROLES, "nobody")
 # Path parameters naming records that do not exist: an allowed caller gets 404 or 422, never 401/403.

@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from truce import config as truce_config
-from truce.services import feedback, records, revocation, targets
+from truce.services import discounts, feedback, records, revocation, targets
 from truce.services.logins import add_user, create_token
 from truce.store import db
 from truce.store.models import AuditEntry, Handoff, SlaEvent, StageChange
@@ -195,6 +195,18 @@ ADOPTED = {"move": "joint_training", "owner": EMAIL["mia"], "started_on": "2026-
            "note": None}
 
 HEARD = {**SAID, "contact_id": None, "opportunity_id": None, "campaign_id": None, "status": "new"}
+# eva's open request for 25 % off her deal (limit: max_discount, 15 %), made in the scene.
+ASKED = {"opportunity_id": Ref("eva_deal"), "requested_discount": "0.2500", "policy_limit": "0.1500",
+         "reason": "competitor", "state": "requested", "due_at": ANY, "note": None}  # fmt: skip
+NEW_ASK = Entry("discount_request", "discount_approval", NEW, None,
+                {**ASKED, "opportunity_id": Ref("eva_deal2"), "requested_discount": "0.3000", "reason": "multi_year"})  # fmt: skip
+NEW_ASK_ANY = Entry(NEW_ASK.action, NEW_ASK.entity_type, ANY, NEW_ASK.before, NEW_ASK.after)  # forms and commands
+ASK_BODY = {"opportunity_id": Ref("eva_deal2"), "discount": 0.3, "reason": "multi_year"}
+
+
+def _answered(state: str, note: str | None) -> Entry:
+    action = {"approved": "discount_approve", "refused": "discount_refuse", "withdrawn": "discount_withdraw"}[state]
+    return Entry(action, "discount_approval", Ref("ask"), ASKED, {**ASKED, "state": state, "note": note})
 
 # (method, path) of every write route in the OpenAPI document → one valid write and its audit entries.
 API_WRITES: dict[tuple[str, str], Write] = {
@@ -324,6 +336,16 @@ API_WRITES: dict[tuple[str, str], Write] = {
         (Entry("initiative_adopt", "initiative", NEW, None, ADOPTED),),
     ),
     # the caller's token (made for the test) and the spare one
+    ("POST", "/api/v1/discount-approvals"): Write("eva", "/api/v1/discount-approvals", ASK_BODY, (NEW_ASK,)),
+    ("POST", "/api/v1/discount-approvals/{approval_id}/approve"): Write(
+        "ria", "/api/v1/discount-approvals/{ask}/approve", {"note": "ok"}, (_answered("approved", "ok"),),
+    ),
+    ("POST", "/api/v1/discount-approvals/{approval_id}/refuse"): Write(
+        "ria", "/api/v1/discount-approvals/{ask}/refuse", {"note": "no"}, (_answered("refused", "no"),),
+    ),
+    ("POST", "/api/v1/discount-approvals/{approval_id}/withdraw"): Write(
+        "eva", "/api/v1/discount-approvals/{ask}/withdraw", {}, (_answered("withdrawn", None),),
+    ),
     ("PUT", "/api/v1/me/password"): Write(
         "eva", "/api/v1/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
         (_password_change(0, [Ref("eva_token"), ANY]),),
@@ -360,6 +382,16 @@ WEB_WRITES: dict[str, Write] = {
     ),
     "/funnel/config": Write(
         "ria", "/funnel/config", _funnel_toml, (_config_edit("Sales qualified lead", "Sales-qualified lead"),),
+    ),
+    "/economics/discounts/request": Write(
+        "eva", "/economics/discounts/request",
+        {"opportunity_id": Ref("eva_deal2"), "discount_percent": "30", "reason": "multi_year"}, (NEW_ASK_ANY,),
+    ),
+    "/economics/discounts/{approval_id}/approve": Write(
+        "ria", "/economics/discounts/{ask}/approve", {"note": "ok"}, (_answered("approved", "ok"),),
+    ),
+    "/economics/discounts/{approval_id}/refuse": Write(
+        "ria", "/economics/discounts/{ask}/refuse", {"note": "no"}, (_answered("refused", "no"),),
     ),
     "/access/tokens/{token_id}/revoke": Write("eva", "/access/tokens/{eva_token}/revoke", {}, (REVOKED,)),
     "/access/users/{user_id}/deactivate": Write("ria", "/access/users/{eva}/deactivate", {}, (DEACTIVATED,)),
@@ -465,6 +497,11 @@ def scene(engine, tmp_path) -> Scene:
         engine, made.config, period="2026-W40", item=1, owner=EMAIL["eva"], due="2999-12-31",
         indicator="cold_leads.sales", actor=EMAIL["ria"],
     )["id"]  # fmt: skip
+    priced = {"account_id": ids["acme"], "amount": Decimal("7500.00"), "list_amount": Decimal("10000.00"),
+              "stage": "Negotiation", "owner": EMAIL["eva"]}  # fmt: skip
+    ids["eva_deal"] = create("opportunities", {"name": "Acme suite", **priced})
+    ids["eva_deal2"] = create("opportunities", {"name": "Acme add-on", **priced})
+    ids["ask"] = discounts.request(engine, made.config, ids["eva_deal"], "0.25", "competitor", EMAIL["eva"])["id"]
     return made
 
 
@@ -726,6 +763,22 @@ CLI_COMMANDS: dict[str, object] = {
         "--force may drop only the demo's own history: see test_no_command_drops_the_ledger_…"
     ),
     "directory": READS,
+    "discount approve": Command(
+        ("discount", "approve", "{ask}", "--note", "ok", "--as", EMAIL["ria"]), EMAIL["ria"],
+        (_answered("approved", "ok"),),
+    ),
+    "discount refuse": Command(
+        ("discount", "refuse", "{ask}", "--note", "no", "--as", EMAIL["ria"]), EMAIL["ria"],
+        (_answered("refused", "no"),),
+    ),
+    "discount request": Command(
+        ("discount", "request", "{eva_deal2}", "--discount", "0.3", "--reason", "multi_year", "--as", EMAIL["eva"]),
+        EMAIL["eva"], (NEW_ASK_ANY,),
+    ),
+    "discount withdraw": Command(
+        ("discount", "withdraw", "{ask}", "--as", EMAIL["eva"]), EMAIL["eva"], (_answered("withdrawn", None),),
+    ),
+    "discounts": READS,
     "export": Unwritten("reads the store; writes a CSV file"),
     "feedback add": Command(
         ("feedback", "add", SAID["text"], "--kind", "pricing", "--as", EMAIL["eva"]),

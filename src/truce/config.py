@@ -325,8 +325,32 @@ class DiscountPolicy(_Strict):
         return self.max_discount
 
 
+class DiscountApproval(_Strict):
+    """Who answers a request to discount beyond the policy, how fast, and for which reasons.
+
+    `approver` names a kind of user (truce.domain.discounts.APPROVERS): "marketing" — marketing
+    leaders; "revops" — RevOps members; "sales_leader" — sales leaders. Viewers and inactive users
+    never approve, and nobody approves their own request.
+    """
+
+    approver: Literal["marketing", "revops", "sales_leader"] = "revops"
+    answer_within_hours: float = Field(default=8, gt=0, le=2000)
+    reasons: list[str] = Field(default_factory=lambda: ["competitor", "multi_year", "strategic"], min_length=1)
+
+    @field_validator("reasons")
+    @classmethod
+    def _codes(cls, reasons: list[str]) -> list[str]:
+        for reason in reasons:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", reason):
+                raise ValueError(f"{reason!r}: a reason is a code in lower case, e.g. multi_year")
+        if len(set(reasons)) != len(reasons):
+            raise ValueError("each reason is listed once")
+        return reasons
+
+
 class Pricing(_Strict):
     discount_policy: DiscountPolicy = DiscountPolicy()
+    approval: DiscountApproval = DiscountApproval()
     discount_bands: list[float] = Field(default_factory=lambda: [0.0, 0.05, 0.10, 0.20, 0.30])
 
     @field_validator("discount_bands")

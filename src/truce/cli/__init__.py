@@ -11,6 +11,7 @@ from truce.cli import (
     attribution,
     brief,
     data,
+    discounts,
     economics,
     feedback,
     funnel,
@@ -94,6 +95,7 @@ serve.register(app)
 target_commands.register(app)
 jobs.register(app)
 meetings.register(app)
+discounts.register(app)
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "hold_meetings": ("sales", "marketing", "revops"),
     "close_decisions": ("sales", "marketing", "revops"),
     "adopt_initiatives": ("revops",),
+    "request_discounts": ("sales",),
+    "answer_discounts": ("sales", "marketing", "revops"),
 }
 
 DESCRIPTIONS = {
@@ -54,6 +56,8 @@ DESCRIPTIONS = {
     "hold_meetings": "start the joint meeting and record its decisions (RevOps, or a leader of sales or marketing)",
     "close_decisions": "mark a meeting decision done or drop it (its owner, a leader of the owner's team, or RevOps)",
     "adopt_initiatives": "adopt a move of the diagnostic's playbook as an initiative",
+    "request_discounts": "ask for a discount beyond policy on their own deal (any deal: a sales leader), or withdraw it",
+    "answer_discounts": "approve or refuse a discount request: only the approver kind [pricing.approval] names",
 }
 
 

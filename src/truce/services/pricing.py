@@ -25,6 +25,11 @@ argument on one page. The rules (docs/economics.md says the same in prose):
   segment and product (product rule, else segment rule, else max_discount), and given away
   beyond policy = max(0, discount − limit) × list amount, rounded to the cent per deal.
 
+- **Approvals** (truce.services.discounts, docs/economics.md "Discount approval"): requests made in
+  the period (UTC date of the request) counted by state, overdue, approver SLA breaches and the
+  median answer in business hours; won deals beyond policy split by whether an approved request
+  asked for at least their discount; and every priced deal beyond its limit without one.
+
 Money is summed as Decimal and returned as a float rounded to the cent; rates are floats.
 
     {
@@ -37,7 +42,13 @@ Money is summed as Decimal and returned as a float rounded to the cent; rates ar
       "bands": [{"band", "low", "high", "deals", "open", "won", "lost", "win_rate",   # list_total and
                  "list_total", "realised_total",                                   # realised_total:
                  "median_cycle_days_won", "median_cycle_days_lost"}],              # its won deals
+      "approvals": {"approver", "answer_within_hours", "requested", "approved", "refused", "withdrawn",
+                    "pending", "overdue", "approver_sla_breaches", "median_answer_hours"},
+      "beyond_policy_approval": {"with_approval": GIVEN, "without_approval": GIVEN},
+      "deals_without_approval": [{"id", "name", "status", "rep", "discount", "limit", "imported",
+                                  "beyond_policy"}],
     }
+    GIVEN = {"deals", "imported", "list_total", "realised_total", "given_away", "beyond_policy"}
     ROW = {"key", "deals", "list_total", "realised_total", "given_away", "weighted_discount",
            "average_discount", "median_discount", "beyond_policy", "deals_beyond_policy"}
 
@@ -80,6 +91,9 @@ class Deal:
     rep_name: str | None
     segment: str | None
     product: str | None
+    id: int = 0
+    name: str | None = None
+    imported: bool = False  # carries another system's id: came from a CRM
 
     @property
     def cycle_days(self) -> int | None:
@@ -87,7 +101,12 @@ class Deal:
 
 
 def pricing_report(
-    engine: Engine, config: TruceConfig, *, start: dt.date | None = None, end: dt.date | None = None
+    engine: Engine,
+    config: TruceConfig,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> dict:
     """The pricing report for the store behind `engine` (shape and rules in the module docstring)."""
     _check(start, end)
@@ -117,6 +136,7 @@ def pricing_report(
         "by_segment": _rows(won, lambda d: d.segment, pricing),
         "by_product": _rows(won, lambda d: d.product, pricing),
         "bands": _bands(deals, pricing.discount_bands),
+        **_approvals(engine, config, deals, start, end, now or dt.datetime.now(dt.UTC)),
     }
 
 
@@ -168,6 +188,11 @@ def _check(start, end) -> None:
 def _read(engine: Engine, start, end) -> list:
     query = (
         select(
+            Opportunity.id,
+            Opportunity.name.label("deal_name"),  # not `name`: that is the rep's
+            Opportunity.external_id,
+            Opportunity.salesforce_id,
+            Opportunity.hubspot_id,
             Opportunity.status,
             Opportunity.amount,
             Opportunity.list_amount,
@@ -214,6 +239,9 @@ def _price(row) -> tuple[Deal | None, int]:
         rep_name=row.name,
         segment=row.segment,
         product=row.product,
+        id=row.id,
+        name=row.deal_name,
+        imported=bool(row.external_id or row.salesforce_id or row.hubspot_id),
     )
     return deal, int(from_rate)
 
@@ -285,3 +313,78 @@ def _bands(deals: list[Deal], bands: list[float]) -> list[dict]:
 
 def _cycles(deals: list[Deal], status: str) -> list[int]:
     return [d.cycle_days for d in deals if d.status == status and d.cycle_days is not None]
+
+
+# ---- approvals ---------------------------------------------------------------------------------
+
+
+def _approvals(engine: Engine, config: TruceConfig, deals: list[Deal], start, end, now: dt.datetime) -> dict:
+    """The discount approval sections: requests and answers, and beyond-policy give-away by approval."""
+    from truce.services import discounts
+
+    with engine.connect() as conn:
+        approved = discounts.approved_discounts(conn)
+        requests = discounts.requests_in(conn, start, end)
+    clock = config.business_hours.clock(config.company.timezone)
+    beyond = [(d, _limit(d, config.pricing)) for d in deals if d.discount > _limit(d, config.pricing)]
+    unapproved = [(d, limit) for d, limit in beyond if not (d.id in approved and approved[d.id] >= d.discount)]
+    unapproved_ids = {d.id for d, _ in unapproved}
+    won_beyond = [d for d, _ in beyond if d.status == "won"]
+    return {
+        "approvals": _answers(requests, clock, now, config),
+        "beyond_policy_approval": {
+            "with_approval": _give_away([d for d in won_beyond if d.id not in unapproved_ids], config.pricing),
+            "without_approval": _give_away([d for d in won_beyond if d.id in unapproved_ids], config.pricing),
+        },
+        "deals_without_approval": [_flagged(d, limit, config.pricing) for d, limit in unapproved],
+    }
+
+
+def _limit(deal: Deal, pricing: Pricing) -> Decimal:
+    return Decimal(str(pricing.discount_policy.limit_for(deal.segment, deal.product))).quantize(RATE)
+
+
+def _answers(requests: list, clock, now: dt.datetime, config: TruceConfig) -> dict:
+    from truce.domain import discounts as rules
+
+    states = [r["state"] for r in requests]
+    answered = [r for r in requests if r["state"] in rules.ANSWERS]
+    hours = [clock.between(r["requested_at"], r["decided_at"]).total_seconds() / 3600 for r in answered]
+    return {
+        "approver": config.pricing.approval.approver,
+        "answer_within_hours": config.pricing.approval.answer_within_hours,
+        "requested": len(requests),
+        "approved": states.count("approved"),
+        "refused": states.count("refused"),
+        "withdrawn": states.count("withdrawn"),
+        "pending": states.count(rules.OPEN),
+        "overdue": sum(1 for r in requests if r["state"] == rules.OPEN and now > r["due_at"]),
+        "approver_sla_breaches": sum(1 for r in requests if rules.late(r["state"], r["due_at"], r["decided_at"], now)),
+        "median_answer_hours": round(statistics.median(hours), 2) if hours else None,
+    }
+
+
+def _give_away(deals: list[Deal], pricing: Pricing) -> dict:
+    listed = sum((d.list_amount for d in deals), ZERO)
+    realised = sum((d.amount for d in deals), ZERO)
+    return {
+        "deals": len(deals),
+        "imported": sum(1 for d in deals if d.imported),
+        "list_total": _money(listed),
+        "realised_total": _money(realised),
+        "given_away": _money(listed - realised),
+        "beyond_policy": _money(sum((beyond_policy(d, pricing) for d in deals), ZERO)),
+    }
+
+
+def _flagged(deal: Deal, limit: Decimal, pricing: Pricing) -> dict:
+    return {
+        "id": deal.id,
+        "name": deal.name,
+        "status": deal.status,
+        "rep": deal.rep,
+        "discount": float(deal.discount),
+        "limit": float(limit),
+        "imported": deal.imported,
+        "beyond_policy": _money(beyond_policy(deal, pricing)),
+    }

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -674,3 +675,45 @@ class Initiative(Base):
     note: Mapped[str | None] = mapped_column(Text)
     adopted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     adopted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+DISCOUNT_APPROVAL_STATES = ("requested", "approved", "refused", "withdrawn")
+
+
+class DiscountApproval(Base):
+    """A seller's request to discount a deal beyond the policy, and the pricing owner's answer.
+
+    The policy limit is kept as it was when the request was made, so a later change of policy
+    does not rewrite what was asked. `due_at` is the approver's deadline (business hours from the
+    request); `overdue_at` is set once, by the sweep that claims the overdue request, so the
+    reminder is owed once however many sweeps run. One open request per deal: a partial unique
+    index on the deal where the state is `requested`.
+    """
+
+    __tablename__ = "discount_approvals"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", DISCOUNT_APPROVAL_STATES), name="state"),
+        CheckConstraint("requested_discount > 0 AND requested_discount < 1", name="requested_discount"),
+        Index("ix_discount_approvals_opportunity", "opportunity_id"),
+        Index("ix_discount_approvals_state_due", "state", "due_at"),
+        Index(
+            "uq_discount_approvals_one_open",
+            "opportunity_id",
+            unique=True,
+            sqlite_where=text("state = 'requested'"),
+            postgresql_where=text("state = 'requested'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id"))
+    requested_discount: Mapped[Decimal] = mapped_column(Rate)
+    policy_limit: Mapped[Decimal] = mapped_column(Rate)
+    reason: Mapped[str] = mapped_column(String(64))
+    request_note: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="requested")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

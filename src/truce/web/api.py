@@ -11,7 +11,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from truce.web import api_access, api_actions, api_ingest, api_jobs, api_meetings, api_records, api_reports
+from truce.web import (
+    api_access,
+    api_actions,
+    api_discounts,
+    api_ingest,
+    api_jobs,
+    api_meetings,
+    api_records,
+    api_reports,
+)
 from truce.web.api_common import api_router, known_query
 from truce.web.app import Caller, allowed
 
@@ -40,5 +49,6 @@ for part in (
     api_access.router,
     api_jobs.router,
     api_meetings.router,
+    api_discounts.router,
 ):
     router.include_router(part)

@@ -269,7 +269,10 @@ def list_opportunities(
 
 @router.get("/opportunities/{opportunity_id}", summary="One deal", response_model=OpportunityOut)
 def get_opportunity(request: Request, who: Reader, opportunity_id: RecordId):
-    return records.get_record(store(request), "opportunities", opportunity_id)
+    from truce.services.discounts import deal_record
+
+    # With its discount against the policy and any approval: a deal beyond policy without one is flagged.
+    return deal_record(store(request), settings(request), opportunity_id)
 
 
 @router.post("/opportunities", summary="Create a deal", response_model=OpportunityOut, status_code=201)

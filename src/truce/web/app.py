@@ -316,6 +316,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
     from truce.services.attribution_runner import ModelError
     from truce.services.brief import BriefError
     from truce.services.credit import CreditError
+    from truce.services.discounts import DiscountRefused
     from truce.services.economics import EconomicsError
     from truce.services.feedback import FeedbackRefused
     from truce.services.funnel_config import FunnelConfigRefused
@@ -358,6 +359,7 @@ def _service_errors() -> dict[int, tuple[type[Exception], ...]]:
             FunnelConfigRefused,
             RevocationRefused,
             DecisionConflict,
+            DiscountRefused,
         ),
     }
 

@@ -319,6 +319,16 @@ class CampaignOut(BaseModel):
     salesforce_id: str | None
 
 
+class DiscountFlagOut(BaseModel):
+    discount: float | None
+    limit: float
+    beyond_policy: bool
+    approved_discount: float | None
+    open_request_id: int | None
+    imported: bool = Field(description="The deal carries another system's id: it came from a CRM")
+    flagged: bool = Field(description="Beyond policy with no approval for at least its discount")
+
+
 class OpportunityOut(BaseModel):
     id: int
     name: str | None
@@ -342,6 +352,8 @@ class OpportunityOut(BaseModel):
     salesforce_id: str | None
     hubspot_id: str | None
     updated_at: dt.datetime
+    # Only on the single deal (GET /opportunities/{id}): its discount against policy and approvals.
+    discount_approval: DiscountFlagOut | None = None
 
 
 class TouchpointOut(BaseModel):

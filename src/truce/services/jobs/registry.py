@@ -29,6 +29,7 @@ JOB_MODULES: list[str] = [
     "truce.services.jobs.builtin",
     "truce.services.sla_rules.jobs",
     "truce.services.meetings.due",
+    "truce.services.discounts",
 ]
 EXTRA_MODULES_ENV = "TRUCE_JOB_MODULES"
 
