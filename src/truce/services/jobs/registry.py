@@ -23,7 +23,9 @@ from truce.config import TruceConfig
 JobFunction = Callable[[Engine, TruceConfig, dt.datetime], dict[str, int]]
 
 # One line per module that declares jobs with @job.
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = [
+    "truce.services.notify.delivery",
+]
 
 
 @dataclass(frozen=True)

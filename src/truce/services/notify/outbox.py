@@ -38,14 +38,27 @@ EVENT_KINDS: dict[str, EventKind] = {
     kind.key: kind
     for kind in (
         EventKind("lead_routed", "A lead was routed to you", "now", "a new MQL is in your queue"),
-        EventKind("sla_due_soon", "Your SLA clock is running out", "now", "N business hours left to touch or decide a lead"),
+        EventKind(
+            "sla_due_soon", "Your SLA clock is running out", "now", "N business hours left to touch or decide a lead"
+        ),
         EventKind("sla_breach", "SLA breach", "now", "a breach recorded against you or your team"),
-        EventKind("sla_escalated", "SLA escalation", "now", "a lead passed its deadline and went to the leader or was re-routed"),
+        EventKind(
+            "sla_escalated",
+            "SLA escalation",
+            "now",
+            "a lead passed its deadline and went to the leader or was re-routed",
+        ),
         EventKind("mql_pace", "MQL promise below pace", "digest", "marketing's monthly MQL promise is behind"),
-        EventKind("feedback_waiting", "Feedback waiting for an answer", "digest", "sales feedback unanswered for N days"),
-        EventKind("decision_due", "A meeting decision is due", "digest", "a decision assigned to you is due or overdue"),
+        EventKind(
+            "feedback_waiting", "Feedback waiting for an answer", "digest", "sales feedback unanswered for N days"
+        ),
+        EventKind(
+            "decision_due", "A meeting decision is due", "digest", "a decision assigned to you is due or overdue"
+        ),
         EventKind("brief_ready", "The weekly brief is ready", "digest", "the joint revenue meeting's brief"),
-        EventKind("discount_approval", "Discount approval", "now", "a discount beyond policy waits for, or got, an answer"),
+        EventKind(
+            "discount_approval", "Discount approval", "now", "a discount beyond policy waits for, or got, an answer"
+        ),
     )
 }
 
