@@ -17,6 +17,7 @@ from truce.cli import (
     handoff,
     lead,
     metrics,
+    notify,
     score,
     serve,
     start,
@@ -90,6 +91,7 @@ brief.register(app)
 users.register(app)
 serve.register(app)
 target_commands.register(app)
+notify.register(app)
 
 
 def main() -> None:

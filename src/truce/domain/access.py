@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "manage_users": ("revops",),
     "manage_own_credentials": ("sales", "marketing", "revops", "viewer"),
     "read_audit": ("revops",),
+    "read_own_notifications": ("sales", "marketing", "revops", "viewer"),
+    "manage_notifications": ("revops",),
 }
 
 DESCRIPTIONS = {
@@ -46,6 +48,8 @@ DESCRIPTIONS = {
     "manage_users": "add, deactivate and reactivate users, set their passwords, end their sessions and revoke their tokens",
     "manage_own_credentials": "list and revoke their own API tokens and change their own password",
     "read_audit": "read the audit trail",
+    "read_own_notifications": "read and mark read their own notifications and choose their channels",
+    "manage_notifications": "see failed notification deliveries and broken channels, and retry them",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from truce.web import api_access, api_actions, api_ingest, api_records, api_reports
+from truce.web import api_access, api_actions, api_ingest, api_notify, api_records, api_reports
 from truce.web.api_common import api_router, known_query
 from truce.web.app import Caller, allowed
 
@@ -38,5 +38,6 @@ for part in (
     api_actions.router,
     api_ingest.router,
     api_access.router,
+    api_notify.router,
 ):
     router.include_router(part)

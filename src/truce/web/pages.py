@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from truce.web import charts, pages_access, pages_money, pages_pipeline, pages_voice
+from truce.web import charts, pages_access, pages_money, pages_notify, pages_pipeline, pages_voice
 from truce.web.app import COOKIE, Caller, allowed, client_address, login_guard
 from truce.web.pages_base import PageRoute, engine_and_config, render, shared, templates
 
@@ -166,5 +166,5 @@ def _safe(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-for area in (pages_pipeline, pages_money, pages_voice, pages_access):
+for area in (pages_pipeline, pages_money, pages_voice, pages_access, pages_notify):
     router.include_router(area.router)

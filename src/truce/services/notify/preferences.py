@@ -63,10 +63,10 @@ def set_preferences(
 
 def _checked(kind: str, channels: list[str]) -> list[str]:
     if kind not in EVENT_KINDS:
-        raise InvalidField(kind, f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
+        raise InvalidField(f"channels.{kind}", f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
     unknown = [c for c in channels if c not in NOTIFY_CHANNELS]
     if unknown:
-        raise InvalidField(kind, f"unknown channel {unknown[0]!r} for {kind}; channels: {', '.join(NOTIFY_CHANNELS)}")
+        raise InvalidField(f"channels.{kind}", f"unknown channel {unknown[0]!r} for {kind}; channels: {', '.join(NOTIFY_CHANNELS)}")
     return [c for c in NOTIFY_CHANNELS if c in channels]  # one order, no repeats
 
 
