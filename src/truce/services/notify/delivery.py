@@ -215,31 +215,47 @@ def _claimed_rows(conn: Connection, config: TruceConfig, ids: list[int]) -> list
     if not ids:
         return []
     rows = conn.execute(
-        select(Delivery, OutboxMessage, User.email.label("to"))
+        select(
+            Delivery.id.label("delivery_id"),
+            Delivery.channel,
+            Delivery.target,
+            Delivery.attempts,
+            Delivery.digest,
+            Delivery.user_id.label("recipient_id"),
+            User.email.label("to"),
+            *OutboxMessage.__table__.columns,
+        )
         .join(OutboxMessage, OutboxMessage.id == Delivery.outbox_id)
         .outerjoin(User, User.id == Delivery.user_id)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
-    ).all()
+    ).mappings()
     return [
         Claimed(
-            d.id, _channel_name(d.channel, d.target), d.attempts, d.digest, d.user_id, to, as_message(config, d.id, m)
+            row["delivery_id"],
+            _channel_name(row["channel"], row["target"]),
+            row["attempts"],
+            row["digest"],
+            row["recipient_id"],
+            row["to"],
+            as_message(config, row["delivery_id"], row),
         )
-        for d, m, to in rows
+        for row in rows
     ]
 
 
-def as_message(config: TruceConfig, delivery_id: int, outbox: OutboxMessage) -> Message:
+def as_message(config: TruceConfig, delivery_id: int, outbox) -> Message:
+    """An outbox row (a mapping) as the message one delivery sends."""
     return Message(
         id=delivery_id,
-        outbox_id=outbox.id,
-        kind=outbox.kind,
-        urgency=outbox.urgency,
-        subject=outbox.subject,
-        text=outbox.text,
-        link=absolute_link(config, outbox.link),
-        created_at=outbox.created_at,
-        facts=outbox.facts or {},
+        outbox_id=outbox["id"],
+        kind=outbox["kind"],
+        urgency=outbox["urgency"],
+        subject=outbox["subject"],
+        text=outbox["text"],
+        link=absolute_link(config, outbox["link"]),
+        created_at=outbox["created_at"],
+        facts=outbox["facts"] or {},
     )
 
 
