@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -56,7 +56,7 @@ def _envelope(subject: str, to: str, sender: str, base_url: str, delivery_id: in
     mail["To"] = to
     mail["Date"] = formatdate(localtime=False)
     # The same id on a repeat after a crash: a mail client or filter may fold the two together.
-    mail["Message-ID"] = make_msgid(idstring=f"truce.delivery.{delivery_id}", domain=urlparse(base_url).hostname)
+    mail["Message-ID"] = f"<truce.delivery.{delivery_id}@{urlparse(base_url).hostname or 'truce'}>"
     mail["X-Truce-Delivery"] = str(delivery_id)
     return mail
 
