@@ -90,6 +90,12 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/users/{user_id}/sessions"): "manage_users",
     ("POST", "/api/v1/users/{user_id}/sessions/end"): "manage_users",
     ("PUT", "/api/v1/me/password"): "manage_own_credentials",
+    ("GET", "/api/v1/notifications"): "read_own_notifications",
+    ("POST", "/api/v1/notifications/{notification_id}/read"): "read_own_notifications",
+    ("POST", "/api/v1/notifications/read-all"): "read_own_notifications",
+    ("GET", "/api/v1/notifications/failed"): "manage_notifications",
+    ("GET", "/api/v1/me/notification-preferences"): "read_own_notifications",
+    ("PUT", "/api/v1/me/notification-preferences"): "read_own_notifications",
 }
 CALLERS = (*ROLES, "nobody")
 # Path parameters naming records that do not exist: an allowed caller gets 404 or 422, never 401/403.

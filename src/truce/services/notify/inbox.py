@@ -36,7 +36,16 @@ def notifications(
     from truce.services.notify.delivery import absolute_link
 
     query = (
-        select(Delivery.id, Delivery.read_at, Delivery.sent_at, OutboxMessage)
+        select(
+            Delivery.id,
+            Delivery.read_at,
+            OutboxMessage.kind,
+            OutboxMessage.urgency,
+            OutboxMessage.subject,
+            OutboxMessage.text,
+            OutboxMessage.link,
+            OutboxMessage.created_at,
+        )
         .join(OutboxMessage, OutboxMessage.id == Delivery.outbox_id)
         .where(Delivery.user_id == user_id, Delivery.channel == "inbox")
         .order_by(OutboxMessage.created_at.desc(), Delivery.id.desc())
@@ -45,20 +54,9 @@ def notifications(
     if unread_only:
         query = query.where(Delivery.read_at.is_(None))
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(query).mappings().all()
     items = [
-        {
-            "id": delivery_id,
-            "kind": m.kind,
-            "urgency": m.urgency,
-            "subject": m.subject,
-            "text": m.text,
-            "link": m.link or "/notifications",
-            "url": absolute_link(config, m.link),
-            "created_at": m.created_at,
-            "read_at": read_at,
-        }
-        for delivery_id, read_at, _sent, m in rows
+        {**row, "link": row["link"] or "/notifications", "url": absolute_link(config, row["link"])} for row in rows
     ]
     return {"unread": unread_count(engine, user_id), "items": items}
 
