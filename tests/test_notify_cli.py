@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from notify_servers import add_people, deliveries, free_port, make_config, owe_one
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from notify_servers import add_people, deliveries, free_port, make_config, owe_one
 from truce.cli import app
 from truce.services.notify.delivery import deliver
 from truce.store.models import AuditEntry
@@ -69,7 +69,9 @@ def test_list_shows_one_persons_deliveries(engine):
     for address, user_id in people.items():
         owe_one(engine, "lead_routed", user_id, f"Lead for {address}", OPEN)
     deliver(engine, make_config(""), OPEN)
-    result = runner.invoke(app, ["notifications", "list", "--user", "sam@yourco.example", "--db", _db(engine), "--json"])
+    result = runner.invoke(
+        app, ["notifications", "list", "--user", "sam@yourco.example", "--db", _db(engine), "--json"]
+    )
     rows = json.loads(result.output)
     assert [(r["user"], r["channel"], r["status"]) for r in rows] == [("sam@yourco.example", "inbox", "sent")]
 
@@ -78,7 +80,19 @@ def test_prefs_sets_and_shows_a_persons_channels(engine):
     add_people(engine, "eva@yourco.example")
     db = _db(engine)
     result = runner.invoke(
-        app, ["notifications", "prefs", "eva@yourco.example", "--set", "lead_routed=email", "--set", "mql_pace=", "--db", db, "--json"]
+        app,
+        [
+            "notifications",
+            "prefs",
+            "eva@yourco.example",
+            "--set",
+            "lead_routed=email",
+            "--set",
+            "mql_pace=",
+            "--db",
+            db,
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     chosen = {k["kind"]: k["channels"] for k in json.loads(result.output)["kinds"] if k["chosen"]}
@@ -89,7 +103,11 @@ def test_prefs_sets_and_shows_a_persons_channels(engine):
 
 def test_prefs_refuses_an_unknown_kind_in_one_line(engine):
     add_people(engine, "eva@yourco.example")
-    result = runner.invoke(app, ["notifications", "prefs", "eva@yourco.example", "--set", "nope=inbox", "--db", _db(engine)])
+    result = runner.invoke(
+        app, ["notifications", "prefs", "eva@yourco.example", "--set", "nope=inbox", "--db", _db(engine)]
+    )
     assert result.exit_code == 2 and "unknown event kind 'nope'" in result.output
-    bad = runner.invoke(app, ["notifications", "prefs", "eva@yourco.example", "--set", "lead_routed", "--db", _db(engine)])
+    bad = runner.invoke(
+        app, ["notifications", "prefs", "eva@yourco.example", "--set", "lead_routed", "--db", _db(engine)]
+    )
     assert bad.exit_code == 2 and "KIND=CHANNELS" in bad.output

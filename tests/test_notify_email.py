@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from notify_servers import add_people, deliveries, email_section, make_config, owe_one, smtp_server
+
 from truce.services.notify.delivery import deliver
 from truce.services.notify.inbox import unread_count
 from truce.services.notify.preferences import set_preferences
@@ -49,8 +49,13 @@ def test_it_attaches_the_brief_to_the_digest(engine, tmp_path):
     with smtp_server() as box:
         config = make_config(email_section(box.port))
         owe_one(
-            engine, "brief_ready", people["eva@yourco.example"], "The weekly brief is ready", OPEN,
-            link="/brief", facts={"brief_path": str(brief)},
+            engine,
+            "brief_ready",
+            people["eva@yourco.example"],
+            "The weekly brief is ready",
+            OPEN,
+            link="/brief",
+            facts={"brief_path": str(brief)},
         )
         deliver(engine, config, OPEN)
         assert box.messages == []  # a digest kind waits for the digest slot
@@ -108,8 +113,12 @@ def test_it_sends_each_person_only_the_channels_they_chose(engine):
     with smtp_server() as box:
         config = make_config(email_section(box.port))
         set_preferences(
-            engine, config, "eva@yourco.example", {"lead_routed": ["inbox"], "sla_breach": ["email"]},
-            actor="eva@yourco.example", origin="cli",
+            engine,
+            config,
+            "eva@yourco.example",
+            {"lead_routed": ["inbox"], "sla_breach": ["email"]},
+            actor="eva@yourco.example",
+            origin="cli",
         )
         owe_one(engine, "lead_routed", eva, "New MQL", OPEN)
         owe_one(engine, "sla_breach", eva, "Breach", OPEN)

@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 from notify_servers import add_people, deliveries, email_section, make_config, owe_one, smtp_server
+
 from truce.services.notify import delivery
 from truce.services.notify.delivery import claim, deliver
 
@@ -59,8 +60,18 @@ def test_a_worker_killed_after_sending_resends_at_most_once_and_records_two_atte
         owe_one(engine, "sla_breach", people["eva@yourco.example"], "Breach", OPEN)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
         child = subprocess.run(
-            [sys.executable, "-c", CHILD, engine.url.render_as_string(hide_password=False), str(_config_file(tmp_path, box.port)), OPEN.isoformat()],
-            env=env, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                engine.url.render_as_string(hide_password=False),
+                str(_config_file(tmp_path, box.port)),
+                OPEN.isoformat(),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert child.returncode == -signal.SIGKILL, child.stderr
         assert len(box.messages) == 1

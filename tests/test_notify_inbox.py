@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
+from notify_servers import make_config, owe_one
 from sqlalchemy import select
 
-from notify_servers import make_config, owe_one
 from truce.services.logins import add_user, create_token
 from truce.services.notify.delivery import deliver
 from truce.store.models import AuditEntry
@@ -76,13 +76,17 @@ def test_preferences_are_read_set_and_audited(office, engine):
     chosen = {k["kind"]: k["channels"] for k in changed["kinds"] if k["chosen"]}
     assert chosen == {"lead_routed": ["email"], "mql_pace": []}
     with engine.connect() as conn:
-        audit = conn.execute(select(AuditEntry).where(AuditEntry.action == "notification_preferences_set")).mappings().one()
+        audit = (
+            conn.execute(select(AuditEntry).where(AuditEntry.action == "notification_preferences_set")).mappings().one()
+        )
     assert audit["actor"] == "eva@yourco.example" and audit["after"] == body["channels"]
 
 
 def test_an_unknown_kind_or_channel_is_refused_naming_the_field(office):
     eva = _as(office, "eva@yourco.example")
-    unknown_kind = office.put("/api/v1/me/notification-preferences", headers=eva, json={"channels": {"nope": ["inbox"]}})
+    unknown_kind = office.put(
+        "/api/v1/me/notification-preferences", headers=eva, json={"channels": {"nope": ["inbox"]}}
+    )
     assert unknown_kind.status_code == 422
     assert unknown_kind.json()["errors"][0]["path"] == "body.channels.nope"
     unknown_channel = office.put(

@@ -22,13 +22,17 @@ def test_it_sends_at_once_inside_business_hours():
 def test_it_holds_a_friday_night_message_until_monday_after_the_clocks_go_forward():
     # Friday 27 March 2026 22:00 CET (UTC+1) = 21:00 UTC; CEST (UTC+2) from Sunday 29 March 03:00,
     # so Monday 30 March 09:00 CEST is 07:00 UTC.
-    assert next_opening(CLOCK, dt.datetime(2026, 3, 27, 21, 0, tzinfo=UTC)) == dt.datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
+    assert next_opening(CLOCK, dt.datetime(2026, 3, 27, 21, 0, tzinfo=UTC)) == dt.datetime(
+        2026, 3, 30, 7, 0, tzinfo=UTC
+    )
 
 
 def test_it_holds_a_message_after_the_clocks_go_back_until_the_opening_in_winter_time():
     # Friday 23 October 2026 18:00 CEST = 16:00 UTC; CET from Sunday 25 October, so Monday 26 October
     # 09:00 CET is 08:00 UTC.
-    assert next_opening(CLOCK, dt.datetime(2026, 10, 23, 16, 0, tzinfo=UTC)) == dt.datetime(2026, 10, 26, 8, 0, tzinfo=UTC)
+    assert next_opening(CLOCK, dt.datetime(2026, 10, 23, 16, 0, tzinfo=UTC)) == dt.datetime(
+        2026, 10, 26, 8, 0, tzinfo=UTC
+    )
 
 
 def test_it_holds_an_early_message_until_the_same_mornings_opening():

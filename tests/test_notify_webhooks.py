@@ -8,6 +8,7 @@ import hashlib
 import hmac
 
 from notify_servers import add_people, as_json, deliveries, free_port, http_receiver, make_config, owe_one
+
 from truce.services.notify.delivery import deliver
 from truce.services.notify.revops import failed, retry
 
@@ -24,7 +25,9 @@ def test_a_signed_webhook_carries_a_signature_the_receiver_can_check(engine, mon
     secret = "hook-secret-5772"
     monkeypatch.setenv("TRUCE_TEST_HOOK_SECRET", secret)
     with http_receiver() as receiver:
-        config = make_config(BASE + _hook("tools", "signed", receiver.url + "/in", 'secret_env = "TRUCE_TEST_HOOK_SECRET"\n'))
+        config = make_config(
+            BASE + _hook("tools", "signed", receiver.url + "/in", 'secret_env = "TRUCE_TEST_HOOK_SECRET"\n')
+        )
         owe_one(engine, "mql_pace", None, "MQLs behind pace", OPEN, link="/sla", facts={"mqls": 40, "promised": 100})
         deliver(engine, config, OPEN)
     [request] = receiver.requests
@@ -44,7 +47,15 @@ def test_slack_and_teams_get_the_shapes_their_incoming_webhooks_accept(engine):
     with http_receiver() as receiver:
         hooks = _hook("slack", "slack", receiver.url + "/slack") + _hook("teams", "teams", receiver.url + "/teams")
         config = make_config(BASE + hooks)
-        owe_one(engine, "sla_breach", None, "SLA breach: 3 leads", OPEN, link="/sla", text="Three leads passed their deadline.")
+        owe_one(
+            engine,
+            "sla_breach",
+            None,
+            "SLA breach: 3 leads",
+            OPEN,
+            link="/sla",
+            text="Three leads passed their deadline.",
+        )
         deliver(engine, config, OPEN)
     by_path = {r["path"]: as_json(r["body"]) for r in receiver.requests}
     slack, teams = by_path["/slack"], by_path["/teams"]
@@ -63,7 +74,11 @@ def test_a_receiver_that_fails_twice_gets_the_message_on_the_third_try_after_bac
         owe_one(engine, "sla_breach", None, "Breach", OPEN)
         deliver(engine, config, OPEN)
         [row] = deliveries(engine, "webhook")
-        assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("failed", 1, OPEN + dt.timedelta(seconds=60))
+        assert (row["status"], row["attempts"], row["next_attempt_at"]) == (
+            "failed",
+            1,
+            OPEN + dt.timedelta(seconds=60),
+        )
         assert "answered 500" in row["last_error"]
 
         deliver(engine, config, OPEN + dt.timedelta(seconds=59))  # not due yet
@@ -71,7 +86,11 @@ def test_a_receiver_that_fails_twice_gets_the_message_on_the_third_try_after_bac
 
         deliver(engine, config, OPEN + dt.timedelta(seconds=60))
         [row] = deliveries(engine, "webhook")
-        assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("failed", 2, OPEN + dt.timedelta(seconds=180))
+        assert (row["status"], row["attempts"], row["next_attempt_at"]) == (
+            "failed",
+            2,
+            OPEN + dt.timedelta(seconds=180),
+        )
 
         deliver(engine, config, OPEN + dt.timedelta(seconds=180))
         [row] = deliveries(engine, "webhook")

@@ -74,6 +74,13 @@ def mark_read(engine: Engine, user_id: int, notification_id: int, *, actor: str,
         read_at = row.read_at or work.now
         if row.read_at is None:
             work.conn.execute(update(Delivery).where(Delivery.id == notification_id).values(read_at=read_at))
+            work.record(
+                "notification_read",
+                "notification",
+                notification_id,
+                {"read_at": None},
+                {"read_at": read_at.isoformat()},
+            )
     return {"id": notification_id, "read_at": read_at}
 
 
@@ -84,4 +91,6 @@ def mark_all_read(engine: Engine, user_id: int, *, actor: str, origin: str) -> d
             .where(Delivery.user_id == user_id, Delivery.channel == "inbox", Delivery.read_at.is_(None))
             .values(read_at=work.now)
         ).rowcount
+        if marked:
+            work.record("notifications_read_all", "user", user_id, None, {"marked_read": marked})
     return {"marked_read": marked, "at": dt.datetime.now(dt.UTC)}

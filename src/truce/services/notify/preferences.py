@@ -66,7 +66,9 @@ def _checked(kind: str, channels: list[str]) -> list[str]:
         raise InvalidField(f"channels.{kind}", f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
     unknown = [c for c in channels if c not in NOTIFY_CHANNELS]
     if unknown:
-        raise InvalidField(f"channels.{kind}", f"unknown channel {unknown[0]!r} for {kind}; channels: {', '.join(NOTIFY_CHANNELS)}")
+        raise InvalidField(
+            f"channels.{kind}", f"unknown channel {unknown[0]!r} for {kind}; channels: {', '.join(NOTIFY_CHANNELS)}"
+        )
     return [c for c in NOTIFY_CHANNELS if c in channels]  # one order, no repeats
 
 
