@@ -98,7 +98,7 @@ class Mailer:
 
     @contextmanager
     def connected(self) -> Iterator[smtplib.SMTP]:
-        server = self._connect()
+        server = self._guarded_connect()
         try:
             yield server
         finally:
@@ -121,6 +121,7 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        server = None
         try:
             if s.security == "ssl":
                 server = smtplib.SMTP_SSL(
@@ -132,6 +133,17 @@ class Mailer:
                     server.starttls(context=ssl.create_default_context())
             if s.username:
                 server.login(s.username, self._password())
+        except BaseException:
+            if server is not None:
+                server.close()  # no half-open connection left behind by a refused log-in
+            raise
+        return server
+
+    def _guarded_connect(self) -> smtplib.SMTP:
+        """A connected, logged-in session; ChannelDown (one clear error, no secret) when the server refuses."""
+        s = self.settings
+        try:
+            return self._connect()
         except smtplib.SMTPAuthenticationError as exc:
             raise ChannelDown(
                 f"{self.where} refused the log-in of {s.username!r}: {_answer(exc)}; check the password in "
@@ -139,7 +151,6 @@ class Mailer:
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise ChannelDown(f"cannot reach {self.where}: {type(exc).__name__}: {exc}") from None
-        return server
 
     def _password(self) -> str:
         name = self.settings.password_env
