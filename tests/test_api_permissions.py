@@ -105,6 +105,12 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/discount-approvals/{approval_id}/approve"): "answer_discounts",
     ("POST", "/api/v1/discount-approvals/{approval_id}/refuse"): "answer_discounts",
     ("POST", "/api/v1/discount-approvals/{approval_id}/withdraw"): "request_discounts",
+    ("GET", "/api/v1/notifications"): "read_own_notifications",
+    ("POST", "/api/v1/notifications/{notification_id}/read"): "read_own_notifications",
+    ("POST", "/api/v1/notifications/read-all"): "read_own_notifications",
+    ("GET", "/api/v1/notifications/failed"): "manage_notifications",
+    ("GET", "/api/v1/me/notification-preferences"): "read_own_notifications",
+    ("PUT", "/api/v1/me/notification-preferences"): "read_own_notifications",
 }
 CALLERS = (*ROLES, "nobody")
 # Path parameters naming records that do not exist: an allowed caller gets 404 or 422, never 401/403.

@@ -194,6 +194,13 @@ ADOPTED = {"move": "joint_training", "owner": EMAIL["mia"], "started_on": "2026-
            "indicators": ["feedback.answered_share"], "baseline": {"feedback.answered_share": None}, "state": "active",
            "note": None}
 
+NOTE_READ = Entry("notification_read", "notification", Ref("eva_note"), {"read_at": None}, {"read_at": ANY})
+ALL_READ = Entry("notifications_read_all", "user", Ref("eva"), None, {"marked_read": 1})
+# The preferences form sends every kind: a box left unticked is a channel not wanted.
+EVA_CHOSE = {kind: [] for kind in ("lead_routed", "sla_due_soon", "sla_breach", "sla_escalated", "mql_pace",
+                                   "feedback_waiting", "decision_due", "brief_ready", "discount_approval")}
+EVA_CHOSE["sla_breach"] = ["inbox", "email"]
+RETRIED = Entry("notifications_retry", "deliveries", None, None, {"delivery": None, "retried": 0, "channels_cleared": 0})
 HEARD = {**SAID, "contact_id": None, "opportunity_id": None, "campaign_id": None, "status": "new"}
 # eva's open request for 25 % off her deal (limit: max_discount, 15 %), made in the scene.
 ASKED = {"opportunity_id": Ref("eva_deal"), "requested_discount": "0.2500", "policy_limit": "0.1500",
@@ -350,6 +357,14 @@ API_WRITES: dict[tuple[str, str], Write] = {
         "eva", "/api/v1/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
         (_password_change(0, [Ref("eva_token"), ANY]),),
     ),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): Write(
+        "eva", "/api/v1/notifications/{eva_note}/read", None, (NOTE_READ,),
+    ),
+    ("POST", "/api/v1/notifications/read-all"): Write("eva", "/api/v1/notifications/read-all", None, (ALL_READ,)),
+    ("PUT", "/api/v1/me/notification-preferences"): Write(
+        "eva", "/api/v1/me/notification-preferences", {"channels": {"mql_pace": ["inbox"]}},
+        (Entry("notification_preferences_set", "users", Ref("eva"), {}, {"mql_pace": ["inbox"]}),),
+    ),
 }  # fmt: skip
 
 # Path of every form route of the web pages → one valid post and its audit entries.
@@ -416,6 +431,13 @@ WEB_WRITES: dict[str, Write] = {
         {"current_password": PASSWORD, "new_password": NEW_PASSWORD, "repeat_password": NEW_PASSWORD},
         (_password_change(1, [Ref("eva_token")]),),
     ),
+    "/notifications/{notification_id}/read": Write("eva", "/notifications/{eva_note}/read", {}, (NOTE_READ,)),
+    "/notifications/read-all": Write("eva", "/notifications/read-all", {}, (ALL_READ,)),
+    "/notifications/preferences": Write(
+        "eva", "/notifications/preferences", {"sla_breach:inbox": "on", "sla_breach:email": "on"},
+        (Entry("notification_preferences_set", "users", Ref("eva"), {}, EVA_CHOSE),),
+    ),
+    "/notifications/retry": Write("ria", "/notifications/retry", {}, (RETRIED,)),
 }  # fmt: skip
 
 
@@ -502,11 +524,27 @@ def scene(engine, tmp_path) -> Scene:
     ids["eva_deal"] = create("opportunities", {"name": "Acme suite", **priced})
     ids["eva_deal2"] = create("opportunities", {"name": "Acme add-on", **priced})
     ids["ask"] = discounts.request(engine, made.config, ids["eva_deal"], "0.25", "competitor", EMAIL["eva"])["id"]
+    ids["eva_note"] = _a_notification_for(engine, made.config, ids["eva"])
     return made
 
 
+def _a_notification_for(engine, config, user_id: int) -> int:
+    """One message in the user's inbox (owed, then fanned out: no audit entry); its id."""
+    from truce.services.notify.delivery import deliver
+    from truce.services.notify.inbox import notifications
+    from truce.services.notify.outbox import owe
+
+    with writing(engine, "setup") as conn:
+        owe(conn, "lead_routed", to_user_id=user_id, subject="New MQL: Ann", text="Ann waits", link="/handoffs")
+    deliver(engine, config)
+    return notifications(engine, config, user_id)["items"][0]["id"]
+
+
 # Actions that change no data a report reads: they must leave the data revision where it was.
-NOT_DATA = frozenset({"log_in", "log_out", "token_create", "token_revoke", "sessions_end", "funnel_config_edit"})
+NOT_DATA = frozenset(
+    {"log_in", "log_out", "token_create", "token_revoke", "sessions_end", "funnel_config_edit", "notification_read",
+     "notifications_read_all", "notification_preferences_set", "notifications_retry"}
+)  # fmt: skip
 # The scheduler's record of a run is bookkeeping: a job that only tells people something moves no revision.
 NOT_DATA = NOT_DATA | {"job_run"}
 
@@ -845,6 +883,15 @@ CLI_COMMANDS: dict[str, object] = {
     "initiatives": READS,
     "lead show": READS,
     "metrics": READS,
+    # Delivery bookkeeping only (operations tables, no data, no audit entry); the scheduler records each run.
+    "notifications deliver": Command(("notifications", "deliver"), "cli", ()),
+    "notifications failed": READS,
+    "notifications list": READS,
+    "notifications prefs": Command(
+        ("notifications", "prefs", EMAIL["eva"], "--set", "mql_pace=inbox"), "cli",
+        (Entry("notification_preferences_set", "users", Ref("eva"), {}, {"mql_pace": ["inbox"]}),),
+    ),
+    "notifications retry": Command(("notifications", "retry", "--all"), "cli", (RETRIED,)),
     "pricing": READS,
     "roi": READS,
     "score explain": READS,

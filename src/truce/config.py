@@ -415,6 +415,104 @@ def _schedule_text(text: str) -> str:
     except ScheduleError as exc:
         raise ValueError(str(exc)) from None
     return text
+NOTIFY_CHANNELS = ("inbox", "email")  # what a person chooses per event kind; webhooks are the company's
+
+
+class NotifyEmail(_Strict):
+    """The SMTP server notifications go out through. The password is never in this file: it is
+    read from the environment variable `password_env` names, when a message is sent."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    timeout_seconds: float = Field(default=20, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _password_with_user(self) -> NotifyEmail:
+        if self.password_env and not self.username:
+            raise ValueError("password_env is set but username is not: SMTP logs in with both")
+        return self
+
+
+class NotifyWebhook(_Strict):
+    """A company channel: Slack or Teams incoming webhook, or a signed JSON webhook for other tools.
+    A Slack or Teams webhook URL is itself a secret: give it in `url_env` to keep it out of this file."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
+    shape: Literal["slack", "teams", "signed"]
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    kinds: list[str] = Field(default_factory=list)  # empty: every kind
+    # Also the messages owed to one person (one POST each), not only those owed to the company.
+    people: bool = False
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotifyWebhook:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError(f"webhook {self.name!r}: give exactly one of url and url_env")
+        if self.shape == "signed" and not self.secret_env:
+            raise ValueError(f"webhook {self.name!r}: a signed webhook needs secret_env (the variable holding its secret)")
+        _known_kinds(self.kinds, f"webhook {self.name!r} kinds")
+        return self
+
+
+class NotifyRetries(_Strict):
+    """A failed send waits backoff_seconds × 2^(attempt − 1) (at most max_backoff_seconds), up to max_attempts."""
+
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    backoff_seconds: float = Field(default=60, gt=0)
+    max_backoff_seconds: float = Field(default=6 * 3600, gt=0)
+    # A channel that refused as a whole (a bad SMTP password, connection refused) rests this long.
+    broken_channel_minutes: float = Field(default=15, gt=0)
+    # A worker that claimed a message and vanished: after this, another may send it again.
+    claim_seconds: float = Field(default=300, gt=0)
+
+
+class NotifyDigest(_Strict):
+    """When the low-urgency ("digest") e-mails go out: one per person per slot, company time."""
+
+    at: dt.time = dt.time(8, 0)
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = ["mon", "tue", "wed", "thu", "fri"]
+
+
+class Notify(_Strict):
+    """[notify]: where messages link back to, and the channels they go through."""
+
+    base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s]+$")
+    email: NotifyEmail | None = None
+    webhooks: list[NotifyWebhook] = Field(default_factory=list)
+    retries: NotifyRetries = NotifyRetries()
+    digest: NotifyDigest = NotifyDigest()
+    # Event kind → channels a person gets it through unless they chose otherwise; a kind left out
+    # goes to the inbox and by e-mail ("digest" kinds by the digest e-mail).
+    default_channels: dict[str, list[Literal["inbox", "email"]]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> Notify:
+        _known_kinds(list(self.default_channels), "default_channels")
+        names = [w.name for w in self.webhooks]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"webhook names must be unique; listed more than once: {', '.join(twice)}")
+        return self
+
+    def channels_by_default(self, kind: str) -> list[str]:
+        return list(self.default_channels.get(kind, NOTIFY_CHANNELS))
+
+
+def _known_kinds(kinds: list[str], where: str) -> None:
+    if not kinds:
+        return
+    from truce.services.notify.outbox import EVENT_KINDS
+
+    unknown = [k for k in kinds if k not in EVENT_KINDS]
+    if unknown:
+        raise ValueError(f"{where}: unknown event kind {unknown[0]!r}; known: {', '.join(EVENT_KINDS)}")
 
 
 class TruceConfig(_Strict):
@@ -434,6 +532,7 @@ class TruceConfig(_Strict):
     # job name → "5m", "1h", "1d", a cron expression in the company's time zone, or "off" (truce.domain.schedule)
     schedule: dict[str, Annotated[str, AfterValidator(_schedule_text)]] = Field(default_factory=dict)
     feedback: FeedbackReminders = FeedbackReminders()
+    notify: Notify = Notify()
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

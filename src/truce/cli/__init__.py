@@ -20,6 +20,7 @@ from truce.cli import (
     lead,
     meetings,
     metrics,
+    notify,
     score,
     serve,
     start,
@@ -96,6 +97,7 @@ target_commands.register(app)
 jobs.register(app)
 meetings.register(app)
 discounts.register(app)
+notify.register(app)
 
 
 def main() -> None:

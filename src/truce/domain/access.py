@@ -33,6 +33,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "adopt_initiatives": ("revops",),
     "request_discounts": ("sales",),
     "answer_discounts": ("sales", "marketing", "revops"),
+    "read_own_notifications": ("sales", "marketing", "revops", "viewer"),
+    "manage_notifications": ("revops",),
 }
 
 DESCRIPTIONS = {
@@ -58,6 +60,8 @@ DESCRIPTIONS = {
     "adopt_initiatives": "adopt a move of the diagnostic's playbook as an initiative",
     "request_discounts": "ask for a discount beyond policy on their own deal (any deal: a sales leader), or withdraw it",
     "answer_discounts": "approve or refuse a discount request: only the approver kind [pricing.approval] names",
+    "read_own_notifications": "read and mark read their own notifications and choose their channels",
+    "manage_notifications": "see failed notification deliveries and broken channels, and retry them",
 }
 
 

@@ -717,3 +717,69 @@ class DiscountApproval(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     overdue_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+DELIVERY_CHANNELS = ("inbox", "email", "webhook", "none")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead", "skipped")
+
+
+class Delivery(Base):
+    """One outbox message on its way through one channel to one target (a person, or a webhook).
+
+    The worker claims a row with a conditional update (status and claim expiry in the WHERE) before
+    it sends, and records the outcome in a second short unit of work after; `attempts` counts the
+    claims, so a send whose outcome was never recorded (the process died) shows as a second attempt.
+    Inbox rows are sent at once; `read_at` is the person reading them. Operations bookkeeping: it
+    does not move the data revision.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "channel", "target"),
+        CheckConstraint(_one_of("channel", DELIVERY_CHANNELS), name="channel"),
+        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
+        # The bell: one indexed count of a person's unread inbox rows on every page.
+        Index("ix_deliveries_inbox", "user_id", "channel", "read_at"),
+        # The worker's question every minute: what is due?
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(100))  # "user:17" or the webhook's name
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    digest: Mapped[bool] = mapped_column(Boolean, default=False)  # batched into the next digest e-mail
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class NotifyChannel(Base):
+    """A channel found broken (SMTP refused the password, a webhook's server is down): one row, one
+    clear error for RevOps, and no sending through it until `broken_until`."""
+
+    __tablename__ = "notify_channels"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # "email" or "webhook:<name>"
+    broken_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    broken_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(500))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NotificationPreference(Base):
+    """Which channels a person gets one kind of event through; no row: the company's default."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    channels: Mapped[str] = mapped_column(String(100))  # "inbox,email"; "" for none
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

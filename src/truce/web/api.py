@@ -18,6 +18,7 @@ from truce.web import (
     api_ingest,
     api_jobs,
     api_meetings,
+    api_notify,
     api_records,
     api_reports,
 )
@@ -50,5 +51,6 @@ for part in (
     api_jobs.router,
     api_meetings.router,
     api_discounts.router,
+    api_notify.router,
 ):
     router.include_router(part)

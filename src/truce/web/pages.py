@@ -19,6 +19,7 @@ from truce.web import (
     pages_discounts,
     pages_meetings,
     pages_money,
+    pages_notify,
     pages_pipeline,
     pages_voice,
 )
@@ -174,5 +175,5 @@ def _safe(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-for area in (pages_pipeline, pages_money, pages_voice, pages_access, pages_meetings, pages_discounts):
+for area in (pages_pipeline, pages_money, pages_voice, pages_access, pages_meetings, pages_discounts, pages_notify):
     router.include_router(area.router)

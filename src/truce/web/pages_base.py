@@ -171,12 +171,20 @@ def render(request: Request, who: Caller, template: str, status: int = 200, **co
         "config": request.app.state.config,
         "currency": request.app.state.config.company.currency,
         "report_lag": getattr(request.state, "report_lag", None),
+        "unread": _unread(request, who),
         **context,
     }
     response = templates.TemplateResponse(request, template, values, status_code=status)
     if flash is not None:
         response.delete_cookie(FLASH, path="/")
     return response
+
+
+def _unread(request: Request, who: Caller) -> int:
+    """The bell's number: one indexed COUNT of the person's unread inbox rows."""
+    from truce.services.notify.inbox import unread_count
+
+    return unread_count(request.app.state.engine, who.who.id)
 
 
 def back(url: str, text: str, kind: str = "ok", **details) -> RedirectResponse:

@@ -30,6 +30,7 @@ JOB_MODULES: list[str] = [
     "truce.services.sla_rules.jobs",
     "truce.services.meetings.due",
     "truce.services.discounts",
+    "truce.services.notify.delivery",
 ]
 EXTRA_MODULES_ENV = "TRUCE_JOB_MODULES"
 
