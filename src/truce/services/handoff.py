@@ -404,6 +404,7 @@ def queue(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) -
         )
     return [
         {
+            "handoff_id": r["id"],
             "email": r["email"],
             "owner": r["owner_email"],
             "routing_rule": r["routing_rule"],

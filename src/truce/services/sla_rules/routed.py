@@ -29,7 +29,7 @@ def owe_routed(conn: Connection, routed: list[dict], why: str = "routed") -> int
             f"A lead was {why} to you: {item['email']}",
             f"{item['email']} is waiting in your handoff queue ({item.get('routing_rule') or why}). "
             "Touch it and accept or reject it before its deadlines.",
-            LINK,
+            f"{LINK}#handoff-{item['id']}",
             f"lead_routed:handoff:{item['id']}:owner:{item['owner_id']}",
             {"handoff_id": item["id"], "contact_id": item["contact_id"], "why": why},
         )
