@@ -129,3 +129,32 @@ def test_the_brief_shows_active_initiatives_with_their_indicators(engine, ids):
         "| Name a marketing liaison for each key account, with a joint account plan | Max | Sun 1 Nov 2026 "
         "| Lost deals with a reason | 33.3% → 66.7% | up, better | no round on both sides of the start yet |"
     ) in markdown
+
+
+def test_the_survey_report_and_page_show_each_initiative_with_the_score_change(engine, ids):
+    import re
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from truce.cli import app as cli
+    from truce.services.logins import add_user
+    from truce.web.app import create_app
+
+    answer(engine, "2026-Q3", {"eva": 3, "sam": 3, "mia": 3})  # 60.0 before the start on 1 November
+    answer(engine, "2026-12", {"eva": 4, "sam": 4, "mia": 3})  # (80 + 80 + 60) / 3 = 73.3 since
+    adopt(engine)
+    move = "Name a marketing liaison for each key account"
+    url = engine.url.render_as_string(hide_password=False)
+    shown = CliRunner().invoke(cli, ["survey", "report", "--round", "2026-12", "--db", url], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    table = shown.output[shown.output.index("Moves adopted: did they work?") :]
+    assert move in table and "60.0 → 73.3 (+13.3)" in table and "Lost deals with a reason" in table
+
+    add_user(engine, email=EMAIL["ria"], team="revops", password="pass phrase 1234")
+    with TestClient(create_app(engine, CONFIG), base_url="http://127.0.0.1", headers={"accept": "text/html"}) as client:
+        client.post("/login", data={"email": EMAIL["ria"], "password": "pass phrase 1234"})
+        page = client.get("/survey?round=2026-12").text
+    section = page[page.index('id="initiatives"') :]
+    row = re.search(r'<tr data-initiative="\d+">(.*?)</tr>', section, re.S)[1]
+    assert move in row and "60.0 → 73.3 (+13.3)" in row and "Lost deals with a reason" in row

@@ -318,6 +318,35 @@ def _show_report(data: dict) -> None:
     target = data["target"]
     console.print(f"\n[bold]Target state: {target['state']}[/] — {target['reason']}", highlight=False)
     _show_playbook(data["playbook"])
+    if data.get("initiatives"):
+        _show_initiatives(data["initiatives"])
+
+
+def _show_initiatives(initiatives: list[dict]) -> None:
+    """Each adopted move with its indicators at the start and now, and the survey score before and since."""
+    from rich.table import Table
+
+    table = Table(title="Moves adopted: did they work?", title_justify="left")
+    for column in ("initiative", "owner", "since", "indicator", "at the start", "now", "survey score"):
+        table.add_column(column)
+    for i in initiatives:
+        score = i["score"]
+        moved = "-" if score["change"] is None else f"{score['score_before']} → {score['score_after']} ({score['change']:+})"
+        for n, x in enumerate(i["indicators"] or [{"label": "-", "then": None, "now": None}]):
+            first = n == 0
+            table.add_row(
+                i["move_text"] if first else "", i["owner_name"] if first else "", str(i["started_on"]) if first else "",
+                x["label"], _indicator(x["then"]), _indicator(x["now"]), moved if first else "",
+            )  # fmt: skip
+    console.print(table)
+
+
+def _indicator(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
 def _show_respondents(data: dict) -> None:
