@@ -102,8 +102,16 @@ def test_the_seller_hears_when_a_lead_is_routed_and_assigned_to_them(engine, com
     handoff.assign(engine, CONFIG, "ann@acme.example", "emil@yourco.example", "lea@yourco.example")
     opened = handoff_id(engine)
     assert owed(engine, "lead_routed") == [
-        (company["eva"], f"lead_routed:handoff:{opened}:owner:{company['eva']}:user:{company['eva']}", "/handoffs"),
-        (company["emil"], f"lead_routed:handoff:{opened}:owner:{company['emil']}:user:{company['emil']}", "/handoffs"),
+        (
+            company["eva"],
+            f"lead_routed:handoff:{opened}:owner:{company['eva']}:user:{company['eva']}",
+            f"/handoffs#handoff-{opened}",
+        ),
+        (
+            company["emil"],
+            f"lead_routed:handoff:{opened}:owner:{company['emil']}:user:{company['emil']}",
+            f"/handoffs#handoff-{opened}",
+        ),
     ]
 
 
@@ -172,6 +180,18 @@ def test_the_seller_and_the_sales_leaders_hear_of_a_breach_once(engine, company)
     run_round(engine, CONFIG, at(11, 16, 13, 1))  # no touch by 13:00
     run_round(engine, CONFIG, at(11, 16, 13, 2))
     assert sorted(user for user, _, _ in owed(engine, "sla_breach")) == sorted([company["eva"], company["lea"]])
+
+
+def test_a_decision_made_late_is_a_breach_the_seller_and_the_leaders_hear_of_at_once(engine, company):
+    mql(engine, company["ann"], at(11, 16, 9))  # Monday 09:00: 24 business hours (9–17) run out Thursday 09:00
+    handoff.accept(engine, CONFIG, "ann@acme.example", "eva@yourco.example", at=at(11, 20, 10))  # Friday
+    with engine.connect() as conn:
+        breach = conn.execute(select(SlaEvent.id, SlaEvent.kind)).one()
+    assert breach.kind == "decision_late"
+    assert owed(engine, "sla_breach") == [
+        (company["eva"], f"sla_breach:event:{breach.id}:user:{company['eva']}", "/sla"),
+        (company["lea"], f"sla_breach:event:{breach.id}:user:{company['lea']}", "/sla"),
+    ]
 
 
 def test_two_sweep_jobs_at_once_owe_each_message_once(engine, company):

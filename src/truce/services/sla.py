@@ -354,19 +354,24 @@ def id_ranges(ids: list[int]) -> list[list[int]]:
     return runs
 
 
+def _record_and_tell(conn: Connection, handoff, kind: str, due: dt.datetime, detail: str) -> None:
+    """A breach found at decision time, owed to the seller and the sales leaders like the sweep's."""
+    from truce.services.sla_rules.breaches import owe_breaches  # rules build on this module
+
+    event_id = record_breach(conn, handoff, kind, due, dt.datetime.now(dt.UTC), detail)
+    if event_id is not None:
+        breach = {"id": event_id, "handoff_id": handoff["id"], "contact_id": handoff["contact_id"], "kind": kind,
+                  "owner_id": handoff["owner_id"], "detail": detail}  # fmt: skip
+        owe_breaches(conn, [breach])
+
+
 def after_decision(conn: Connection, config: TruceConfig, handoff, decided_at: dt.datetime) -> None:
     """A decision stops the decision clock; a late one is recorded at once, not at the next sweep."""
     if decided_at > handoff["decision_due_at"]:
         clock = config.business_hours.clock(config.company.timezone)
         late = clock.between(handoff["decision_due_at"], decided_at) / HOUR
-        record_breach(
-            conn,
-            handoff,
-            "decision_late",
-            handoff["decision_due_at"],
-            dt.datetime.now(dt.UTC),
-            f"decided {decided_at.isoformat()}, {late:.1f} business hours late",
-        )
+        detail = f"decided {decided_at.isoformat()}, {late:.1f} business hours late"
+        _record_and_tell(conn, handoff, "decision_late", handoff["decision_due_at"], detail)
     settled = handoff["first_touch_at"] is not None
     pending = None if settled else handoff["first_touch_due_at"]
     conn.execute(update(Handoff).where(Handoff.id == handoff["id"]).values(sla_due_at=pending))
@@ -393,7 +398,7 @@ def check_attempts(conn: Connection, config: TruceConfig, contact_id: int, reaso
     if attempts >= promise.min_attempts:
         return []
     detail = f"rejected for no response after {attempts} of {promise.min_attempts} attempts"
-    record_breach(conn, handoff, "too_few_attempts", at, dt.datetime.now(dt.UTC), detail)
+    _record_and_tell(conn, handoff, "too_few_attempts", at, detail)
     return [
         f"SLA breach recorded: {detail} (the SLA asks for {promise.min_attempts} within {promise.attempt_window_days} days)"
     ]
