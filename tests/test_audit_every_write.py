@@ -195,7 +195,9 @@ ADOPTED = {"move": "joint_training", "owner": EMAIL["mia"], "started_on": "2026-
            "note": None}
 
 NOTE_READ = Entry("notification_read", "notification", Ref("eva_note"), {"read_at": None}, {"read_at": ANY})
-ALL_READ = Entry("notifications_read_all", "user", Ref("eva"), None, {"marked_read": 1})
+# Eva's inbox in the scene: ann and bob routed to her as they became MQLs, and the message
+# _a_notification_for puts there — three unread.
+ALL_READ = Entry("notifications_read_all", "user", Ref("eva"), None, {"marked_read": 3})
 # The preferences form sends every kind: a box left unticked is a channel not wanted.
 EVA_CHOSE = {kind: [] for kind in ("lead_routed", "sla_due_soon", "sla_breach", "sla_escalated", "mql_pace",
                                    "feedback_waiting", "decision_due", "brief_ready", "discount_approval")}

@@ -201,7 +201,11 @@ def test_the_api_data_is_written_as_plain_toml_that_reads_back_as_sent(sqlite_en
     assert written["sla"] == {
         "sales": {"first_touch_hours": 2.5, "decision_hours": 24, "min_attempts": 6, "attempt_window_days": 10},
         "marketing": {"mqls_per_month": 100, "min_acceptance_rate": 0.6},
-    }
+        # Written whole: the promises' reminders and escalation keep their defaults (docs/sla.md).
+        "remind_hours_left": [4, 1],
+        "escalation": {"enabled": True, "tell_leader_after_hours": 8, "reroute_after_hours": 16,
+                       "action": "reroute", "max_reroutes": 1, "nurture_stage": "recycled"},
+    }  # fmt: skip
 
 
 def test_toml_mistakes_name_the_line_column_and_key(sqlite_engine, small):

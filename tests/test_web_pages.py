@@ -456,16 +456,22 @@ def test_demo_logins_pick_the_busiest_seller_and_make_new_passwords_each_run(eng
 
 
 def test_truce_demo_serve_prints_a_login_per_role_that_works(tmp_path, monkeypatch):
-    import uvicorn
-
     from truce.cli import app
+    from truce.cli import serve as serve_command
 
     served = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+
+    def instead_of_serving(settings, background) -> None:
+        served.update(app=settings.app, host=settings.host, port=settings.port, http=settings.http)
+        served["jobs"] = background is not None
+        if background is not None:
+            background.stop(wait=10)
+
+    monkeypatch.setattr(serve_command, "_run", instead_of_serving)
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     result = CliRunner().invoke(app, ["demo", "--contacts", "100", "--serve", "--port", "8123", "--db", url])
     assert result.exit_code == 0, result.output
-    assert served["host"] == "127.0.0.1" and served["port"] == 8123
+    assert served["host"] == "127.0.0.1" and served["port"] == 8123 and served["jobs"]
     # Served with the limits on request headers of [serve] (tests/test_server_limits.py).
     assert issubclass(served["http"], GuardedHttpTools) and served["http"].header_bytes == 16 * 1024
     assert "http://127.0.0.1:8123/" in result.output
