@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, bindparam, update
 from truce.imports.batch import Batch
 from truce.imports.lookups import fetch_by, find_ids
 from truce.store import bulk
+from truce.store.ids import reserve_ids
 from truce.store.models import AuditEntry
 
 
@@ -82,7 +83,7 @@ def insert_new(conn: Connection, table: Table, columns: dict[str, list]) -> list
     count = len(next(iter(columns.values()))) if columns else 0
     if count == 0:
         return []
-    ids = bulk.reserve_ids(conn, table, count)
+    ids = reserve_ids(conn, table, count)
     bulk.insert_columns(conn, table, {"id": ids, **columns})
     return ids
 

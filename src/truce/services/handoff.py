@@ -20,6 +20,7 @@ from truce.domain.access import Forbidden
 from truce.domain.routing import Seller, route
 from truce.services import sla
 from truce.services.lifecycle import ID_CHUNK, contact_by_email, move_contact, user_by_email
+from truce.store.ids import reserve_ids
 from truce.store.models import Account, Contact, Handoff, User
 from truce.store.work import unit_of_work
 
@@ -103,16 +104,20 @@ def open_handoffs(
                 "previous_handoff_id": expired["id"] if expired else None,
             }
         )
-    # Core tables, not the ORM entities: a re-route after a pause inserts thousands at once.
+    # Core tables, not the ORM entities: a re-route after a pause inserts thousands at once. Ids are
+    # reserved first, so the rows go in as one executemany (SQLite inserts RETURNING rows one by one).
     handoffs, contacts = Handoff.__table__, Contact.__table__
-    ids = conn.execute(insert(handoffs).returning(handoffs.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    ids = reserve_ids(conn, handoffs, len(rows))
+    for new_id, row in zip(ids, rows, strict=True):
+        row["id"] = new_id
+    conn.execute(insert(handoffs), rows)
     if owners:
         conn.execute(
             update(contacts).where(contacts.c.id == bindparam("_contact_id")).values(owner_id=bindparam("_owner_id")),
             owners,
         )
-    _owe_routed(conn, [dict(row, id=new_id) for new_id, row in zip(ids, rows, strict=True)], replacing)
-    return list(ids)
+    _owe_routed(conn, rows, replacing)
+    return ids
 
 
 def _route(conn: Connection, config: TruceConfig, contact_ids: Sequence[int], previous: Mapping[int, Mapping]):
