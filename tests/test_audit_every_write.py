@@ -181,28 +181,61 @@ def _password_change(sessions: int, tokens: list) -> Entry:
     return Entry("password_change", "user", Ref("eva"), kept, kept)
 
 
-
 # The joint meeting of 2026-W40 is in the scene (one agenda item, one decision owned by eva).
 MEETING_ATTEND = Entry("meeting_attend", "meeting", Ref("meeting"), None, {"attendees": [EMAIL["mia"]]})
-DECIDED = {"meeting": "2026-W40", "item": 1, "text": "decide on 3 stalled deals", "owner": EMAIL["mia"],
-           "due_on": "2999-12-31", "indicator": "feedback.answered_share", "indicator_value": None, "state": "open"}
-DECISION_DONE = Entry("decision_done", "decision", Ref("decision"), {"state": "open", "note": None},
-                      {"state": "done", "note": "Called"})
-DECISION_DROPPED = Entry("decision_drop", "decision", Ref("decision"), {"state": "open", "note": None},
-                         {"state": "dropped", "note": "Not needed"})
-ADOPTED = {"move": "joint_training", "owner": EMAIL["mia"], "started_on": "2026-12-01",
-           "indicators": ["feedback.answered_share"], "baseline": {"feedback.answered_share": None}, "state": "active",
-           "note": None}
+DECIDED = {
+    "meeting": "2026-W40",
+    "item": 1,
+    "text": "decide on 3 stalled deals",
+    "owner": EMAIL["mia"],
+    "due_on": "2999-12-31",
+    "indicator": "feedback.answered_share",
+    "indicator_value": None,
+    "state": "open",
+}
+DECISION_DONE = Entry(
+    "decision_done", "decision", Ref("decision"), {"state": "open", "note": None}, {"state": "done", "note": "Called"}
+)
+DECISION_DROPPED = Entry(
+    "decision_drop",
+    "decision",
+    Ref("decision"),
+    {"state": "open", "note": None},
+    {"state": "dropped", "note": "Not needed"},
+)
+ADOPTED = {
+    "move": "joint_training",
+    "owner": EMAIL["mia"],
+    "started_on": "2026-12-01",
+    "indicators": ["feedback.answered_share"],
+    "baseline": {"feedback.answered_share": None},
+    "state": "active",
+    "note": None,
+}
 
 NOTE_READ = Entry("notification_read", "notification", Ref("eva_note"), {"read_at": None}, {"read_at": ANY})
 # Eva's inbox in the scene: ann and bob routed to her as they became MQLs, and the message
 # _a_notification_for puts there — three unread.
 ALL_READ = Entry("notifications_read_all", "user", Ref("eva"), None, {"marked_read": 3})
 # The preferences form sends every kind: a box left unticked is a channel not wanted.
-EVA_CHOSE = {kind: [] for kind in ("lead_routed", "sla_due_soon", "sla_breach", "sla_escalated", "mql_pace",
-                                   "feedback_waiting", "decision_due", "brief_ready", "discount_approval")}
+EVA_CHOSE = {
+    kind: []
+    for kind in (
+        "lead_routed",
+        "sla_due_soon",
+        "sla_breach",
+        "sla_escalated",
+        "mql_pace",
+        "feedback_waiting",
+        "decision_due",
+        "brief_ready",
+        "discount_approval",
+    )
+}
 EVA_CHOSE["sla_breach"] = ["inbox", "email"]
-RETRIED = Entry("notifications_retry", "deliveries", None, None, {"delivery": None, "retried": 0, "channels_cleared": 0})
+RETRIED = Entry(
+    "notifications_retry", "deliveries", None, None, {"delivery": None, "retried": 0, "channels_cleared": 0}
+)
 HEARD = {**SAID, "contact_id": None, "opportunity_id": None, "campaign_id": None, "status": "new"}
 # eva's open request for 25 % off her deal (limit: max_discount, 15 %), made in the scene.
 ASKED = {"opportunity_id": Ref("eva_deal"), "requested_discount": "0.2500", "policy_limit": "0.1500",
@@ -216,6 +249,7 @@ ASK_BODY = {"opportunity_id": Ref("eva_deal2"), "discount": 0.3, "reason": "mult
 def _answered(state: str, note: str | None) -> Entry:
     action = {"approved": "discount_approve", "refused": "discount_refuse", "withdrawn": "discount_withdraw"}[state]
     return Entry(action, "discount_approval", Ref("ask"), ASKED, {**ASKED, "state": state, "note": note})
+
 
 # (method, path) of every write route in the OpenAPI document → one valid write and its audit entries.
 API_WRITES: dict[tuple[str, str], Write] = {
@@ -516,7 +550,9 @@ def scene(engine, tmp_path) -> Scene:
     from truce.services import meetings
 
     agenda = [{"rule": "stalled_deals", "owner": "sales", "text": "decide on 3 stalled deals"}]
-    ids["meeting"] = meetings.start_meeting(engine, made.config, period="2026-W40", actor=EMAIL["ria"], agenda=agenda)["id"]
+    ids["meeting"] = meetings.start_meeting(engine, made.config, period="2026-W40", actor=EMAIL["ria"], agenda=agenda)[
+        "id"
+    ]
     ids["decision"] = meetings.record_decision(
         engine, made.config, period="2026-W40", item=1, owner=EMAIL["eva"], due="2999-12-31",
         indicator="cold_leads.sales", actor=EMAIL["ria"],

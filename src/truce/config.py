@@ -415,6 +415,8 @@ def _schedule_text(text: str) -> str:
     except ScheduleError as exc:
         raise ValueError(str(exc)) from None
     return text
+
+
 NOTIFY_CHANNELS = ("inbox", "email")  # what a person chooses per event kind; webhooks are the company's
 
 
@@ -456,7 +458,9 @@ class NotifyWebhook(_Strict):
         if (self.url is None) == (self.url_env is None):
             raise ValueError(f"webhook {self.name!r}: give exactly one of url and url_env")
         if self.shape == "signed" and not self.secret_env:
-            raise ValueError(f"webhook {self.name!r}: a signed webhook needs secret_env (the variable holding its secret)")
+            raise ValueError(
+                f"webhook {self.name!r}: a signed webhook needs secret_env (the variable holding its secret)"
+            )
         _known_kinds(self.kinds, f"webhook {self.name!r} kinds")
         return self
 

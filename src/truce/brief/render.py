@@ -58,7 +58,10 @@ def _markdown_environment() -> jinja2.Environment:
     env = _environment(autoescape=False)
     env.finalize = markdown.escape
     env.filters.update(
-        {name: markdown.formatted(FILTERS[name]) for name in ("money", "pct", "num", "signed", "day", "moment", "indicator", "moved")}
+        {
+            name: markdown.formatted(FILTERS[name])
+            for name in ("money", "pct", "num", "signed", "day", "moment", "indicator", "moved")
+        }
     )
     env.filters["cell"] = lambda value: NOTHING if value is None else value  # escaping keeps it in its cell
     return env

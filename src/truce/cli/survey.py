@@ -331,7 +331,11 @@ def _show_initiatives(initiatives: list[dict]) -> None:
         table.add_column(column)
     for i in initiatives:
         score = i["score"]
-        moved = "-" if score["change"] is None else f"{score['score_before']} → {score['score_after']} ({score['change']:+})"
+        moved = (
+            "-"
+            if score["change"] is None
+            else f"{score['score_before']} → {score['score_after']} ({score['change']:+})"
+        )
         for n, x in enumerate(i["indicators"] or [{"label": "-", "then": None, "now": None}]):
             first = n == 0
             table.add_row(

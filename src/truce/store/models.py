@@ -591,6 +591,8 @@ class JobRun(Base):
     status: Mapped[str] = mapped_column(String(16))
     counts: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+
+
 # ---- the joint meeting, its decisions, and the playbook's moves as initiatives (truce.services.meetings)
 
 DECISION_STATES = ("open", "done", "dropped")
@@ -675,6 +677,8 @@ class Initiative(Base):
     note: Mapped[str | None] = mapped_column(Text)
     adopted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     adopted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
 DISCOUNT_APPROVAL_STATES = ("requested", "approved", "refused", "withdrawn")
 
 
@@ -717,6 +721,8 @@ class DiscountApproval(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     overdue_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 DELIVERY_CHANNELS = ("inbox", "email", "webhook", "none")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "dead", "skipped")
 
