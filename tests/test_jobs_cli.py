@@ -35,7 +35,7 @@ def cli(engine, tmp_path, monkeypatch):
     def run(*args: str):
         return CliRunner().invoke(app, [*args, "--db", url])
 
-    run.clock = clock
+    run.clock, run.url = clock, url
     return run
 
 
@@ -52,6 +52,18 @@ def test_it_lists_every_job_with_its_schedule_and_next_run_before_any_has_run(cl
     assert refresh["next_run"] == "2026-11-25T02:00:00+00:00"  # today's 02:00 never ran: due now
     assert (brief["schedule"], brief["default_schedule"], brief["next_run"]) == ("off", "0 7 * * 1", None)
     assert (tick["schedule"], tick["next_run"]) == ("1h", "2026-11-25T10:00:00+00:00")
+    assert (refresh["due_now"], tick["due_now"], brief["due_now"]) == (True, True, False)
+
+
+def test_the_table_fits_80_columns_and_says_due_now(cli):
+    cli("jobs", "run", "fleet_tick")
+    shown = CliRunner().invoke(app, ["jobs", "--db", cli.url], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    assert max(len(line) for line in shown.output.splitlines()) <= 80
+    rows = {line.split("│")[1].strip(): line for line in shown.output.splitlines() if line.startswith("│")}
+    assert "due now" in rows["score_refresh"] and "never run" in rows["score_refresh"]
+    assert "off" in rows["weekly_brief"] and "│ ok " in rows["fleet_tick"]  # run at the real clock, not the file's
+    assert "fleet_tick, slot 2026-11-25 10:07 UTC: ticks 1, owed 1" in shown.output
 
 
 def test_jobs_run_runs_one_job_now_and_the_list_shows_it(cli):

@@ -137,25 +137,44 @@ def _when(moment) -> str:
 
 
 def _show_jobs(listed: list[dict]) -> None:
+    """One narrow row per job (it fits 80 columns), then each job's last counts and last error in words."""
     from rich.table import Table
 
-    table = Table(title="Scheduled jobs")
-    for column in ("job", "schedule", "last slot", "started", "finished", "status", "counts", "next run", "last error"):
-        table.add_column(column)
+    table = Table(title="Scheduled jobs (times in UTC)", title_justify="left")
+    table.add_column("job", no_wrap=True)
+    table.add_column("schedule", no_wrap=True)
+    table.add_column("last run", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("next run", no_wrap=True)
     for item in listed:
-        last, error = item["last_run"] or {}, item["last_error"]
+        last = item["last_run"] or {}
         table.add_row(
             item["name"],
             item["schedule"],
-            _when(last.get("slot")),
-            _when(last.get("started_at")),
-            _when(last.get("finished_at")),
+            _short(last.get("finished_at") or last.get("started_at")),
             last.get("status", "never run"),
-            ", ".join(f"{k} {v}" for k, v in last.get("counts", {}).items()),
-            _when(item["next_run"]) if item["schedule"] != "off" else "off",
-            f"{_when(error['finished_at'])}: {error['error']}" if error else "",
+            _next(item),
         )
     console.print(table)
+    for item in listed:
+        last, error = item["last_run"] or {}, item["last_error"]
+        if last.get("counts"):
+            counts = ", ".join(f"{k} {v}" for k, v in last["counts"].items())
+            console.print(f"{item['name']}, slot {_when(last.get('slot'))}: {counts}", highlight=False)
+        if error:
+            console.print(
+                f"[red]{item['name']} failed at {_when(error['finished_at'])}: {error['error']}[/]", highlight=False
+            )
+
+
+def _next(item: dict) -> str:
+    if item["schedule"] == "off":
+        return "off"
+    return "due now" if item["due_now"] else _short(item["next_run"])
+
+
+def _short(moment) -> str:
+    return moment.strftime("%m-%d %H:%M") if moment is not None else "—"
 
 
 @jobs_app.command("run")

@@ -486,13 +486,16 @@ def _job_status(conn: Connection, job: Job, plan: schedules.Schedule, now, zone,
         .mappings()
         .first()
     )
+    next_run = _next_run(conn, job.name, plan, now, zone)
     return {
         "name": job.name,
         "help": job.help,
         "schedule": plan.text,
         "default_schedule": job.default_every,
         "last_run": _run_view(last, leases_now),
-        "next_run": _next_run(conn, job.name, plan, now, zone),
+        "next_run": next_run,
+        # A slot that has passed unrun (missed, or never run yet) runs as soon as a worker looks.
+        "due_now": next_run is not None and next_run <= now,
         "last_error": {"slot": failed["slot"], "finished_at": failed["finished_at"], "error": failed["error"]}
         if failed
         else None,
