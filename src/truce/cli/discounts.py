@@ -153,20 +153,30 @@ def discounts(
     from rich.table import Table
 
     table = Table(title=f"Discount approvals: {len(found)}{' waiting' if pending else ''}", title_justify="left")
-    for column in ("#", "deal", "asked", "policy", "reason", "by", "state", "due / answered", "note"):
-        table.add_column(column)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("deal", no_wrap=True, overflow="ellipsis", max_width=max(12, console.width - 62))
+    table.add_column("asked / policy", no_wrap=True)
+    table.add_column("reason", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("due / answered", no_wrap=True)
     for r in found:
         when = r["decided_at"] or r["due_at"]
         late = " [red](late)[/]" if r["late"] else ""
         table.add_row(
             str(r["id"]),
             r["opportunity"] or str(r["opportunity_id"]),
-            f"{r['requested_discount']:.2%}",
-            f"{r['policy_limit']:.2%}",
+            f"{_rate(r['requested_discount'])} / {_rate(r['policy_limit'])}",
             r["reason"],
-            r["requested_by"] or "",
             r["state"] + late,
-            f"{when:%Y-%m-%d %H:%M}",
-            r["note"] or r["request_note"] or "",
+            f"{when:%m-%d %H:%M}",
         )
     console.print(table)
+    for r in found:
+        said = r["note"] or r["request_note"]
+        console.print(
+            f"#{r['id']} asked by {r['requested_by'] or '—'}" + (f": {said}" if said else ""), highlight=False
+        )
+
+
+def _rate(value) -> str:
+    return f"{value:.1%}".replace(".0%", "%")

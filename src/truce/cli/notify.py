@@ -191,32 +191,27 @@ def _choices(pairs: list[str]) -> dict[str, list[str]]:
 
 
 def _table(title: str, rows: list[dict]) -> None:
+    """Four columns, so 80 fit: the event's subject takes the room left; retries and errors follow in words."""
     from rich.markup import escape
+    from rich.table import Table
 
-    from truce.cli.metrics import table
-
-    shown = table(
-        title,
-        "id",
-        "event",
-        "channel",
-        "to",
-        "status",
-        "attempts",
-        "next try",
-        "error",
-        left=("event", "channel", "to", "status", "next try"),
-        wrap=("event", "error"),
-    )
+    room = max(16, console.width - 50)
+    shown = Table(title=title, title_justify="left")
+    shown.add_column("id", justify="right", no_wrap=True)
+    shown.add_column("status", no_wrap=True)
+    shown.add_column("channel → to", no_wrap=True, overflow="ellipsis", max_width=30)
+    shown.add_column("event", no_wrap=True, overflow="ellipsis", max_width=room)
     for row in rows:
+        tries = f" ({row['attempts']}×)" if row["attempts"] > 1 else ""
         shown.add_row(
             str(row["id"]),
+            row["status"] + tries,
+            f"{row['channel']} → {row['user'] or row['target']}",
             escape(row["subject"]),
-            row["channel"],
-            row["user"] or row["target"],
-            row["status"],
-            str(row["attempts"]),
-            f"{row['next_attempt_at']:%Y-%m-%d %H:%M}",
-            escape(row["last_error"] or ""),
         )
     console.print(shown)
+    for row in rows:
+        if row["status"] in ("pending", "failed") and row["attempts"]:
+            console.print(f"#{row['id']}: next try {row['next_attempt_at']:%Y-%m-%d %H:%M} UTC", highlight=False)
+        if row["last_error"]:
+            console.print(f"[red]#{row['id']}: {escape(row['last_error'])}[/]", highlight=False)
