@@ -72,6 +72,15 @@ def request(
         _act(lambda: service.request(engine, loaded, opportunity, discount, reason, _who(actor), note), json)
 
 
+def _answer(verb: str, approval: int, note, actor, db, config, json: bool) -> None:
+    """approve, refuse or withdraw a request: the same call of the service function of that name."""
+    from truce.services import discounts as service
+
+    with handled():
+        loaded, engine = config_and_store(config, db)
+        _act(lambda: getattr(service, verb)(engine, loaded, approval, _who(actor), note), json)
+
+
 @discount_app.command("approve")
 def approve(
     approval: IdArgument,
@@ -85,11 +94,7 @@ def approve(
 
     Example:  truce discount approve 7 --note "Three-year term makes it worth it" --as rita@yourco.example
     """
-    from truce.services import discounts as service
-
-    with handled():
-        loaded, engine = config_and_store(config, db)
-        _act(lambda: service.approve(engine, loaded, approval, _who(actor), note), json)
+    _answer("approve", approval, note, actor, db, config, json)
 
 
 @discount_app.command("refuse")
@@ -105,11 +110,7 @@ def refuse(
 
     Example:  truce discount refuse 7 --note "Hold at 18 %: they asked for the premium tier" --as rita@yourco.example
     """
-    from truce.services import discounts as service
-
-    with handled():
-        loaded, engine = config_and_store(config, db)
-        _act(lambda: service.refuse(engine, loaded, approval, _who(actor), note), json)
+    _answer("refuse", approval, note, actor, db, config, json)
 
 
 @discount_app.command("withdraw")
@@ -125,11 +126,7 @@ def withdraw(
 
     Example:  truce discount withdraw 7 --note "Customer accepted list price" --as eva@yourco.example
     """
-    from truce.services import discounts as service
-
-    with handled():
-        loaded, engine = config_and_store(config, db)
-        _act(lambda: service.withdraw(engine, loaded, approval, _who(actor), note), json)
+    _answer("withdraw", approval, note, actor, db, config, json)
 
 
 def discounts(
