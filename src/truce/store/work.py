@@ -35,6 +35,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, insert, update
 from sqlalchemy import exc as sa_exc
 
+from truce.envvars import seconds_from
 from truce.store.errors import StoreBusy, UnauditedWrite, WriteOutsideWork
 from truce.store.models import AuditEntry, Base, StoreRevision
 
@@ -56,16 +57,7 @@ _DML = re.compile(r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|D
 
 
 def busy_wait_seconds() -> float:
-    raw = os.environ.get("TRUCE_BUSY_TIMEOUT_SECONDS")
-    if not raw:
-        return DEFAULT_WAIT
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"TRUCE_BUSY_TIMEOUT_SECONDS={raw!r} is not a number of seconds") from None
-    if not 0 <= seconds <= 600:
-        raise ValueError(f"TRUCE_BUSY_TIMEOUT_SECONDS={raw!r} must be from 0 to 600")
-    return seconds
+    return seconds_from("TRUCE_BUSY_TIMEOUT_SECONDS", DEFAULT_WAIT, 0, 600)
 
 
 @dataclass

@@ -45,6 +45,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from truce.config import TruceConfig
 from truce.domain import schedule as schedules
+from truce.envvars import seconds_from
 from truce.services.jobs.registry import Job, jobs
 from truce.store.errors import StoreBusy
 from truce.store.models import JobRun
@@ -103,30 +104,12 @@ def schedule_clock() -> Clock:
 
 
 def lease_seconds() -> float:
-    raw = os.environ.get(LEASE_ENV)
-    if not raw:
-        return DEFAULT_LEASE
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"{LEASE_ENV}={raw!r} is not a number of seconds") from None
-    if not 1 <= seconds <= 3600:
-        raise ValueError(f"{LEASE_ENV}={raw!r} must be from 1 to 3600 seconds")
-    return seconds
+    return seconds_from(LEASE_ENV, DEFAULT_LEASE, 1, 3600)
 
 
 def poll_seconds() -> float:
     """How often a worker looks for due jobs: TRUCE_JOBS_POLL_SECONDS, else every 5 seconds."""
-    raw = os.environ.get(POLL_ENV)
-    if not raw:
-        return DEFAULT_POLL
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"{POLL_ENV}={raw!r} is not a number of seconds") from None
-    if not 0.05 <= seconds <= 3600:
-        raise ValueError(f"{POLL_ENV}={raw!r} must be from 0.05 to 3600 seconds")
-    return seconds
+    return seconds_from(POLL_ENV, DEFAULT_POLL, 0.05, 3600)
 
 
 def holder_name() -> str:
