@@ -12,12 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-import threading
-import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from live_server import serving
 from sqlalchemy import select
 
 from truce import config as truce_config
@@ -39,14 +38,6 @@ LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _first(engine, query):
     with engine.connect() as conn:
         return conn.execute(query).first()
@@ -55,8 +46,6 @@ def _first(engine, query):
 @pytest.fixture(scope="module")
 def week(tmp_path_factory, sqlite_template):
     """(base URL, engine, the new lead's email, its seller's email, a RevOps email)."""
-    import uvicorn
-
     path = tmp_path_factory.mktemp("revenue-week") / "demo.db"
     shutil.copy(sqlite_template, path)
     engine = db.connect(f"sqlite:///{path}")
@@ -77,19 +66,8 @@ def week(tmp_path_factory, sqlite_template):
     )[0]
     for email, team in ((seller, "sales"), (revops, "revops")):
         add_user(engine, email=email, team=team, password=PASSWORD)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine, CONFIG), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", engine, lead, seller, revops
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(engine, CONFIG)) as port:
+        yield f"http://127.0.0.1:{port}", engine, lead, seller, revops
     engine.dispose()
 
 

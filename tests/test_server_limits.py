@@ -9,10 +9,10 @@ Every exchange is bounded in bytes and seconds and talks only to 127.0.0.1.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
+from live_server import serving
 
 from truce import config as truce_config
 from truce.services.logins import add_user, create_token
@@ -29,8 +29,6 @@ def served(tmp_path_factory, sqlite_template):
     """(port, API token) of the app behind the guarded protocol."""
     import shutil
 
-    import uvicorn
-
     from truce.store import db
 
     path = tmp_path_factory.mktemp("server-limits") / "web.db"
@@ -38,23 +36,8 @@ def served(tmp_path_factory, sqlite_template):
     engine = db.connect(f"sqlite:///{path}")
     add_user(engine, email="ria@yourco.example", team="revops")
     token = create_token(engine, email="ria@yourco.example")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(engine, CONFIG), host="127.0.0.1", port=port, log_level="error", lifespan="off",
-        http=server.protocol(CONFIG.serve),
-    )  # fmt: skip
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield port, token
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(engine, CONFIG), log_level="error", http=server.protocol(CONFIG.serve)) as port:
+        yield port, token
     engine.dispose()
 
 

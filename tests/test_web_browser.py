@@ -11,12 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from live_server import serving
 from sqlalchemy import select
 
 from truce import config as truce_config
@@ -48,12 +46,6 @@ SCREENSHOTS = {
     "brief": ("revops", "/brief"),
     "audit": ("revops", "/audit"),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _emails(engine, team: str) -> list[str]:
@@ -100,27 +92,14 @@ def _survey_round(engine, logins: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, sqlite_template):
     """(base URL, {role: email}, engine) of the app serving a small demo company."""
-    import uvicorn
-
     path = tmp_path_factory.mktemp("web-browser") / "demo.db"
     shutil.copy(sqlite_template, path)
     engine = db.connect(f"sqlite:///{path}")
     demo_service.build(engine, contacts=400, seed=2, config=CONFIG)
     logins = _logins(engine)
     _survey_round(engine, logins)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine, CONFIG), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", logins, engine
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(engine, CONFIG)) as port:
+        yield f"http://127.0.0.1:{port}", logins, engine
     engine.dispose()
 
 
