@@ -890,6 +890,12 @@ CLI_COMMANDS: dict[str, object] = {
                 "unchanged": 0, "rejected": 0}),),
     ),
     "init": Unwritten("writes truce.toml and creates the tables"),
+    # The connectors need a CRM (a fake server) and a secret in the environment: their trail is
+    # checked in tests/test_connector_cli.py (crm_connect, crm_revoke, crm_sync_page).
+    "connect": Unwritten("audited as crm_connect / crm_reconnect (tests/test_connector_cli.py)"),
+    "connections rejects": READS,
+    "connections revoke": Unwritten("audited as crm_revoke (tests/test_connector_cli.py)"),
+    "sync": Unwritten("each page audited as crm_sync_page (tests/test_connector_cli.py)"),
     # The weekly brief writes files and owes messages; the run itself is the one entry (tests/test_jobs_*.py).
     "jobs run": Command(
         ("jobs", "run", "weekly_brief"), "scheduler",

@@ -519,6 +519,67 @@ def _known_kinds(kinds: list[str], where: str) -> None:
         raise ValueError(f"{where}: unknown event kind {unknown[0]!r}; known: {', '.join(EVENT_KINDS)}")
 
 
+WRITE_BACK_FIELDS = ("handoff_status", "rejection_reason", "lifecycle_stage", "owner", "mql_score", "score_link", "sla_breach")
+
+
+class WriteBack(_Strict):
+    """Which of truce's decisions are written back into the CRM; all off unless switched on.
+
+    handoff_status: accepted / rejected as the CRM's lead status; rejection_reason: the reason given;
+    lifecycle_stage: the stage truce moved the lead to; owner: the seller truce's routing chose;
+    mql_score and score_link: the score and a link to its explanation; sla_breach: a breach flag.
+    """
+
+    handoff_status: bool = False
+    rejection_reason: bool = False
+    lifecycle_stage: bool = False
+    owner: bool = False
+    mql_score: bool = False
+    score_link: bool = False
+    sla_breach: bool = False
+    # The CRM property (HubSpot) or field API name (Salesforce) each truce value goes to, where the
+    # connector's default is not what this CRM uses (custom properties such as truce_mql_score).
+    fields: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, fields: dict[str, str]) -> dict[str, str]:
+        unknown = [f for f in fields if f not in WRITE_BACK_FIELDS]
+        if unknown:
+            raise ValueError(f"unknown write-back field {unknown[0]!r}; known: {', '.join(WRITE_BACK_FIELDS)}")
+        return fields
+
+    def enabled(self) -> list[str]:
+        return [f for f in WRITE_BACK_FIELDS if getattr(self, f)]
+
+
+class CrmConnector(_Strict):
+    """One CRM's connector settings; `truce connect` stores the connection, these tune it."""
+
+    # HubSpot's API base, or for Salesforce the instance URL; `truce connect --base-url` overrides.
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    instance_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # Salesforce's OAuth token endpoint host (login.salesforce.com, test.salesforce.com, a My Domain).
+    login_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # Records per page asked for (HubSpot caps search pages at 100; Salesforce SOQL at 2,000).
+    page_size: int = Field(default=100, ge=1, le=2000)
+    # Attempts per request on 429/503 before the sync stops with the CRM's message.
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    # The team of CRM users truce has not met yet (HubSpot owners, Salesforce users): by e-mail, else this.
+    default_team: Literal["marketing", "sales", "revops"] = "sales"
+    teams: dict[str, Literal["marketing", "sales", "revops"]] = Field(default_factory=dict)
+    # Seconds a webhook's timestamp may be old (HubSpot's v3 signatures: 5 minutes).
+    webhook_window_seconds: int = Field(default=300, ge=10, le=3600)
+    write_back: WriteBack = WriteBack()
+
+
+class Connectors(_Strict):
+    """[connectors.hubspot] and [connectors.salesforce] (docs/connectors.md)."""
+
+    hubspot: CrmConnector = CrmConnector()
+    salesforce: CrmConnector = CrmConnector()
+
+
 class TruceConfig(_Strict):
     company: Company = Company()
     funnel: Funnel
@@ -537,6 +598,7 @@ class TruceConfig(_Strict):
     schedule: dict[str, Annotated[str, AfterValidator(_schedule_text)]] = Field(default_factory=dict)
     feedback: FeedbackReminders = FeedbackReminders()
     notify: Notify = Notify()
+    connectors: Connectors = Connectors()
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from truce.cli import (
     accounts,
     attribution,
     brief,
+    connectors,
     data,
     discounts,
     economics,
@@ -98,6 +99,7 @@ jobs.register(app)
 meetings.register(app)
 discounts.register(app)
 notify.register(app)
+connectors.register(app)
 
 
 def main() -> None:

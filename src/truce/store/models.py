@@ -76,6 +76,17 @@ class ExternalIds:
     hubspot_id: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
+class RemovedInCrm:
+    """A record deleted or merged away in the CRM it came from (truce.services.connectors.removals).
+
+    Kept, not deleted: its stage ledger, touches and audit entries stay readable. A merged-away
+    record points at the one that survived (same table); reports leave removed records out.
+    """
+
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -105,7 +116,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
 
 
-class Account(ExternalIds, Base):
+class Account(ExternalIds, RemovedInCrm, Base):
     __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -121,7 +132,7 @@ class Account(ExternalIds, Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class Contact(ExternalIds, Base):
+class Contact(ExternalIds, RemovedInCrm, Base):
     """A person at an account. A lead is simply a contact in an early funnel stage."""
 
     __tablename__ = "contacts"
@@ -184,7 +195,7 @@ class Touchpoint(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class Opportunity(ExternalIds, Base):
+class Opportunity(ExternalIds, RemovedInCrm, Base):
     __tablename__ = "opportunities"
     __table_args__ = (
         CheckConstraint(_one_of("status", OPPORTUNITY_STATUSES), name="status"),
@@ -789,3 +800,135 @@ class NotificationPreference(Base):
     kind: Mapped[str] = mapped_column(String(40))
     channels: Mapped[str] = mapped_column(String(100))  # "inbox,email"; "" for none
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# ---- live connectors to HubSpot and Salesforce (truce.services.connectors)
+
+CRM_SYSTEMS = ("hubspot", "salesforce")
+CRM_AUTH = ("private_app_token", "jwt_bearer", "client_credentials")
+CRM_SYNC_STATUSES = ("running", "ok", "failed", "stopped")
+CRM_WRITE_STATUSES = ("pending", "sending", "sent", "conflict", "failed", "dead", "skipped")
+
+
+class CrmConnection(Base):
+    """A CRM truce reads from and writes back to. Secrets are never stored in clear: either the name
+    of the environment variable that holds one, or the secret sealed with the key outside the store
+    (truce.services.connectors.secrets). Revoking keeps the row (its syncs stay on record)."""
+
+    __tablename__ = "crm_connections"
+    __table_args__ = (
+        CheckConstraint(_one_of("system", CRM_SYSTEMS), name="system"),
+        CheckConstraint(_one_of("auth", CRM_AUTH), name="auth"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    system: Mapped[str] = mapped_column(String(16))
+    auth: Mapped[str] = mapped_column(String(32))
+    # HubSpot's API base, or Salesforce's instance URL (the token answer may update it).
+    base_url: Mapped[str] = mapped_column(String(500))
+    # Not secret: client id, user name, token URL, objects chosen, portal or org id.
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    secret_env: Mapped[str | None] = mapped_column(String(100))
+    secret_sealed: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_env: Mapped[str | None] = mapped_column(String(100))
+    webhook_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(254))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CrmSyncCursor(Base):
+    """How far one object of one connection has been read: moved in the same unit of work as the page
+    it follows, so a sync that dies resumes after the last page that is in, never before or after."""
+
+    __tablename__ = "crm_sync_cursors"
+    __table_args__ = (UniqueConstraint("connection_id", "object"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("crm_connections.id"))
+    object: Mapped[str] = mapped_column(String(64))
+    # The last modified time read (ISO text), plus the vendor's id as a tie-breaker: "2026-12-01T10:00:00Z|123".
+    cursor: Mapped[str | None] = mapped_column(String(200))
+    # A full sync's place inside a paged listing (a Bulk API locator, an `after` token), cleared when it ends.
+    position: Mapped[str | None] = mapped_column(String(500))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CrmSyncRun(Base):
+    """One `truce sync` (or scheduled sync) of one connection."""
+
+    __tablename__ = "crm_sync_runs"
+    __table_args__ = (CheckConstraint(_one_of("status", CRM_SYNC_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("crm_connections.id"), index=True)
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    actor: Mapped[str] = mapped_column(String(254))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict | None] = mapped_column(JSON)
+    # A full sync's reconciliation: records truce holds that the CRM no longer lists, and such.
+    differences: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class CrmSyncReject(Base):
+    """A CRM record a sync could not take in, with the CRM's id and the reason; pulled again by
+    the next sync until it goes in (`resolved_at`)."""
+
+    __tablename__ = "crm_sync_rejects"
+    __table_args__ = (Index("ix_crm_sync_rejects_open", "connection_id", "object", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("crm_connections.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crm_sync_runs.id"))
+    object: Mapped[str] = mapped_column(String(64))
+    crm_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CrmWrite(Base):
+    """One write-back owed to a CRM (an outbox row of kind crm_write_back) and how it went.
+
+    Claimed with a conditional update before it is sent, like a delivery; `conflict` means the CRM
+    record changed after truce read it, so truce's value was not written (the CRM's newer edit wins).
+    """
+
+    __tablename__ = "crm_writes"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", CRM_WRITE_STATUSES), name="status"),
+        Index("ix_crm_writes_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("crm_connections.id"))
+    object: Mapped[str] = mapped_column(String(64))
+    crm_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookReceipt(Base):
+    """A webhook delivery already taken: the same signed delivery arriving again is a replay."""
+
+    __tablename__ = "webhook_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("crm_connections.id"))
+    delivery_key: Mapped[str] = mapped_column(String(200), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

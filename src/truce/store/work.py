@@ -48,10 +48,17 @@ BOOKKEEPING_TABLES = frozenset({"audit_log", "store_revision", "import_runs"})
 # Messages owed and their delivery, and the scheduler's own records: no report reads them, and a
 # job that only tells people something (or only notes that it ran) must not empty every cache.
 # A change that causes a message still moves the revision through its own tables.
-OPERATIONS_TABLES = frozenset({"outbox", "deliveries", "notify_channels", "notification_preferences", "job_runs"})
+OPERATIONS_TABLES = frozenset(
+    {
+        "outbox", "deliveries", "notify_channels", "notification_preferences", "job_runs",
+        # A connector's own records (connections, cursors, runs, rejects, write-backs, webhook receipts):
+        # the records a sync brings in move the revision through their own tables.
+        "crm_connections", "crm_sync_cursors", "crm_sync_runs", "crm_sync_rejects", "crm_writes", "webhook_receipts",
+    }
+)  # fmt: skip
 # Seconds a write waits for a busy store before giving up; TRUCE_BUSY_TIMEOUT_SECONDS overrides.
 DEFAULT_WAIT = 8.0
-ORIGINS = ("cli", "api", "web", "import", "demo", "job", "rule", "system", "test")
+ORIGINS = ("cli", "api", "web", "import", "demo", "job", "rule", "system", "test", "sync", "webhook")
 
 _DML = re.compile(r"^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.I)
 

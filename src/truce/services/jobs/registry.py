@@ -31,6 +31,7 @@ JOB_MODULES: list[str] = [
     "truce.services.meetings.due",
     "truce.services.discounts",
     "truce.services.notify.delivery",
+    "truce.services.connectors.jobs",
 ]
 EXTRA_MODULES_ENV = "TRUCE_JOB_MODULES"
 
