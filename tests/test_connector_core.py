@@ -204,3 +204,14 @@ def test_connect_refuses_what_cannot_work(engine, default_config):
         connections.connect(engine, default_config, connections.Request("salesforce", base_url="https://a.example", secret="s"), actor="x")
     with pytest.raises(connections.ConnectionProblem, match="--token-env"):
         connections.connect(engine, default_config, connections.Request("hubspot"), actor="x")
+
+
+def test_pulling_named_records_writes_them_and_leaves_the_cursor(connected, default_config):
+    from truce.services.connectors.sync import pull_records
+
+    records = [record("1", "p1@acme.example", "2026-12-01T10:00:01Z", stage="marketingqualifiedlead")]
+    report = pull_records(connected, default_config, "hubspot", "contacts", ["1"], connector=StandIn(records))
+    assert report.totals()["inserted"] == 1 and report.totals()["handoffs_opened"] == 1
+    with connected.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(CrmSyncCursor)).scalar_one() == 0
+        assert conn.execute(select(AuditEntry.action).where(AuditEntry.action == "crm_pull")).scalar_one()

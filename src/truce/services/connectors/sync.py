@@ -299,3 +299,46 @@ def _reconcile(engine, connection, obj: CrmObject, seen: set[str], report: SyncR
         "missing_in_crm": len(missing),
         "missing_ids": sorted(missing)[:50],
     }
+
+
+def pull_records(
+    engine: Engine,
+    config: TruceConfig,
+    name: str,
+    object_name: str,
+    crm_ids: list[str],
+    *,
+    actor: str = "webhook",
+    origin: str = "webhook",
+    connector: Connector | None = None,
+) -> SyncReport:
+    """Pull these records of one object now (a webhook said they changed), outside the cursor.
+
+    The cursor is left alone: the next scheduled sync reads them again and finds nothing to change.
+    Deleted and merged ones come back from the connector as such and are marked.
+    """
+    connection = connections.get(engine, name)
+    if not connection.active:
+        raise SyncRefused(f"the connection {name!r} was revoked")
+    connector = connector or open_connector(connection, config, engine)
+    report = SyncReport(connection.name, connection.system, False)
+    try:
+        obj = next((o for o in connector.objects() if o.name == object_name), None)
+        if obj is None:
+            known = ", ".join(o.name for o in connector.objects())
+            raise SyncRefused(f"{connection.system} has no object {object_name!r} truce reads; known: {known}")
+        for start in range(0, len(crm_ids), 100):
+            page = connector.fetch(obj, list(crm_ids[start : start + 100]))
+            page.cursor = page.position = None
+            with unit_of_work(engine, actor, origin) as work:
+                source = f"{connection.system} {obj.name}"
+                _, rejects = write_records(work, config, connection, obj, page, report, actor, source)
+                _store_rejects(work, connection.id, None, obj.name, rejects)
+                if work.data_tables:
+                    work.record("crm_pull", obj.table, None, None,
+                                {"connection": connection.name, "object": obj.name, "crm_ids": page.seen[:100]})  # fmt: skip
+            report.rejects.extend({"object": obj.name, "crm_id": r[0], "reason": r[1]} for r in rejects)
+    finally:
+        connector.close()
+    report.status = "ok"
+    return report
