@@ -104,11 +104,14 @@ def test_pages_go_in_with_their_cursor_and_a_second_sync_changes_nothing(connect
     assert again.totals()["read"] == 0 and len(_contacts(connected)) == 5
 
 
-def test_a_sync_killed_between_pages_resumes_without_gap_or_duplicate(connected, default_config):
+def test_a_sync_killed_between_pages_resumes_without_gap_or_duplicate(connected, default_config, monkeypatch):
+    monkeypatch.setattr("truce.services.connectors.sync.ROWS_PER_COMMIT", 2)  # each page its own unit of work
     records = [record(str(i), f"p{i}@acme.example", f"2026-12-01T10:00:0{i}Z") for i in range(7)]
     with pytest.raises(RuntimeError, match="died"):
         sync(connected, default_config, "hubspot", connector=StandIn(records, fail_after_pages=2))
     assert sorted(_contacts(connected)) == ["0", "1", "2", "3"]  # two whole pages, nothing of the third
+    with connected.connect() as conn:
+        assert conn.execute(select(CrmSyncCursor.cursor)).scalar_one() == "2026-12-01T10:00:03Z"
     resumed = StandIn(records)
     report = sync(connected, default_config, "hubspot", connector=resumed)
     assert report.totals()["read"] == 3, "only what the first run had not written is read again"
@@ -215,3 +218,12 @@ def test_pulling_named_records_writes_them_and_leaves_the_cursor(connected, defa
     with connected.connect() as conn:
         assert conn.execute(select(func.count()).select_from(CrmSyncCursor)).scalar_one() == 0
         assert conn.execute(select(AuditEntry.action).where(AuditEntry.action == "crm_pull")).scalar_one()
+
+
+def test_pages_held_together_keep_the_latest_version_of_a_record_listed_twice(connected, default_config):
+    first = record("1", "p1@acme.example", "2026-12-01T10:00:01Z", title="Buyer")
+    again = {**first, "title": "Head of buying", "_modified": "2026-12-01T10:00:05Z"}
+    report = sync(connected, default_config, "hubspot", connector=StandIn([first, record("2", "p2@acme.example",
+                  "2026-12-01T10:00:02Z"), again], page_size=2))  # fmt: skip
+    assert report.totals()["rejected"] == 0
+    assert _contacts(connected)["1"].title == "Head of buying"

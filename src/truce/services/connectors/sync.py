@@ -16,6 +16,7 @@ longer lists are marked deleted and reported.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,10 @@ from truce.store.models import CrmConnection, CrmSyncCursor, CrmSyncReject, CrmS
 from truce.store.work import make_way, unit_of_work
 
 COUNTS = ("pages", "read", "inserted", "updated", "unchanged", "rejected", "deleted", "merged", "handoffs_opened")
+# A unit of work takes pages until it holds this many records or has been open this long: a
+# page of 100 through the importer costs more in set-up than in rows, and a crash loses at most this.
+ROWS_PER_COMMIT = 5_000
+COMMIT_SECONDS = 1.0
 # A run still marked running whose cursors moved this recently is another sync at work.
 BUSY_SECONDS = 120
 
@@ -158,16 +163,51 @@ def _sync_object(engine, config, connection, connector, obj: CrmObject, report, 
     cursor, position = _cursor(engine, connection.id, obj.name)
     if full and position is None:
         cursor = None  # a new full sync reads everything; an interrupted one resumes at its position
-    seen: set[str] | None = set() if full else None
+    # Only records truce marks rather than erases are reconciled; a deleted touch comes back in the
+    # CRM's deletion listing, and holding four million touch ids in memory would not stay flat.
+    seen: set[str] | None = set() if full and obj.table in removals.REMOVABLE else None
+    held, opened = [], time.monotonic()
     for page in connector.pages(obj, cursor, position if full else None, full):
-        _write_page(engine, config, connection, obj, page, report, actor, origin)
+        held.append(page)
+        report.add(obj.name, "pages", 1)
         if seen is not None:
             seen.update(page.seen)
+        if sum(p.size() for p in held) >= ROWS_PER_COMMIT or time.monotonic() - opened >= COMMIT_SECONDS:
+            _write_page(engine, config, connection, obj, _together(held), report, actor, origin)
+            held, opened = [], time.monotonic()
+            if progress:
+                progress(obj.name, report.objects[obj.name]["read"])
+            make_way(engine)
+    if held:
+        _write_page(engine, config, connection, obj, _together(held), report, actor, origin)
         if progress:
             progress(obj.name, report.objects[obj.name]["read"])
-        make_way(engine)
-    if full and seen is not None and not obj.full_only:
+    if seen is not None and not obj.full_only:
         report.differences[obj.name] = _reconcile(engine, connection, obj, seen, report, actor, origin)
+
+
+def _together(pages: list[Page]) -> Page:
+    """Pages written in one unit of work, as one page. A record listed twice (changed again while
+    the sync ran) keeps its latest version: the importer would refuse the same id twice in a batch."""
+    if len(pages) == 1:
+        return pages[0]
+    rows: dict[str, dict] = {}
+    for page in pages:
+        for table, table_rows in page.rows.items():
+            latest = rows.setdefault(table, {})
+            for index, row in enumerate(table_rows):
+                latest.pop(row.get("external_id") or ("row", id(page), index), None)
+                latest[row.get("external_id") or ("row", id(page), index)] = row
+    last = pages[-1]
+    cursor = next((p.cursor for p in reversed(pages) if p.cursor is not None), None)
+    return Page(
+        rows={table: list(latest.values()) for table, latest in rows.items()},
+        cursor=cursor,
+        position=last.position,
+        deleted=[crm_id for p in pages for crm_id in p.deleted],
+        merged=[pair for p in pages for pair in p.merged],
+        seen=[],
+    )
 
 
 def _cursor(engine: Engine, connection_id: int, name: str) -> tuple[str | None, str | None]:
@@ -210,7 +250,6 @@ def write_records(work, config, connection, obj: CrmObject, page: Page, report: 
             touched_contacts |= removals.contacts_of(work.conn, table, obj.dialect, rows)
     report.add(obj.name, "merged", removals.merge(work, obj.table, obj.dialect, page.merged))
     report.add(obj.name, "deleted", removals.soft_delete(work, obj.table, obj.dialect, page.deleted))
-    report.add(obj.name, "pages", 1)
     if touched_contacts:
         from truce.services.connectors.handoffs import follow
 
