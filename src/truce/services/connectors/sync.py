@@ -16,8 +16,10 @@ longer lists are marked deleted and reported.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, insert, select, update
@@ -167,7 +169,7 @@ def _sync_object(engine, config, connection, connector, obj: CrmObject, report, 
     # CRM's deletion listing, and holding four million touch ids in memory would not stay flat.
     seen: set[str] | None = set() if full and obj.table in removals.REMOVABLE else None
     held, opened = [], time.monotonic()
-    for page in connector.pages(obj, cursor, position if full else None, full):
+    for page in _ahead(connector.pages(obj, cursor, position if full else None, full)):
         held.append(page)
         report.add(obj.name, "pages", 1)
         if seen is not None:
@@ -184,6 +186,43 @@ def _sync_object(engine, config, connection, connector, obj: CrmObject, report, 
             progress(obj.name, report.objects[obj.name]["read"])
     if seen is not None and not obj.full_only:
         report.differences[obj.name] = _reconcile(engine, connection, obj, seen, report, actor, origin)
+
+
+def _ahead(pages: Iterator[Page], depth: int = 8) -> Iterator[Page]:
+    """The connector's pages, fetched in a thread of their own while the store writes the last ones:
+    the CRM's answer time and the importer's work overlap instead of adding up. At most `depth`
+    pages wait in memory; an error in the fetching thread is raised here, in order."""
+    waiting: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        waiting.put(("page", page), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            waiting.put(("end", None))
+        except BaseException as exc:  # handed to the writer, which raises it where the sync can record it
+            waiting.put(("error", exc))
+
+    fetcher = threading.Thread(target=fetch, name="crm-pages", daemon=True)
+    fetcher.start()
+    try:
+        while True:
+            kind, item = waiting.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        fetcher.join(timeout=5)
 
 
 def _together(pages: list[Page]) -> Page:
