@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from truce.config import TruceConfig
 from truce.domain.scoring import LeadFacts, Score, ScoreItem, Scorer, Touch
 from truce.services import lifecycle
+from truce.services.connectors import writeback
 from truce.store.models import Account, Contact, Touchpoint
 from truce.store.work import make_way, unit_of_work
 
@@ -93,6 +94,7 @@ def _apply(conn: Connection, config: TruceConfig, scorer: Scorer, rows, touches,
             candidates.append((row.id, points))
     if writes:
         conn.execute(_WRITE, writes)
+        writeback.owe_scores(conn, config, writes)
     tally.scored += len(rows)
     return candidates
 
