@@ -233,3 +233,63 @@ def owe_breaches(conn: Connection, config: TruceConfig, breaches: Iterable[dict]
         return 0
     changes = [(b["contact_id"], f"sla_breach:event:{b['id']}", {"sla_breach": b["kind"]}) for b in breaches]
     return owe_fields(conn, config, changes)
+
+
+# ---- what became of them: `truce connections writes NAME` ----------------------------------------
+
+WRITE_STATUSES = ("pending", "sending", "failed", "sent", "conflict", "skipped", "dead")
+
+
+def write_counts(conn: Connection, connection_id: int, name: str) -> dict[str, int]:
+    """How many write-backs through one connection wait (owed, queued, retrying), met a conflict, or died."""
+    from sqlalchemy import exists, func
+
+    from truce.store.models import CrmWrite, OutboxMessage
+
+    by_status = dict(
+        conn.execute(
+            select(CrmWrite.status, func.count()).where(CrmWrite.connection_id == connection_id).group_by(CrmWrite.status)
+        ).all()
+    )
+    # Owed in the outbox and not yet queued by the job: waiting too.
+    unqueued = conn.execute(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.kind == KIND, OutboxMessage.facts["connection"].as_string() == name,
+               ~exists().where(CrmWrite.outbox_id == OutboxMessage.id))
+    ).scalar_one()  # fmt: skip
+    waiting = unqueued + sum(by_status.get(s, 0) for s in ("pending", "sending", "failed"))
+    return {"pending": waiting, "conflict": by_status.get("conflict", 0), "dead": by_status.get("dead", 0),
+            "sent": by_status.get("sent", 0)}  # fmt: skip
+
+
+def writes(engine, name: str, *, status: str | None = None, limit: int = 200) -> list[dict]:
+    """The write-backs through connection `name`, newest first: what was written where, and how it went."""
+    from truce.services.connectors.connections import _row
+    from truce.store.models import CrmWrite, OutboxMessage
+
+    if status is not None and status not in WRITE_STATUSES:
+        raise ValueError(f"status: unknown {status!r}; one of {', '.join(WRITE_STATUSES)}")
+    with engine.connect() as conn:
+        connection = _row(conn, name)
+        query = (
+            select(CrmWrite, OutboxMessage.facts, OutboxMessage.created_at.label("owed_at"))
+            .join(OutboxMessage, OutboxMessage.id == CrmWrite.outbox_id)
+            .where(CrmWrite.connection_id == connection.id)
+        )
+        if status is not None:
+            query = query.where(CrmWrite.status == status)
+        rows = conn.execute(query.order_by(CrmWrite.id.desc()).limit(limit)).all()
+    return [_shown(write, facts or {}, owed_at) for write, facts, owed_at in rows]
+
+
+def _shown(write, facts: dict, owed_at: dt.datetime) -> dict:
+    def iso(moment):
+        return moment.isoformat() if moment else None
+
+    return {
+        "id": write.id, "object": write.object, "crm_id": write.crm_id, "status": write.status,
+        "fields": facts.get("fields", {}), "event": facts.get("event"), "read_at": facts.get("read_at"),
+        "owed_at": iso(owed_at), "attempts": write.attempts, "next_attempt_at": iso(write.next_attempt_at),
+        "sent_at": iso(write.sent_at), "detail": write.last_error,
+    }  # fmt: skip
