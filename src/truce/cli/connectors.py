@@ -171,7 +171,7 @@ def connections_list(
         table.add_row(
             entry["name"], entry["system"], "active" if entry["active"] else "revoked", entry["base_url"],
             entry["last_sync_at"] or "never", cursors, str(entry["open_rejects"]),
-            f"{writes['pending']} waiting, {writes['conflict']} conflicts, {writes['dead']} dead", entry["last_error"] or "",
+            f"{writes['pending']} waiting\n{writes['conflict']} conflict\n{writes['dead']} dead", entry["last_error"] or "",
         )  # fmt: skip
     console.print(table)
 

@@ -273,20 +273,21 @@ def writes(engine, name: str, *, status: str | None = None, limit: int = 200) ->
     with engine.connect() as conn:
         connection = _row(conn, name)
         query = (
-            select(CrmWrite, OutboxMessage.facts, OutboxMessage.created_at.label("owed_at"))
+            select(*CrmWrite.__table__.columns, OutboxMessage.facts, OutboxMessage.created_at.label("owed_at"))
             .join(OutboxMessage, OutboxMessage.id == CrmWrite.outbox_id)
             .where(CrmWrite.connection_id == connection.id)
         )
         if status is not None:
             query = query.where(CrmWrite.status == status)
         rows = conn.execute(query.order_by(CrmWrite.id.desc()).limit(limit)).all()
-    return [_shown(write, facts or {}, owed_at) for write, facts, owed_at in rows]
+    return [_shown(row) for row in rows]
 
 
-def _shown(write, facts: dict, owed_at: dt.datetime) -> dict:
+def _shown(write) -> dict:
     def iso(moment):
         return moment.isoformat() if moment else None
 
+    facts, owed_at = write.facts or {}, write.owed_at
     return {
         "id": write.id, "object": write.object, "crm_id": write.crm_id, "status": write.status,
         "fields": facts.get("fields", {}), "event": facts.get("event"), "read_at": facts.get("read_at"),

@@ -157,17 +157,18 @@ def claim(engine: Engine, config: TruceConfig, now: dt.datetime, limit: int = CL
         if not taken:
             return []
         rows = conn.execute(
-            select(CrmWrite, OutboxMessage.facts)
+            select(*CrmWrite.__table__.columns, OutboxMessage.facts)
             .join(OutboxMessage, OutboxMessage.id == CrmWrite.outbox_id)
             .where(CrmWrite.id.in_(taken))
             .order_by(CrmWrite.outbox_id)
         ).all()
-    return [_claimed(write, facts or {}) for write, facts in rows]
+    return [_claimed(row) for row in rows]
 
 
-def _claimed(write: CrmWrite, facts: dict) -> Claimed:
+def _claimed(row) -> Claimed:
+    facts = row.facts or {}
     read_at = facts.get("read_at")
-    return Claimed(write.id, write.outbox_id, write.connection_id, write.object, write.crm_id, write.attempts,
+    return Claimed(row.id, row.outbox_id, row.connection_id, row.object, row.crm_id, row.attempts,
                    dict(facts.get("fields") or {}), dt.datetime.fromisoformat(read_at) if read_at else None)  # fmt: skip
 
 
