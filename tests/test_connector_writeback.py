@@ -171,3 +171,22 @@ def _make_revops(engine) -> None:
     with writing(engine) as conn:
         conn.execute(insert(User), {"email": "rev@x.example", "name": "rev", "team": "revops", "active": True,
                                     "is_leader": False, "created_at": MQL_AT})  # fmt: skip
+
+
+def test_the_score_link_opens_the_leads_score_explained(engine, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from truce.services.logins import add_user
+    from truce.web.app import create_app
+
+    config = config_with("mql_score", "score_link")
+    ids = company(engine, monkeypatch)
+    scoring.refresh(engine, config, dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    [message] = owed(engine)
+    path = message["fields"]["score_link"].removeprefix("http://127.0.0.1:8000")
+    add_user(engine, email="mia@marketing.example", team="marketing", password="pass phrase 1234")
+    with TestClient(create_app(engine, config), base_url="http://127.0.0.1", headers={"accept": "text/html"}) as client:
+        client.post("/login", data={"email": "mia@marketing.example", "password": "pass phrase 1234"})
+        page = client.get(path)
+        assert page.status_code == 200 and "ann@acme.example: score 40" in page.text
+        assert client.get(f"/leads/{ids['ann'] + 1000}/score").status_code == 404

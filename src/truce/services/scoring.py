@@ -250,3 +250,12 @@ def _item(item: ScoreItem) -> dict:
         "points": item.points,
         "sentence": item.sentence,
     }
+
+
+def explain_contact(engine: Engine, config: TruceConfig, contact_id: int, now: dt.datetime | None = None) -> dict:
+    """`explain` for a lead named by its id: the page a CRM's score link opens (truce.services.connectors.writeback)."""
+    with engine.connect() as conn:
+        email = conn.execute(select(Contact.email).where(Contact.id == contact_id)).scalar_one_or_none()
+    if email is None:
+        raise lifecycle.NotFound(f"no contact with id {contact_id}")
+    return explain(engine, config, email, now)
