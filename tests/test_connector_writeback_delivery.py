@@ -83,7 +83,9 @@ def test_the_scheduled_job_opens_the_connections_own_connector(engine, monkeypat
     config, _ = rejected(engine, monkeypatch)
     crm = StandInCrm()
     opened = []
-    monkeypatch.setattr(sync_module, "open_connector", lambda connection, cfg, eng: opened.append(connection.name) or crm)
+    monkeypatch.setattr(
+        sync_module, "open_connector", lambda connection, cfg, eng: opened.append(connection.name) or crm
+    )
     assert run(engine, config, NOW)["sent"] == 1
     assert opened == ["hubspot"] and crm.closed == 1
 
@@ -133,10 +135,16 @@ def test_the_cli_lists_conflicts(engine, monkeypatch):
     crm = StandInCrm(lambda: WriteResult("conflict", "changed in HubSpot after truce read it"))
     deliver(engine, config, NOW, connector_for=lambda connection: crm)
     url = engine.url.render_as_string(hide_password=False)
-    result = CliRunner().invoke(app, ["connections", "writes", "hubspot", "--status", "conflict", "--db", url, "--json"])
+    result = CliRunner().invoke(
+        app, ["connections", "writes", "hubspot", "--status", "conflict", "--db", url, "--json"]
+    )
     assert result.exit_code == 0, result.output
     [listed] = json.loads(result.output)
-    assert (listed["status"], listed["crm_id"], listed["fields"]["rejection_reason"]) == ("conflict", "101", "no_budget")
+    assert (listed["status"], listed["crm_id"], listed["fields"]["rejection_reason"]) == (
+        "conflict",
+        "101",
+        "no_budget",
+    )
     assert json.loads(CliRunner().invoke(app, ["connections", "writes", "hubspot", "--status", "sent", "--db", url,
                                                "--json"]).output) == []  # fmt: skip
     unknown = CliRunner().invoke(app, ["connections", "writes", "nowhere", "--db", url])
@@ -218,7 +226,9 @@ def test_a_revoked_connections_writes_wait_until_it_is_connected_again(engine, m
     crm = StandInCrm()
     deliver(engine, config, NOW, connector_for=lambda connection: crm)
     assert crm.calls == [] and _write(engine).status == "pending"
-    connections.connect(engine, config, connections.Request("hubspot", secret_env="TEST_HUBSPOT_TOKEN"), "revops@x.example")
+    connections.connect(
+        engine, config, connections.Request("hubspot", secret_env="TEST_HUBSPOT_TOKEN"), "revops@x.example"
+    )
     deliver(engine, config, NOW + dt.timedelta(minutes=1), connector_for=lambda connection: crm)
     assert len(crm.calls) == 1
 

@@ -50,7 +50,13 @@ def company(engine, monkeypatch, *, hubspot_id: str | None = "101", cursor: str 
         if cursor is not None:
             conn.execute(
                 insert(CrmSyncCursor),
-                {"connection_id": connection.id, "object": "contacts", "cursor": cursor, "records": 1, "updated_at": SETUP},
+                {
+                    "connection_id": connection.id,
+                    "object": "contacts",
+                    "cursor": cursor,
+                    "records": 1,
+                    "updated_at": SETUP,
+                },
             )
     return ids
 

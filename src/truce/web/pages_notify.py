@@ -67,7 +67,11 @@ async def choose(request: Request, who: Caller = Depends(allowed("read_own_notif
 
     form = await request.form()
     ticked = {name for name in form if ":" in name}
-    choices = {kind: [c for c in ("inbox", "email") if f"{kind}:{c}" in ticked] for kind in EVENT_KINDS if kind not in MACHINE_KINDS}
+    choices = {
+        kind: [c for c in ("inbox", "email") if f"{kind}:{c}" in ticked]
+        for kind in EVENT_KINDS
+        if kind not in MACHINE_KINDS
+    }
     engine, config = request.app.state.engine, request.app.state.config
     try:
         await run_in_threadpool(

@@ -99,7 +99,9 @@ def _systems_wanting(config: TruceConfig, fields: Iterable[str]) -> dict[str, fr
     return wanted
 
 
-def targets(conn: Connection, config: TruceConfig, contact_ids: Iterable[int], fields: Iterable[str]) -> dict[int, list[Target]]:
+def targets(
+    conn: Connection, config: TruceConfig, contact_ids: Iterable[int], fields: Iterable[str]
+) -> dict[int, list[Target]]:
     """Per lead, the CRM records a write-back of any of `fields` goes to (leads without any are left out)."""
     systems = _systems_wanting(config, fields)
     ids = sorted(set(contact_ids))
@@ -182,8 +184,13 @@ def _message(target: Target, contact_id: int, event: str, fields: dict) -> dict:
         "subject": f"Write back to {where}: {', '.join(chosen)}",
         "text": f"truce writes {', '.join(f'{k}={v}' for k, v in chosen.items())} to {where} ({event}).",
         "facts": {
-            "connection": target.connection, "object": target.object, "crm_id": target.crm_id,
-            "fields": chosen, "read_at": target.read_at.isoformat(), "contact_id": contact_id, "event": event,
+            "connection": target.connection,
+            "object": target.object,
+            "crm_id": target.crm_id,
+            "fields": chosen,
+            "read_at": target.read_at.isoformat(),
+            "contact_id": contact_id,
+            "event": event,
         },  # fmt: skip
         "key": f"crm:{target.connection}:{target.object}:{target.crm_id}:{event}"[:200],
     }
@@ -248,7 +255,9 @@ def write_counts(conn: Connection, connection_id: int, name: str) -> dict[str, i
 
     by_status = dict(
         conn.execute(
-            select(CrmWrite.status, func.count()).where(CrmWrite.connection_id == connection_id).group_by(CrmWrite.status)
+            select(CrmWrite.status, func.count())
+            .where(CrmWrite.connection_id == connection_id)
+            .group_by(CrmWrite.status)
         ).all()
     )
     # Owed in the outbox and not yet queued by the job: waiting too.

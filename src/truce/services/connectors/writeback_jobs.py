@@ -52,7 +52,11 @@ ERROR_CHARS = 500
 WAITING = ("pending", "sending", "failed")
 
 
-@job("crm_write_back", every="1m", help="Write truce's decisions back to each connected CRM (outbox, retries, conflicts kept)")
+@job(
+    "crm_write_back",
+    every="1m",
+    help="Write truce's decisions back to each connected CRM (outbox, retries, conflicts kept)",
+)
 def run(engine: Engine, config: TruceConfig, now: dt.datetime) -> dict[str, int]:
     return deliver(engine, config, now)
 
@@ -241,7 +245,9 @@ def _connection(engine: Engine, connection_id: int):
     return connections.get(engine, name)
 
 
-def own_write_moved(engine: Engine, connection_id: int, row: Claimed, read_at: dt.datetime | None) -> dt.datetime | None:
+def own_write_moved(
+    engine: Engine, connection_id: int, row: Claimed, read_at: dt.datetime | None
+) -> dt.datetime | None:
     """`read_at`, moved up to when truce's own last write to this record went in (see the module's doc)."""
     if read_at is None:
         return None
@@ -255,7 +261,9 @@ def own_write_moved(engine: Engine, connection_id: int, row: Claimed, read_at: d
     ours = [
         sent_at
         for sent_at, facts in earlier
-        if sent_at is not None and (facts or {}).get("read_at") and dt.datetime.fromisoformat(facts["read_at"]) <= read_at
+        if sent_at is not None
+        and (facts or {}).get("read_at")
+        and dt.datetime.fromisoformat(facts["read_at"]) <= read_at
     ]
     return max([read_at, *ours])
 
@@ -265,7 +273,11 @@ def own_write_moved(engine: Engine, connection_id: int, row: Claimed, read_at: d
 
 def _record(engine: Engine, group: list[Claimed], result, counts: dict) -> None:
     status = result.status if result.status in ("sent", "conflict", "skipped") else "sent"
-    values = {"status": status, "claimed_until": None, "last_error": (result.detail or None) if status != "sent" else None}
+    values = {
+        "status": status,
+        "claimed_until": None,
+        "last_error": (result.detail or None) if status != "sent" else None,
+    }
     if status == "sent":
         # The CRM's own time of this write when it says; truce's clock otherwise (own_write_moved reads it).
         values["sent_at"] = result.crm_modified_at or dt.datetime.now(dt.UTC)

@@ -60,7 +60,10 @@ EVENT_KINDS: dict[str, EventKind] = {
             "discount_approval", "Discount approval", "now", "a discount beyond policy waits for, or got, an answer"
         ),
         EventKind(
-            "crm_write_back", "A decision written back to a CRM", "now", "truce's decision owed to HubSpot or Salesforce"
+            "crm_write_back",
+            "A decision written back to a CRM",
+            "now",
+            "truce's decision owed to HubSpot or Salesforce",
         ),
     )
 }

@@ -253,7 +253,10 @@ def _record_breaches(conn: Connection, config: TruceConfig, handoffs: list[dict]
     ]  # fmt: skip
     inserted = sla.insert_breaches(conn, rows)
     lead_of = {h["id"]: h["contact_id"] for h in handoffs}
-    found = [{"id": event_id, "contact_id": lead_of[handoff_id], "kind": kind} for (handoff_id, kind), event_id in inserted.items()]
+    found = [
+        {"id": event_id, "contact_id": lead_of[handoff_id], "kind": kind}
+        for (handoff_id, kind), event_id in inserted.items()
+    ]
     writeback.owe_breaches(conn, config, found)
     return sorted(inserted.values())
 
