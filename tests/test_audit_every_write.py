@@ -894,6 +894,7 @@ CLI_COMMANDS: dict[str, object] = {
     # checked in tests/test_connector_cli.py (crm_connect, crm_revoke, crm_sync_page).
     "connect": Unwritten("audited as crm_connect / crm_reconnect (tests/test_connector_cli.py)"),
     "connections rejects": READS,
+    "connections writes": READS,
     "connections revoke": Unwritten("audited as crm_revoke (tests/test_connector_cli.py)"),
     "sync": Unwritten("each page audited as crm_sync_page (tests/test_connector_cli.py)"),
     # The weekly brief writes files and owes messages; the run itself is the one entry (tests/test_jobs_*.py).

@@ -512,9 +512,9 @@ class Notify(_Strict):
 def _known_kinds(kinds: list[str], where: str) -> None:
     if not kinds:
         return
-    from truce.services.notify.outbox import EVENT_KINDS
+    from truce.services.notify.outbox import EVENT_KINDS, MACHINE_KINDS
 
-    unknown = [k for k in kinds if k not in EVENT_KINDS]
+    unknown = [k for k in kinds if k not in EVENT_KINDS or k in MACHINE_KINDS]
     if unknown:
         raise ValueError(f"{where}: unknown event kind {unknown[0]!r}; known: {', '.join(EVENT_KINDS)}")
 

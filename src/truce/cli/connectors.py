@@ -144,6 +144,7 @@ def connections_list(
       truce connections
       truce connections --json
       truce connections rejects hubspot
+      truce connections writes hubspot --status conflict
       truce connections revoke hubspot
     """
     if ctx.invoked_subcommand is not None:
@@ -162,12 +163,15 @@ def connections_list(
         return
     from rich.table import Table
 
-    table = Table("name", "system", "state", "base URL", "last sync", "objects (cursor)", "open rejects", "last error")
+    table = Table("name", "system", "state", "base URL", "last sync", "objects (cursor)", "open rejects",
+                  "write-backs", "last error")  # fmt: skip
     for entry in found:
         cursors = "\n".join(f"{c['object']}: {c['cursor'] or '—'} ({c['records']:,})" for c in entry["cursors"]) or "—"
+        writes = entry["writes"]
         table.add_row(
             entry["name"], entry["system"], "active" if entry["active"] else "revoked", entry["base_url"],
-            entry["last_sync_at"] or "never", cursors, str(entry["open_rejects"]), entry["last_error"] or "",
+            entry["last_sync_at"] or "never", cursors, str(entry["open_rejects"]),
+            f"{writes['pending']} waiting\n{writes['conflict']} conflict\n{writes['dead']} dead", entry["last_error"] or "",
         )  # fmt: skip
     console.print(table)
 
@@ -231,6 +235,62 @@ def rejects(
     table = Table("object", "CRM id", "reason", "seen")
     for entry in found:
         table.add_row(entry["object"], entry["crm_id"], entry["reason"], entry["seen_at"])
+    console.print(table)
+
+
+class WriteStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    failed = "failed"
+    sent = "sent"
+    conflict = "conflict"
+    skipped = "skipped"
+    dead = "dead"
+
+
+@connections_app.command("writes")
+def writes(
+    name: Annotated[str, typer.Argument(help="The connection.")],
+    status: Annotated[
+        WriteStatus | None,
+        typer.Option("--status", help="Only these: conflict (the CRM's newer edit was kept), dead (gave up), pending, sent, …"),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="At most this many, newest first.")] = 200,
+    db: DbOption = None,
+    json: JsonOption = False,
+) -> None:
+    """truce's decisions written back to a CRM: which fields went to which record, and how it went.
+
+    A conflict means the record changed in the CRM after truce last read it, so the CRM's edit was
+    kept and truce's value was not written; it is never retried. Dead writes failed every retry.
+
+    Examples:
+      truce connections writes hubspot --status conflict
+      truce connections writes salesforce --json
+    """
+    from truce.cli.common import open_store
+    from truce.services.connectors import connections
+    from truce.services.connectors.writeback import writes as written
+
+    with handled():
+        engine = open_store(db)
+    try:
+        found = written(engine, name, status=status.value if status else None, limit=limit)
+    except connections.NoSuchConnection as exc:
+        fail(str(exc), code=2)
+    if json:
+        print_json(found)
+        return
+    if not found:
+        console.print(f"No write-backs{' with status ' + status.value if status else ''} for {name}.")
+        return
+    from rich.table import Table
+
+    table = Table("object", "CRM id", "fields", "status", "attempts", "owed", "sent", "detail")
+    for entry in found:
+        fields = ", ".join(f"{k}={v}" for k, v in entry["fields"].items())
+        table.add_row(entry["object"], entry["crm_id"], fields, entry["status"], str(entry["attempts"]),
+                      entry["owed_at"], entry["sent_at"] or "", entry["detail"] or "")  # fmt: skip
     console.print(table)
 
 

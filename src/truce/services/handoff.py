@@ -19,6 +19,7 @@ from truce.config import TruceConfig
 from truce.domain.access import Forbidden
 from truce.domain.routing import Seller, route
 from truce.services import sla
+from truce.services.connectors import writeback
 from truce.services.lifecycle import ID_CHUNK, contact_by_email, move_contact, user_by_email
 from truce.store.ids import reserve_ids
 from truce.store.models import Account, Contact, Handoff, User
@@ -117,6 +118,7 @@ def open_handoffs(
             owners,
         )
     _owe_routed(conn, rows, replacing)
+    writeback.owe_owners(conn, config, rows)
     return ids
 
 
@@ -191,6 +193,7 @@ def close(conn, config: TruceConfig, contact_id: int, to_stage: str, at, actor_i
         )
     )
     sla.after_decision(conn, config, handoff, at)
+    writeback.owe_decision(conn, config, handoff, status, reason, to_stage)
 
 
 @dataclass(frozen=True)
@@ -350,6 +353,7 @@ def assign(
         conn.execute(update(Contact).where(Contact.id == contact["id"]).values(owner_id=seller["id"], updated_at=now))
         previous = conn.execute(select(User.email).where(User.id == before)).scalar_one_or_none() if before else None
         _owe_assigned(conn, found, seller["id"], rule)
+        writeback.owe_owners(conn, config, [{"id": found["id"], "contact_id": contact["id"], "owner_id": seller["id"]}])
         work.record(
             "handoff_assign",
             "handoff",

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from truce.config import TruceConfig
 from truce.domain.scoring import LeadFacts, Score, ScoreItem, Scorer, Touch
 from truce.services import lifecycle
+from truce.services.connectors import writeback
 from truce.store.models import Account, Contact, Touchpoint
 from truce.store.work import make_way, unit_of_work
 
@@ -93,6 +94,7 @@ def _apply(conn: Connection, config: TruceConfig, scorer: Scorer, rows, touches,
             candidates.append((row.id, points))
     if writes:
         conn.execute(_WRITE, writes)
+        writeback.owe_scores(conn, config, writes)
     tally.scored += len(rows)
     return candidates
 
@@ -248,3 +250,12 @@ def _item(item: ScoreItem) -> dict:
         "points": item.points,
         "sentence": item.sentence,
     }
+
+
+def explain_contact(engine: Engine, config: TruceConfig, contact_id: int, now: dt.datetime | None = None) -> dict:
+    """`explain` for a lead named by its id: the page a CRM's score link opens (truce.services.connectors.writeback)."""
+    with engine.connect() as conn:
+        email = conn.execute(select(Contact.email).where(Contact.id == contact_id)).scalar_one_or_none()
+    if email is None:
+        raise lifecycle.NotFound(f"no contact with id {contact_id}")
+    return explain(engine, config, email, now)

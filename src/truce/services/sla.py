@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from truce.config import TruceConfig
+from truce.services.connectors import writeback
 from truce.store.models import Handoff, SlaEvent, Touchpoint
 from truce.store.work import record, unit_of_work
 
@@ -232,6 +233,7 @@ def sweep(
             if work.data_tables:  # another sweep may have claimed every one of them first
                 audit_sweep(conn, actor, now, found)
             owe_breaches(conn, found)
+            writeback.owe_breaches(conn, config, found)
         recorded += found
         if len(due) < batch:
             return recorded
@@ -371,7 +373,7 @@ def id_ranges(ids: list[int]) -> list[list[int]]:
     return runs
 
 
-def _record_and_tell(conn: Connection, handoff, kind: str, due: dt.datetime, detail: str) -> None:
+def _record_and_tell(conn: Connection, config, handoff, kind: str, due: dt.datetime, detail: str) -> None:
     """A breach found at decision time, owed to the seller and the sales leaders like the sweep's."""
     from truce.services.sla_rules.breaches import owe_breaches  # rules build on this module
 
@@ -380,6 +382,7 @@ def _record_and_tell(conn: Connection, handoff, kind: str, due: dt.datetime, det
         breach = {"id": event_id, "handoff_id": handoff["id"], "contact_id": handoff["contact_id"], "kind": kind,
                   "owner_id": handoff["owner_id"], "detail": detail}  # fmt: skip
         owe_breaches(conn, [breach])
+        writeback.owe_breaches(conn, config, [breach])
 
 
 def after_decision(conn: Connection, config: TruceConfig, handoff, decided_at: dt.datetime) -> None:
@@ -388,7 +391,7 @@ def after_decision(conn: Connection, config: TruceConfig, handoff, decided_at: d
         clock = config.business_hours.clock(config.company.timezone)
         late = clock.between(handoff["decision_due_at"], decided_at) / HOUR
         detail = f"decided {decided_at.isoformat()}, {late:.1f} business hours late"
-        _record_and_tell(conn, handoff, "decision_late", handoff["decision_due_at"], detail)
+        _record_and_tell(conn, config, handoff, "decision_late", handoff["decision_due_at"], detail)
     settled = handoff["first_touch_at"] is not None
     pending = None if settled else handoff["first_touch_due_at"]
     conn.execute(update(Handoff).where(Handoff.id == handoff["id"]).values(sla_due_at=pending))
@@ -415,7 +418,7 @@ def check_attempts(conn: Connection, config: TruceConfig, contact_id: int, reaso
     if attempts >= promise.min_attempts:
         return []
     detail = f"rejected for no response after {attempts} of {promise.min_attempts} attempts"
-    _record_and_tell(conn, handoff, "too_few_attempts", at, detail)
+    _record_and_tell(conn, config, handoff, "too_few_attempts", at, detail)
     return [
         f"SLA breach recorded: {detail} (the SLA asks for {promise.min_attempts} within {promise.attempt_window_days} days)"
     ]

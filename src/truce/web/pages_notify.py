@@ -61,13 +61,17 @@ async def choose(request: Request, who: Caller = Depends(allowed("read_own_notif
     """One checkbox per kind and channel, named `<kind>:<channel>`; an unticked box is a channel not wanted."""
     from starlette.concurrency import run_in_threadpool
 
-    from truce.services.notify.outbox import EVENT_KINDS
+    from truce.services.notify.outbox import EVENT_KINDS, MACHINE_KINDS
     from truce.services.notify.preferences import set_preferences
     from truce.services.records import InvalidField
 
     form = await request.form()
     ticked = {name for name in form if ":" in name}
-    choices = {kind: [c for c in ("inbox", "email") if f"{kind}:{c}" in ticked] for kind in EVENT_KINDS}
+    choices = {
+        kind: [c for c in ("inbox", "email") if f"{kind}:{c}" in ticked]
+        for kind in EVENT_KINDS
+        if kind not in MACHINE_KINDS
+    }
     engine, config = request.app.state.engine, request.app.state.config
     try:
         await run_in_threadpool(

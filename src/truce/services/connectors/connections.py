@@ -237,7 +237,10 @@ def active(engine: Engine) -> list[Connection]:
 
 
 def listing(engine: Engine) -> list[dict]:
-    """Every connection with its cursors, its last run and its open rejects: `truce connections`."""
+    """Every connection with its cursors, its last run, its open rejects and its write-backs waiting,
+    in conflict or dead: `truce connections`."""
+    from truce.services.connectors.writeback import write_counts
+
     with engine.connect() as conn:
         rows = conn.execute(select(CrmConnection).order_by(CrmConnection.name)).all()
         result = []
@@ -259,6 +262,7 @@ def listing(engine: Engine) -> list[dict]:
                 .select_from(CrmSyncReject)
                 .where(CrmSyncReject.connection_id == row.id, CrmSyncReject.resolved_at.is_(None))
             ).scalar_one()
+            entry["writes"] = write_counts(conn, row.id, row.name)
             result.append(entry)
         return result
 

@@ -32,6 +32,7 @@ JOB_MODULES: list[str] = [
     "truce.services.discounts",
     "truce.services.notify.delivery",
     "truce.services.connectors.jobs",
+    "truce.services.connectors.writeback_jobs",
 ]
 EXTRA_MODULES_ENV = "TRUCE_JOB_MODULES"
 

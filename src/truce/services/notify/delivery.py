@@ -38,6 +38,7 @@ from truce.config import TruceConfig
 from truce.domain.notify_timing import backoff, next_digest_slot, next_opening
 from truce.services.jobs.registry import job
 from truce.services.notify.channels import ChannelDown, DeliveryFailed, Message
+from truce.services.notify.outbox import MACHINE_KINDS
 from truce.services.notify.preferences import chosen_channels
 from truce.store.models import Delivery, NotifyChannel, OutboxMessage, User
 from truce.store.work import unit_of_work
@@ -80,8 +81,12 @@ def fan_out(engine: Engine, config: TruceConfig, now: dt.datetime) -> int:
     with unit_of_work(engine, ACTOR, "job") as work:
         conn = work.conn
         fanned = exists().where(Delivery.outbox_id == OutboxMessage.id)
+        # Write-backs to a CRM are for the job crm_write_back, never for people or webhooks.
+        for_people = OutboxMessage.kind.not_in(MACHINE_KINDS)
         messages = (
-            conn.execute(select(OutboxMessage).where(~fanned).order_by(OutboxMessage.id).limit(FAN_OUT_BATCH))
+            conn.execute(
+                select(OutboxMessage).where(~fanned, for_people).order_by(OutboxMessage.id).limit(FAN_OUT_BATCH)
+            )
             .mappings()
             .all()
         )

@@ -59,8 +59,17 @@ EVENT_KINDS: dict[str, EventKind] = {
         EventKind(
             "discount_approval", "Discount approval", "now", "a discount beyond policy waits for, or got, an answer"
         ),
+        EventKind(
+            "crm_write_back",
+            "A decision written back to a CRM",
+            "now",
+            "truce's decision owed to HubSpot or Salesforce",
+        ),
     )
 }
+# Messages to machines, not people (a CRM write-back, delivered by the job crm_write_back): never
+# fanned out to an inbox, e-mail, Slack/Teams or the company's webhooks, nor offered as a preference.
+MACHINE_KINDS = frozenset({"crm_write_back"})
 
 
 class UnknownEventKind(ValueError):

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from truce.config import NOTIFY_CHANNELS, TruceConfig
 from truce.services.lifecycle import NotFound
-from truce.services.notify.outbox import EVENT_KINDS
+from truce.services.notify.outbox import EVENT_KINDS, MACHINE_KINDS
 from truce.services.records import InvalidField
 from truce.store.models import NotificationPreference, User
 from truce.store.work import unit_of_work
@@ -62,7 +62,7 @@ def set_preferences(
 
 
 def _checked(kind: str, channels: list[str]) -> list[str]:
-    if kind not in EVENT_KINDS:
+    if kind not in EVENT_KINDS or kind in MACHINE_KINDS:
         raise InvalidField(f"channels.{kind}", f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
     unknown = [c for c in channels if c not in NOTIFY_CHANNELS]
     if unknown:
@@ -87,6 +87,8 @@ def _upsert(conn: Connection, user_id: int, kind: str, channels: list[str], now:
 def _shown(config: TruceConfig, user, chosen: dict) -> dict:
     kinds = []
     for kind in EVENT_KINDS.values():
+        if kind.key in MACHINE_KINDS:
+            continue  # not a message for a person
         own = chosen.get((user["id"], kind.key))
         kinds.append(
             {

@@ -30,6 +30,7 @@ from truce.config import TruceConfig
 from truce.domain import event_rules as rules
 from truce.services import handoff as handoff_service
 from truce.services import sla
+from truce.services.connectors import writeback
 from truce.services.lifecycle import move_contacts
 from truce.services.sla_rules.notices import (
     Notice,
@@ -250,7 +251,14 @@ def _record_breaches(conn: Connection, config: TruceConfig, handoffs: list[dict]
          "user_id": h["owner_id"], "due_at": h["decision_due_at"], "detected_at": now, "detail": detail}
         for h in handoffs
     ]  # fmt: skip
-    return sorted(sla.insert_breaches(conn, rows).values())
+    inserted = sla.insert_breaches(conn, rows)
+    lead_of = {h["id"]: h["contact_id"] for h in handoffs}
+    found = [
+        {"id": event_id, "contact_id": lead_of[handoff_id], "kind": kind}
+        for (handoff_id, kind), event_id in inserted.items()
+    ]
+    writeback.owe_breaches(conn, config, found)
+    return sorted(inserted.values())
 
 
 def _reroute(conn: Connection, config: TruceConfig, handoffs: list[dict], now: dt.datetime) -> dict[int, dict]:
