@@ -137,7 +137,9 @@ def test_lifecycle_history_becomes_dated_ledger_moves_and_the_mql_opens_a_handof
 
 def test_a_second_sync_changes_nothing(store, config, hub):
     run(store, config)
-    before = {m.__name__: sorted(map(tuple, _snapshot(store, m))) for m in (User, Account, Contact, Opportunity, Touchpoint)}
+    before = {
+        m.__name__: sorted(map(tuple, _snapshot(store, m))) for m in (User, Account, Contact, Opportunity, Touchpoint)
+    }
     moves = ledger(store)
     searches = len(hub.calls("POST", "/search"))
     again = run(store, config)
@@ -145,7 +147,9 @@ def test_a_second_sync_changes_nothing(store, config, hub):
     assert (totals["inserted"], totals["updated"]) == (0, 0)
     # Read again: the two rejects (owner 103, contact 303), and the 3 owners (no modified filter).
     assert again.objects["owners"]["read"] == 1 + 3 and totals["read"] == 1 + 3 + 1
-    after = {m.__name__: sorted(map(tuple, _snapshot(store, m))) for m in (User, Account, Contact, Opportunity, Touchpoint)}
+    after = {
+        m.__name__: sorted(map(tuple, _snapshot(store, m))) for m in (User, Account, Contact, Opportunity, Touchpoint)
+    }
     assert after == before and ledger(store) == moves
     assert len(hub.calls("POST", "/search")) - searches == 7, "one empty search per object after its cursor"
 
@@ -161,7 +165,9 @@ def test_a_change_in_the_crm_is_picked_up_by_the_next_sync_from_its_cursor(store
     with store.connect() as conn:
         cursor = conn.execute(select(CrmSyncCursor.cursor).where(CrmSyncCursor.object == "contacts")).scalar_one()
     assert cursor == "2026-11-03T09:00:00.000Z|", "the last whole moment read"
-    hub.records.put("contacts", 302, "2026-11-07T09:00:00Z", jobtitle="Head of Ops", lifecyclestage="salesqualifiedlead")
+    hub.records.put(
+        "contacts", 302, "2026-11-07T09:00:00Z", jobtitle="Head of Ops", lifecyclestage="salesqualifiedlead"
+    )
     report = run(store, config)
     assert report.objects["contacts"]["read"] == 1 + 1  # 302, and 303 asked for again as a reject
     assert report.objects["contacts"]["updated"] == 1
@@ -217,7 +223,9 @@ def test_a_moment_larger_than_the_cap_is_read_in_id_order_without_loss(engine, c
 def test_a_sync_killed_between_pages_resumes_without_gap_or_duplicate(engine, config, monkeypatch):
     crm = FakeHubSpot(records=many_contacts(350, 350))  # 4 pages of 100, one moment per record
     for i in range(350):  # each with two dated stages: the ledger shows any gap or duplicate
-        crm.records.put("contacts", 1000 + i, f"2026-12-02T00:{i // 60:02d}:{i % 60:02d}Z", lifecyclestage="marketingqualifiedlead")
+        crm.records.put(
+            "contacts", 1000 + i, f"2026-12-02T00:{i // 60:02d}:{i % 60:02d}Z", lifecyclestage="marketingqualifiedlead"
+        )
     with running(crm) as url:
         connect(engine, config, url, monkeypatch)
         crm.break_after(2)  # the CRM stops answering once it has served two pages of contacts
@@ -251,7 +259,11 @@ def test_a_record_deleted_and_one_merged_between_syncs_are_marked_not_erased(sto
     assert sorted(rows(store, Touchpoint, "external_id")) == [
         "hubspot-call-601-301", "hubspot-meeting-701-302", "hubspot-note-801-301",
     ]  # fmt: skip
-    assert (report.objects["contacts"]["deleted"], report.objects["companies"]["merged"], report.objects["emails"]["deleted"]) == (1, 1, 2)
+    assert (
+        report.objects["contacts"]["deleted"],
+        report.objects["companies"]["merged"],
+        report.objects["emails"]["deleted"],
+    ) == (1, 1, 2)
     again = run(store, config)
     assert again.totals()["deleted"] == 0 and again.totals()["merged"] == 0
 
@@ -281,5 +293,9 @@ def test_a_full_sync_stopped_half_way_resumes_at_its_position(engine, config, mo
         report = sync(engine, config, "hubspot", full=True, only=["contacts"], connector=connector(engine, config))
     assert position == "1100", "the next page's `after`"
     assert report.objects["contacts"]["read"] == 150 and len(contacts(engine)) == 250
-    listed = [q.get("after") for _, path, q, _ in crm.requests if path == "/crm/v3/objects/contacts" and q.get("archived") == "false"]
+    listed = [
+        q.get("after")
+        for _, path, q, _ in crm.requests
+        if path == "/crm/v3/objects/contacts" and q.get("archived") == "false"
+    ]
     assert listed == [None, "1100", "1100", "1200"]

@@ -47,7 +47,11 @@ def test_a_rejection_arrives_once_with_its_reason_and_the_owner_as_hubspot_knows
     )  # fmt: skip
     assert result.status == "sent"
     assert hub.patches == [
-        ("contacts", "302", {"hs_lead_status": "UNQUALIFIED", "truce_rejection_reason": "no_budget", "hubspot_owner_id": "101"})
+        (
+            "contacts",
+            "302",
+            {"hs_lead_status": "UNQUALIFIED", "truce_rejection_reason": "no_budget", "hubspot_owner_id": "101"},
+        )
     ]
     stored = hub.records.live["contacts"]["302"]["properties"]
     assert (stored["hs_lead_status"], stored["hubspot_owner_id"]) == ("UNQUALIFIED", "101")
@@ -76,7 +80,9 @@ def test_property_names_follow_the_config_and_stages_map_back_to_hubspot_values(
         "truce_sla_breach": "true",
         "truce_score_link": "https://truce.acme.example/leads/9",
     }  # fmt: skip
-    with pytest.raises(WriteBackProblem, match="lifecycle_stage: no HubSpot lifecycle stage maps to truce's 'recycled'"):
+    with pytest.raises(
+        WriteBackProblem, match="lifecycle_stage: no HubSpot lifecycle stage maps to truce's 'recycled'"
+    ):
         hubspot_values(config, None, {"lifecycle_stage": "recycled"})
     with pytest.raises(WriteBackProblem, match="handoff_status: 'maybe'"):
         hubspot_values(config, None, {"handoff_status": "maybe"})

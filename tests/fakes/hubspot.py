@@ -156,7 +156,9 @@ class MemoryRecords:
         for name, value in properties.items():
             value = None if value is None else str(value)
             if record["properties"].get(name) != value:
-                record["history"].setdefault(name, []).append({"value": value or "", "timestamp": at, "sourceType": source})
+                record["history"].setdefault(name, []).append(
+                    {"value": value or "", "timestamp": at, "sourceType": source}
+                )
             record["properties"][name] = value
         record["properties"][modified_property(object_name)] = at
         record["updatedAt"] = at
@@ -186,7 +188,9 @@ class MemoryRecords:
     # -- what the API reads -------------------------------------------------------------------
 
     def search(self, object_name: str, query: Query) -> tuple[int, list[dict]]:
-        found = [r for r in self.live[object_name].values() if not query.groups or any(_matches(r, g) for g in query.groups)]
+        found = [
+            r for r in self.live[object_name].values() if not query.groups or any(_matches(r, g) for g in query.groups)
+        ]
         tie = -1 if self.ties_descending else 1
         found.sort(key=lambda r: (_number(query.sort, r["properties"].get(query.sort)) or 0, tie * int(r["id"])))
         if query.descending:
@@ -367,8 +371,10 @@ def _app(crm: FakeHubSpot) -> FastAPI:
         limit = min(int(body.get("limit") or 10), 100)
         offset = int(body.get("after") or 0)
         if offset >= crm.search_cap:
-            return _error(400, f"Search results are limited to {crm.search_cap} records; narrow the query", "VALIDATION_ERROR")
-        sort = (body.get("sorts") or [{"propertyName": "hs_object_id", "direction": "ASCENDING"}])
+            return _error(
+                400, f"Search results are limited to {crm.search_cap} records; narrow the query", "VALIDATION_ERROR"
+            )
+        sort = body.get("sorts") or [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
         if len(sort) > 1:
             return _error(400, "only one sort is allowed", "VALIDATION_ERROR")
         groups = [[(f["propertyName"], f["operator"], f.get("value")) for f in g.get("filters") or []]
@@ -381,7 +387,9 @@ def _app(crm: FakeHubSpot) -> FastAPI:
         return _page_answer([shaped(r, query.properties) for r in found], after, total=total)
 
     @app.get("/crm/v3/objects/{object_name}")
-    def listing(object_name: str, limit: int = 10, after: str | None = None, properties: str = "", archived: bool = False):
+    def listing(
+        object_name: str, limit: int = 10, after: str | None = None, properties: str = "", archived: bool = False
+    ):
         found, following = records.listing(object_name, after, min(limit, 100), archived)
         crm.served_page()
         return _page_answer([shaped(r, properties.split(",") if properties else []) for r in found], following)
@@ -448,7 +456,6 @@ def running(crm: FakeHubSpot):
         yield f"http://127.0.0.1:{port}"
 
 
-
 def small_crm() -> MemoryRecords:
     """A small company's HubSpot, the same in every test that uses it (the tests count on it):
 
@@ -510,7 +517,10 @@ def connect(engine, config, base_url: str, monkeypatch, token: str = "pat-na1-te
 
     monkeypatch.setenv(TOKEN_ENV, token)
     return connections.connect(
-        engine, config, connections.Request("hubspot", base_url=base_url, secret_env=TOKEN_ENV), actor="revops@acme.example"
+        engine,
+        config,
+        connections.Request("hubspot", base_url=base_url, secret_env=TOKEN_ENV),
+        actor="revops@acme.example",
     )
 
 

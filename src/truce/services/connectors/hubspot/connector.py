@@ -125,7 +125,11 @@ class HubSpotConnector:
 
     def _window(self, spec: Spec, since: int | None):
         """Records modified after `since`, pages of whole moments. Returns where to restart, or None."""
-        groups = [] if since is None else [{"filters": [{"propertyName": spec.modified, "operator": "GT", "value": str(since)}]}]
+        groups = (
+            []
+            if since is None
+            else [{"filters": [{"propertyName": spec.modified, "operator": "GT", "value": str(since)}]}]
+        )
         held, after = [], None
         while True:
             body = self.api.search(spec.obj.name, groups, spec.modified, spec.properties, after)
@@ -205,7 +209,9 @@ class HubSpotConnector:
     def _with_teams(self, owners: list[dict]) -> list[dict]:
         emails = [o["email"].strip().lower() for o in owners if o.get("email")]
         with self.engine.connect() as conn:
-            self._known_teams = dict(conn.execute(select(User.email, User.team).where(User.email.in_(emails))).all()) if emails else {}
+            self._known_teams = (
+                dict(conn.execute(select(User.email, User.team).where(User.email.in_(emails))).all()) if emails else {}
+            )
         return owners
 
     def _team(self, owner: dict) -> str:
@@ -271,7 +277,9 @@ class HubSpotConnector:
         if not crm_ids:
             return {}
         with self.engine.connect() as conn:
-            return dict(conn.execute(select(Contact.hubspot_id, Contact.email).where(Contact.hubspot_id.in_(crm_ids))).all())
+            return dict(
+                conn.execute(select(Contact.hubspot_id, Contact.email).where(Contact.hubspot_id.in_(crm_ids))).all()
+            )
 
     def _touch_ids(self, spec: Spec, engagement_ids: list[str]) -> list[str]:
         """The touches truce made of these engagements (one per contact)."""
@@ -340,7 +348,9 @@ class HubSpotConnector:
             if reason:
                 return WriteResult("conflict", reason, modified)
         answer = self.api.update(object_name, crm_id, properties)
-        return WriteResult("sent", ", ".join(f"{k}={v}" for k, v in properties.items()), _when(answer.get("updatedAt")) or modified)
+        return WriteResult(
+            "sent", ", ".join(f"{k}={v}" for k, v in properties.items()), _when(answer.get("updatedAt")) or modified
+        )
 
 
 def _when(value) -> dt.datetime | None:
