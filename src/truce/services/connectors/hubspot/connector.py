@@ -83,6 +83,7 @@ class HubSpotConnector:
         self.api = HubSpotApi(self.http, settings.page_size)
         self.search_cap, self.now = search_cap, now
         self._stages: dict | None = None
+        self._known_teams: dict[str, str] = {}  # owners' emails → the team truce gives them now
 
     def _token(self) -> str:
         token = self.connection.secret()
@@ -303,7 +304,7 @@ class HubSpotConnector:
             page.rows["users"] = [row for row in page.rows["users"] if row["external_id"] in set(crm_ids)]
             return page
         wanted = list(dict.fromkeys(objects.engagement_of(spec, i) for i in crm_ids))
-        records = self.api.batch_read(obj.name, wanted, spec.properties).get("results") or [] if wanted else []
+        records = (self.api.batch_read(obj.name, wanted, spec.properties).get("results") or []) if wanted else []
         page = self._page(spec, records, None)
         found = {str(r["id"]) for r in records}
         merged = {loser for loser, _ in page.merged}
