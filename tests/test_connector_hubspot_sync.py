@@ -221,6 +221,7 @@ def test_a_moment_larger_than_the_cap_is_read_in_id_order_without_loss(engine, c
 
 
 def test_a_sync_killed_between_pages_resumes_without_gap_or_duplicate(engine, config, monkeypatch):
+    monkeypatch.setattr("truce.services.connectors.sync.ROWS_PER_COMMIT", 1)  # each page its own unit of work
     crm = FakeHubSpot(records=many_contacts(350, 350))  # 4 pages of 100, one moment per record
     for i in range(350):  # each with two dated stages: the ledger shows any gap or duplicate
         crm.records.put(
@@ -281,6 +282,7 @@ def test_a_full_sync_reports_what_differed_and_what_the_crm_no_longer_has(store,
 
 
 def test_a_full_sync_stopped_half_way_resumes_at_its_position(engine, config, monkeypatch):
+    monkeypatch.setattr("truce.services.connectors.sync.ROWS_PER_COMMIT", 1)  # each page its own unit of work
     crm = FakeHubSpot(records=many_contacts(250, 250))
     with running(crm) as url:
         connect(engine, config, url, monkeypatch)
