@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
-from tests.fakes.salesforce import FakeSalesforce, serving, small_org
-from tests.test_connector_salesforce_sync import TOML, Killed, config, connected, connector, ids, org, run  # noqa: F401
+from tests.fakes.salesforce import TOML, FakeSalesforce, Killed, connect, connector, run, serving, small_org
 from truce import config as truce_config
 from truce.services.connectors import connections
 from truce.services.connectors.errors import CredentialRevoked, RateLimited
@@ -28,6 +27,28 @@ from truce.services.connectors.sync import sync
 from truce.store.models import AuditEntry, CrmSyncRun
 
 UTC = dt.UTC
+
+
+@pytest.fixture(scope="module")
+def config():
+    return truce_config.parse(TOML, "truce.toml")
+
+
+@pytest.fixture
+def org():
+    fake = FakeSalesforce()
+    with serving(fake):
+        yield fake
+
+
+@pytest.fixture
+def ids(org):
+    return small_org(org)
+
+
+@pytest.fixture
+def connected(engine, config, org, monkeypatch):
+    return connect(engine, config, org, monkeypatch)
 
 
 def _keys():
@@ -196,16 +217,18 @@ def test_a_record_changed_after_truce_read_it_is_not_overwritten(connected, conf
 
 
 def test_field_names_follow_the_config_and_unmapped_values_are_left_out_and_said(engine, org, ids, monkeypatch):
-    custom = truce_config.parse(TOML + '\n[connectors.salesforce.write_back]\nfields = { mql_score = "Lead_Score__c" }\n')
-    monkeypatch.setenv("SF_SECRET", org.client_secret)
-    connections.connect(engine, custom, connections.Request("salesforce", base_url=org.url, secret_env="SF_SECRET",
-                        settings={"client_id": org.client_id, "login_url": org.login_url}), actor="x")  # fmt: skip
+    custom = truce_config.parse(
+        TOML + '\n[connectors.salesforce.write_back]\nfields = { mql_score = "Lead_Score__c" }\n'
+    )
+    connect(engine, custom, org, monkeypatch)
     crm = connector(engine, custom)
     sent = crm.write_back("Lead", ids["otto"], {"mql_score": "80.5", "lifecycle_stage": "recycled",
                                                 "owner": "nobody@acme.example"}, None)  # fmt: skip
     assert sent.status == "sent" and "recycled" in sent.detail and "nobody@acme.example" in sent.detail
     assert org.patches[-1]["body"] == {"Lead_Score__c": 80.5} and org.patches[-1]["if_unmodified_since"] is None
-    accepted = crm.write_back("Lead", ids["otto"], {"handoff_status": "accepted", "lifecycle_stage": "disqualified"}, None)
+    accepted = crm.write_back(
+        "Lead", ids["otto"], {"handoff_status": "accepted", "lifecycle_stage": "disqualified"}, None
+    )
     assert accepted.status == "sent"
     assert org.patches[-1]["body"] == {"Status": "Closed - Not Converted"}, "the stage is more exact than the decision"
     skipped = crm.write_back("Lead", ids["otto"], {"lifecycle_stage": "recycled"}, None)

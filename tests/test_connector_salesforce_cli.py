@@ -10,8 +10,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.fakes.salesforce import FakeSalesforce, serving, small_org
-from tests.test_connector_salesforce_sync import TOML
+from tests.fakes.salesforce import TOML, FakeSalesforce, serving, small_org
 from truce.cli import app
 
 runner = CliRunner()

@@ -20,7 +20,7 @@ ORG = "00D5g000000TRUCEAAA"
 
 def envelope(org: str = ORG, notes: tuple[tuple[str, str, str], ...] = ()) -> str:
     body = "".join(
-        f"<Notification><Id>{note}</Id><sObject xsi:type=\"sf:{kind}\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\">"
+        f'<Notification><Id>{note}</Id><sObject xsi:type="sf:{kind}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
         f"<sf:Id>{record}</sf:Id><sf:Email>x@acme.example</sf:Email></sObject></Notification>"
         for note, kind, record in notes
     )

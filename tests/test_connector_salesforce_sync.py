@@ -21,10 +21,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tests.fakes.salesforce import FakeSalesforce, serving, small_org
+from tests.fakes.salesforce import TOML, FakeSalesforce, Killed, connect, connector, run, serving, small_org
 from truce import config as truce_config
 from truce.services.connectors import connections
-from truce.services.connectors.salesforce import SalesforceConnector
 from truce.services.connectors.sync import pull_records, sync
 from truce.store.models import (
     Account,
@@ -39,9 +38,6 @@ from truce.store.models import (
 )
 
 UTC = dt.UTC
-TOML = truce_config.default_text().replace(
-    "[mapping.salesforce.lead_status]\n", '[mapping.salesforce.lead_status]\n"Raw - New" = "inquiry"\n'
-) + '\n[connectors.salesforce]\npage_size = 2\nteams = { "mia@acme.example" = "marketing" }\n'
 
 
 @pytest.fixture(scope="module")
@@ -63,24 +59,7 @@ def ids(org):
 
 @pytest.fixture
 def connected(engine, config, org, monkeypatch):
-    monkeypatch.setenv("SF_SECRET", org.client_secret)
-    connections.connect(
-        engine, config,
-        connections.Request("salesforce", base_url=org.url, secret_env="SF_SECRET",
-                            settings={"client_id": org.client_id, "login_url": org.login_url}),
-        actor="revops@acme.example",
-    )  # fmt: skip
-    return engine
-
-
-def connector(engine, config, **options) -> SalesforceConnector:
-    options.setdefault("sleep", lambda seconds: None)
-    options.setdefault("bulk_set_size", 2)
-    return SalesforceConnector(connections.get(engine, "salesforce"), config, engine, **options)
-
-
-def run(engine, config, full: bool = False, **options):
-    return sync(engine, config, "salesforce", full=full, connector=connector(engine, config, **options))
+    return connect(engine, config, org, monkeypatch)
 
 
 def at(text: str) -> dt.datetime:
@@ -193,24 +172,11 @@ def test_records_sharing_one_timestamp_are_neither_skipped_nor_read_twice(connec
     assert run(connected, config).totals()["read"] == 0
 
 
-class Killed(SalesforceConnector):
-    """Dies after handing over `pages` pages, as a process killed between two pages would."""
-
-    def __init__(self, *args, pages: int, **options):
-        super().__init__(*args, **options)
-        self.left = pages
-
-    def pages(self, obj, cursor, position, full):
-        for page in super().pages(obj, cursor, position, full):
-            if self.left == 0:
-                raise RuntimeError("killed")
-            self.left -= 1
-            yield page
-
-
 def test_a_sync_killed_between_pages_resumes_without_gap_or_duplicate(connected, config, org, ids):
     for kill_after in (3, 6):
-        dying = Killed(connections.get(connected, "salesforce"), config, connected, pages=kill_after, sleep=lambda s: None)
+        dying = Killed(
+            connections.get(connected, "salesforce"), config, connected, pages=kill_after, sleep=lambda s: None
+        )
         with pytest.raises(RuntimeError, match="killed"):
             sync(connected, config, "salesforce", connector=dying)
     run(connected, config)
@@ -240,7 +206,9 @@ def test_a_first_sync_by_bulk_gives_the_same_rows_and_its_cursor_continues(conne
 def test_an_interrupted_full_sync_resumes_in_the_same_bulk_job(connected, config, org, ids):
     for i in range(4):
         org.add("Contact", Email=f"extra{i}@acme.example", LastName=f"Extra{i}")
-    dying = Killed(connections.get(connected, "salesforce"), config, connected, pages=3, sleep=lambda s: None, bulk_set_size=2)
+    dying = Killed(
+        connections.get(connected, "salesforce"), config, connected, pages=3, sleep=lambda s: None, bulk_set_size=2
+    )
     with pytest.raises(RuntimeError, match="killed"):
         sync(connected, config, "salesforce", full=True, connector=dying)
     with connected.connect() as conn:
@@ -249,7 +217,9 @@ def test_an_interrupted_full_sync_resumes_in_the_same_bulk_job(connected, config
     jobs_before = sum(1 for method, path in org.requests if method == "POST" and path.endswith("/jobs/query"))
     report = run(connected, config, full=True)
     contact_jobs = [p for m, p in org.requests if m == "POST" and p.endswith("/jobs/query")]
-    assert len(contact_jobs) - jobs_before == 5, "Contact resumed its job; Lead, Opportunity, CampaignMember, Task, Event made theirs"
+    assert len(contact_jobs) - jobs_before == 5, (
+        "Contact resumed its job; Lead, Opportunity, CampaignMember, Task, Event made theirs"
+    )
     assert report.objects["Contact"]["inserted"] == 5 - 2  # 5 contacts; the first set of 2 was in before the kill
     assert len([c for c in snapshot(connected)["contacts"] if c.startswith("003")]) == 5
 
@@ -297,7 +267,9 @@ def test_deleted_and_merged_records_are_marked_between_syncs(connected, config, 
 def test_a_converted_lead_stays_one_person_with_its_contact(connected, config, org, ids):
     run(connected, config)
     # Salesforce converts Otto: a Contact with his e-mail, the lead marked converted.
-    otto_contact = org.add("Contact", Email="otto@gamma.example", FirstName="Otto", LastName="Other", AccountId=ids["acme"])
+    otto_contact = org.add(
+        "Contact", Email="otto@gamma.example", FirstName="Otto", LastName="Other", AccountId=ids["acme"]
+    )
     org.update("Lead", ids["otto"], IsConverted=True, ConvertedContactId=otto_contact, ConvertedDate="2026-12-02",
                Status="Closed - Converted")  # fmt: skip
     report = run(connected, config)
@@ -308,7 +280,9 @@ def test_a_converted_lead_stays_one_person_with_its_contact(connected, config, o
                              .where(StageChange.entity_type == "contact")).all()  # fmt: skip
     assert len(people) == 1 and people[0].salesforce_id == otto_contact and people[0].deleted_at is None
     assert people[0].stage == "sql", "Closed - Converted maps to sql, dated by ConvertedDate"
-    assert [(m[0], m[1], aware(m[2])) for m in moves] == [(f"salesforce-{ids['otto']}-converted", "sql", at("2026-12-02T00:00:00"))]
+    assert [(m[0], m[1], aware(m[2])) for m in moves] == [
+        (f"salesforce-{ids['otto']}-converted", "sql", at("2026-12-02T00:00:00"))
+    ]
     assert run(connected, config).totals()["read"] == 0
 
 
@@ -332,7 +306,9 @@ def test_a_full_sync_reports_what_differed_and_what_the_crm_no_longer_has(connec
     del org.store["Lead"][ids["otto"]]
     report = run(connected, config, full=True)
     assert report.differences["Contact"]["differed"] == 1
-    assert report.differences["Lead"]["missing_in_crm"] == 1 and report.differences["Lead"]["missing_ids"] == [ids["otto"]]
+    assert report.differences["Lead"]["missing_in_crm"] == 1 and report.differences["Lead"]["missing_ids"] == [
+        ids["otto"]
+    ]
     now = snapshot(connected)
     assert now["contacts"][ids["carl"]][3] == "COO" and now["contacts"][ids["otto"]][9] is True
 

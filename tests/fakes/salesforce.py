@@ -42,6 +42,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from truce import config as truce_config
+from truce.services.connectors import connections
+from truce.services.connectors.salesforce import SalesforceConnector
+from truce.services.connectors.sync import sync
+
 VERSION = "v62.0"
 PREFIXES = {
     "User": "005", "Account": "001", "Contact": "003", "Lead": "00Q", "Campaign": "701", "Opportunity": "006",
@@ -77,7 +82,7 @@ class Soql:
         while position < len(text.rstrip()):
             found = TOKEN.match(text, position)
             if not found or found.end() == position:
-                raise ValueError(f"unexpected text at {text[position:position + 20]!r}")
+                raise ValueError(f"unexpected text at {text[position : position + 20]!r}")
             kind = found.lastgroup
             self.tokens.append((kind, found.group(kind)))
             position = found.end()
@@ -199,7 +204,9 @@ def _order_key(record: dict, fields: list[str]):
     key = []
     for field in fields:
         value = record.get(field)
-        key.append(parse_time(value) if isinstance(value, str) and DATETIME.match(value.replace("+0000", "Z")) else value)
+        key.append(
+            parse_time(value) if isinstance(value, str) and DATETIME.match(value.replace("+0000", "Z")) else value
+        )
     return key
 
 
@@ -312,7 +319,9 @@ class FakeSalesforce:
             if refusal:
                 return JSONResponse({"error": "invalid_grant", "error_description": refusal}, 400)
         else:
-            return JSONResponse({"error": "unsupported_grant_type", "error_description": "grant type not supported"}, 400)
+            return JSONResponse(
+                {"error": "unsupported_grant_type", "error_description": "grant type not supported"}, 400
+            )
         token = "00D!" + secrets.token_urlsafe(24)
         with self.lock:
             self.tokens.add(token)
@@ -339,7 +348,9 @@ class FakeSalesforce:
     def _guard(self, request: Request) -> Response | None:
         """What every API call goes through: counting, the session, throttles, the daily allocation."""
         with self.lock:
-            self.requests.append((request.method, request.url.path + (f"?{request.url.query}" if request.url.query else "")))
+            self.requests.append(
+                (request.method, request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+            )
             if request.path_params.get("version") != VERSION:
                 return error(404, "NOT_FOUND", "The requested resource does not exist")
             bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -368,7 +379,12 @@ class FakeSalesforce:
         return query, [self._shape(query, r) for r in found]
 
     def _shape(self, query: Soql, record: dict) -> dict:
-        out = {"attributes": {"type": query.object, "url": f"/services/data/{VERSION}/sobjects/{query.object}/{record['Id']}"}}
+        out = {
+            "attributes": {
+                "type": query.object,
+                "url": f"/services/data/{VERSION}/sobjects/{query.object}/{record['Id']}",
+            }
+        }
         for field in query.fields:
             if "." in field:
                 relation, _, name = field.partition(".")
@@ -548,5 +564,56 @@ def small_org(fake: FakeSalesforce) -> dict[str, str]:
     ids["call"] = fake.add("Task", WhoId=ids["carl"], TaskSubtype="Call", OwnerId=ids["ann"],
                            CompletedDateTime="2026-11-25T14:30:00.000+0000")  # fmt: skip
     ids["todo"] = fake.add("Task", WhoId=None, TaskSubtype="Task", OwnerId=ids["ann"])  # names no person: no touch
-    ids["meeting"] = fake.add("Event", WhoId=ids["lena"], OwnerId=ids["ann"], StartDateTime="2026-11-27T10:00:00.000+0000")
+    ids["meeting"] = fake.add(
+        "Event", WhoId=ids["lena"], OwnerId=ids["ann"], StartDateTime="2026-11-27T10:00:00.000+0000"
+    )
     return ids
+
+
+# -- what the Salesforce tests share ------------------------------------------------------------------
+
+# The default truce.toml with one more lead status (a lead not yet an MQL), pages of 2, and Mia a marketer.
+TOML = (
+    truce_config.default_text().replace(
+        "[mapping.salesforce.lead_status]\n", '[mapping.salesforce.lead_status]\n"Raw - New" = "inquiry"\n'
+    )
+    + '\n[connectors.salesforce]\npage_size = 2\nteams = { "mia@acme.example" = "marketing" }\n'
+)
+
+
+def connect(engine, config, fake: FakeSalesforce, monkeypatch):
+    """A client-credentials connection to the fake org, its secret in SF_SECRET."""
+    monkeypatch.setenv("SF_SECRET", fake.client_secret)
+    connections.connect(
+        engine, config,
+        connections.Request("salesforce", base_url=fake.url, secret_env="SF_SECRET",
+                            settings={"client_id": fake.client_id, "login_url": fake.login_url}),
+        actor="revops@acme.example",
+    )  # fmt: skip
+    return engine
+
+
+def connector(engine, config, **options) -> SalesforceConnector:
+    """The real connector, with no real sleeping and Bulk API sets of 2."""
+    options.setdefault("sleep", lambda seconds: None)
+    options.setdefault("bulk_set_size", 2)
+    return SalesforceConnector(connections.get(engine, "salesforce"), config, engine, **options)
+
+
+def run(engine, config, full: bool = False, **options):
+    return sync(engine, config, "salesforce", full=full, connector=connector(engine, config, **options))
+
+
+class Killed(SalesforceConnector):
+    """Dies after handing over `pages` pages, as a process killed between two pages would."""
+
+    def __init__(self, *args, pages: int, **options):
+        super().__init__(*args, **options)
+        self.left = pages
+
+    def pages(self, obj, cursor, position, full):
+        for page in super().pages(obj, cursor, position, full):
+            if self.left == 0:
+                raise RuntimeError("killed")
+            self.left -= 1
+            yield page

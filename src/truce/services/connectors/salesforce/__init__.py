@@ -35,7 +35,17 @@ from truce.services.connectors.protocol import CrmObject, Page, WriteResult
 from truce.services.connectors.salesforce import bulk, soql
 from truce.services.connectors.salesforce.api import DATA, RULES, call
 from truce.services.connectors.salesforce.auth import Session
-from truce.services.connectors.salesforce.objects import BY_NAME, LEAD_HISTORY, SPECS, Rows, Spec, crm_id, flat, touch_id, yes
+from truce.services.connectors.salesforce.objects import (
+    BY_NAME,
+    LEAD_HISTORY,
+    SPECS,
+    Rows,
+    Spec,
+    crm_id,
+    flat,
+    touch_id,
+    yes,
+)
 from truce.services.connectors.salesforce.write_back import Translator, write
 
 __all__ = ["SalesforceConnector"]
@@ -202,7 +212,9 @@ class SalesforceConnector:
             ids = self._leads_of(ids)
         records = []
         for start in range(0, len(ids), ID_CHUNK):
-            query = soql.select(spec.select_fields(), spec.name, spec.condition, soql.ids_in("Id", ids[start : start + ID_CHUNK]))
+            query = soql.select(
+                spec.select_fields(), spec.name, spec.condition, soql.ids_in("Id", ids[start : start + ID_CHUNK])
+            )
             for batch, _ in self._query(query):
                 records += batch
         pages = self._pages_of(spec, records, None, None, None)

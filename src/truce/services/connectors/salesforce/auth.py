@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import jwt
 from sqlalchemy import Engine, update
 
-from truce.services.connectors.errors import CrmError, CredentialRevoked
+from truce.services.connectors.errors import CredentialRevoked, CrmError
 from truce.services.connectors.http import CrmHttp
 from truce.store.models import CrmConnection
 from truce.store.work import unit_of_work
@@ -31,7 +31,12 @@ JWT_LIFETIME = dt.timedelta(minutes=3)
 
 
 def assertion(client_id: str, username: str, audience: str, private_key_pem: str, now: dt.datetime) -> str:
-    claims = {"iss": client_id, "sub": username, "aud": audience.rstrip("/"), "exp": int((now + JWT_LIFETIME).timestamp())}
+    claims = {
+        "iss": client_id,
+        "sub": username,
+        "aud": audience.rstrip("/"),
+        "exp": int((now + JWT_LIFETIME).timestamp()),
+    }
     try:
         return jwt.encode(claims, private_key_pem, algorithm="RS256")
     except (ValueError, TypeError, jwt.PyJWTError) as exc:
@@ -45,10 +50,15 @@ def token_form(connection, now: dt.datetime) -> dict[str, str]:
     settings = connection.settings
     secret = connection.secret()
     if not secret:
-        raise CredentialRevoked(f"the Salesforce connection {connection.name!r} has no secret; run `truce connect salesforce` again")
+        raise CredentialRevoked(
+            f"the Salesforce connection {connection.name!r} has no secret; run `truce connect salesforce` again"
+        )
     if connection.auth == "jwt_bearer":
         login = settings["login_url"]
-        return {"grant_type": JWT_GRANT, "assertion": assertion(settings["client_id"], settings["username"], login, secret, now)}
+        return {
+            "grant_type": JWT_GRANT,
+            "assertion": assertion(settings["client_id"], settings["username"], login, secret, now),
+        }
     return {"grant_type": "client_credentials", "client_id": settings["client_id"], "client_secret": secret}
 
 
@@ -70,7 +80,9 @@ class Session:
         )
         body = answer.json()
         if "access_token" not in body or "instance_url" not in body:
-            raise CrmError(f"Salesforce's token answer had no access_token/instance_url (keys: {', '.join(sorted(body))})")
+            raise CrmError(
+                f"Salesforce's token answer had no access_token/instance_url (keys: {', '.join(sorted(body))})"
+            )
         self.sign_ins += 1
         self._follow_instance(body["instance_url"].rstrip("/"))
         return body["access_token"]
@@ -83,6 +95,8 @@ class Session:
         self.instance_url = url
         if url != self.connection.base_url.rstrip("/") and self.engine is not None:
             with unit_of_work(self.engine, "sync", "sync") as work:
-                work.conn.execute(update(CrmConnection).where(CrmConnection.id == self.connection.id).values(base_url=url))
+                work.conn.execute(
+                    update(CrmConnection).where(CrmConnection.id == self.connection.id).values(base_url=url)
+                )
                 work.record("crm_instance_moved", "crm_connection", self.connection.id,
                             {"base_url": self.connection.base_url}, {"base_url": url})  # fmt: skip

@@ -44,7 +44,13 @@ class Place:
 
 
 def start(http: CrmHttp, soql: str) -> str:
-    body = {"operation": "queryAll", "query": soql, "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF"}
+    body = {
+        "operation": "queryAll",
+        "query": soql,
+        "contentType": "CSV",
+        "columnDelimiter": "COMMA",
+        "lineEnding": "LF",
+    }
     return call(http, "POST", f"{DATA}/jobs/query", json=body).json()["id"]
 
 
@@ -56,7 +62,9 @@ def wait(http: CrmHttp, job: str, sleep: Callable[[float], None], first_wait: fl
         if state == DONE:
             return
         if state in FAILED:
-            raise CrmError(f"Salesforce's bulk query job {job} ended {state}: {info.get('errorMessage') or 'no message'}")
+            raise CrmError(
+                f"Salesforce's bulk query job {job} ended {state}: {info.get('errorMessage') or 'no message'}"
+            )
         sleep(pause)
         pause = min(pause * 2, MAX_POLL_WAIT)
 
@@ -66,7 +74,9 @@ def sets(http: CrmHttp, place: Place, max_records: int) -> Iterator[tuple[list[d
     locator = place.locator
     while True:
         params = {"maxRecords": max_records} | ({"locator": locator} if locator else {})
-        answer = call(http, "GET", f"{DATA}/jobs/query/{place.job}/results", params=params, headers={"Accept": "text/csv"})
+        answer = call(
+            http, "GET", f"{DATA}/jobs/query/{place.job}/results", params=params, headers={"Accept": "text/csv"}
+        )
         following = answer.headers.get("Sforce-Locator")
         following = None if following in (None, "", "null") else following
         yield rows(answer.text), following

@@ -99,7 +99,7 @@ def touch_id(crm_id: str) -> str:
 
 def crm_id(row_id: str) -> str:
     """A row's external id back to the Salesforce id (rejects of touches are named with the prefix)."""
-    return row_id[len(PREFIX):] if row_id.startswith(PREFIX) else row_id
+    return row_id[len(PREFIX) :] if row_id.startswith(PREFIX) else row_id
 
 
 def person(who: str | None) -> str | None:

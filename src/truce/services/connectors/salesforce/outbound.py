@@ -50,7 +50,9 @@ def parse(body: bytes | str, expected_org: str | None) -> OutboundMessage:
     if not org:
         raise OutboundRefused("outbound message without OrganizationId")
     if not expected_org:
-        raise OutboundRefused("this connection has no org id to check messages against; run `truce connect salesforce --org-id …`")
+        raise OutboundRefused(
+            "this connection has no org id to check messages against; run `truce connect salesforce --org-id …`"
+        )
     if org[:15] != expected_org.strip()[:15]:  # an org id is 15 or 18 characters; the first 15 are the id
         raise OutboundRefused(f"outbound message from org {org}, not this connection's org")
     message = OutboundMessage(org)

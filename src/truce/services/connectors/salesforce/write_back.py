@@ -97,7 +97,9 @@ class Translator:
             return None
         status = self._status_for(value)
         if status is None:
-            raise LookupError(f"no Salesforce lead status maps to truce stage {value!r}; add one to [mapping.salesforce.lead_status]")
+            raise LookupError(
+                f"no Salesforce lead status maps to truce stage {value!r}; add one to [mapping.salesforce.lead_status]"
+            )
         return status
 
     def _rejection_reason(self, value):
@@ -129,7 +131,9 @@ class Translator:
         if self.engine is None:
             return None
         with self.engine.connect() as conn:
-            found = conn.execute(select(User.external_id).where(User.email == reference.strip().lower())).scalar_one_or_none()
+            found = conn.execute(
+                select(User.external_id).where(User.email == reference.strip().lower())
+            ).scalar_one_or_none()
         return found if found and found.startswith("005") else None
 
 
