@@ -34,7 +34,7 @@ from truce.services.connectors.http import CrmHttp
 from truce.services.connectors.protocol import CrmObject, Page, WriteResult
 from truce.services.connectors.salesforce import bulk, soql
 from truce.services.connectors.salesforce.api import DATA, RULES, call
-from truce.services.connectors.salesforce.auth import Session
+from truce.services.connectors.salesforce.auth import SignIn
 from truce.services.connectors.salesforce.objects import (
     BY_NAME,
     LEAD_HISTORY,
@@ -70,7 +70,7 @@ class SalesforceConnector:
         self.sleep = sleep or time.sleep
         self.http = CrmHttp(connection.base_url, RULES, token=lambda fresh: self.session.token(fresh),
                             max_attempts=settings.max_attempts, sleep=self.sleep, client=client)  # fmt: skip
-        self.session = Session(connection, self.http, engine, clock or (lambda: dt.datetime.now(dt.UTC)))
+        self.session = SignIn(connection, self.http, engine, clock or (lambda: dt.datetime.now(dt.UTC)))
         self.rows = Rows(config)
         self.page_size = settings.page_size
         self.bulk_set_size = bulk_set_size

@@ -63,7 +63,7 @@ def token_form(connection, now: dt.datetime) -> dict[str, str]:
 
 
 @dataclass
-class Session:
+class SignIn:
     """The access token and instance URL of one connector's life; `token` is CrmHttp's token hook."""
 
     connection: object
