@@ -172,7 +172,8 @@ def test_records_sharing_one_timestamp_are_neither_skipped_nor_read_twice(connec
     assert run(connected, config).totals()["read"] == 0
 
 
-def test_a_sync_killed_between_pages_resumes_without_gap_or_duplicate(connected, config, org, ids):
+def test_a_sync_killed_between_pages_resumes_without_gap_or_duplicate(connected, config, org, ids, monkeypatch):
+    monkeypatch.setattr("truce.services.connectors.sync.ROWS_PER_COMMIT", 1)  # each page its own unit of work
     for kill_after in (3, 6):
         dying = Killed(
             connections.get(connected, "salesforce"), config, connected, pages=kill_after, sleep=lambda s: None
@@ -203,7 +204,8 @@ def test_a_first_sync_by_bulk_gives_the_same_rows_and_its_cursor_continues(conne
     assert report.objects["Lead"]["read"] == 1 and report.totals()["read"] == 1
 
 
-def test_an_interrupted_full_sync_resumes_in_the_same_bulk_job(connected, config, org, ids):
+def test_an_interrupted_full_sync_resumes_in_the_same_bulk_job(connected, config, org, ids, monkeypatch):
+    monkeypatch.setattr("truce.services.connectors.sync.ROWS_PER_COMMIT", 1)  # each page its own unit of work
     for i in range(4):
         org.add("Contact", Email=f"extra{i}@acme.example", LastName=f"Extra{i}")
     dying = Killed(

@@ -17,6 +17,7 @@ longer lists are marked deleted and reported.
 from __future__ import annotations
 
 import queue
+from array import array
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -165,18 +166,25 @@ def _sync_object(engine, config, connection, connector, obj: CrmObject, report, 
     cursor, position = _cursor(engine, connection.id, obj.name)
     if full and position is None:
         cursor = None  # a new full sync reads everything; an interrupted one resumes at its position
-    # Only records truce marks rather than erases are reconciled; a deleted touch comes back in the
-    # CRM's deletion listing, and holding four million touch ids in memory would not stay flat.
-    seen: set[str] | None = set() if full and obj.table in removals.REMOVABLE else None
-    held, opened = [], time.monotonic()
+    # The ids a full listing returned, as 8-byte hashes: four million touch ids held as strings
+    # would take half a gigabyte; as hashes they take 32 MB (a collision could only hide a deletion).
+    seen = array("q") if full else None
+    held, held_keys, opened = [], set(), time.monotonic()
     for page in _ahead(connector.pages(obj, cursor, position if full else None, full)):
+        keys = _keys(page)
+        if held and not held_keys.isdisjoint(keys):
+            # A record this page changes again (a connector that writes a lead in two steps, or a
+            # record modified while the sync ran): what is held goes in first, so the order holds.
+            _write_page(engine, config, connection, obj, _together(held), report, actor, origin)
+            held, held_keys, opened = [], set(), time.monotonic()
         held.append(page)
+        held_keys |= keys
         report.add(obj.name, "pages", 1)
         if seen is not None:
-            seen.update(page.seen)
+            seen.extend(map(hash, page.seen))
         if sum(p.size() for p in held) >= ROWS_PER_COMMIT or time.monotonic() - opened >= COMMIT_SECONDS:
             _write_page(engine, config, connection, obj, _together(held), report, actor, origin)
-            held, opened = [], time.monotonic()
+            held, held_keys, opened = [], set(), time.monotonic()
             if progress:
                 progress(obj.name, report.objects[obj.name]["read"])
             make_way(engine)
@@ -223,6 +231,10 @@ def _ahead(pages: Iterator[Page], depth: int = 8) -> Iterator[Page]:
     finally:
         stop.set()
         fetcher.join(timeout=5)
+
+
+def _keys(page: Page) -> set:
+    return {(table, row.get("external_id")) for table, rows in page.rows.items() for row in rows if row.get("external_id")}
 
 
 def _together(pages: list[Page]) -> Page:
