@@ -15,14 +15,19 @@ from truce.services.connectors.errors import CrmError
 from truce.services.connectors.protocol import CrmObject, Page, WriteResult
 from truce.services.logins import add_user, create_token
 from truce.store.errors import StoreBusy
-from truce.store.models import CrmConnection, CrmSyncRun
+from truce.store.models import AuditEntry, CrmConnection, CrmSyncRun
 from truce.web.app import create_app
 
 PASSWORD = "correct horse battery"
 SEALED_TOKEN = "pat-na1-sealed-5e5e5e"
 ENV_SECRET = "sf-client-secret-0x99"
 HOOK_SECRET = "hook-secret-1234abcd"
-PEOPLE = {"ria": ("revops", "member"), "eva": ("sales", "member"), "mia": ("marketing", "member"), "vic": ("sales", "viewer")}
+PEOPLE = {
+    "ria": ("revops", "member"),
+    "eva": ("sales", "member"),
+    "mia": ("marketing", "member"),
+    "vic": ("sales", "viewer"),
+}
 
 
 def person(crm_id: str, email: str, modified: str) -> dict:
@@ -54,7 +59,9 @@ class Crm:
             yield Page(rows={"contacts": rows}, cursor=chunk[-1]["_modified"], seen=[r["external_id"] for r in chunk])
 
     def fetch(self, obj, crm_ids):
-        rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in self.records if r["external_id"] in crm_ids]
+        rows = [
+            {k: v for k, v in r.items() if not k.startswith("_")} for r in self.records if r["external_id"] in crm_ids
+        ]
         return Page(rows={"contacts": rows})
 
     def write_back(self, object_name, crm_id, fields, read_at):
@@ -92,9 +99,24 @@ def logged_in(client, name: str) -> str:
     return page.text.split('name="csrf" value="')[1].split('"')[0]
 
 
+def trail(engine, action: str) -> list[tuple[str, int]]:
+    """(actor, entries) per audit entry of this action, in order."""
+    with engine.connect() as conn:
+        return [
+            (actor, 1)
+            for actor in conn.execute(
+                select(AuditEntry.actor).where(AuditEntry.action == action).order_by(AuditEntry.id)
+            ).scalars()
+        ]
+
+
 def sealed_values(engine) -> list[str]:
     with engine.connect() as conn:
-        row = conn.execute(select(CrmConnection.secret_sealed, CrmConnection.webhook_secret_sealed).where(CrmConnection.name == "hubspot")).one()
+        row = conn.execute(
+            select(CrmConnection.secret_sealed, CrmConnection.webhook_secret_sealed).where(
+                CrmConnection.name == "hubspot"
+            )
+        ).one()
     return [row[0], row[1]]
 
 
@@ -112,6 +134,9 @@ def test_revops_syncs_through_the_api_and_sees_cursors_records_and_rejects(site)
     assert listed["salesforce"]["last_sync_at"] is None and listed["salesforce"]["cursors"] == []
     rejects = site.get("/api/v1/connections/hubspot/rejects", headers=site.as_["ria"]).json()
     assert [(r["crm_id"], "not an email address" in r["reason"]) for r in rejects["items"]] == [("2", True)]
+    assert trail(site.engine, "crm_sync_page") == [("ria@yourco.example", 1), ("ria@yourco.example", 1)], (
+        "two pages, in her name"
+    )
 
 
 def test_the_page_reports_the_numbers_the_api_reports(site):
@@ -122,7 +147,11 @@ def test_the_page_reports_the_numbers_the_api_reports(site):
     section = html.split('data-connection="hubspot"')[1].split("</section>")[0]
     records = re.search(r'data-object="contacts">.*?data-testid="records">(\d+)<', section, re.S).group(1)
     rejects = re.search(r'data-testid="open-rejects">(\d+)<', section).group(1)
-    assert (int(records), int(rejects)) == (api["hubspot"]["cursors"][0]["records"], api["hubspot"]["open_rejects"]) == (3, 1)
+    assert (
+        (int(records), int(rejects))
+        == (api["hubspot"]["cursors"][0]["records"], api["hubspot"]["open_rejects"])
+        == (3, 1)
+    )
     assert "2026-12-01T10:00:03Z" in section and api["hubspot"]["base_url"] in section
     assert "sealed in the store" in section and '<a href="/connections/hubspot/rejects">' in section
     assert "environment variable SF_SECRET" in html
@@ -134,6 +163,7 @@ def test_sync_now_on_the_page_runs_a_sync_and_says_what_it_did(site):
     csrf = logged_in(site, "ria")
     done = site.post("/connections/hubspot/sync", data={"csrf": csrf}, headers={"accept": "text/html"})
     assert done.status_code == 200 and "hubspot synced: 3 records read, 2 new" in done.text
+    assert trail(site.engine, "crm_sync_page") == [("ria@yourco.example", 1), ("ria@yourco.example", 1)]
     stale = site.post("/connections/hubspot/sync", data={"csrf": "not-the-token"}, headers={"accept": "text/html"})
     assert stale.status_code == 403
     with site.engine.connect() as conn:
@@ -159,7 +189,9 @@ def test_sellers_marketers_and_viewers_are_refused(site, name):
     csrf = logged_in(site, name)
     assert site.get("/connections", headers={"accept": "text/html"}).status_code == 403
     assert site.get("/connections/hubspot/rejects", headers={"accept": "text/html"}).status_code == 403
-    assert site.post("/connections/hubspot/sync", data={"csrf": csrf}, headers={"accept": "text/html"}).status_code == 403
+    assert (
+        site.post("/connections/hubspot/sync", data={"csrf": csrf}, headers={"accept": "text/html"}).status_code == 403
+    )
     assert 'href="/connections"' not in site.get("/", headers={"accept": "text/html"}).text
     with site.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(CrmSyncRun)).scalar_one() == 0

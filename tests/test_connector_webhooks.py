@@ -18,7 +18,6 @@ these tests rely only on the vendors' documented delivery formats:
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -28,11 +27,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from truce import config as truce_config
 from truce.services.connectors import connections
 from truce.services.connectors.errors import CrmError
 from truce.services.connectors.protocol import CrmObject, Page, WriteResult
-from truce.store.models import Contact, Handoff, WebhookReceipt
+from truce.store.models import AuditEntry, Contact, Handoff, WebhookReceipt
 from truce.web.app import create_app
 
 HOOK_SECRET = "hubspot-client-secret-4f1e"
@@ -98,7 +96,9 @@ def hooks(engine, default_config, monkeypatch, tmp_path):
                         webhook_secret_env="SF_HOOK_KEY", settings={"client_id": "cid", "org_id": ORG}),
                         actor="ria@yourco.example")  # fmt: skip
     crms = {"hubspot": hubspot_crm(), "salesforce": salesforce_crm()}
-    monkeypatch.setattr("truce.services.connectors.sync.open_connector", lambda connection, config, engine: crms[connection.system])
+    monkeypatch.setattr(
+        "truce.services.connectors.sync.open_connector", lambda connection, config, engine: crms[connection.system]
+    )
     app = create_app(engine, default_config, config_path=tmp_path / "truce.toml")
     with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
         yield client, engine, crms
@@ -110,7 +110,9 @@ def sign(body: bytes, timestamp: str, uri: str, secret: str = HOOK_SECRET, metho
     return base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
 
 
-def event(event_id: int, kind: str = "contact.propertyChange", object_id: int = 501, portal: int = PORTAL, **more) -> dict:
+def event(
+    event_id: int, kind: str = "contact.propertyChange", object_id: int = 501, portal: int = PORTAL, **more
+) -> dict:
     return {"eventId": event_id, "subscriptionId": 2, "portalId": portal, "appId": 7, "occurredAt": 1764579600000,
             "subscriptionType": kind, "attemptNumber": 0, "objectId": object_id, "changeSource": "CRM", **more}  # fmt: skip
 
@@ -168,6 +170,9 @@ def test_it_puts_a_lead_that_became_an_mql_in_hubspot_in_the_queue_before_answer
     assert answer.json()["new"] == 1 and answer.json()["pulled"]["contacts"]["handoffs_opened"] == 1
     assert open_handoffs(engine) == ["ann@acme.example"], "the SLA clocks run from the moment the answer leaves"
     assert crms["hubspot"].asked == [("contacts", ["501"])]
+    with engine.connect() as conn:
+        pulled = conn.execute(select(AuditEntry.actor, AuditEntry.after).where(AuditEntry.action == "crm_pull")).all()
+    assert [(actor, after["crm_ids"]) for actor, after in pulled] == [("webhook", ["501"])]
     assert took < 5, "HubSpot waits 5 s for an answer; the pull happens within it"
 
 
@@ -251,7 +256,10 @@ def test_it_refuses_events_from_another_hubspot_account(hooks):
         (b"[1]", "event 0 is not an object"),
         (json.dumps([{"subscriptionType": "contact.creation", "objectId": 1, "portalId": PORTAL}]).encode(), "eventId"),
         (json.dumps([{"eventId": 1, "subscriptionType": "contact.creation", "portalId": PORTAL}]).encode(), "objectId"),
-        (json.dumps([{"eventId": "x" * 500, "subscriptionType": "contact.creation", "objectId": 1}]).encode(), "eventId"),
+        (
+            json.dumps([{"eventId": "x" * 500, "subscriptionType": "contact.creation", "objectId": 1}]).encode(),
+            "eventId",
+        ),
     ],
 )
 def test_a_malformed_body_is_400_naming_the_problem(hooks, body, says):
@@ -263,7 +271,9 @@ def test_a_malformed_body_is_400_naming_the_problem(hooks, body, says):
 def test_an_unknown_or_revoked_connection_is_404(hooks, default_config):
     client, engine, _ = hooks
     assert post_hubspot(client, [event(13)], name="nobody").status_code == 404
-    assert post_hubspot(client, [event(14)], name="salesforce").status_code == 404, "a HubSpot delivery to a Salesforce connection"
+    assert post_hubspot(client, [event(14)], name="salesforce").status_code == 404, (
+        "a HubSpot delivery to a Salesforce connection"
+    )
     connections.revoke(engine, "hubspot", actor="ria@yourco.example")
     answer = post_hubspot(client, [event(15)])
     assert answer.status_code == 404 and "hubspot" in answer.json()["error"]
@@ -283,7 +293,9 @@ def test_a_failed_pull_gives_the_event_back_for_hubspots_retry(hooks):
 def test_behind_a_proxy_the_signed_uri_is_the_public_address(engine, default_config, hooks, tmp_path):
     """HubSpot signs the URL it was given (https://truce.example.com/…), not the one the server sees."""
     _, _, crms = hooks
-    config = default_config.model_copy(update={"notify": default_config.notify.model_copy(update={"base_url": "https://truce.example.com"})})
+    config = default_config.model_copy(
+        update={"notify": default_config.notify.model_copy(update={"base_url": "https://truce.example.com"})}
+    )
     config.notify.model_fields_set.add("base_url")
     app = create_app(engine, config, config_path=tmp_path / "truce.toml")
     with TestClient(app, base_url=BASE) as client:
@@ -331,7 +343,10 @@ def test_a_retried_outbound_message_is_acknowledged_without_a_second_pull(hooks)
 
 def test_the_org_id_may_be_given_in_15_or_18_characters(hooks):
     client, _, _ = hooks
-    assert post_salesforce(client, outbound(("04l5g000000003", "Lead", "00Q5g00000AbCdEAAV"), org=ORG[:15])).status_code == 200
+    assert (
+        post_salesforce(client, outbound(("04l5g000000003", "Lead", "00Q5g00000AbCdEAAV"), org=ORG[:15])).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(("key", "org", "says"), [

@@ -78,7 +78,9 @@ class Crm:
 @pytest.fixture
 def store(engine, default_config, monkeypatch):
     monkeypatch.setenv("HS_TOKEN", "pat-x")
-    connections.connect(engine, default_config, connections.Request("hubspot", secret_env="HS_TOKEN"), actor="ria@yourco.example")
+    connections.connect(
+        engine, default_config, connections.Request("hubspot", secret_env="HS_TOKEN"), actor="ria@yourco.example"
+    )
     sync(engine, default_config, "hubspot", connector=Crm())
     created = dt.datetime(2026, 11, 10, tzinfo=dt.UTC)
     with writing(engine) as conn:
@@ -109,11 +111,17 @@ def test_the_funnel_counts_leave_out_deleted_and_merged_contacts(store, default_
     assert entered(store, default_config) == {"inquiry": 5, "mql": 3}
     remove(store, default_config)
     assert snapshot(store, default_config) == {"inquiry": 2, "mql": 1}
-    assert entered(store, default_config) == {"inquiry": 3, "mql": 1}, "their moves stay in the store, not in the counts"
+    assert entered(store, default_config) == {"inquiry": 3, "mql": 1}, (
+        "their moves stay in the store, not in the counts"
+    )
 
 
 def test_the_handoff_queue_leaves_them_out(store, default_config):
-    assert sorted(h["email"] for h in queue(store, default_config, NOW)) == ["a@acme.example", "b@acme.example", "c@acme.example"]
+    assert sorted(h["email"] for h in queue(store, default_config, NOW)) == [
+        "a@acme.example",
+        "b@acme.example",
+        "c@acme.example",
+    ]
     remove(store, default_config)
     assert [h["email"] for h in queue(store, default_config, NOW)] == ["a@acme.example"]
 
@@ -123,7 +131,12 @@ def test_a_reports_totals_leave_out_a_deal_deleted_in_the_crm(store, default_con
     assert (before["deals"], before["list_total"], before["realised_total"]) == (3, 7000.0, 4500.0)
     remove(store, default_config)
     after = pricing_report(store, default_config)["totals"]
-    assert (after["deals"], after["list_total"], after["realised_total"], after["given_away"]) == (2, 3000.0, 2500.0, 500.0)
+    assert (after["deals"], after["list_total"], after["realised_total"], after["given_away"]) == (
+        2,
+        3000.0,
+        2500.0,
+        500.0,
+    )
 
 
 def test_the_removal_moves_the_data_revision_so_cached_reports_are_computed_again(store, default_config):
@@ -142,5 +155,9 @@ def test_their_ledger_and_audit_entries_stay_in_the_store(store, default_config)
         assert conn.execute(select(func.count()).select_from(StageChange)).scalar_one() == moves_before
         assert conn.execute(select(func.count()).select_from(Contact)).scalar_one() == 5
         assert conn.execute(select(func.count()).select_from(Opportunity)).scalar_one() == 3
-        actions = conn.execute(select(AuditEntry.action).where(AuditEntry.action.in_(("crm_deleted", "crm_merged")))).scalars().all()
+        actions = (
+            conn.execute(select(AuditEntry.action).where(AuditEntry.action.in_(("crm_deleted", "crm_merged"))))
+            .scalars()
+            .all()
+        )
     assert sorted(actions) == ["crm_deleted", "crm_deleted", "crm_merged"]

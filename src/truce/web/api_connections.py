@@ -100,14 +100,20 @@ SYNC_ERRORS = {
 }
 
 
-@router.get("/connections", summary="The CRM connections: last sync, cursors, errors, open rejects", response_model=ConnectionsOut)
+@router.get(
+    "/connections",
+    summary="The CRM connections: last sync, cursors, errors, open rejects",
+    response_model=ConnectionsOut,
+)
 def connections_list(request: Request, who: RevOps) -> dict:
     from truce.services.connectors.connections import listing
 
     return {"connections": listing(store(request))}
 
 
-@router.get("/connections/{name}/rejects", summary="Records a connection's syncs could not take in", response_model=RejectsOut)
+@router.get(
+    "/connections/{name}/rejects", summary="Records a connection's syncs could not take in", response_model=RejectsOut
+)
 def rejects(
     request: Request,
     who: RevOps,

@@ -25,8 +25,14 @@ REFUSALS = {
     401: {"model": ErrorOut, "description": "Forged, stale, from another account, or the wrong key: not taken"},
     404: {"model": ErrorOut, "description": "No such connection, or it was revoked"},
     413: {"model": ErrorOut, "description": "The request body is larger than the server takes (16 MiB)"},
-    502: {"model": ErrorOut, "description": "The CRM did not give the changed records; the delivery was not taken, retry"},
-    503: {"model": ErrorOut, "description": "The store was busy or the webhook secret unreadable; nothing taken, retry"},
+    502: {
+        "model": ErrorOut,
+        "description": "The CRM did not give the changed records; the delivery was not taken, retry",
+    },
+    503: {
+        "model": ErrorOut,
+        "description": "The store was busy or the webhook secret unreadable; nothing taken, retry",
+    },
 }
 
 

@@ -331,4 +331,3 @@ def _release(engine, keys: list[str]) -> None:
         return
     with unit_of_work(engine, "webhook", "webhook") as work:
         work.conn.execute(delete(WebhookReceipt).where(WebhookReceipt.delivery_key.in_(keys)))
-
