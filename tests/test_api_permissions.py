@@ -111,7 +111,13 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/notifications/failed"): "manage_notifications",
     ("GET", "/api/v1/me/notification-preferences"): "read_own_notifications",
     ("PUT", "/api/v1/me/notification-preferences"): "read_own_notifications",
+    ("GET", "/api/v1/connections"): "manage_connections",
+    ("GET", "/api/v1/connections/{name}/rejects"): "manage_connections",
+    ("POST", "/api/v1/connections/{name}/sync"): "manage_connections",
 }
+# Webhook receivers: no role, no log-in; each delivery is authenticated by its signature or its
+# shared secret (tests/test_connector_webhooks.py), so docs/api.md names "signature" as their permission.
+SIGNED = {("POST", "/hooks/hubspot/{connection}"), ("POST", "/hooks/salesforce/{connection}")}
 CALLERS = (*ROLES, "nobody")
 # Path parameters naming records that do not exist: an allowed caller gets 404 or 422, never 401/403.
 PATH_VALUES = {"contact": "nobody@nowhere.example", "account": "nowhere.example"}
@@ -162,7 +168,7 @@ def _call(client, method: str, path: str, caller: str, cheap: bool = False):
 
 def test_every_route_of_the_document_declares_one_action():
     routes = _document_routes()
-    assert routes - set(ROUTES) == set(), "routes without a declared action in ROUTES"
+    assert routes - set(ROUTES) - SIGNED == set(), "routes without a declared action in ROUTES"
     assert set(ROUTES) - routes == set(), "ROUTES names routes the app does not have"
     assert {action for action in ROUTES.values() if action} <= set(PERMISSIONS)
 
@@ -194,6 +200,14 @@ def test_each_role_is_allowed_or_refused_as_the_permission_table_says(client, me
     else:
         assert response.status_code == 403, response.text
         assert f"a {caller} user may not" in response.json()["error"]
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(SIGNED))
+def test_the_webhook_receivers_are_documented_as_signed_and_refuse_unsigned_calls(client, method, path):
+    row = next((line for line in DOCS.splitlines() if line.startswith(f"| {method} | `{path}` |")), None)
+    assert row is not None and row.split("|")[3].strip() == "signature"
+    answer = client.request(method, path.replace("{connection}", "nobody"), content=b"[]")
+    assert answer.status_code in (400, 401, 404) and answer.headers["content-type"].startswith("application/json")
 
 
 @pytest.mark.parametrize("path", sorted({p for _, p in ROUTES}))

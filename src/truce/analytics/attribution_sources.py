@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 
 from truce.analytics.sources import _connect_store, _int64, _store_ts, duckdb_connection
 from truce.analytics.store_read import remembered, to_arrow
+from truce.store.present import present, present_rows
 
 ENGINES = ("duckdb", "spark")
 NAMES = ("touches", "contacts", "opportunities", "stage_entries")
@@ -113,7 +114,7 @@ def _read_stage_entries(engine: Engine, store: _Store, stages: tuple[str, ...]) 
 def _touches(store, seconds):
     touches = store.table("touchpoints")
     users = store.table("users")
-    contacts = store.table("contacts").select(contact=ibis._.id, contact_account=ibis._.account_id)
+    contacts = present_rows(store.table("contacts")).select(contact=ibis._.id, contact_account=ibis._.account_id)
     # A touch belongs to its contact's account now, whatever account the touch row carried.
     joined = touches.join(contacts, touches.contact_id == contacts.contact).left_join(
         users, touches.user_id == users.id
@@ -131,7 +132,7 @@ def _touches(store, seconds):
 
 
 def _contacts(store, seconds):
-    contacts = store.table("contacts")
+    contacts = present_rows(store.table("contacts"))
     return contacts.select(
         id=_int64(contacts.id),
         account_id=_int64(contacts.account_id),
@@ -141,7 +142,7 @@ def _contacts(store, seconds):
 
 def _stage_entries(store, seconds, stages: tuple[str, ...]):
     moves = store.table("stage_changes")
-    contacts = store.table("contacts")
+    contacts = present_rows(store.table("contacts"))
     moves = moves.filter((moves.entity_type == "contact") & moves.to_stage.isin(list(stages) or ["-"]))
     first = moves.group_by(contact_id=moves.entity_id, stage=moves.to_stage).aggregate(at=moves.changed_at.min())
     joined = first.join(contacts, first.contact_id == contacts.id)
@@ -166,7 +167,7 @@ def _opportunities(engine: Engine) -> pa.Table:
         Opportunity.close_date,
     )
     with engine.connect() as conn:
-        rows = conn.execute(select(*columns).order_by(Opportunity.id)).all()
+        rows = conn.execute(select(*columns).where(present(Opportunity)).order_by(Opportunity.id)).all()
     return pa.table(
         {
             "id": pa.array([r[0] for r in rows], pa.int64()),

@@ -30,6 +30,7 @@ import ibis.expr.types as ir
 from sqlalchemy import Engine
 
 from truce.analytics.store_read import remembered, to_arrow
+from truce.store.present import present_rows
 
 ENGINES = ("duckdb", "store")
 TABLES = ("ledger", "contacts", "accounts")
@@ -136,8 +137,13 @@ def _store_ts(dialect: str):
 
 
 def _canonical(con, epoch_seconds) -> tuple[ir.Table, ir.Table, ir.Table]:
+    # Contacts and accounts deleted or merged away in the CRM leave every report (truce.store.present);
+    # their moves stay in the store, but not in the ledger the reports count.
+    contacts = present_rows(con.table("contacts"))
     moves = con.table("stage_changes")
     moves = moves.filter(moves.entity_type == "contact")
+    if "deleted_at" in con.table("contacts").columns:
+        moves = moves.semi_join(contacts, moves.entity_id == contacts.id)
     at = moves.changed_at
     ledger = moves.select(
         id=_int64(moves.id),
@@ -149,13 +155,12 @@ def _canonical(con, epoch_seconds) -> tuple[ir.Table, ir.Table, ir.Table]:
         team_after=moves.team_after,
         reason=moves.reason,
     )
-    contacts = con.table("contacts")
     contacts = contacts.select(
         id=_int64(contacts.id),
         account_id=_int64(contacts.account_id),
         source_channel=contacts.source_channel,
     )
-    accounts = con.table("accounts")
+    accounts = present_rows(con.table("accounts"))
     accounts = accounts.select(id=_int64(accounts.id), segment=accounts.segment)
     return ledger, contacts, accounts
 

@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "answer_discounts": ("sales", "marketing", "revops"),
     "read_own_notifications": ("sales", "marketing", "revops", "viewer"),
     "manage_notifications": ("revops",),
+    "manage_connections": ("revops",),
 }
 
 DESCRIPTIONS = {
@@ -62,6 +63,7 @@ DESCRIPTIONS = {
     "answer_discounts": "approve or refuse a discount request: only the approver kind [pricing.approval] names",
     "read_own_notifications": "read and mark read their own notifications and choose their channels",
     "manage_notifications": "see failed notification deliveries and broken channels, and retry them",
+    "manage_connections": "see the CRM connections (last sync, cursors, errors, rejects) and start a sync",
 }
 
 

@@ -49,6 +49,7 @@ from sqlalchemy import Engine, Integer, cast, func, or_, select
 
 from truce.config import TruceConfig
 from truce.store.models import Account, Contact, Opportunity, StageChange, Touchpoint, User
+from truce.store.present import present
 
 SECTIONS = (
     "targets",
@@ -549,6 +550,7 @@ def stalled_deals(engine: Engine, *, end_at: dt.datetime, last_day: dt.date, day
         .outerjoin(moves, moves.c.entity_id == Opportunity.id)
         .where(
             Opportunity.created_at < before,
+            present(Opportunity),
             or_(Opportunity.status == "open", Opportunity.close_date.is_(None), Opportunity.close_date > last_day),
         )
     )

@@ -43,6 +43,7 @@ from truce.config import TruceConfig
 from truce.domain.credit import SplitError, clamped_shares, split_cents, to_cents
 from truce.domain.forecast import end_of
 from truce.store.models import Campaign, Opportunity, User
+from truce.store.present import present
 
 NOBODY = "(none)"
 SPLITS = ("credit", "team_then_credit")
@@ -124,7 +125,7 @@ def team_credit(
 
 def _deals(engine: Engine, conversion: str, start: dt.date | None, end: dt.date | None) -> dict[int, dict]:
     """{id: {"amount", "name", "close_date"}}: deals won (by close date) or created (by UTC day) in the period."""
-    query = select(Opportunity.id, Opportunity.name, Opportunity.amount, Opportunity.close_date)
+    query = select(Opportunity.id, Opportunity.name, Opportunity.amount, Opportunity.close_date).where(present(Opportunity))
     if conversion == "won":
         query = query.where(Opportunity.status == "won", Opportunity.close_date.is_not(None))
         if start:

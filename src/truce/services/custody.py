@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from truce.config import TruceConfig
 from truce.store.models import Campaign, Contact, Handoff, SlaEvent, StageChange, Touchpoint, User
+from truce.store.present import present
 
 
 def _utc(value):
@@ -52,7 +53,7 @@ def cold_leads(engine: Engine, config: TruceConfig, now: dt.datetime | None = No
     with engine.connect() as conn:
         contacts = conn.execute(
             select(Contact.id, Contact.email, Contact.stage, Contact.owner_id, Contact.created_at).where(
-                Contact.stage.not_in(final)
+                Contact.stage.not_in(final), present(Contact)
             )
         ).all()
         touched = _latest(conn, Touchpoint.occurred_at, Touchpoint.contact_id)

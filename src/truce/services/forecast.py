@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from truce.config import TruceConfig
 from truce.domain import forecast as f
 from truce.store.models import Opportunity, StageChange
+from truce.store.present import present
 
 # The forecast, and what it is compared with in the back-test (docs/targets.md explains each).
 VARIANTS = ("forecast", "forecast_reached_odds", "forecast_learned_timing", "run_rate")
@@ -29,7 +30,9 @@ def load_deals(engine: Engine) -> list[f.Deal]:
                 Opportunity.created_at,
                 Opportunity.close_date,
                 Opportunity.stage,
-            ).order_by(Opportunity.id)
+            )
+            .where(present(Opportunity))
+            .order_by(Opportunity.id)
         ).all()
         ledger = conn.execute(
             select(StageChange.entity_id, StageChange.changed_at, StageChange.to_stage)

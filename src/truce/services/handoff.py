@@ -23,6 +23,7 @@ from truce.services.connectors import writeback
 from truce.services.lifecycle import ID_CHUNK, contact_by_email, move_contact, user_by_email
 from truce.store.ids import reserve_ids
 from truce.store.models import Account, Contact, Handoff, User
+from truce.store.present import present
 from truce.store.work import unit_of_work
 
 
@@ -405,7 +406,7 @@ def queue(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) -
                 select(Handoff, Contact.email, Contact.score, owner.c.email.label("owner_email"))
                 .join(Contact, Contact.id == Handoff.contact_id)
                 .outerjoin(owner, owner.c.id == Handoff.owner_id)
-                .where(Handoff.status == "open")
+                .where(Handoff.status == "open", present(Contact))
                 .order_by(Handoff.mql_at, Handoff.id)
             )
             .mappings()

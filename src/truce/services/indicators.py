@@ -38,6 +38,7 @@ from sqlalchemy import Engine, func, select
 
 from truce.config import TruceConfig
 from truce.store.models import FeedbackItem, Handoff, Opportunity, Target, User
+from truce.store.present import present
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -115,7 +116,7 @@ def _blank(column):
 def _reasons(engine: Engine, config: TruceConfig, start: dt.date, end: dt.date) -> dict:
     since, until = _utc_bounds(config, start, end)
     rejected = (Handoff.status == "rejected") & (Handoff.decided_at >= since) & (Handoff.decided_at < until)
-    lost = (Opportunity.status == "lost") & Opportunity.close_date.between(start, end)
+    lost = (Opportunity.status == "lost") & Opportunity.close_date.between(start, end) & present(Opportunity)
     with engine.connect() as conn:
         rejections = conn.execute(select(func.count()).where(rejected)).scalar_one()
         without = conn.execute(select(func.count()).where(rejected, _blank(Handoff.rejection_reason))).scalar_one()
@@ -152,7 +153,7 @@ def _feedback(engine: Engine, config: TruceConfig, start: dt.date, end: dt.date)
 def _won_revenue(conn, start: dt.date, end: dt.date) -> Decimal:
     total = conn.execute(
         select(func.coalesce(func.sum(Opportunity.amount), 0)).where(
-            Opportunity.status == "won", Opportunity.close_date.between(start, end)
+            Opportunity.status == "won", Opportunity.close_date.between(start, end), present(Opportunity)
         )
     ).scalar_one()
     return Decimal(str(total))

@@ -57,6 +57,7 @@ from sqlalchemy import Connection, Date, Engine, and_, case, cast, func, literal
 from truce.config import TruceConfig
 from truce.services.economics import campaign_costs
 from truce.store.models import Account, AccountPlan, Campaign, Contact, Opportunity, Touchpoint, User
+from truce.store.present import present
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -113,7 +114,7 @@ def _won_deals(conn: Connection) -> list[Won]:
             Account.segment,
         )
         .outerjoin(Account, Account.id == Opportunity.account_id)
-        .where(Opportunity.status == "won", Opportunity.close_date.is_not(None))
+        .where(Opportunity.status == "won", Opportunity.close_date.is_not(None), present(Opportunity))
         .order_by(Opportunity.close_date, Opportunity.id)
     ).all()
     return [
@@ -398,7 +399,7 @@ def directory(engine: Engine, *, team: str | None = None) -> list[dict]:
         ).all()
         accounts = conn.execute(
             select(Account.id, Account.name, Account.domain, Account.is_key_account, Account.owner_id)
-            .where(Account.owner_id.is_not(None))
+            .where(Account.owner_id.is_not(None), present(Account))
             .order_by(Account.name, Account.id)
         ).all()
         campaigns = conn.execute(
@@ -409,6 +410,7 @@ def directory(engine: Engine, *, team: str | None = None) -> list[dict]:
         plans = conn.execute(
             select(Account.id, Account.name, Account.domain, AccountPlan.liaison_id, AccountPlan.owner_id)
             .join(Account, Account.id == AccountPlan.account_id)
+            .where(present(Account))
             .order_by(Account.name, Account.id)
         ).all()
     owned, run, liaison, planned = (defaultdict(list) for _ in range(4))

@@ -67,6 +67,7 @@ from sqlalchemy import Engine, and_, select
 
 from truce.config import Pricing, TruceConfig
 from truce.store.models import Account, Opportunity, User
+from truce.store.present import present
 
 CENT = Decimal("0.01")
 RATE = Decimal("0.0001")
@@ -207,6 +208,7 @@ def _read(engine: Engine, start, end) -> list:
         .select_from(Opportunity)
         .outerjoin(Account, Opportunity.account_id == Account.id)
         .outerjoin(User, Opportunity.owner_id == User.id)
+        .where(present(Opportunity))
         .order_by(Opportunity.id)
     )
     period = []

@@ -30,6 +30,7 @@ from sqlalchemy import Engine, func, insert, select, text, update
 from truce.config import TruceConfig
 from truce.domain import forecast as f
 from truce.store.models import TARGET_METRICS, Opportunity, StageChange, Target, User
+from truce.store.present import present
 from truce.store.work import unit_of_work
 
 TARGET_TEAMS = ("shared", "marketing", "sales")
@@ -248,7 +249,7 @@ def _pipeline(engine: Engine, config: TruceConfig, team: str | None, first: dt.d
         Opportunity.created_at < f.end_of(last)
     )
     with engine.connect() as conn:
-        amounts = conn.execute(select(Opportunity.amount).where(created)).scalars().all()
+        amounts = conn.execute(select(Opportunity.amount).where(created, present(Opportunity))).scalars().all()
     return sum(amounts, Decimal("0.00"))  # in Python: SQLite would sum money as floating point
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends
 from truce.web import (
     api_access,
     api_actions,
+    api_connections,
     api_discounts,
     api_ingest,
     api_jobs,
@@ -52,5 +53,6 @@ for part in (
     api_meetings.router,
     api_discounts.router,
     api_notify.router,
+    api_connections.router,
 ):
     router.include_router(part)

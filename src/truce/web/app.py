@@ -91,6 +91,9 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api_docs.router)
     app.include_router(pages.router)
+    from truce.web import hooks
+
+    app.include_router(hooks.router)
     return app
 
 

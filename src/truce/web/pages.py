@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from truce.web import (
     charts,
     pages_access,
+    pages_connections,
     pages_discounts,
     pages_leads,
     pages_meetings,
@@ -176,6 +177,9 @@ def _safe(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
-for area in (pages_pipeline, pages_money, pages_voice, pages_access, pages_meetings, pages_discounts, pages_notify):
+for area in (
+    pages_pipeline, pages_money, pages_voice, pages_access, pages_meetings, pages_discounts, pages_notify,
+    pages_connections,
+):  # fmt: skip
     router.include_router(area.router)
 router.include_router(pages_leads.router)

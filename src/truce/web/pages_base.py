@@ -49,6 +49,7 @@ NAV = (
     ("/initiatives", "Initiatives", "read_reports"),
     ("/access", "Access", "manage_own_credentials"),
     ("/audit", "Audit", "read_audit"),
+    ("/connections", "Connections", "manage_connections"),
 )
 
 
