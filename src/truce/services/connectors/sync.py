@@ -17,9 +17,9 @@ longer lists are marked deleted and reported.
 from __future__ import annotations
 
 import queue
-from array import array
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 

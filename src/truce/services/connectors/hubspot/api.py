@@ -113,9 +113,15 @@ class HubSpotApi:
             body["after"] = after
         return self.http.request("POST", f"/crm/v3/objects/{object_name}/search", json=body).json()
 
-    def listing(self, object_name: str, properties: Iterable[str], after: str | None, archived: bool = False) -> dict:
-        """GET /crm/v3/objects/{object}: every record (or every archived one), `after` paging, no 10,000 cap."""
+    def listing(
+        self, object_name: str, properties: Iterable[str], after: str | None, archived: bool = False,
+        associations: Iterable[str] = (),
+    ) -> dict:  # fmt: skip
+        """GET /crm/v3/objects/{object}: every record (or every archived one), `after` paging, no 10,000 cap.
+        `associations` asks for the ids of associated records inline, in each record's `associations`."""
         params = {"limit": self.limit, "properties": ",".join(properties), "archived": str(archived).lower()}
+        if associations:
+            params["associations"] = ",".join(associations)
         if after:
             params["after"] = after
         return self.http.request("GET", f"/crm/v3/objects/{object_name}", params=params).json()

@@ -172,8 +172,10 @@ class HubSpotConnector:
     def _everything(self, spec: Spec, position: str | None) -> Iterator[Page]:
         started = self.now() - FULL_SYNC_MARGIN if position is None else None
         after = position
+        # Engagements list their contacts inline (`associations=contacts`): one call per page, not two.
+        inline = ("contacts",) if spec.touch else ()
         while True:
-            body = self.api.listing(spec.obj.name, spec.properties, after)
+            body = self.api.listing(spec.obj.name, spec.properties, after, associations=inline)
             after = _next(body)
             page = self._page(spec, body.get("results") or [], None)
             page.position = after
@@ -262,7 +264,9 @@ class HubSpotConnector:
         return Page(rows={"opportunities": rows}, seen=ids)
 
     def _touches(self, spec: Spec, records: list[dict]) -> Page:
-        people = self.api.associations(spec.obj.name, "contacts", [str(r["id"]) for r in records])
+        people = objects.inline_associations(records, "contacts")
+        if people is None:  # a search or a batch read: associations are asked for separately
+            people = self.api.associations(spec.obj.name, "contacts", [str(r["id"]) for r in records])
         rows = []
         for record in records:
             contact_ids = [str(to["toObjectId"]) for to in people.get(str(record["id"]), [])]

@@ -244,3 +244,21 @@ def primary(associations: list[dict], primary_type_ids: frozenset[int] = frozens
             if (kind.get("label") or "").lower() == "primary" or kind.get("typeId") in primary_type_ids:
                 return str(to["toObjectId"])
     return str(associations[0]["toObjectId"]) if associations else None
+
+
+def inline_associations(records: list[dict], to_object: str) -> dict[str, list[dict]] | None:
+    """Associations a list answer carried inline (GET …?associations=contacts), in the v4 batch
+    shape {from id: [{toObjectId, associationTypes}]}; None when the answer carried none (a search
+    or a batch read, which do not offer them), so the caller asks the associations API."""
+    if not records or not any("associations" in r for r in records):
+        return None
+    found = {}
+    for record in records:
+        linked = ((record.get("associations") or {}).get(to_object) or {}).get("results") or []
+        found[str(record["id"])] = [
+            {"toObjectId": int(link["id"]),
+             "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": None, "label": None,
+                                   "type": link.get("type")}]}
+            for link in linked
+        ]  # fmt: skip
+    return found
