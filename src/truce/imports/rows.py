@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from truce.config import TruceConfig
@@ -61,7 +62,7 @@ def import_rows(
         return RowsResult(report)
     header = _header(rows)
     plan = dialects.plan(header, table, dialect, {name: name for name in header if not dialects.BECAME.match(name)})
-    raw = RawBatch(0, {name: pa.array([_text(row.get(name)) for row in rows], pa.string()) for name in header})
+    raw = RawBatch(0, {name: _column([row.get(name) for row in rows]) for name in header})
     reading = Reading(config, ZoneInfo(config.company.timezone))
     batch = read_batch(raw, plan, parsers(reading), REQUIRED[table])
     writer = WRITERS[table](conn, reading, dialect, report, now, actor)
@@ -87,6 +88,14 @@ def _header(rows: list[dict]) -> list[str]:
         for name in row:
             seen.setdefault(name, None)
     return list(seen)
+
+
+def _column(values: list) -> pa.Array:
+    """One field's cells as Arrow text; a missing value is a blank cell, as in a file."""
+    try:  # the common case: the connector gave text (or nothing) for every row
+        return pc.fill_null(pa.array(values, pa.string()), "")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([_text(value) for value in values], pa.string())
 
 
 def _text(value) -> str:
