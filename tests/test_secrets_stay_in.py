@@ -137,3 +137,20 @@ def test_a_store_error_is_logged_without_the_values_bound_to_it(secrets_in_store
     logged = caplog.text
     assert "INSERT INTO web_sessions" in logged and answer.json()["error"].split("reference ")[1][:8] in logged
     assert session_hash not in logged and csrf not in logged and session_hash not in answer.text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_crm_connection_exports_without_its_sealed_secrets(engine, tmp_path, monkeypatch, fmt):
+    from truce.services.connectors import connections
+
+    monkeypatch.setenv("TRUCE_SECRET_KEY_FILE", str(tmp_path / "secret.key"))
+    request = connections.Request("hubspot", secret="pat-na1-very-secret", webhook_secret="hook-secret-42")
+    connections.connect(engine, truce_config.parse(truce_config.default_text()), request, actor="revops@x.example")
+    with engine.connect() as conn:
+        sealed = conn.execute(select(connections.CrmConnection.secret_sealed)).scalar_one()
+    out = tmp_path / f"crm_connections.{fmt}"
+    assert export_table(engine, "crm_connections", out, fmt) == 1
+    written = out.read_bytes()
+    for secret in ("pat-na1-very-secret", "hook-secret-42", sealed):
+        assert secret.encode() not in written
+    assert b"secret_sealed" not in written and b"api.hubapi.com" in written

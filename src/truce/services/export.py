@@ -28,6 +28,8 @@ SECRET_COLUMNS = {
     "web_sessions": frozenset({"session_hash", "csrf_token"}),
     # The SHA-256 of an email is found again by hashing guesses: as good as the email itself.
     "login_throttles": frozenset({"key_hash"}),
+    # Sealed, but a CRM's keys still do not travel: a copy and a stolen sealing key would open the CRM.
+    "crm_connections": frozenset({"secret_sealed", "webhook_secret_sealed"}),
 }
 BATCH_ROWS = 50_000
 
