@@ -121,7 +121,9 @@ def receive_hubspot(engine: Engine, config: TruceConfig, name: str, *, method: s
     keyed: dict[str, list[tuple[str, list[str]]]] = {}
     ignored = 0
     for event in events:
-        named = {obj: [i for i in ids if len(i) <= MAX_ID] for obj, ids in hubspot_webhooks.records_named(event).items()}
+        named = {
+            obj: [i for i in ids if len(i) <= MAX_ID] for obj, ids in hubspot_webhooks.records_named(event).items()
+        }
         if not named:
             ignored += 1
             continue
@@ -144,7 +146,8 @@ def _hubspot_events(body: bytes) -> list[dict]:
             raise Malformed(f"event {place} is not an object")
         # An association change names its two sides (fromObjectId, toObjectId), not an objectId.
         association = str(event.get("subscriptionType")).endswith("associationChange")
-        for name in ("eventId", "subscriptionType", *(("fromObjectId", "toObjectId") if association else ("objectId",))):
+        sides = ("fromObjectId", "toObjectId") if association else ("objectId",)
+        for name in ("eventId", "subscriptionType", *sides):
             value = event.get(name)
             if isinstance(value, bool) or not isinstance(value, int | str) or not 0 < len(str(value)) <= MAX_ID:
                 raise Malformed(f"event {place} has no {name} (text or a number of at most {MAX_ID} characters)")

@@ -86,7 +86,9 @@ def parse(body: bytes | str, expected_org: str | None) -> OutboundMessage:
     if not message.notifications:
         raise OutboundRefused("the message has no Notification")
     if len(message.notifications) > MAX_NOTIFICATIONS:
-        raise OutboundRefused(f"{len(message.notifications)} notifications in one message; truce takes {MAX_NOTIFICATIONS}")
+        raise OutboundRefused(
+            f"{len(message.notifications)} notifications in one message; truce takes {MAX_NOTIFICATIONS}"
+        )
     return message
 
 
