@@ -17,7 +17,7 @@ import base64
 import datetime as dt
 import hashlib
 
-from truce.services.connectors.hubspot.signature import changed_records, verify_v3
+from truce.services.connectors.hubspot.signature import changed_records, other_portals, verify_v3
 
 
 def hmac_sha256_by_hand(key: bytes, message: bytes) -> bytes:
@@ -86,3 +86,23 @@ def test_a_batch_of_events_names_each_changed_record_once():
         "companies": ["201", "202"],
         "emails": ["501"],
     }
+
+
+def test_a_timestamp_that_is_not_plain_digits_is_refused_before_any_arithmetic():
+    """HubSpot sends epoch milliseconds as ASCII digits; "+…", "…_…" or a superscript digit are forged."""
+    good = expected("POST", URI, BODY, SENT_MS)
+    for odd in ("+" + SENT_MS, SENT_MS[:4] + "_" + SENT_MS[4:], SENT_MS[:-1] + "\u00b2", "9" * 40):
+        assert verify_v3(SECRET, "POST", URI, BODY, odd, good, NOW).endswith("is not epoch milliseconds")
+
+
+def test_a_timestamp_from_the_future_is_refused_as_well():
+    early = NOW - dt.timedelta(minutes=7)  # the clock here is six minutes behind the sender's
+    assert verify_v3(SECRET, "POST", URI, BODY, SENT_MS, expected("POST", URI, BODY, SENT_MS), early).startswith(
+        "request timestamp 360 seconds in the future"
+    )
+
+
+def test_only_other_portals_are_named():
+    events = [{"portalId": 62515}, {"portalId": 99999}, {"portalId": "62515"}]
+    assert other_portals(events, "62515") == ["99999"]
+    assert other_portals(events, None) == [], "a connection without a portal id takes any account's events"

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from truce.services.connectors.salesforce.outbound import OutboundRefused, acknowledgement, parse
+from truce.services.connectors.salesforce.outbound import ForeignOrg, OutboundRefused, acknowledgement, parse
 
 ORG = "00D5g000000TRUCEAAA"
 
@@ -77,3 +77,29 @@ def test_the_acknowledgement_is_the_soap_answer_salesforce_waits_for():
                     "{http://soap.sforce.com/2005/09/outbound}Ack")  # fmt: skip
     assert root.tag == "{http://schemas.xmlsoap.org/soap/envelope/}Envelope" and ack.text == "true"
     assert "<Ack>false</Ack>" in acknowledgement(ok=False)
+
+
+def test_it_refuses_a_dtd_hidden_in_a_utf16_body():
+    """expat reads UTF-16 (its byte-order mark); a search of the bytes for "<!DOCTYPE" would not see one."""
+    body = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode("utf-16")
+    with pytest.raises(OutboundRefused, match="DTD"):
+        parse(body, ORG)
+
+
+@pytest.mark.parametrize(
+    ("notes", "why"),
+    [((), "no Notification"), ((("", "Lead", "00Q000000000001AAA"),), "notification 0 has no Id")],
+)
+def test_it_refuses_a_message_without_notifications_or_with_an_empty_notification_id(notes, why):
+    """The notification Id is the replay key: an empty one would make later ones look seen before."""
+    with pytest.raises(OutboundRefused, match=why):
+        parse(envelope(notes=notes), ORG)
+
+
+def test_another_org_is_told_apart_from_a_malformed_message():
+    """The receiver answers another org 401 (forged) and a malformed body 400."""
+    with pytest.raises(ForeignOrg):
+        parse(envelope(org="00D5g000000OTHERAAA", notes=(("04l1", "Lead", "00Q000000000001AAA"),)), ORG)
+    with pytest.raises(OutboundRefused) as refused:
+        parse("<a/>", ORG)
+    assert not isinstance(refused.value, ForeignOrg)

@@ -381,3 +381,14 @@ def test_other_sobjects_are_acknowledged_and_not_pulled(hooks):
     client, _, crms = hooks
     answer = post_salesforce(client, outbound(("04l5g000000005", "Case", "5005g00000XyZ")))
     assert answer.status_code == 200 and crms["salesforce"].asked == []
+
+
+def test_an_association_change_pulls_both_sides(hooks):
+    """HubSpot's associationChange events carry associationType, fromObjectId and toObjectId, no objectId."""
+    client, _, crms = hooks
+    change = event(20, "contact.associationChange", associationType="CONTACT_TO_DEAL", fromObjectId=501,
+                   toObjectId=9001, associationRemoved=False)  # fmt: skip
+    del change["objectId"]
+    answer = post_hubspot(client, [change])
+    assert answer.status_code == 200, answer.text
+    assert sorted(crms["hubspot"].asked) == [("contacts", ["501"]), ("deals", ["9001"])]

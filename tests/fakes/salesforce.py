@@ -19,7 +19,8 @@ Every API answer carries `Sforce-Limit-Info: api-usage=used/limit`; errors are
 [{"message", "errorCode"}] (401 INVALID_SESSION_ID, 403 REQUEST_LIMIT_EXCEEDED).
 
 Switches for tests: `throttle` (429/503 with or without Retry-After), `expire_sessions`, `revoke`,
-`fail_next_batches` (a page that fails once), `spend_limit`; changes: `add`, `update`, `delete`,
+`fail_next_batches` (a page that fails once), `spend_limit`, `break_after` (every call fails with 500
+UNKNOWN_EXCEPTION once that many query batches of an object were served, as if the sync died there); changes: `add`, `update`, `delete`,
 `merge`, `convert`, `history`. It counts requests (`requests`) and keeps PATCH bodies (`patches`).
 """
 
@@ -232,6 +233,8 @@ class FakeSalesforce:
         self.patches: list[dict] = []
         self.throttles: list[tuple[int, str | None]] = []
         self.failing_batches = 0
+        self.batches_left: int | None = None
+        self.breaking_object: str | None = None
         self.limit_spent = False
         self.api_used, self.api_limit = 0, 15_000
         self.url = self.instance_url = ""
@@ -300,6 +303,18 @@ class FakeSalesforce:
     def spend_limit(self) -> None:
         self.limit_spent = True
 
+    def break_after(self, batches: int | None, sobject: str | None = None) -> None:
+        """After `batches` query batches (of `sobject`, or of any object), every API call answers 500."""
+        self.batches_left, self.breaking_object = batches, sobject
+
+    def _served(self, body: dict) -> dict:
+        records = body.get("records") or []
+        kind = records[0]["attributes"]["type"] if records else None
+        with self.lock:
+            if self.batches_left is not None and (self.breaking_object in (None, kind)):
+                self.batches_left -= 1
+        return body
+
     def api_calls(self, fragment: str = "") -> int:
         return sum(1 for _, path in self.requests if "/services/data/" in path and fragment in path)
 
@@ -363,6 +378,8 @@ class FakeSalesforce:
                              "slow down", {"Retry-After": wait} if wait else None)  # fmt: skip
             if self.limit_spent:
                 return error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            if self.batches_left is not None and self.batches_left <= 0:
+                return error(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred (the fake was told to stop here)")
         return None
 
     def _limits(self, response: Response) -> Response:
@@ -417,7 +434,7 @@ class FakeSalesforce:
         except (ValueError, IndexError) as exc:
             return error(400, "MALFORMED_QUERY", str(exc))
         size = self._batch_size(request)
-        return self._limits(JSONResponse(self._batch(records, size, len(records))))
+        return self._limits(JSONResponse(self._served(self._batch(records, size, len(records)))))
 
     def _batch_size(self, request: Request) -> int:
         found = re.search(r"batchSize=(\d+)", request.headers.get("Sforce-Query-Options", ""))
@@ -442,7 +459,7 @@ class FakeSalesforce:
         if kept is None:
             return error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         records, size, total = kept
-        return self._limits(JSONResponse(self._batch(records, size, total)))
+        return self._limits(JSONResponse(self._served(self._batch(records, size, total))))
 
     async def _create_job(self, request: Request) -> Response:
         refused = self._guard(request)

@@ -11,6 +11,11 @@ path (`sync.pull_records`: the importer's mapping, validation, ledger moves and 
 - Salesforce (Outbound Messages, SOAP): not signed, so the org id must be the connection's
   `org_id` and the URL must carry the connection's webhook secret as `?key=`.
 
+The vendor rules themselves live once, in the vendor packages: the signature, the timestamp
+window, the portal and the records an event names in `hubspot.signature`; the SOAP message, its
+org and its notifications in `salesforce.outbound`. This module adds what both share: which
+connection, the replay receipts, the pull, and the HTTP status of each refusal.
+
 Vendors deliver at least once and retry what was not acknowledged, so every event is
 taken once: its key (HubSpot's eventId, Salesforce's Notification Id) goes into
 webhook_receipts (unique) before the pull, and an event seen before is acknowledged without
@@ -20,13 +25,9 @@ The records behind a lost event still come in with the next scheduled sync (its 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import hmac
 import json
-import re
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -36,18 +37,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from truce.config import TruceConfig
 from truce.services.connectors import connections, sync
 from truce.services.connectors.errors import CrmError, SyncRefused
+from truce.services.connectors.hubspot import signature as hubspot_webhooks
+from truce.services.connectors.salesforce import outbound
 from truce.services.connectors.secrets import SecretUnavailable
 from truce.store.models import WebhookReceipt
 from truce.store.work import unit_of_work
 
-# HubSpot's subscription type names the object before the dot: contact.propertyChange.
-HUBSPOT_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals"}
 SALESFORCE_OBJECTS = ("Lead", "Contact", "Account", "Opportunity")
-OUTBOUND = "{http://soap.sforce.com/2005/09/outbound}"
-XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
-# Characters HubSpot decodes in the request URI before it signs it (its request-validation guide).
-HUBSPOT_DECODED = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
-                   "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}  # fmt: skip
 # Vendors retry for about a day (HubSpot up to 24 h, Salesforce up to 24 h); receipts a week
 # old can no longer meet a retry and are let go in the same write that takes new ones.
 KEEP_RECEIPTS = dt.timedelta(days=7)
@@ -108,51 +104,30 @@ class Receipt:
 # ---- HubSpot --------------------------------------------------------------------------------------
 
 
-def signed_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
-    """The signature HubSpot sends for this request (X-HubSpot-Signature-v3)."""
-    for encoded, plain in HUBSPOT_DECODED.items():
-        uri = uri.replace(encoded, plain).replace(encoded.lower(), plain)
-    source = method.upper().encode() + uri.encode() + body + timestamp.encode()
-    return base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
-
-
-def check_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str | None, signature: str | None,
-             now: dt.datetime, window_seconds: int) -> None:  # fmt: skip
-    """Forged unless the signature is HubSpot's and its timestamp is within the window."""
-    if not signature or not timestamp:
-        raise Forged("X-HubSpot-Signature-v3 and X-HubSpot-Request-Timestamp are required")
-    if not timestamp.isdigit() or len(timestamp) > 15:
-        raise Forged("X-HubSpot-Request-Timestamp is not milliseconds since 1970")
-    age = now.timestamp() - int(timestamp) / 1000
-    # A timestamp from the future is as suspect as an old one (a clock far off, or a forged header).
-    if abs(age) > window_seconds:
-        raise Forged(f"the request timestamp is {age:.0f} s old; truce takes {window_seconds} s at most (a replay?)")
-    expected = signed_v3(secret, method, uri, body, timestamp)
-    # Constant time: a byte-by-byte compare would tell a forger how much of a guess was right.
-    if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
-        raise Forged("the signature does not match the request and the app's client secret")
-
-
 def receive_hubspot(engine: Engine, config: TruceConfig, name: str, *, method: str, uri: str, body: bytes,
                     signature: str | None, timestamp: str | None, now: dt.datetime | None = None) -> Receipt:  # fmt: skip
     """Check a HubSpot delivery and pull the records its events name."""
     now = now or dt.datetime.now(dt.UTC)
     connection = _receiving(engine, name, "hubspot")
-    check_v3(_webhook_secret(connection), method, uri, body, timestamp, signature, now,
-             config.connectors.hubspot.webhook_window_seconds)  # fmt: skip
+    refused = hubspot_webhooks.verify_v3(_webhook_secret(connection), method, uri, body, timestamp, signature, now,
+                                         config.connectors.hubspot.webhook_window_seconds)  # fmt: skip
+    if refused:
+        raise Forged(refused)
     events = _hubspot_events(body)
     portal = str(connection.settings.get("portal_id") or "")
-    wrong = sorted({str(e.get("portalId")) for e in events if portal and str(e.get("portalId")) != portal})
+    wrong = hubspot_webhooks.other_portals(events, portal)
     if wrong:
         raise Forged(f"the events come from HubSpot account {', '.join(wrong)}, not {portal} (this connection's)")
-    keyed: dict[str, tuple[str, list[str]]] = {}
+    keyed: dict[str, list[tuple[str, list[str]]]] = {}
     ignored = 0
     for event in events:
-        obj = HUBSPOT_OBJECTS.get(str(event["subscriptionType"]).split(".", 1)[0])
-        if obj is None:
+        named = {
+            obj: [i for i in ids if len(i) <= MAX_ID] for obj, ids in hubspot_webhooks.records_named(event).items()
+        }
+        if not named:
             ignored += 1
             continue
-        keyed[f"hubspot:{connection.id}:{event['eventId']}"] = (obj, _hubspot_ids(event))
+        keyed[f"hubspot:{connection.id}:{event['eventId']}"] = list(named.items())
     receipt = Receipt(connection.name, events=len(events), ignored=ignored)
     return _take(engine, config, connection, keyed, receipt, now)
 
@@ -169,22 +144,14 @@ def _hubspot_events(body: bytes) -> list[dict]:
     for place, event in enumerate(events):
         if not isinstance(event, dict):
             raise Malformed(f"event {place} is not an object")
-        for name in ("eventId", "subscriptionType", "objectId"):
+        # An association change names its two sides (fromObjectId, toObjectId), not an objectId.
+        association = str(event.get("subscriptionType")).endswith("associationChange")
+        sides = ("fromObjectId", "toObjectId") if association else ("objectId",)
+        for name in ("eventId", "subscriptionType", *sides):
             value = event.get(name)
             if isinstance(value, bool) or not isinstance(value, int | str) or not 0 < len(str(value)) <= MAX_ID:
                 raise Malformed(f"event {place} has no {name} (text or a number of at most {MAX_ID} characters)")
     return events
-
-
-def _hubspot_ids(event: dict) -> list[str]:
-    """The records an event names: the object, and for a merge the survivor and those merged into it."""
-    ids = [str(event["objectId"])]
-    if isinstance(event.get("primaryObjectId"), int | str):
-        ids.append(str(event["primaryObjectId"]))
-    merged = event.get("mergedObjectIds")
-    if isinstance(merged, list):
-        ids.extend(str(i) for i in merged if isinstance(i, int | str) and not isinstance(i, bool))
-    return [i for i in ids if 0 < len(i) <= MAX_ID]
 
 
 # ---- Salesforce -----------------------------------------------------------------------------------
@@ -198,64 +165,23 @@ def receive_salesforce(engine: Engine, config: TruceConfig, name: str, *, key: s
     secret = _webhook_secret(connection)
     if not key or not hmac.compare_digest(key.encode(), secret.encode()):
         raise Forged("the URL's key is not this connection's webhook secret")
-    org, notifications = _outbound_message(body)
-    expected = str(connection.settings.get("org_id") or "")
-    if not expected:
-        raise Forged(f"the connection {connection.name!r} has no org id: run `truce connect salesforce --org-id …`")
-    # An org id is 15 characters (case-sensitive) or those 15 plus a 3-letter checksum.
-    if org[:15] != expected[:15]:
-        raise Forged(f"the message comes from org {org}, not {expected} (this connection's)")
+    try:
+        message = outbound.parse(body, str(connection.settings.get("org_id") or ""))
+    except outbound.ForeignOrg as exc:
+        raise Forged(str(exc)) from None
+    except outbound.OutboundRefused as exc:
+        raise Malformed(str(exc)) from None
     keyed, ignored = {}, 0
-    for notification_id, sobject, record_id in notifications:
-        if sobject not in SALESFORCE_OBJECTS:
+    for note in message.notifications:
+        if note.sobject not in SALESFORCE_OBJECTS:
             ignored += 1
             continue
-        keyed[f"salesforce:{connection.id}:{notification_id}"] = (sobject, [record_id])
-    receipt = Receipt(connection.name, events=len(notifications), ignored=ignored)
+        keyed[f"salesforce:{connection.id}:{note.notification_id}"] = [(note.sobject, [note.record_id])]
+    receipt = Receipt(connection.name, events=len(message.notifications), ignored=ignored)
     return _take(engine, config, connection, keyed, receipt, now)
 
 
-def _outbound_message(body: bytes) -> tuple[str, list[tuple[str, str, str]]]:
-    """(org id, [(notification id, sObject type, record id)]) of a SOAP outbound message."""
-    # No document type, so no entity of any kind: ElementTree then has nothing to expand or fetch.
-    if re.search(rb"<!(DOCTYPE|ENTITY)", body, re.I):
-        raise Malformed("a document type or entity declaration is not taken in an outbound message")
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise Malformed(f"the body is not XML: {exc}") from None
-    found = root.find(f".//{OUTBOUND}notifications")
-    if found is None and root.tag == f"{OUTBOUND}notifications":
-        found = root
-    if found is None:
-        raise Malformed("no <notifications> element (namespace http://soap.sforce.com/2005/09/outbound)")
-    org = (found.findtext(f"{OUTBOUND}OrganizationId") or "").strip()
-    if not org:
-        raise Malformed("the message has no OrganizationId")
-    notifications = []
-    for place, note in enumerate(found.findall(f"{OUTBOUND}Notification")):
-        notification_id = (note.findtext(f"{OUTBOUND}Id") or "").strip()
-        sobject = note.find(f"{OUTBOUND}sObject")
-        if not 0 < len(notification_id) <= MAX_ID or sobject is None:
-            raise Malformed(f"notification {place} has no Id or no sObject")
-        kind = (sobject.get(XSI_TYPE) or "").rsplit(":", 1)[-1]
-        record_id = next((child.text or "" for child in sobject if child.tag.rsplit("}", 1)[-1] == "Id"), "").strip()
-        if not kind or not 0 < len(record_id) <= MAX_ID:
-            raise Malformed(f"notification {place}'s sObject has no xsi:type or no Id")
-        notifications.append((notification_id, kind, record_id))
-    if not notifications:
-        raise Malformed("the message has no Notification")
-    if len(notifications) > MAX_EVENTS:
-        raise Malformed(f"{len(notifications)} notifications in one message; truce takes {MAX_EVENTS}")
-    return org, notifications
-
-
-ACK = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-    '<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>'
-    "</soapenv:Body></soapenv:Envelope>"
-)
+ACK = outbound.acknowledgement()
 
 
 # ---- both -----------------------------------------------------------------------------------------
@@ -284,14 +210,14 @@ def _webhook_secret(connection: connections.Connection) -> str:
     return secret
 
 
-def _take(engine, config, connection, keyed: dict[str, tuple[str, list[str]]], receipt: Receipt, now) -> Receipt:
+def _take(engine, config, connection, keyed: dict[str, list[tuple[str, list[str]]]], receipt: Receipt, now) -> Receipt:
     """Claim the events not seen before, pull their records, and give the claims back if the pull fails."""
     fresh = _claim(engine, connection.id, list(keyed), now)
     receipt.new, receipt.replayed = len(fresh), len(keyed) - len(fresh)
     wanted: dict[str, list[str]] = defaultdict(list)
     for key in fresh:
-        obj, ids = keyed[key]
-        wanted[obj].extend(i for i in ids if i not in wanted[obj])
+        for obj, ids in keyed[key]:
+            wanted[obj].extend(i for i in ids if i not in wanted[obj])
     try:
         for obj, ids in wanted.items():
             report = sync.pull_records(engine, config, connection.name, obj, ids, actor="webhook", origin="webhook")

@@ -59,14 +59,15 @@ def verify_v3(
         return "missing X-HubSpot-Signature-v3"
     if not timestamp:
         return "missing X-HubSpot-Request-Timestamp"
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        return f"X-HubSpot-Request-Timestamp {timestamp!r} is not epoch milliseconds"
-    age = now.timestamp() - sent / 1000
-    # A delivery from the future is as suspect as a stale one (clocks may differ a little).
-    if age > window_seconds or age < -window_seconds:
-        return f"stale: signed {age:.0f} seconds ago, more than the {window_seconds} allowed"
+    # Digits only: int() would also take "+5", " 5" or "1_000", which HubSpot never sends.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 15:
+        return f"X-HubSpot-Request-Timestamp {timestamp[:20]!r} is not epoch milliseconds"
+    age = now.timestamp() - int(timestamp) / 1000
+    # A delivery from the future is as suspect as a stale one (a clock far off, or a forged header).
+    if age > window_seconds:
+        return f"stale: signed {age:.0f} seconds ago, more than the {window_seconds} allowed (request timestamp)"
+    if age < -window_seconds:
+        return f"request timestamp {-age:.0f} seconds in the future, more than the {window_seconds} allowed"
     expected = signature_v3(secret, method, uri, body, timestamp)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
         return "bad signature"
@@ -81,6 +82,29 @@ def object_of(event: dict) -> str | None:
     return SUBSCRIPTION_OBJECTS.get(prefix)
 
 
+def records_named(event: dict) -> dict[str, list[str]]:
+    """{object name: [ids]} one event names (see `changed_records`); {} for objects truce does not read."""
+    found: dict[str, dict[str, None]] = {}
+
+    def add(name: str | None, crm_id) -> None:
+        if name and isinstance(crm_id, int | str) and not isinstance(crm_id, bool) and str(crm_id):
+            found.setdefault(name, {})[str(crm_id)] = None
+
+    kind = str(event.get("subscriptionType") or "")
+    if kind.endswith("associationChange"):
+        left, _, right = str(event.get("associationType") or "").partition("_TO_")
+        add(SUBSCRIPTION_OBJECTS.get(left.lower()), event.get("fromObjectId"))
+        add(SUBSCRIPTION_OBJECTS.get(right.lower()), event.get("toObjectId"))
+        return {name: list(ids) for name, ids in found.items()}
+    name = object_of(event)
+    add(name, event.get("objectId"))
+    if kind.endswith(".merge"):
+        add(name, event.get("primaryObjectId"))
+        for merged in event.get("mergedObjectIds") or []:
+            add(name, merged)
+    return {name: list(ids) for name, ids in found.items()}
+
+
 def changed_records(events: list[dict]) -> dict[str, list[str]]:
     """{object name: [ids]} a batch of events names, each id once, in the order first named.
 
@@ -89,22 +113,17 @@ def changed_records(events: list[dict]) -> dict[str, list[str]]:
     pull finds gone and marks deleted. Events of objects truce does not read are left out.
     """
     found: dict[str, dict[str, None]] = {}
-
-    def add(name: str | None, crm_id) -> None:
-        if name and crm_id not in (None, ""):
-            found.setdefault(name, {})[str(crm_id)] = None
-
     for event in events:
-        name = object_of(event)
-        kind = str(event.get("subscriptionType") or "")
-        if kind.endswith("associationChange"):
-            left, _, right = str(event.get("associationType") or "").partition("_TO_")
-            add(SUBSCRIPTION_OBJECTS.get(left.lower()), event.get("fromObjectId"))
-            add(SUBSCRIPTION_OBJECTS.get(right.lower()), event.get("toObjectId"))
-            continue
-        add(name, event.get("objectId"))
-        if kind.endswith(".merge"):
-            add(name, event.get("primaryObjectId"))
-            for merged in event.get("mergedObjectIds") or []:
-                add(name, merged)
+        for name, ids in records_named(event).items():
+            found.setdefault(name, {}).update(dict.fromkeys(ids))
     return {name: list(ids) for name, ids in found.items()}
+
+
+def other_portals(events: list[dict], portal_id: str | None) -> list[str]:
+    """The HubSpot accounts (portalId) other than the connection's that events come from.
+
+    One app's client secret signs deliveries for every account that installed it, so a valid
+    signature alone does not say the events are this connection's account's."""
+    if not portal_id:
+        return []
+    return sorted({str(e.get("portalId")) for e in events if str(e.get("portalId")) != str(portal_id)})
