@@ -68,7 +68,7 @@ class StandIn:
         found = [r for r in self.records if r["external_id"] in crm_ids]
         return Page(rows={"contacts": [{k: v for k, v in r.items() if not k.startswith("_")} for r in found]})
 
-    def write_back(self, object_name, crm_id, fields, read_at):
+    def write_back(self, object_name, crm_id, fields, read_at, context=None):
         return WriteResult("sent")
 
     def close(self):

@@ -211,13 +211,13 @@ def test_a_rejection_in_truce_reaches_salesforce_once_with_its_reason(engine, sa
     handoff.reject(engine, salesforce, "nia@delta.example", "ann@acme.example", "no_budget")
 
     write_back_job(engine, salesforce, JOB_TIME)
-    # By hand: no lead status maps to recycled (no_budget's exit), "Closed - Not Converted" maps to
-    # disqualified in the default [mapping.salesforce.lead_status], so that is the rejected status.
+    # By hand: no_budget's exit is recycled, and the default [mapping.salesforce.lead_status] maps
+    # "Recycled" to recycled, so that is the status written (the stage travels with the decision).
     # truce read the Lead object up to Nia's SystemModstamp, 09:00:15 on Tuesday 1 December 2026.
     assert org.patches == [{"object": "Lead", "id": nia,
-                            "body": {"Status": "Closed - Not Converted", "Truce_Rejection_Reason__c": "no_budget"},
+                            "body": {"Status": "Recycled", "Truce_Rejection_Reason__c": "no_budget"},
                             "if_unmodified_since": "Tue, 01 Dec 2026 09:00:15 GMT"}]  # fmt: skip
-    assert org.record("Lead", nia)["Status"] == "Closed - Not Converted"
+    assert org.record("Lead", nia)["Status"] == "Recycled"
 
     write_back_job(engine, salesforce, JOB_TIME + dt.timedelta(minutes=1))
     assert len(org.patches) == 1 and org.api_calls("/sobjects/Lead/") == 1
@@ -234,11 +234,6 @@ def lead_stages(engine, salesforce_id: str) -> list[str]:
         ).scalars().all()  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, reported: a rejection to recycled is written as "
-    "'Closed - Not Converted', which the next sync maps to disqualified",
-)
 def test_truces_own_rejection_read_back_from_salesforce_leaves_the_lead_where_the_seller_put_it(
     engine, salesforce, org
 ):

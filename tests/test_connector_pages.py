@@ -64,7 +64,7 @@ class Crm:
         ]
         return Page(rows={"contacts": rows})
 
-    def write_back(self, object_name, crm_id, fields, read_at):
+    def write_back(self, object_name, crm_id, fields, read_at, context=None):
         return WriteResult("skipped")
 
     def close(self):

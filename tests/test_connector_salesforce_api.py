@@ -196,11 +196,12 @@ def test_a_decision_is_written_back_in_salesforce_fields(connected, config, org,
     read_at = _read_at("2026-12-01T09:30:00")
     result = crm.write_back("Lead", ids["lena"], {"handoff_status": "rejected", "rejection_reason": "no_budget",
                             "owner": "ann@acme.example", "mql_score": "72", "score_link": "https://truce.example/s/1",
-                            "sla_breach": "true"}, read_at)  # fmt: skip
+                            "sla_breach": "true"}, read_at, context={"decided_stage": "recycled"})  # fmt: skip
     assert result.status == "sent"
     assert org.patches == [{
         "object": "Lead", "id": ids["lena"],
-        "body": {"Status": "Closed - Not Converted", "Truce_Rejection_Reason__c": "no_budget", "OwnerId": ids["ann"],
+        # no_budget exits to recycled; TOML maps "Recycled" (as truce's default mapping does) to recycled.
+        "body": {"Status": "Recycled", "Truce_Rejection_Reason__c": "no_budget", "OwnerId": ids["ann"],
                  "Truce_MQL_Score__c": 72, "Truce_Score_Link__c": "https://truce.example/s/1", "Truce_SLA_Breach__c": True},
         "if_unmodified_since": "Tue, 01 Dec 2026 09:30:00 GMT",
     }]  # fmt: skip
@@ -222,14 +223,14 @@ def test_field_names_follow_the_config_and_unmapped_values_are_left_out_and_said
     )
     connect(engine, custom, org, monkeypatch)
     crm = connector(engine, custom)
-    sent = crm.write_back("Lead", ids["otto"], {"mql_score": "80.5", "lifecycle_stage": "recycled",
+    sent = crm.write_back("Lead", ids["otto"], {"mql_score": "80.5", "lifecycle_stage": "customer",
                                                 "owner": "nobody@acme.example"}, None)  # fmt: skip
-    assert sent.status == "sent" and "recycled" in sent.detail and "nobody@acme.example" in sent.detail
+    assert sent.status == "sent" and "customer" in sent.detail and "nobody@acme.example" in sent.detail
     assert org.patches[-1]["body"] == {"Lead_Score__c": 80.5} and org.patches[-1]["if_unmodified_since"] is None
     accepted = crm.write_back(
         "Lead", ids["otto"], {"handoff_status": "accepted", "lifecycle_stage": "disqualified"}, None
     )
     assert accepted.status == "sent"
     assert org.patches[-1]["body"] == {"Status": "Closed - Not Converted"}, "the stage is more exact than the decision"
-    skipped = crm.write_back("Lead", ids["otto"], {"lifecycle_stage": "recycled"}, None)
+    skipped = crm.write_back("Lead", ids["otto"], {"lifecycle_stage": "customer"}, None)
     assert skipped.status == "skipped" and len(org.patches) == 2

@@ -61,7 +61,7 @@ class Crm:
         rows = [self.records[i] for i in crm_ids if i in self.records]
         return Page(rows={obj.table: rows}, seen=[r["external_id"] for r in rows])
 
-    def write_back(self, object_name, crm_id, fields, read_at):
+    def write_back(self, object_name, crm_id, fields, read_at, context=None):
         return WriteResult("skipped")
 
     def close(self):

@@ -39,7 +39,7 @@ class StandInCrm:
         self.pause = pause
         self.closed = 0
 
-    def write_back(self, object_name, crm_id, fields, read_at):
+    def write_back(self, object_name, crm_id, fields, read_at, context=None):
         self.calls.append((object_name, crm_id, dict(fields), read_at))
         time.sleep(self.pause)
         return self.answer()

@@ -68,7 +68,7 @@ class Crm:
     def fetch(self, obj, crm_ids):
         return Page()
 
-    def write_back(self, object_name, crm_id, fields, read_at):
+    def write_back(self, object_name, crm_id, fields, read_at, context=None):
         return WriteResult("skipped")
 
     def close(self):

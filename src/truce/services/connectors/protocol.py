@@ -70,9 +70,15 @@ class Connector(Protocol):
         ...
 
     def write_back(
-        self, object_name: str, crm_id: str, fields: dict[str, str | None], read_at: dt.datetime | None
+        self,
+        object_name: str,
+        crm_id: str,
+        fields: dict[str, str | None],
+        read_at: dt.datetime | None,
+        context: dict | None = None,
     ) -> WriteResult:
-        """Update these CRM fields unless the record changed after `read_at` (then: conflict)."""
+        """Update these CRM fields unless the record changed after `read_at` (then: conflict).
+        `context` says what else the decision was (`decided_stage`: the stage it took the lead to)."""
         ...
 
     def close(self) -> None: ...

@@ -152,7 +152,9 @@ def _target(row, connection, cursors: dict, switched_on: frozenset[str]) -> Targ
 # ---- owing ----------------------------------------------------------------------------------------
 
 
-def owe_fields(conn: Connection, config: TruceConfig, changes: Sequence[tuple[int, str, dict]]) -> int:
+def owe_fields(
+    conn: Connection, config: TruceConfig, changes: Sequence[tuple[int, str, dict]], context: dict | None = None
+) -> int:
     """Owe the write-backs of `changes`: (contact id, event name, {field: value}). How many were new.
 
     Each connection gets only the fields it switched on; the key names the connection, the record
@@ -163,7 +165,7 @@ def owe_fields(conn: Connection, config: TruceConfig, changes: Sequence[tuple[in
     names = {name for _, _, fields in changes for name in fields}
     found = targets(conn, config, [contact_id for contact_id, _, _ in changes], names)
     messages = [
-        _message(target, contact_id, event, fields)
+        _message(target, contact_id, event, fields, context)
         for contact_id, event, fields in changes
         for target in found.get(contact_id, ())
         if any(name in target.switched_on for name in fields)
@@ -175,7 +177,7 @@ def owe_fields(conn: Connection, config: TruceConfig, changes: Sequence[tuple[in
     return owe_many(conn, messages)
 
 
-def _message(target: Target, contact_id: int, event: str, fields: dict) -> dict:
+def _message(target: Target, contact_id: int, event: str, fields: dict, context: dict | None = None) -> dict:
     chosen = {name: value for name, value in fields.items() if name in target.switched_on}
     where = f"{target.connection} {target.object} {target.crm_id}"
     return {
@@ -191,6 +193,7 @@ def _message(target: Target, contact_id: int, event: str, fields: dict) -> dict:
             "read_at": target.read_at.isoformat(),
             "contact_id": contact_id,
             "event": event,
+            "context": context or {},
         },  # fmt: skip
         "key": f"crm:{target.connection}:{target.object}:{target.crm_id}:{event}"[:200],
     }
@@ -206,7 +209,10 @@ def owe_decision(conn: Connection, config: TruceConfig, handoff, status: str, re
         return 0
     fields = {"handoff_status": status, "rejection_reason": reason if status == "rejected" else None,
               "lifecycle_stage": stage}  # fmt: skip
-    return owe_fields(conn, config, [(handoff["contact_id"], f"handoff:{handoff['id']}:{status}", fields)])
+    # The stage the decision took the lead to travels with it even when lifecycle_stage is off: a CRM
+    # whose one status field means both (Salesforce) must not write a status that reads back as another stage.
+    context = {"decided_stage": stage}
+    return owe_fields(conn, config, [(handoff["contact_id"], f"handoff:{handoff['id']}:{status}", fields)], context)
 
 
 def owe_owners(conn: Connection, config: TruceConfig, assigned: Iterable[dict]) -> int:

@@ -71,6 +71,7 @@ class Claimed:
     attempts: int
     fields: dict
     read_at: dt.datetime | None
+    context: dict  # what the decision was besides its fields (the stage it took the lead to)
 
 
 def deliver(
@@ -173,7 +174,8 @@ def _claimed(row) -> Claimed:
     facts = row.facts or {}
     read_at = facts.get("read_at")
     return Claimed(row.id, row.outbox_id, row.connection_id, row.object, row.crm_id, row.attempts,
-                   dict(facts.get("fields") or {}), dt.datetime.fromisoformat(read_at) if read_at else None)  # fmt: skip
+                   dict(facts.get("fields") or {}), dt.datetime.fromisoformat(read_at) if read_at else None,
+                   dict(facts.get("context") or {}))  # fmt: skip
 
 
 # ---- 3. send, one PATCH per record ----------------------------------------------------------------
@@ -186,13 +188,16 @@ def _by_record(rows: list[Claimed]) -> list[list[Claimed]]:
     return list(grouped.values())
 
 
-def merged(group: list[Claimed]) -> tuple[dict, dt.datetime | None]:
-    """The fields of writes for one record, later decisions first in line, and the earliest read time."""
+def merged(group: list[Claimed]) -> tuple[dict, dt.datetime | None, dict]:
+    """The fields of writes for one record, later decisions first in line, the earliest read time,
+    and the decisions' context (the later wins)."""
     fields: dict = {}
+    context: dict = {}
     for row in group:  # in the order they were owed
         fields.update(row.fields)
+        context.update(row.context)
     times = [row.read_at for row in group if row.read_at is not None]
-    return fields, min(times) if times else None
+    return fields, min(times) if times else None, context
 
 
 def _send_connection(engine, config, connection_id: int, rows: list[Claimed], now, counts, connector_for) -> None:
@@ -218,10 +223,10 @@ def _send_connection(engine, config, connection_id: int, rows: list[Claimed], no
 
 def _send_groups(engine, config, connector, connection_id: int, groups: list[list[Claimed]], now, counts) -> None:
     for index, group in enumerate(groups):
-        fields, read_at = merged(group)
+        fields, read_at, context = merged(group)
         read_at = own_write_moved(engine, connection_id, group[0], read_at)
         try:
-            result = connector.write_back(group[0].object, group[0].crm_id, fields, read_at)
+            result = connector.write_back(group[0].object, group[0].crm_id, fields, read_at, context=context)
         except CredentialRevoked as exc:
             rest = [row for later in groups[index:] for row in later]
             _credential_refused(engine, config, connection_id, rest, str(exc), now, counts)

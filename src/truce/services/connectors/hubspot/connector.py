@@ -320,7 +320,12 @@ class HubSpotConnector:
     # -- write-back ----------------------------------------------------------------------------
 
     def write_back(
-        self, object_name: str, crm_id: str, fields: dict[str, str | None], read_at: dt.datetime | None
+        self,
+        object_name: str,
+        crm_id: str,
+        fields: dict[str, str | None],
+        read_at: dt.datetime | None,
+        context: dict | None = None,
     ) -> WriteResult:
         """Write truce's decision on one HubSpot record, unless HubSpot changed it after `read_at`.
 

@@ -239,8 +239,10 @@ class SalesforceConnector:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def write_back(self, object_name: str, crm_id: str, fields: dict[str, str | None], read_at) -> WriteResult:
-        return write(self.http, self.translator, object_name, crm_id, fields, read_at)
+    def write_back(
+        self, object_name: str, crm_id: str, fields: dict[str, str | None], read_at, context: dict | None = None
+    ) -> WriteResult:
+        return write(self.http, self.translator, object_name, crm_id, fields, read_at, context)
 
 
 def _highest(cursors: list[str | None]) -> str | None:

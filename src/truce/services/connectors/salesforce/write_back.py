@@ -6,8 +6,9 @@ The write-back service passes truce field names and values; each goes to a Sales
     handoff_status     Status (Lead)                    accepted → the lead status mapped to the funnel's
                                                         accepted stage ([mapping.salesforce.lead_status]),
                                                         else "Working - Contacted"; rejected → the status
-                                                        mapped to recycled or disqualified, else
-                                                        "Closed - Not Converted"
+                                                        mapped to the exit the seller chose (the
+                                                        decision's stage), left out when none is, so
+                                                        the next sync does not read it as another stage
     lifecycle_stage    Status (Lead)                    the status mapped to that truce stage (left out,
                                                         and said so, when none is)
     rejection_reason   Truce_Rejection_Reason__c        the reason code (text)
@@ -64,9 +65,11 @@ class Translator:
     def __init__(self, config: TruceConfig, engine: Engine | None):
         self.config, self.engine = config, engine
         self.names = DEFAULT_FIELDS | config.connectors.salesforce.write_back.fields
+        self.decided_stage: str | None = None
 
-    def body(self, fields: dict[str, str | None]) -> tuple[dict, list[str]]:
+    def body(self, fields: dict[str, str | None], context: dict | None = None) -> tuple[dict, list[str]]:
         body, left_out = {}, []
+        self.decided_stage = (context or {}).get("decided_stage")
         # lifecycle_stage after handoff_status: both set Status, and the stage is the more exact.
         for name in sorted(fields, key=lambda f: f == "lifecycle_stage"):
             if name not in self.names:
@@ -89,6 +92,9 @@ class Translator:
         if decision == "accepted":
             return self._status_for(self.config.funnel.accepted_stage) or ACCEPTED_STATUS
         if decision == "rejected":
+            if self.decided_stage:
+                # The status of the exit the seller chose, or none: any other would read back as another stage.
+                return self._lifecycle_stage(self.decided_stage)
             return self._status_for("recycled") or self._status_for("disqualified") or REJECTED_STATUS
         return self._lifecycle_stage(value)
 
@@ -137,8 +143,11 @@ class Translator:
         return found if found and found.startswith("005") else None
 
 
-def write(http: CrmHttp, translator: Translator, object_name: str, crm_id: str, fields: dict, read_at) -> WriteResult:
-    body, left_out = translator.body(fields)
+def write(
+    http: CrmHttp, translator: Translator, object_name: str, crm_id: str, fields: dict, read_at,
+    context: dict | None = None,
+) -> WriteResult:  # fmt: skip
+    body, left_out = translator.body(fields, context)
     note = "; ".join(left_out)
     if not body:
         return WriteResult("skipped", note or "nothing to write")
