@@ -127,7 +127,9 @@ def receive_hubspot(engine: Engine, config: TruceConfig, name: str, *, method: s
         if not named:
             ignored += 1
             continue
-        keyed[f"hubspot:{connection.id}:{event['eventId']}"] = list(named.items())
+        # HubSpot does not promise eventId unique on its own: with the object and the moment it names one change.
+        key = f"hubspot:{connection.id}:{event['eventId']}:{event.get('objectId', '')}:{event.get('occurredAt', '')}"
+        keyed[key[:200]] = list(named.items())
     receipt = Receipt(connection.name, events=len(events), ignored=ignored)
     return _take(engine, config, connection, keyed, receipt, now)
 
