@@ -49,6 +49,23 @@ def _store(config: str | None, db: str | None):
         return load_config(config), open_store(db)
 
 
+def _listed(db: str | None, json: bool, fetch) -> list | None:
+    """A connection's list (rejects, writes) from `fetch(engine)`; printed and None when --json."""
+    from truce.cli.common import open_store
+    from truce.services.connectors import connections
+
+    with handled():
+        engine = open_store(db)
+    try:
+        found = fetch(engine)
+    except connections.NoSuchConnection as exc:
+        fail(str(exc), code=2)
+    if json:
+        print_json(found)
+        return None
+    return found
+
+
 def _secret_from_stdin(flag: bool, what: str) -> str | None:
     if not flag:
         return None
@@ -215,17 +232,10 @@ def rejects(
 
     Example:  truce connections rejects hubspot --json
     """
-    from truce.cli.common import open_store
     from truce.services.connectors import connections
 
-    with handled():
-        engine = open_store(db)
-    try:
-        found = connections.rejects(engine, name, open_only=not all_)
-    except connections.NoSuchConnection as exc:
-        fail(str(exc), code=2)
-    if json:
-        print_json(found)
+    found = _listed(db, json, lambda engine: connections.rejects(engine, name, open_only=not all_))
+    if found is None:
         return
     if not found:
         console.print(f"No open rejects for {name}.")
@@ -268,18 +278,10 @@ def writes(
       truce connections writes hubspot --status conflict
       truce connections writes salesforce --json
     """
-    from truce.cli.common import open_store
-    from truce.services.connectors import connections
     from truce.services.connectors.writeback import writes as written
 
-    with handled():
-        engine = open_store(db)
-    try:
-        found = written(engine, name, status=status.value if status else None, limit=limit)
-    except connections.NoSuchConnection as exc:
-        fail(str(exc), code=2)
-    if json:
-        print_json(found)
+    found = _listed(db, json, lambda engine: written(engine, name, status=status.value if status else None, limit=limit))
+    if found is None:
         return
     if not found:
         console.print(f"No write-backs{' with status ' + status.value if status else ''} for {name}.")
