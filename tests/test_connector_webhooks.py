@@ -194,7 +194,8 @@ def test_it_refuses_a_body_changed_after_signing(hooks):
     assert crms["hubspot"].asked == []
 
 
-@pytest.mark.parametrize("age_seconds", [301, -301])
+# Past the window by a margin: a loaded test machine takes seconds between signing and checking.
+@pytest.mark.parametrize("age_seconds", [320, -320])
 def test_it_refuses_a_timestamp_outside_the_five_minute_window(hooks, age_seconds):
     client, _, crms = hooks
     answer = post_hubspot(client, [event(4)], age_seconds=age_seconds)
