@@ -19,7 +19,7 @@ owners already loaded as users, not timed), so each child's peak memory is its o
 
 The server shares the machine's cores with the sync (on a 2-core machine it takes much of one);
 the file import has no such neighbour. Figures: rows per second of each side, the ratio sync/file
-(target ≥ 0.5), and each child's peak resident memory (target ≤ 1 GiB). A wrong result (row counts
+(target ≥ 0.5), and each child's peak resident memory (target for the sync: ≤ 1 GiB). A wrong result (row counts
 or sampled rows differ between the two stores) exits 1; a missed target prints TARGET MISSED and
 exits 0 (it is a measurement).
 """
@@ -396,7 +396,8 @@ def main() -> None:
               f"  ({sync_side['pages']:,} pages)")  # fmt: skip
         print(f"sync / file  {ratio:.2f}x  (target ≥ {SPEED_TARGET}x)   load average before {load_before:.2f}, "
               f"after {result['load_average_after']:.2f}")  # fmt: skip
-    if ratio < SPEED_TARGET or max(file_side["peak_mib"], sync_side["peak_mib"]) > MEMORY_TARGET_MIB:
+    # The memory target is the sync's (the issue's "memory flat"); the import's peak is reported beside it.
+    if ratio < SPEED_TARGET or sync_side["peak_mib"] > MEMORY_TARGET_MIB:
         print("TARGET MISSED", file=sys.stderr)
     if problems:
         print("WRONG RESULT: " + "; ".join(problems), file=sys.stderr)
