@@ -29,7 +29,8 @@ from truce.web.app import COOKIE, Caller, allowed, client_address, login_guard
 from truce.web.pages_base import PageRoute, engine_and_config, render, shared, templates
 
 HERE = Path(__file__).parent
-STATIC = {"truce.css": "text/css", "truce.js": "text/javascript", "swagger.js": "text/javascript"}
+STATIC = {"truce.css": "text/css", "truce.js": "text/javascript", "swagger.js": "text/javascript",
+          "revops.js": "text/javascript"}
 COLD_RECENT_DAYS = 30
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 

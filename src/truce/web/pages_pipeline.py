@@ -98,12 +98,30 @@ def _editor(request: Request, who: Caller, edit: dict | None) -> dict | None:
     path = request.app.state.config_path
     edit = edit or {}
     text = edit.get("text")
+    text = text if text is not None else current_text(request.app.state.config, path)
+    errors = edit.get("errors", [])
     return {
         "file": str(path),
         "exists": path.is_file(),
-        "text": text if text is not None else current_text(request.app.state.config, path),
-        "errors": edit.get("errors", []),
+        "text": text,
+        "lines": max(1, len(text.splitlines())),
+        "errors": errors,
+        "bad_lines": {e["line"] for e in errors if e["line"]},
     }
+
+
+def _as_counted(text: str) -> str:
+    """The text sent back into the editor, trimmed as funnel_config trims it, so line numbers agree."""
+    return text.replace("\r\n", "\n").strip("\n") + "\n"
+
+
+def _shown_problem(problem, text: str) -> dict:
+    """A refusal as the editor shows it: the message, and the line it is on with that line's text,
+    so the eye finds it without counting lines."""
+    line = getattr(problem, "line", None)
+    lines = text.replace("\r\n", "\n").strip("\n").splitlines()  # as funnel_config counts them
+    quoted = lines[line - 1] if line and line <= len(lines) else None
+    return {"text": str(problem), "line": line, "quoted": quoted}
 
 
 @router.post("/funnel/config")
@@ -117,10 +135,11 @@ def edit_funnel(
     try:
         new = funnel_config.edit_from_toml(engine, config, toml, actor=who.who.email, path=path)
     except funnel_config.FunnelConfigInvalid as exc:
-        problems = [str(p) for p in exc.problems]
-        return _funnel_page(request, who, _NO_FILTER, 400, {"text": toml, "errors": problems})
+        problems = [_shown_problem(p, toml) for p in exc.problems]
+        return _funnel_page(request, who, _NO_FILTER, 400, {"text": _as_counted(toml), "errors": problems})
     except funnel_config.FunnelConfigRefused as exc:
-        return _funnel_page(request, who, _NO_FILTER, 409, {"text": toml, "errors": [str(exc)]})
+        kept = {"text": _as_counted(toml), "errors": [_shown_problem(exc, toml)]}
+        return _funnel_page(request, who, _NO_FILTER, 409, kept)
     # A new object, never a changed one: reports are cached per config object.
     request.app.state.config = new
     return back("/funnel", f"Saved [funnel] and [sla] to {path}: every page and the API use them now.")
