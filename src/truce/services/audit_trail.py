@@ -61,3 +61,29 @@ def choices(engine: Engine) -> dict:
         actions = conn.execute(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).scalars().all()
         kinds = conn.execute(select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)).scalars()
         return {"actions": list(actions), "entity_types": list(kinds)}
+
+
+# ---- a config change as a diff -------------------------------------------------------------------
+
+CONFIG_ACTIONS = frozenset({"funnel_config_edit"})
+DIFF_CONTEXT = 2  # unchanged lines shown around each change
+
+
+def config_diff(entry: dict) -> list[dict] | None:
+    """A config edit's before and after as a unified diff of their TOML, one {"kind", "text"} per line
+    (kind: "add", "remove", "same" or "hunk"); None for any other entry. The trail keeps the sections
+    as data, so the TOML is written again from them: what changed reads as the lines that changed,
+    not as two truncated dumps."""
+    import difflib
+
+    from truce.services.funnel_config import to_toml
+
+    if entry.get("action") not in CONFIG_ACTIONS:
+        return None
+    before = to_toml(entry.get("before") or {}).splitlines()
+    after = to_toml({k: v for k, v in (entry.get("after") or {}).items() if k != "file"}).splitlines()
+    lines = []
+    for line in list(difflib.unified_diff(before, after, "before", "after", n=DIFF_CONTEXT, lineterm=""))[2:]:
+        kind = {"+": "add", "-": "remove", "@": "hunk"}.get(line[:1], "same")
+        lines.append({"kind": kind, "text": line})
+    return lines

@@ -85,6 +85,26 @@ def set_target(
     return {**after, "created": before is None, "previous_amount": before["amount"] if before else None}
 
 
+def target_in_place(
+    engine: Engine, *, metric: str, amount: Decimal | int | str, period: str | None, team: str = "shared"
+) -> dict | None:
+    """The target that setting (metric, period, team) to `amount` would replace, or None when there is
+    none or it already holds that amount. Checks the values as `set_target` does (TargetError), so a
+    form can ask "replace it?" before anything is written."""
+    wanted = _checked(metric, amount, period, None, None, team)
+    key = (
+        (Target.metric == wanted["metric"])
+        & (Target.period_start == wanted["period_start"])
+        & (Target.period_end == wanted["period_end"])
+        & (Target.team.is_(None) if wanted["team"] is None else Target.team == wanted["team"])
+    )
+    with engine.connect() as conn:
+        existing = conn.execute(select(Target).where(key).order_by(Target.id)).mappings().first()
+    if existing is None or existing["amount"] == wanted["amount"]:
+        return None
+    return {**_audit_form(existing), "new_amount": str(wanted["amount"])}
+
+
 def _checked(metric, amount, period, start, end, team) -> dict:
     if metric not in TARGET_METRICS:
         raise TargetError(f"unknown metric {metric!r}; choose one of {', '.join(TARGET_METRICS)}")

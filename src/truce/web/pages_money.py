@@ -129,6 +129,12 @@ def _percent(text: str) -> str:
 
 @router.get("/targets", response_class=HTMLResponse)
 def targets(request: Request, period: str = "", who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
+    return _targets_page(request, who, period)
+
+
+def _targets_page(request: Request, who: Caller, period: str, status: int = 200, **form) -> HTMLResponse:
+    """The targets of a period and its credit ledger; `form` carries the set-a-target form's state
+    after a POST (its values as typed, its error, or the question whether to replace a target)."""
     from truce.domain.forecast import PeriodError, parse_period
     from truce.services.credit import CreditError, credit_ledger
     from truce.services.targets import TARGET_TEAMS, TargetError, targets_report
@@ -136,7 +142,9 @@ def targets(request: Request, period: str = "", who: Caller = Depends(allowed("r
     engine, config = engine_and_config(request)
     today = dt.datetime.now(dt.UTC).date()
     label = period.strip() or f"{today.year}-Q{(today.month - 1) // 3 + 1}"
-    context = {"period": label, "teams": TARGET_TEAMS, "metrics": _target_metrics(), "report": None, "ledger": None}
+    typed = form.pop("typed", None) or {"metric": "", "team": "shared", "period": label, "amount": ""}
+    context = {"period": label, "teams": TARGET_TEAMS, "metrics": _target_metrics(), "report": None, "ledger": None,
+               "typed": typed, **form}  # fmt: skip
     try:
         span = parse_period(label)
         report = shared(
@@ -157,13 +165,14 @@ def targets(request: Request, period: str = "", who: Caller = Depends(allowed("r
     except (PeriodError, TargetError, CreditError) as exc:
         return render(request, who, "targets.html", status=400, error=str(exc), **context)
     if ledger is None:
-        return render(request, who, "targets.html", **{**context, "report": report},
+        return render(request, who, "targets.html", status=status, **{**context, "report": report},
                       attainment_chart=charts.attainment(report["targets"]))  # fmt: skip
     people = ledger["people"][:PEOPLE_SHOWN]
     return render(
         request,
         who,
         "targets.html",
+        status=status,
         **{**context, "report": report, "ledger": ledger},
         people=people,
         attainment_chart=charts.attainment(report["targets"]),
@@ -188,25 +197,33 @@ def set_target(
     team: str = Form("shared"),
     period: str = Form(""),
     amount: str = Form(""),
+    confirm: str = Form(""),
     who: Caller = Depends(allowed("edit_targets")),
 ) -> Response:
-    from truce.domain.forecast import PeriodError
-    from truce.services.targets import TargetError
+    """Set a target. One that would replace another's amount is asked about first (confirm=replace);
+    a refusal shows once, beside the form, with the values as typed."""
+    from truce.domain.forecast import PeriodError, parse_period
+    from truce.services.targets import TargetError, target_in_place
     from truce.services.targets import set_target as save
 
     engine, _ = engine_and_config(request)
-    here = with_query("/targets", period=period.strip())
+    typed = {"metric": metric, "team": team, "period": period.strip(), "amount": amount.strip()}
     try:
+        parse_period(typed["period"])
+        shown = typed["period"]
+    except PeriodError:
+        shown = ""  # the page shows this quarter; the form keeps what was typed, with the error
+    try:
+        if confirm != "replace":
+            replaced = target_in_place(engine, metric=metric, amount=typed["amount"], period=typed["period"], team=team)
+            if replaced is not None:
+                return _targets_page(request, who, shown, typed=typed, replacing=replaced)
         saved = save(
-            engine,
-            metric=metric,
-            amount=amount.strip(),
-            actor=who.who.email,
-            period=period.strip(),
-            team=team,
+            engine, metric=metric, amount=typed["amount"], actor=who.who.email, period=typed["period"], team=team,
             origin="web",
-        )
+        )  # fmt: skip
     except (TargetError, PeriodError) as exc:
-        return back(here, str(exc), "error")
+        return _targets_page(request, who, shown, status=400, typed=typed, form_error=str(exc))
     verb = "set" if saved["created"] else f"changed from {saved['previous_amount']}"
-    return back(here, f"Target {metric} for {team} in {period.strip()}: {saved['amount']} ({verb})")
+    here = with_query("/targets", period=typed["period"])
+    return back(here, f"Target {metric} for {team} in {typed['period']}: {saved['amount']} ({verb})")

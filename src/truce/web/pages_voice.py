@@ -264,4 +264,5 @@ def audit(
         )
     except audit_trail.AuditQueryError as exc:
         return render(request, who, "audit.html", status=400, error=str(exc), asked=asked, trail=None, choices=choices)
-    return render(request, who, "audit.html", asked=asked, trail=trail, choices=choices)
+    diffs = {e["id"]: audit_trail.config_diff(e) for e in trail["items"]}
+    return render(request, who, "audit.html", asked=asked, trail=trail, choices=choices, diffs=diffs)
