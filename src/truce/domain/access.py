@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "read_own_notifications": ("sales", "marketing", "revops", "viewer"),
     "manage_notifications": ("revops",),
     "manage_connections": ("revops",),
+    "run_survey_rounds": ("revops",),
 }
 
 DESCRIPTIONS = {
@@ -64,6 +65,7 @@ DESCRIPTIONS = {
     "read_own_notifications": "read and mark read their own notifications and choose their channels",
     "manage_notifications": "see failed notification deliveries and broken channels, and retry them",
     "manage_connections": "see the CRM connections (last sync, cursors, errors, rejects) and start a sync",
+    "run_survey_rounds": "open a round of the diagnostic survey and remind those who have not answered",
 }
 
 
