@@ -21,7 +21,9 @@ SHOWN = 200
 
 def campaigns_with_cost(engine: Engine, *, search: str = "", limit: int = SHOWN) -> dict:
     """{"items", "total", "matching"}: the newest campaigns matching `search` (name or channel, any case)."""
-    query = select(Campaign, User.email.label("owner")).outerjoin(User, User.id == Campaign.owner_id)
+    shown = (Campaign.id, Campaign.name, Campaign.channel, Campaign.owning_team, Campaign.starts_on, Campaign.ends_on,
+             Campaign.budget, Campaign.actual_cost)  # fmt: skip
+    query = select(*shown, User.email.label("owner")).outerjoin(User, User.id == Campaign.owner_id)
     words = search.strip().lower()
     if words:
         like = f"%{words.replace('%', '').replace('_', '')}%"
@@ -30,14 +32,7 @@ def campaigns_with_cost(engine: Engine, *, search: str = "", limit: int = SHOWN)
         total = conn.execute(select(func.count()).select_from(Campaign)).scalar_one()
         matching = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = conn.execute(query.order_by(Campaign.starts_on.desc().nulls_last(), Campaign.id.desc()).limit(limit))
-        items = [
-            {
-                "id": r.Campaign.id, "name": r.Campaign.name, "channel": r.Campaign.channel,
-                "owning_team": r.Campaign.owning_team, "owner": r.owner, "starts_on": r.Campaign.starts_on,
-                "ends_on": r.Campaign.ends_on, "budget": r.Campaign.budget, "actual_cost": r.Campaign.actual_cost,
-            }  # fmt: skip
-            for r in rows
-        ]
+        items = [dict(r._mapping) for r in rows]
     return {"items": items, "total": total, "matching": matching}
 
 

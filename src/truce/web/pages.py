@@ -23,6 +23,7 @@ from truce.web import (
     pages_money,
     pages_notify,
     pages_pipeline,
+    pages_revops,
     pages_voice,
 )
 from truce.web.app import COOKIE, Caller, allowed, client_address, login_guard
@@ -184,3 +185,4 @@ for area in (
 ):  # fmt: skip
     router.include_router(area.router)
 router.include_router(pages_leads.router)
+router.include_router(pages_revops.router)

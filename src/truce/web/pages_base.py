@@ -50,6 +50,12 @@ NAV = (
     ("/access", "Access", "manage_own_credentials"),
     ("/audit", "Audit", "read_audit"),
     ("/connections", "Connections", "manage_connections"),
+    ("/survey/rounds", "Survey rounds", "run_survey_rounds"),
+    ("/account-plans", "Account plans", "read_reports"),
+    ("/campaign-costs", "Campaign costs", "read_reports"),
+    ("/metrics", "Metrics", "read_reports"),
+    ("/directory", "Directory", "read_reports"),
+    ("/users", "Users", "manage_users"),
 )
 
 
