@@ -230,6 +230,7 @@ EVA_CHOSE = {
         "decision_due",
         "brief_ready",
         "discount_approval",
+        "survey_reminder",
     )
 }
 EVA_CHOSE["sla_breach"] = ["inbox", "email"]
@@ -420,7 +421,8 @@ WEB_WRITES: dict[str, Write] = {
     ),
     "/handoffs/assign": Write("ria", "/handoffs/assign", {"email": "ann@acme.example", "owner": SAM}, (ASSIGNED,)),
     "/targets": Write(
-        "ria", "/targets", {"metric": "revenue", "team": "shared", "period": "2027-Q1", "amount": "2500000"},
+        "ria", "/targets",
+        {"metric": "revenue", "team": "shared", "period": "2027-Q1", "amount": "2500000", "confirm": "replace"},
         (_target_entry(),),
     ),
     "/feedback": Write("eva", "/feedback", SAID, (Entry("feedback_add", "feedback_item", ANY, None, HEARD),)),
@@ -460,6 +462,32 @@ WEB_WRITES: dict[str, Write] = {
         "ria", "/initiatives",
         {"move": "joint_training", "owner": EMAIL["mia"], "start": "2026-12-01", "indicators": "feedback.answered_share"},
         (Entry("initiative_adopt", "initiative", ANY, None, ADOPTED),),
+    ),
+    "/survey/rounds": Write(
+        "ria", "/survey/rounds", {"name": "2027-Q3"}, (Entry("create", "survey_round", ANY, None, {"name": "2027-Q3"}),),
+    ),
+    "/survey/rounds/remind": Write(
+        "ria", "/survey/rounds/remind", {"round": "2027-Q2"},  # asked: eva, sam (sales) and mia (marketing)
+        (Entry("survey_reminder", "survey_round", Ref("q2_round"), None,
+               {"round": "2027-Q2", "waiting": 3, "reminded": 3}),),
+    ),
+    "/account-plans": Write(
+        "ria", "/account-plans",
+        {"account": "acme.example", "liaison": EMAIL["mia"], "owner": EMAIL["eva"], "next_action": "Joint workshop",
+         "next_action_due": "2027-01-15"},
+        (Entry("account_plan_create", "account_plan", ANY, None,
+               {"liaison_id": Ref("mia"), "owner_id": Ref("eva"), "objectives": None, "next_action": "Joint workshop",
+                "next_action_due": "2027-01-15"}),
+         Entry("key_account", "account", Ref("acme"), {"is_key_account": False}, {"is_key_account": True})),
+    ),
+    "/users/{user_id}": Write(
+        "ria", "/users/{sam}", {"team": "marketing", "access": "member"},
+        (Entry("user_update", "user", Ref("sam"), {"team": "sales"}, {"email": SAM, "team": "marketing"}),),
+    ),
+    "/campaign-costs/{campaign_id}": Write(
+        "mia", "/campaign-costs/{webinar}", {"budget": "5,000", "actual_cost": "1234.50"},
+        (Entry("campaign_cost", "campaign", Ref("webinar"), {"budget": None, "actual_cost": None},
+               {"budget": "5000.00", "actual_cost": "1234.50"}),),
     ),
     # the form's own session stays
     "/access/password": Write(
@@ -563,6 +591,9 @@ def scene(engine, tmp_path) -> Scene:
     ids["eva_deal2"] = create("opportunities", {"name": "Acme add-on", **priced})
     ids["ask"] = discounts.request(engine, made.config, ids["eva_deal"], "0.25", "competitor", EMAIL["eva"])["id"]
     ids["eva_note"] = _a_notification_for(engine, made.config, ids["eva"])
+    from truce.services import survey
+
+    ids["q2_round"] = survey.open_round(engine, "2027-Q2", actor="setup")["id"]
     return made
 
 
@@ -581,7 +612,7 @@ def _a_notification_for(engine, config, user_id: int) -> int:
 # Actions that change no data a report reads: they must leave the data revision where it was.
 NOT_DATA = frozenset(
     {"log_in", "log_out", "token_create", "token_revoke", "sessions_end", "funnel_config_edit", "notification_read",
-     "notifications_read_all", "notification_preferences_set", "notifications_retry"}
+     "notifications_read_all", "notification_preferences_set", "notifications_retry", "survey_reminder"}
 )  # fmt: skip
 # The scheduler's record of a run is bookkeeping: a job that only tells people something moves no revision.
 NOT_DATA = NOT_DATA | {"job_run"}

@@ -103,11 +103,13 @@ def _round_id(conn: Connection, name: str, actor: str, now: dt.datetime, *, crea
     return round_id
 
 
-def open_round(engine: Engine, name: str, actor: str = "cli", at: dt.datetime | None = None) -> dict:
+def open_round(
+    engine: Engine, name: str, actor: str = "cli", at: dt.datetime | None = None, origin: str = "cli"
+) -> dict:
     """Open a new round; a name already used is refused."""
     name = _clean_round(name)
     now = at or dt.datetime.now(dt.UTC)
-    with work.unit_of_work(engine, actor) as job:
+    with work.unit_of_work(engine, actor, origin) as job:
         conn = job.conn
         if _round_id(conn, name, actor, now, create=False) is not None:
             raise SurveyError(f"round {name!r} already exists; answers go to it with --round {name}")

@@ -45,7 +45,7 @@ def open_round(request: Request, name: str = Form(""), who: Caller = Depends(all
 
     engine, _ = engine_and_config(request)
     try:
-        opened = survey.open_round(engine, name, actor=who.who.email)
+        opened = survey.open_round(engine, name, actor=who.who.email, origin="web")
     except survey.SurveyError as exc:
         return _rounds_page(request, who, 400, form_error=str(exc), typed=name)
     return back("/survey/rounds", f"Round {opened['name']} is open: sales and marketing can answer it on /survey.")
