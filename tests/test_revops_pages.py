@@ -276,7 +276,7 @@ def test_metrics_and_directory_are_pages_every_role_reads(engine, app, ids):
 def test_a_bad_funnel_edit_marks_its_line_keeps_the_text_and_the_fixed_one_shows_as_a_diff(engine, app, ids):
     revops = browser(app, "rex")
     page = revops.get("/funnel").text
-    original = html.unescape(re.search(r'<textarea id="toml"[^>]*>(.*?)</textarea>', page, re.S)[1])
+    original = html.unescape(re.search(r'<textarea name="toml"[^>]*>(.*?)</textarea>', page, re.S)[1])
     lines = original.splitlines()
     number = next(i for i, line in enumerate(lines, 1) if re.match(r'\s*team = "marketing"', line))
     broken = "\n".join(lines[: number - 1] + [lines[number - 1].replace('"marketing"', '"finance"')] + lines[number:])
@@ -285,7 +285,7 @@ def test_a_bad_funnel_edit_marks_its_line_keeps_the_text_and_the_fixed_one_shows
     errors = re.search(r'<div class="flash error"[^>]*data-testid="config-errors".*?</div>', refused.text, re.S)[0]
     assert f'data-line="{number}"' in errors and "team = &#34;finance&#34;" in errors
     assert f'<span class="bad" title="a problem on this line">{number}</span>' in refused.text
-    assert 'team = &#34;finance&#34;' in refused.text.split('<textarea id="toml"')[1]  # the text as typed
+    assert 'team = &#34;finance&#34;' in refused.text.split('<textarea name="toml"')[1]  # the text as typed
     assert 'action="/funnel/config#edit-funnel"' in refused.text
     assert trail(engine, "funnel_config_edit") == []
     fixed = broken.replace('"finance"', '"sales"', 1)
