@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from truce.domain.date_ranges import DayRange, RangeError, parse_range, quick_picks
 from truce.web import charts
-from truce.web.labels import key_label
 from truce.web.app import Caller, allowed
+from truce.web.labels import key_label
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
