@@ -216,6 +216,7 @@ def targets(request: Request, period: str = "", who: Caller = Depends(allowed("r
         )
     except (PeriodError, TargetError, CreditError) as exc:
         return render(request, who, "targets.html", status=400, error=str(exc), **context)
+    context["mql_counts"] = _mql_counts(request, report, today)
     if ledger is None:
         return render(request, who, "targets.html", **{**context, "report": report},
                       attainment_chart=charts.attainment(report["targets"]))  # fmt: skip
@@ -233,6 +234,22 @@ def targets(request: Request, period: str = "", who: Caller = Depends(allowed("r
             colours=[charts.TEAM_COLOURS.get(t["team"], charts.MUTED) for t in ledger["teams"]],
         ),
     )
+
+
+def _mql_counts(request: Request, report: dict, today: dt.date) -> list[dict]:
+    """For each MQL target under way, the SLA page's count of the same days and why it differs."""
+    from truce.services.mql_counts import mql_counts
+
+    engine, config = engine_and_config(request)
+    found = []
+    for t in report["targets"]:
+        if t["metric"] != "mqls" or t["period_start"] > today:
+            continue
+        first, last = t["period_start"], min(t["period_end"], today)
+        counts = shared(request, "mql_counts", lambda a=first, b=last: mql_counts(engine, config, a, b), start=first, end=last)
+        if all(c["from"] != counts["from"] or c["to"] != counts["to"] for c in found):
+            found.append(counts)
+    return found
 
 
 def _target_metrics() -> tuple[str, ...]:
