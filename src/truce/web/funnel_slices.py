@@ -99,13 +99,15 @@ def heat_map(rows: list[dict], steps: list[str], by: str):
     fig.add_trace(
         go.Heatmap(
             z=rates,
-            x=[plain(s) for s in steps],
+            x=[plain(s).replace(" → ", " →<br>") for s in steps],  # two lines: a phone has room for five steps
             y=[plain(r["name"]) for r in rows],
             text=text,
             texttemplate="%{text}",
             colorscale=[[0, "#f7fafc"], [1, MARKETING]],
             zmin=0,
             zmax=1,
+            xgap=2,
+            ygap=2,
             colorbar={"title": {"text": "converted"}, "tickformat": ".0%"},
             hovertemplate="%{y}<br>%{x}: %{text}<extra></extra>",
         )
