@@ -370,7 +370,7 @@ def test_the_attribution_switcher_shows_the_model_asked_for(shared_engine, login
     default = client.get("/attribution").text
     assert f'data-testid="model">{CONFIG.attribution.model.replace("_", " ")}<' in default
     linear = client.get("/attribution?model=linear&by=team").text
-    assert 'data-testid="model">linear<' in linear and "<td>marketing</td>" in linear
+    assert 'data-testid="model">linear<' in linear and "<td>Marketing</td>" in linear  # teams in words (truce.web.labels)
     bad = client.get("/attribution?model=astrology")
     assert bad.status_code == 400 and "unknown model 'astrology'" in html.unescape(bad.text)
 
@@ -378,7 +378,7 @@ def test_the_attribution_switcher_shows_the_model_asked_for(shared_engine, login
 def test_the_budget_what_if_projects_a_change_and_explains_a_bad_one(shared_engine, logins):
     client = browser(shared_engine, logins["marketing"])
     projected = client.get("/economics?what_if=1&change_paid_search=-20")
-    assert projected.status_code == 200 and 'id="scenario"' in projected.text and "paid search" in projected.text
+    assert projected.status_code == 200 and 'id="scenario"' in projected.text and "Paid search" in projected.text
     nothing = client.get("/economics?what_if=1")
     assert nothing.status_code == 400 and "change at least one channel" in nothing.text
     bad = client.get("/economics?what_if=1&change_paid_search=lots")

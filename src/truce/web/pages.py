@@ -32,6 +32,7 @@ from truce.web.pages_base import PageRoute, engine_and_config, render, shared, t
 HERE = Path(__file__).parent
 STATIC = {"truce.css": "text/css", "truce.js": "text/javascript", "swagger.js": "text/javascript",
           "revops.js": "text/javascript"}
+STATIC["tables.js"] = "text/javascript"  # sortable, searchable tables (marketing's pages)
 COLD_RECENT_DAYS = 30
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 

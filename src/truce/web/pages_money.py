@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from truce.domain.date_ranges import DayRange, RangeError, parse_range, quick_picks
 from truce.web import charts
 from truce.web.app import Caller, allowed
+from truce.web.labels import key_label
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -35,49 +37,105 @@ def attribution(
     by: str = "channel",
     conversion: str = "",
     level: str = "",
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
     who: Caller = Depends(allowed("read_reports")),
 ) -> HTMLResponse:
     from truce.services.attribution import ReportError, attribution_report
 
     engine, config = engine_and_config(request)
     asked = {"model": model or config.attribution.model, "by": by, "conversion": conversion or config.attribution.conversion,
-             "level": level or config.attribution.level}  # fmt: skip
+             "level": level or config.attribution.level, "from": start.strip(), "to": end.strip()}  # fmt: skip
     choices = {"models": _models(), "bys": ATTRIBUTION_BY, "conversions": CONVERSIONS, "levels": LEVELS}
+    keep = {"model": model, "by": by, "conversion": conversion, "level": level}
+    picks = _picks("/attribution", keep)
     try:
+        span = parse_range(start, end)
         report = shared(
             request,
             "attribution",
             lambda: attribution_report(
-                engine, config, model=asked["model"], by=by, conversion=asked["conversion"], level=asked["level"]
-            ),
+                engine, config, model=asked["model"], by=by, conversion=asked["conversion"], level=asked["level"],
+                start=span.start, end=span.end,
+            ),  # fmt: skip
             **asked,
         )
-    except ReportError as exc:
-        return render(request, who, "attribution.html", status=400, error=str(exc), asked=asked, report=None, **choices)
-    top = report["credits"][:CHART_ROWS]
+    except (ReportError, RangeError) as exc:
+        return render(request, who, "attribution.html", status=400, error=str(exc), asked=asked, report=None,
+                      picks=picks, **choices)  # fmt: skip
+    rows = credit_rows(report)
+    top = rows[:CHART_ROWS]
     chart = charts.bars(
-        [c["label"] for c in top],
-        [c["revenue"] for c in top],
-        colours=[charts.TEAM_COLOURS.get(c["key"], charts.BOTH) for c in top] if by == "team" else None,
+        [r["name"] for r in top],
+        [r["revenue"] for r in top],
+        colours=[charts.TEAM_COLOURS.get(r["key"], charts.BOTH) for r in top] if by == "team" else None,
     )
-    links = {m: with_query("/attribution", model=m, by=by, conversion=conversion, level=level) for m in _models()}
+    links = {m: with_query("/attribution", **{**keep, "model": m, "from": start, "to": end}) for m in _models()}
     return render(
-        request, who, "attribution.html", asked=asked, report=report, chart=chart, model_links=links, **choices
-    )
+        request, who, "attribution.html", asked=asked, report=report, rows=rows, chart=chart, model_links=links,
+        picks=picks, **choices,
+    )  # fmt: skip
+
+
+def credit_rows(report: dict) -> list[dict]:
+    """The credits as the page shows them: named in words, with revenue share and conversion share apart.
+
+    The report's `share` is each row's share of the credited conversions; a row's share of the
+    credited revenue differs whenever deal sizes do, so both are shown and labelled.
+    """
+    revenue = report["total_revenue"]
+    return [
+        {
+            "key": c["key"],
+            "name": key_label(report["by"], c["key"], c.get("label")),
+            "conversions": c["conversions"],
+            "conversion_share": c["share"],
+            "revenue": c["revenue"],
+            "revenue_share": c["revenue"] / revenue if revenue else None,
+        }
+        for c in report["credits"]
+    ]
+
+
+def _picks(path: str, keep: dict) -> list[dict]:
+    """The quick picks (this quarter, last quarter, last 12 months) as links that keep the page's other choices."""
+    today = dt.datetime.now(dt.UTC).date()
+    picks = [(label, _range_query(span)) for label, span in quick_picks(today)]
+    picks.append(("All time", {"from": "", "to": ""}))
+    return [{"label": label, "href": with_query(path, **keep, **days), **days} for label, days in picks]
+
+
+def _range_query(span: DayRange) -> dict:
+    return {"from": span.start.isoformat() if span.start else "", "to": span.end.isoformat() if span.end else ""}
 
 
 # ---- economics -----------------------------------------------------------------------------------
 
 
 @router.get("/economics", response_class=HTMLResponse)
-def economics(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
-    """ROI per channel, pricing, and — when the form asks — a what-if on next month's budget."""
+def economics(
+    request: Request,
+    start: str = Query("", alias="from"),
+    end: str = Query("", alias="to"),
+    who: Caller = Depends(allowed("read_reports")),
+) -> HTMLResponse:
+    """ROI per channel and pricing over the range asked (default: all time), and — when the form asks —
+    a what-if on next month's budget (fitted on every month, whatever the range)."""
     from truce.services.economics import EconomicsError, budget_report, parse_what_if, roi_report
-    from truce.services.pricing import pricing_report
+    from truce.services.pricing import PricingError, pricing_report
 
     engine, config = engine_and_config(request)
-    roi = shared(request, "roi", lambda: roi_report(engine, config))
-    pricing = shared(request, "pricing", lambda: pricing_report(engine, config))
+    period = {"from": start.strip(), "to": end.strip()}
+    picks = _picks("/economics", {})
+    try:
+        span = parse_range(start, end)
+        roi = shared(request, "roi", lambda: roi_report(engine, config, start=span.start, end=span.end), **period)
+        pricing = shared(
+            request, "pricing", lambda: pricing_report(engine, config, start=span.start, end=span.end), **period
+        )
+    except (RangeError, EconomicsError, PricingError) as exc:
+        return render(request, who, "economics.html", status=400, error=str(exc), period=period, picks=picks,
+                      roi=None, pricing=None, channels=[], asked={}, what_if=None)  # fmt: skip
     channels = [r["key"] for r in roi["rows"] if r["spend"] > 0 and r["key"] not in (None, "(none)")]
     asked = {c: request.query_params.get(f"change_{c}", "").strip() for c in channels}
     what_if, error = None, None
@@ -102,9 +160,11 @@ def economics(request: Request, who: Caller = Depends(allowed("read_reports"))) 
         channels=channels,
         asked=asked,
         what_if=what_if,
-        error=error,
+        what_if_error=error,
+        period=period,
+        picks=picks,
         roi_chart=charts.grouped(
-            [r["label"] or r["key"] for r in rows],
+            [key_label("channel", r["key"]) for r in rows],
             {"spend": [r["spend"] for r in rows], "revenue": [r["revenue"] for r in rows]},
             colours={"spend": charts.MUTED, "revenue": charts.MARKETING},
         ),
@@ -164,6 +224,7 @@ def _targets_page(request: Request, who: Caller, period: str, status: int = 200,
         )
     except (PeriodError, TargetError, CreditError) as exc:
         return render(request, who, "targets.html", status=400, error=str(exc), **context)
+    context["mql_counts"] = _mql_counts(request, report, today)
     if ledger is None:
         return render(request, who, "targets.html", status=status, **{**context, "report": report},
                       attainment_chart=charts.attainment(report["targets"]))  # fmt: skip
@@ -182,6 +243,22 @@ def _targets_page(request: Request, who: Caller, period: str, status: int = 200,
             colours=[charts.TEAM_COLOURS.get(t["team"], charts.MUTED) for t in ledger["teams"]],
         ),
     )
+
+
+def _mql_counts(request: Request, report: dict, today: dt.date) -> list[dict]:
+    """For each MQL target under way, the SLA page's count of the same days and why it differs."""
+    from truce.services.mql_counts import mql_counts
+
+    engine, config = engine_and_config(request)
+    found = []
+    for t in report["targets"]:
+        if t["metric"] != "mqls" or t["period_start"] > today:
+            continue
+        first, last = t["period_start"], min(t["period_end"], today)
+        counts = shared(request, "mql_counts", lambda a=first, b=last: mql_counts(engine, config, a, b), start=first, end=last)
+        if all(c["from"] != counts["from"] or c["to"] != counts["to"] for c in found):
+            found.append(counts)
+    return found
 
 
 def _target_metrics() -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from truce.domain import calendar_range
 from truce.domain.access import can
 from truce.web import charts
 from truce.web.app import Caller, allowed
+from truce.web.funnel_slices import slice_view
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -177,6 +178,7 @@ def _funnel_view(report: dict, config) -> dict:
         "steps": steps,
         "chart": charts.funnel_volume(totals) if report["by"] is None else None,
         "monthly_chart": charts.monthly_lines(months, lines) if report["by"] is None else None,
+        "by_slice": slice_view(report, labels),
     }
 
 
