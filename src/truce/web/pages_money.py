@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from truce import palette
 from truce.web import charts
 from truce.web.app import Caller, allowed
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
@@ -58,7 +59,9 @@ def attribution(
     chart = charts.bars(
         [c["label"] for c in top],
         [c["revenue"] for c in top],
-        colours=[charts.TEAM_COLOURS.get(c["key"], charts.BOTH) for c in top] if by == "team" else None,
+        colours=palette.for_keys(by, [c["key"] for c in top]),
+        label_title=by,
+        value_title=f"revenue credited ({config.company.currency})",
     )
     links = {m: with_query("/attribution", model=m, by=by, conversion=conversion, level=level) for m in _models()}
     return render(
@@ -106,7 +109,9 @@ def economics(request: Request, who: Caller = Depends(allowed("read_reports"))) 
         roi_chart=charts.grouped(
             [r["label"] or r["key"] for r in rows],
             {"spend": [r["spend"] for r in rows], "revenue": [r["revenue"] for r in rows]},
-            colours={"spend": charts.MUTED, "revenue": charts.MARKETING},
+            colours={"spend": palette.SERIES["spend"], "revenue": palette.NOW},
+            label_title="channel",
+            value_title=config.company.currency,
         ),
         bands_chart=charts.bars(
             [b["band"] for b in pricing["bands"]],
@@ -114,6 +119,8 @@ def economics(request: Request, who: Caller = Depends(allowed("read_reports"))) 
             horizontal=False,
             percent=True,
             colour=charts.SALES,
+            label_title="discount band",
+            value_title="win rate, %",
         ),
     )
 
@@ -170,7 +177,9 @@ def targets(request: Request, period: str = "", who: Caller = Depends(allowed("r
         teams_chart=charts.bars(
             [t["team"] for t in ledger["teams"]],
             [float(t["revenue_credit"]) for t in ledger["teams"]],
-            colours=[charts.TEAM_COLOURS.get(t["team"], charts.MUTED) for t in ledger["teams"]],
+            colours=[palette.team(t["team"]) for t in ledger["teams"]],
+            label_title="team",
+            value_title=f"revenue credited ({request.app.state.config.company.currency})",
         ),
     )
 
