@@ -251,8 +251,8 @@ def step_rates(steps: list[dict], worst: dict | None = None) -> str | None:
         return None
     import plotly.graph_objects as go
 
-    labels = [plain(f"{s['from_label']} → {s['to_label']}") for s in shown]
-    fig = figure(max(220, 34 * len(shown) + 80), x_title="moved on to the next stage, % of those that entered",
+    labels = [f"{plain(s['from_label'])} →<br>{plain(s['to_label'])}" for s in shown]  # two lines: fits a phone
+    fig = figure(max(240, 46 * len(shown) + 80), x_title="moved on, %",
                  y_title="step")  # fmt: skip
     worst_step = worst and (worst["from_stage"], worst["to_stage"])
     fig.add_trace(
