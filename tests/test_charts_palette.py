@@ -44,30 +44,60 @@ def every_chart() -> dict[str, str]:
     target = {"metric": "revenue", "period": "2026-Q4", "team": "marketing", "attainment": 0.5,
               "forecast_attainment": 0.9}  # fmt: skip
     return {
-        "web funnel": web_charts.funnel_volume([{"label": "Inquiry", "entered": 10, "team": "marketing"},
-                                                {"label": "MQL", "entered": 4, "team": "sales"}]),  # fmt: skip
+        "web funnel": web_charts.funnel_volume(
+            [{"label": "Inquiry", "entered": 10, "team": "marketing"}, {"label": "MQL", "entered": 4, "team": "sales"}]
+        ),  # fmt: skip
         "web lines": web_charts.monthly_lines(["2026-01", "2026-02"], {"marketing": [1, 2], "sales": [3, None]}),
-        "web bars": web_charts.bars(["marketing", "sales"], [5, 7], colours=palette.for_keys("team", ["marketing", "sales"]),
-                                    label_title="team", value_title="revenue credited (USD)"),  # fmt: skip
-        "web grouped": web_charts.grouped(["webinar"], {"spend": [1], "revenue": [4]}, label_title="channel",
-                                          value_title="USD"),  # fmt: skip
+        "web bars": web_charts.bars(
+            ["marketing", "sales"],
+            [5, 7],
+            colours=palette.for_keys("team", ["marketing", "sales"]),
+            label_title="team",
+            value_title="revenue credited (USD)",
+        ),  # fmt: skip
+        "web grouped": web_charts.grouped(
+            ["webinar"], {"spend": [1], "revenue": [4]}, label_title="channel", value_title="USD"
+        ),  # fmt: skip
         "web stacked": web_charts.stacked_by_team(
             [{"month": "2026-01", "team": "marketing", "n": 2}, {"month": "2026-01", "team": "sales", "n": 1}],
-            x="month", team="team", value="n"),  # fmt: skip
+            x="month",
+            team="team",
+            value="n",
+        ),  # fmt: skip
         "web gaps": web_charts.perception_gaps([{"statement": "s1", "theme": "targets", "gap": 0.5}]),
         "web attainment": web_charts.attainment([target]),
-        "web steps": web_charts.step_rates([{"from_stage": "inquiry", "to_stage": "mql", "from_label": "Inquiry",
-                                             "to_label": "MQL", "team": "marketing", "rate": 0.4, "entered": 10}]),
+        "web steps": web_charts.step_rates(
+            [
+                {
+                    "from_stage": "inquiry",
+                    "to_stage": "mql",
+                    "from_label": "Inquiry",
+                    "to_label": "MQL",
+                    "team": "marketing",
+                    "rate": 0.4,
+                    "entered": 10,
+                }
+            ]
+        ),
         "brief targets": brief_charts.targets({"rows": [target]}),
         "brief funnel": brief_charts.funnel({"rows": [{"stage": "mql", "entered": 3, "previous": 2}]}, "W2", "W1"),
-        "brief sla": brief_charts.sla({"sales": {"first_touch": {"compliance": 0.8}, "decision": {"compliance": 0.9}},
-                                       "marketing": {"acceptance_rate": 0.7, "min_acceptance_rate": 0.7}}),
+        "brief sla": brief_charts.sla(
+            {
+                "sales": {"first_touch": {"compliance": 0.8}, "decision": {"compliance": 0.9}},
+                "marketing": {"acceptance_rate": 0.7, "min_acceptance_rate": 0.7},
+            }
+        ),
         "brief cold": brief_charts.cold_leads({"by_team": team_rows}, "W2", "W1"),
-        "brief campaigns": brief_charts.campaigns({"currency": "USD", "top_by_revenue": [
-            {"label": "Webinar", "key": "w", "spend": Decimal("10"), "revenue": Decimal("40")}]}),
+        "brief campaigns": brief_charts.campaigns(
+            {
+                "currency": "USD",
+                "top_by_revenue": [{"label": "Webinar", "key": "w", "spend": Decimal("10"), "revenue": Decimal("40")}],
+            }
+        ),
         "brief feedback": brief_charts.feedback({"counts": [{"kind": "lead_quality", "count": 3}]}),
-        "brief diagnostic": brief_charts.diagnostic({"gaps": [{"text": "We share targets", "sales": 2.0,
-                                                               "marketing": 4.0}]}),  # fmt: skip
+        "brief diagnostic": brief_charts.diagnostic(
+            {"gaps": [{"text": "We share targets", "sales": 2.0, "marketing": 4.0}]}
+        ),  # fmt: skip
     }
 
 

@@ -4,7 +4,6 @@ text that cannot widen a page."""
 
 from __future__ import annotations
 
-import gzip
 import re
 import shutil
 from pathlib import Path

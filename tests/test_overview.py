@@ -46,16 +46,27 @@ def company(engine):
     with writing(engine) as conn:
         seller = conn.execute(
             insert(User).returning(User.id),
-            {"email": "sam@truce.example", "name": "Sam", "team": "sales", "is_leader": False, "active": True,
-             "created_at": at(1, 1)},  # fmt: skip
+            {
+                "email": "sam@truce.example",
+                "name": "Sam",
+                "team": "sales",
+                "is_leader": False,
+                "active": True,
+                "created_at": at(1, 1),
+            },  # fmt: skip
         ).scalar_one()
         contacts = {}
         for n, top in CLIMBED.items():
             entered = at(10, n)
             contacts[n] = conn.execute(
                 insert(Contact).returning(Contact.id),
-                {"email": f"c{n}@example.com", "stage": LADDER[top], "created_at": entered, "updated_at": entered,
-                 "owner_id": seller},  # fmt: skip
+                {
+                    "email": f"c{n}@example.com",
+                    "stage": LADDER[top],
+                    "created_at": entered,
+                    "updated_at": entered,
+                    "owner_id": seller,
+                },  # fmt: skip
             ).scalar_one()
             previous = None
             for step in range(top + 1):  # one stage every three days
@@ -109,7 +120,11 @@ def test_it_paces_a_target_evenly_through_its_period():
 
 def test_it_shows_only_the_shared_revenue_target_with_its_pace(company):
     [target] = overview_service.overview(company, CONFIG, NOW)["targets"]
-    assert (target["period"], target["amount"], target["actual"]) == ("2026-Q4", Decimal("100000.00"), Decimal("30000.00"))
+    assert (target["period"], target["amount"], target["actual"]) == (
+        "2026-Q4",
+        Decimal("100000.00"),
+        Decimal("30000.00"),
+    )
     assert (target["days_elapsed"], target["days_total"]) == (68, 92)
     assert target["expected_by_now"] == Decimal("73913.04") and target["ahead_by"] == Decimal("-43913.04")
 

@@ -37,7 +37,9 @@ def site(tmp_path_factory, sqlite_template):
     engine = db.connect(f"sqlite:///{path}")
     demo_service.build(engine, contacts=400, seed=5, config=CONFIG)
     with engine.connect() as conn:
-        cmo = conn.execute(select(User.email).where(User.team == "marketing", User.is_leader.is_(True))).scalars().first()
+        cmo = (
+            conn.execute(select(User.email).where(User.team == "marketing", User.is_leader.is_(True))).scalars().first()
+        )
         revops = conn.execute(select(User.email).where(User.team == "revops")).scalars().first()
     add_user(engine, email=cmo, team="marketing", password=PASSWORD)
     today = dt.datetime.now(dt.UTC).date()

@@ -96,7 +96,9 @@ def policy(served: bool = False) -> str:
     from truce.figures import plotly_style_hashes, sha256
 
     inline = _inline()
-    scripts = " ".join(f"'{sha256(inline[name])}'" for name in (("figures_js",) if served else ("plotly_js", "figures_js")))
+    scripts = " ".join(
+        f"'{sha256(inline[name])}'" for name in (("figures_js",) if served else ("plotly_js", "figures_js"))
+    )
     if served:
         scripts = f"'self' {scripts}"
     styles = " ".join(f"'{source}'" for source in (sha256(inline["style"]), *plotly_style_hashes()))

@@ -68,7 +68,11 @@ def pace(amount: Decimal, actual: Decimal, days_elapsed: int, days_total: int) -
     cent = Decimal("0.01")
     elapsed = Fraction(days_elapsed, days_total) if days_total else Fraction(0)
     expected = (Decimal(amount) * days_elapsed / days_total).quantize(cent) if days_total else Decimal("0.00")
-    return {"elapsed_share": float(elapsed), "expected_by_now": expected, "ahead_by": (Decimal(actual) - expected).quantize(cent)}
+    return {
+        "elapsed_share": float(elapsed),
+        "expected_by_now": expected,
+        "ahead_by": (Decimal(actual) - expected).quantize(cent),
+    }
 
 
 def shared_revenue_targets(engine: Engine, config: TruceConfig, today: dt.date) -> list[dict]:

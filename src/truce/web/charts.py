@@ -29,7 +29,7 @@ def _words(key) -> str:
 
 
 def month_label(month: str) -> str:
-    """"2026-03" as people write it: "Mar 2026"."""
+    """ "2026-03" as people write it: "Mar 2026"."""
     try:
         return dt.date(int(month[:4]), int(month[5:7]), 1).strftime("%b %Y")
     except (ValueError, TypeError):
@@ -139,7 +139,11 @@ def bars(
     shown = [_words(label) for label in labels]
     height = max(220, 26 * len(labels) + 70) if horizontal else 300
     value_title = value_title or ("share, %" if percent else "count")
-    axes = {"x_title": value_title, "y_title": label_title} if horizontal else {"x_title": label_title, "y_title": value_title}
+    axes = (
+        {"x_title": value_title, "y_title": label_title}
+        if horizontal
+        else {"x_title": label_title, "y_title": value_title}
+    )
     fig = figure(height, title, **axes)
     text = [f"{v:.0%}" if percent else f"{v:,.0f}" for v in values]
     if horizontal:
@@ -260,8 +264,10 @@ def step_rates(steps: list[dict], worst: dict | None = None) -> str | None:
             x=[s["rate"] for s in shown],
             y=labels,
             orientation="h",
-            marker_color=[palette.BAD if (s["from_stage"], s["to_stage"]) == worst_step else palette.team(s["team"])
-                          for s in shown],  # fmt: skip
+            marker_color=[
+                palette.BAD if (s["from_stage"], s["to_stage"]) == worst_step else palette.team(s["team"])
+                for s in shown
+            ],  # fmt: skip
             text=[f"{s['rate']:.0%} of {s['entered']:,}" for s in shown],
             textposition="auto",
         )

@@ -9,9 +9,9 @@ from collections import Counter, defaultdict
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from truce import palette
 from truce.domain import calendar_range
 from truce.domain.access import can
-from truce import palette
 from truce.web import charts
 from truce.web.app import Caller, allowed
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
