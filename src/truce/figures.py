@@ -21,7 +21,10 @@ from importlib import resources
 
 from markupsafe import Markup
 
-SALES, MARKETING, BOTH = "#c05621", "#2b6cb0", "#553c9a"
+from truce.palette import MARKETING, SALES
+from truce.palette import SHARED as BOTH
+
+__all__ = ["BOTH", "MARKETING", "SALES", "describe", "figure", "html", "plain"]
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif'
 CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": False}
 # plotly.js adds its style rules to an empty <style> element it creates (CSSOM, not text): a policy
@@ -30,8 +33,9 @@ EMPTY_STYLE = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 _BUILT_IN_STYLE = re.compile(r'createElement\("style"\);\w+\.id="[0-9a-f]+",\w+\.textContent=\'([^\'\\]*)\'')
 
 
-def figure(height: int = 300, title: str | None = None):
-    """An empty figure in our style: white, our type, legend above, grouped bars."""
+def figure(height: int = 300, title: str | None = None, *, x_title: str | None = None, y_title: str | None = None):
+    """An empty figure in our style: white, our type, legend above, grouped bars; the axes titled
+    (what is counted, and in which unit), so a reader need not guess."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -45,8 +49,8 @@ def figure(height: int = 300, title: str | None = None):
         barmode="group",
         bargap=0.25,
     )
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
+    fig.update_xaxes(automargin=True, title={"text": x_title, "font": {"size": 12}} if x_title else None)
+    fig.update_yaxes(automargin=True, title={"text": y_title, "font": {"size": 12}} if y_title else None)
     return fig
 
 
@@ -55,12 +59,61 @@ def plain(text) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def html(fig) -> Markup:
-    """The figure as a <div> carrying its data; figures.js draws it."""
+def html(fig, alt: str | None = None) -> Markup:
+    """The figure as a <div> carrying its data, which figures.js draws, and its text alternative:
+    `alt`, or what `describe` reads from the figure, for a screen reader and for a page printed
+    without scripts."""
     data = fig.to_json(validate=False)
-    return Markup('<div class="plotly-graph-div" data-figure="{}" data-config="{}"></div>').format(
-        data, json.dumps(CONFIG)
-    )
+    return Markup(
+        '<figure class="chart-figure"><div class="plotly-graph-div" data-figure="{}" data-config="{}" role="img"'
+        ' aria-label="{}"></div><figcaption class="visually-hidden">{}</figcaption></figure>'
+    ).format(data, json.dumps(CONFIG), _short(alt or describe(fig)), alt or describe(fig))
+
+
+SHOWN_POINTS = 24  # a text alternative names at most this many points per series
+
+
+def describe(fig) -> str:
+    """The chart in words: its title, what each axis measures, and each series' values in order."""
+    layout = fig.layout
+    parts = [_unplain(layout.title.text) if layout.title and layout.title.text else "Chart"]
+    axes = [(name, getattr(layout, f"{name}axis").title.text) for name in ("x", "y")]
+    parts += [f"{name} axis: {_unplain(text)}" for name, text in axes if text]
+    for trace in fig.data:
+        points = _points(trace)
+        if not points:
+            continue
+        shown = "; ".join(f"{_unplain(label)}: {_value(value)}" for label, value in points[:SHOWN_POINTS])
+        more = f"; and {len(points) - SHOWN_POINTS} more" if len(points) > SHOWN_POINTS else ""
+        name = f"{_unplain(trace.name)} — " if getattr(trace, "name", None) else ""
+        parts.append(f"{name}{shown}{more}")
+    return ". ".join(parts) + "."
+
+
+def _points(trace) -> list[tuple]:
+    """(label, value) pairs of a trace, the category first whichever way the bars run."""
+    x, y = getattr(trace, "x", None), getattr(trace, "y", None)
+    if x is None or y is None:
+        return []
+    if getattr(trace, "orientation", None) == "h" or trace.type == "funnel":
+        x, y = y, x
+    return [(label, value) for label, value in zip(x, y, strict=False) if value is not None]
+
+
+def _value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _unplain(text) -> str:
+    """A label as people read it: plotly's line breaks as spaces, `plain`'s escapes undone (the page escapes it)."""
+    text = str(text).replace("<br>", " ")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def script() -> str:

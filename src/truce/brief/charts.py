@@ -4,18 +4,23 @@ Each function takes a section of the brief's data and returns the figure's HTML,
 there is nothing to draw. A figure is data in an attribute, drawn by the figures.js the page
 inlines (truce.figures), without the mode bar, so nothing on the page points anywhere. Names that
 people wrote pass through `plain`, so a chart shows them as written.
+
+Colours are truce.palette's, as on the web pages: a team's bars in the team's colour, this period
+in dark slate and the one before in grey (never blue, which is marketing's), the promise in green.
+Every axis says what it measures and in which unit.
 """
 
 from __future__ import annotations
 
+from truce import palette
 from truce.brief.format import words
 from truce.figures import MARKETING, SALES, figure, html, plain
 
-BEFORE, NOW, PROMISE = "#a0aec0", "#2b6cb0", "#2f855a"
-TEAM_COLOURS = {"sales": SALES, "marketing": MARKETING}
+BEFORE, NOW, PROMISE = palette.BEFORE, palette.NOW, palette.PROMISE
+TEAM_COLOURS = {"sales": SALES, "marketing": MARKETING, "shared": palette.SHARED}
 
 
-def _bar(fig, *, name: str, x, y, colour: str, horizontal: bool = False, text=None) -> None:
+def _bar(fig, *, name: str, x, y, colour: str | list[str], horizontal: bool = False, text=None) -> None:
     import plotly.graph_objects as go
 
     x, y = (y, x) if horizontal else (x, y)
@@ -63,12 +68,13 @@ def targets(section: dict) -> str | None:
     if not rows:
         return None
     labels = _labels([f"{r['metric']} {r['period']} ({r['team']})" for r in rows], width=18)
-    fig = figure(height=max(200, 90 + 60 * len(rows)))
+    fig = figure(height=max(200, 90 + 60 * len(rows)), x_title="share of the target, %", y_title="target")
     actual = [100 * r["attainment"] for r in rows]
     forecast = [None if r["forecast_attainment"] is None else 100 * r["forecast_attainment"] for r in rows]
-    _bar(fig, name="Actual, % of target", x=labels, y=actual, colour=BEFORE, horizontal=True,
-         text=[f"{v:.0f}%" for v in actual])  # fmt: skip
-    _bar(fig, name="Forecast, % of target", x=labels, y=forecast, colour=NOW, horizontal=True,
+    # As on the targets page: so far in the target's team colour, the forecast in grey.
+    _bar(fig, name="Actual, % of target", x=labels, y=actual, colour=[palette.team(r["team"]) for r in rows],
+         horizontal=True, text=[f"{v:.0f}%" for v in actual])  # fmt: skip
+    _bar(fig, name="Forecast, % of target", x=labels, y=forecast, colour=palette.SERIES["forecast"], horizontal=True,
          text=[None if v is None else f"{v:.0f}%" for v in forecast])  # fmt: skip
     fig.add_vline(x=100, line_color=PROMISE, line_dash="dash")
     fig.update_yaxes(autorange="reversed")
@@ -81,11 +87,10 @@ def funnel(section: dict, now: str, before: str) -> str | None:
     rows = section.get("rows", [])
     if not any(r["entered"] or r["previous"] for r in rows):
         return None
-    fig = figure()
+    fig = figure(x_title="stage", y_title="contacts that entered the stage")
     labels = [plain(words(r["stage"])) for r in rows]
     _bar(fig, name=before, x=labels, y=[r["previous"] for r in rows], colour=BEFORE)
     _bar(fig, name=now, x=labels, y=[r["entered"] for r in rows], colour=NOW, text=[str(r["entered"]) for r in rows])
-    fig.update_yaxes(title_text="entered the stage")
     _whole_numbers(fig, "y", max(max(r["entered"], r["previous"]) for r in rows))
     return html(fig)
 
@@ -102,7 +107,7 @@ def sla(section: dict) -> str | None:
         return None
     import plotly.graph_objects as go
 
-    fig = figure(height=240)
+    fig = figure(height=240, x_title="kept in time or accepted, %", y_title="promise")
     labels = _labels([b[0] for b in bars], 16)
     bars = [(label, *rest) for label, (_name, *rest) in zip(labels, bars, strict=True)]
     for label, share, colour, _promise in bars:
@@ -126,11 +131,11 @@ def cold_leads(section: dict, now: str, before: str) -> str | None:
     rows = section.get("by_team", [])
     if not any(r["went_cold"] or r["previous"] for r in rows):
         return None
-    fig = figure(height=260)
+    fig = figure(height=260, x_title="team that held the lead", y_title="leads gone cold")
     teams = [plain(r["team"]) for r in rows]
     _bar(fig, name=before, x=teams, y=[r["previous"] for r in rows], colour=BEFORE)
-    _bar(fig, name=now, x=teams, y=[r["went_cold"] for r in rows], colour=NOW, text=[str(r["went_cold"]) for r in rows])
-    fig.update_yaxes(title_text="leads gone cold")
+    _bar(fig, name=now, x=teams, y=[r["went_cold"] for r in rows], colour=[palette.team(r["team"]) for r in rows],
+         text=[str(r["went_cold"]) for r in rows])  # fmt: skip
     _whole_numbers(fig, "y", max(max(r["went_cold"], r["previous"]) for r in rows))
     return html(fig)
 
@@ -139,9 +144,9 @@ def campaigns(section: dict) -> str | None:
     rows = section.get("top_by_revenue", [])
     if not rows:
         return None
-    fig = figure(height=max(220, 80 + 56 * len(rows)))
-    labels = _labels([r["label"] or r["key"] for r in rows])
     currency = section["currency"]
+    fig = figure(height=max(220, 80 + 56 * len(rows)), x_title=currency, y_title="campaign")
+    labels = _labels([r["label"] or r["key"] for r in rows])
     _bar(fig, name=f"Spend ({currency})", x=labels, y=[r["spend"] for r in rows], colour=BEFORE, horizontal=True)
     _bar(fig, name=f"Attributed revenue ({currency})", x=labels, y=[r["revenue"] for r in rows], colour=NOW,
          horizontal=True)  # fmt: skip
@@ -154,7 +159,7 @@ def feedback(section: dict) -> str | None:
     rows = section.get("counts", [])
     if not rows:
         return None
-    fig = figure(height=max(180, 60 + 34 * len(rows)))
+    fig = figure(height=max(180, 60 + 34 * len(rows)), x_title="items", y_title="kind")
     _bar(fig, name="items", x=[plain(words(r["kind"])) for r in rows], y=[r["count"] for r in rows], colour=SALES,
          horizontal=True, text=[str(r["count"]) for r in rows])  # fmt: skip
     fig.update_layout(showlegend=False)
@@ -167,12 +172,12 @@ def diagnostic(section: dict) -> str | None:
     gaps = section.get("gaps") or []
     if not gaps:
         return None
-    fig = figure(height=max(220, 80 + 56 * len(gaps)))
+    fig = figure(height=max(220, 80 + 56 * len(gaps)), x_title="mean rating, 1–5", y_title="statement")
     labels = _labels([g["text"] for g in gaps])
     _bar(fig, name="Sales", x=labels, y=[g["sales"] for g in gaps], colour=SALES, horizontal=True)
     _bar(fig, name="Marketing", x=labels, y=[g["marketing"] for g in gaps], colour=MARKETING, horizontal=True)
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(range=[0, 5.2], title_text="mean rating, 1–5")
+    fig.update_xaxes(range=[0, 5.2])
     return html(fig)
 
 

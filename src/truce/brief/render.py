@@ -7,6 +7,10 @@ request. Its Content-Security-Policy (a <meta> in the file, and the web app's he
 serves it) allows exactly those inline scripts and styles by their hashes: were a name in the
 brief ever to slip through unescaped as a <script>, a browser would not run it.
 
+Shown inside the web app (/brief/view), the page instead loads plotly.js from the server's
+cached /static URL (`plotly_src`): inlined, it made every view a 4.9 MB page; the downloaded
+file keeps it inline so that it opens offline.
+
 The Markdown has the same sections and numbers, as tables, without charts; what users wrote is
 escaped for it (truce.brief.markdown).
 """
@@ -86,24 +90,33 @@ def _source(name: str) -> str:
 
 
 @functools.cache
-def policy() -> str:
-    """The brief's Content-Security-Policy: nothing from anywhere, but its own inline scripts and styles."""
+def policy(served: bool = False) -> str:
+    """The brief's Content-Security-Policy: nothing from anywhere, but its own inline scripts and styles
+    (`served`: and scripts from the server that serves it, for plotly.js loaded from /static)."""
     from truce.figures import plotly_style_hashes, sha256
 
     inline = _inline()
-    scripts = " ".join(f"'{sha256(inline[name])}'" for name in ("plotly_js", "figures_js"))
+    scripts = " ".join(
+        f"'{sha256(inline[name])}'" for name in (("figures_js",) if served else ("plotly_js", "figures_js"))
+    )
+    if served:
+        scripts = f"'self' {scripts}"
     styles = " ".join(f"'{source}'" for source in (sha256(inline["style"]), *plotly_style_hashes()))
     return f"default-src 'none'; script-src {scripts}; style-src {styles}; img-src data:; base-uri 'none'; form-action 'none'"
 
 
-def render_html(brief: dict) -> str:
+def render_html(brief: dict, *, plotly_src: str | None = None) -> str:
+    """The brief as one page; with `plotly_src` (a URL of the server that shows it) plotly.js is
+    loaded from there instead of inlined, and the page's policy is `policy(served=True)`."""
     from truce.brief.charts import all_charts
 
     charts = {name: Markup(html) if html else None for name, html in all_charts(brief).items()}
     inline = {name: Markup(text) for name, text in _inline().items()}
+    if plotly_src:
+        inline["plotly_js"] = None
     template = _environment(autoescape=True).get_template("brief.html.j2")
     return template.render(b=brief, s=brief["sections"], titles=TITLES, owners=OWNERS, charts=charts,
-                           policy=policy(), **inline)  # fmt: skip
+                           policy=policy(served=bool(plotly_src)), plotly_src=plotly_src, **inline)  # fmt: skip
 
 
 def render_markdown(brief: dict) -> str:

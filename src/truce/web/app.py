@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from truce.config import TruceConfig
 from truce.domain.access import Forbidden, require
@@ -36,6 +37,7 @@ UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 # A full ingest batch, 10,000 touchpoints with every field filled, measured 3.9 MB of JSON
 # (4.5 MB indented; docs/api.md): 16 MiB leaves four times that, for notes on stage changes.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+GZIP_MIN_BYTES = 1024
 
 
 class NotLoggedIn(Exception):
@@ -85,6 +87,9 @@ def create_app(
     app.add_middleware(CrossSiteGuard, cookie=COOKIE)
     app.add_middleware(FreshNote)
     app.add_middleware(SafeErrors)  # outermost of ours: what escapes every handler is logged without secrets
+    # Pages, reports and plotly.js travel compressed (a brief view ~6x smaller); outside SafeErrors,
+    # so what it logs and answers is the plain text. Small answers are not worth the CPU.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     _errors(app)
     from truce.web import api, api_docs, pages
 
@@ -253,6 +258,10 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         headers = dict(exc.headers or {})
+        if exc.status_code == 404 and _wants_page(request):
+            from truce.web.pages_errors import not_found
+
+            return await not_found(request, str(exc.detail))
         if exc.status_code == 405 and (methods := _methods_of(request)):
             headers["Allow"] = ", ".join(methods)  # every method the path takes, not those of one route
         return JSONResponse({"error": str(exc.detail), "errors": []}, status_code=exc.status_code, headers=headers)

@@ -27,7 +27,7 @@ from truce.web import (
     pages_voice,
 )
 from truce.web.app import COOKIE, Caller, allowed, client_address, login_guard
-from truce.web.pages_base import PageRoute, engine_and_config, render, shared, templates
+from truce.web.pages_base import PageRoute, engine_and_config, render, shared, templates, with_query
 
 HERE = Path(__file__).parent
 STATIC = {"truce.css": "text/css", "truce.js": "text/javascript", "swagger.js": "text/javascript",
@@ -38,11 +38,24 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/static/plotly.min.js")
-def plotly_js() -> FileResponse:
+def plotly_js(v: str = "") -> FileResponse:
+    """plotly.js from its installed package. Asked for at the versioned URL the pages use
+    (PLOTLY_URL), a browser keeps it for a year and never asks again; an upgrade changes the URL."""
     import plotly
 
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+    cache = "public, max-age=31536000, immutable" if v == plotly.__version__ else "max-age=86400"
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": cache})
+
+
+def plotly_url() -> str:
+    """Where pages load plotly.js from: the URL names the installed plotly version, so a cached copy is never stale."""
+    from importlib.metadata import version
+
+    return f"/static/plotly.min.js?v={version('plotly')}"
+
+
+templates.env.globals["plotly_js"] = plotly_url()
 
 
 @router.get("/static/figures.js")
@@ -110,51 +123,28 @@ def logout(request: Request, who: Caller = Depends(allowed("read_reports"))) -> 
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
-    """The shared target and forecast, where the funnel stands, and what needs attention now."""
-    from truce.services.custody import cold_leads
-    from truce.services.funnel import funnel_report
+    """The two teams side by side, the shared target with its pace, the funnel's worst leak, the
+    decisions due, and what needs attention now (truce.services.overview)."""
     from truce.services.handoff import queue
+    from truce.services.overview import overview as leaders_overview
 
     engine, config = engine_and_config(request)
     now = dt.datetime.now(dt.UTC)
-    funnel = shared(request, "funnel", lambda: funnel_report(engine, config))
+    found = shared(request, "overview", lambda: leaders_overview(engine, config, now), day=now.date())
     waiting = shared(request, "handoff_queue", lambda: queue(engine, config, now))
-    cold = shared(request, "cold_leads", lambda: cold_leads(engine, config, now))
-    snapshot = {row["stage"]: row["count"] for row in funnel["volume"]["snapshot"]}
-    stages = [
-        {"key": s.key, "label": s.label, "team": s.team, "now": snapshot.get(s.key, 0)} for s in config.funnel.stages
-    ]
-    recent = (now - dt.timedelta(days=COLD_RECENT_DAYS)).isoformat()
-    newly_cold = [lead for lead in cold["leads"] if lead["went_cold_at"] >= recent]
+    steps = found["funnel"]["steps"]
     return render(
         request,
         who,
         "overview.html",
-        targets=shared(request, "shared_targets", lambda: _shared_targets(engine, config, now.date()), day=now.date()),
-        stages=stages,
-        exits=[{"label": e.label, "now": snapshot.get(e.key, 0)} for e in config.funnel.exits],
-        funnel_chart=charts.bars(
-            [s["label"] for s in stages],
-            [s["now"] for s in stages],
-            colours=[charts.TEAM_COLOURS[s["team"]] for s in stages],
-        ),
+        o=found,
+        drill=with_query("/funnel", start=found["from"].isoformat(), end=found["to"].isoformat()),
+        funnel_chart=charts.step_rates(steps, found["funnel"]["worst"]),
         waiting=waiting,
         overdue=[h for h in waiting if h["hours_to_first_touch"] < 0 or h["hours_to_decision"] < 0],
         mine=[h for h in waiting if h["owner"] == who.who.email],
-        cold_days=cold["cold_after_days"],
-        cold_recent_days=COLD_RECENT_DAYS,
-        newly_cold={team: sum(1 for lead in newly_cold if lead["team"] == team) for team in ("marketing", "sales")},
         stalled=shared(request, "stalled", lambda: _stalled(engine, config, now)),
-        as_of=funnel["as_of"],
     )
-
-
-def _shared_targets(engine, config, today: dt.date) -> list[dict] | None:
-    """The targets running today (None while the targets service is not part of this build)."""
-    service = _optional("targets")
-    if service is None:
-        return None
-    return service.targets_report(engine, config, as_of=today)["targets"]
 
 
 def _stalled(engine, config, now: dt.datetime) -> dict | None:

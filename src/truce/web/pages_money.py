@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from truce import palette
 from truce.domain.date_ranges import DayRange, RangeError, parse_range, quick_picks
 from truce.web import charts
 from truce.web.app import Caller, allowed
@@ -66,9 +67,11 @@ def attribution(
     rows = credit_rows(report)
     top = rows[:CHART_ROWS]
     chart = charts.bars(
-        [r["name"] for r in top],
-        [r["revenue"] for r in top],
-        colours=[charts.TEAM_COLOURS.get(r["key"], charts.BOTH) for r in top] if by == "team" else None,
+        [c["name"] for c in top],
+        [c["revenue"] for c in top],
+        colours=palette.for_keys(by, [c["key"] for c in top]),
+        label_title=by,
+        value_title=f"revenue credited ({config.company.currency})",
     )
     links = {m: with_query("/attribution", **{**keep, "model": m, "from": start, "to": end}) for m in _models()}
     return render(
@@ -166,7 +169,9 @@ def economics(
         roi_chart=charts.grouped(
             [key_label("channel", r["key"]) for r in rows],
             {"spend": [r["spend"] for r in rows], "revenue": [r["revenue"] for r in rows]},
-            colours={"spend": charts.MUTED, "revenue": charts.MARKETING},
+            colours={"spend": palette.SERIES["spend"], "revenue": palette.NOW},
+            label_title="channel",
+            value_title=config.company.currency,
         ),
         bands_chart=charts.bars(
             [b["band"] for b in pricing["bands"]],
@@ -174,6 +179,8 @@ def economics(
             horizontal=False,
             percent=True,
             colour=charts.SALES,
+            label_title="discount band",
+            value_title="win rate, %",
         ),
     )
 
@@ -240,7 +247,9 @@ def _targets_page(request: Request, who: Caller, period: str, status: int = 200,
         teams_chart=charts.bars(
             [t["team"] for t in ledger["teams"]],
             [float(t["revenue_credit"]) for t in ledger["teams"]],
-            colours=[charts.TEAM_COLOURS.get(t["team"], charts.MUTED) for t in ledger["teams"]],
+            colours=[palette.team(t["team"]) for t in ledger["teams"]],
+            label_title="team",
+            value_title=f"revenue credited ({request.app.state.config.company.currency})",
         ),
     )
 

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from truce import palette
 from truce.domain import calendar_range
 from truce.domain.access import can
 from truce.web import charts
@@ -177,7 +178,14 @@ def _funnel_view(report: dict, config) -> dict:
         "cohort": cohort,
         "steps": steps,
         "chart": charts.funnel_volume(totals) if report["by"] is None else None,
-        "monthly_chart": charts.monthly_lines(months, lines) if report["by"] is None else None,
+        "monthly_chart": charts.monthly_lines(
+            months,
+            lines,
+            colours=palette.stage_colours([(labels[s], teams.get(s, "shared")) for s in report["stages"][1:4]]),
+            value_title="contacts that entered the stage",
+        )
+        if report["by"] is None
+        else None,
         "by_slice": slice_view(report, labels),
     }
 
@@ -313,10 +321,11 @@ def sla(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTM
             },
             percent=True,
             colours={
-                "first touch in time": charts.SALES,
-                "decision in time": "#9c4221",
-                "marketing acceptance": charts.MARKETING,
+                "first touch in time": palette.SALES,
+                "decision in time": palette.shades(palette.SALES, 3)[2],
+                "marketing acceptance": palette.MARKETING,
             },
+            value_title="kept in time or accepted, %",
         ),
         cold=cold,
         cold_chart=charts.stacked_by_team(
@@ -325,6 +334,7 @@ def sla(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTM
             team="team",
             value="cold_leads",
             title=None,
+            value_title="leads gone cold",
         ),
         cold_rows=list(reversed(cold["leads"]))[:COLD_SHOWN],
         mine_url=with_query("/handoffs"),

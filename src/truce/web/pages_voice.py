@@ -58,7 +58,8 @@ def feedback(
         start=start,
         end=today,
     )
-    kinds_chart = charts.bars(list(themes["counts"]), list(themes["counts"].values()), colour=charts.SALES)
+    kinds_chart = charts.bars(list(themes["counts"]), list(themes["counts"].values()), colour=charts.SALES,
+                              label_title="kind", value_title="items")  # fmt: skip
     more = with_query("/feedback", status=status, kind=kind, mine=mine, limit=limit + FEEDBACK_SHOWN) + "#items"
     return render(
         request,
@@ -227,15 +228,20 @@ def _brief(request: Request, who: Caller, period: str, download: bool) -> Respon
     engine, config = engine_and_config(request)
     asked = period.strip() or None
 
+    # Shown here, plotly.js comes from /static (cached by the browser); the downloaded file carries it inline.
+    from truce.web.pages import plotly_url
+
+    plotly_src = None if download else plotly_url()
+
     def page() -> tuple[str, str]:
         data = build_brief(engine, config, period=asked)
-        return data["period"]["label"], render_html(data)
+        return data["period"]["label"], render_html(data, plotly_src=plotly_src)
 
     try:
-        label, html = shared(request, "brief", page, period=asked)
+        label, html = shared(request, "brief", page, period=asked, download=download)
     except BriefError as exc:
         return render(request, who, "refused.html", status=400, message=str(exc))
-    headers = framed_by_our_pages(policy())  # its inline scripts by their hashes; /brief shows it in a frame
+    headers = framed_by_our_pages(policy(served=not download))  # its inline scripts by their hashes; /brief frames it
     if download:
         headers["Content-Disposition"] = f'attachment; filename="truce-brief-{label}.html"'
     return HTMLResponse(html, headers=headers)
