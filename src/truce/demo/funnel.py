@@ -300,7 +300,7 @@ class Funnel:
         recycles = np.flatnonzero(self.reasons.exit_stage == RECYCLED)
         code = codes.index("no_response") if "no_response" in codes else int(recycles[0] if recycles.size else 0)
         reason = np.full(sub.size, code, np.int8)
-        at = self._sales_step(sub, 12, 0.6)
+        at = self._sales_step(sub, 10, 0.5)
         self._note_recycled(self._move(sub, self.reasons.exit_stage[reason], at, reason))
 
     def _reasons(self, sub, base: dict, other: float, boost: bool) -> np.ndarray:

@@ -7,10 +7,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, or_, select
 
 from truce.store import bulk, db
-from truce.store.models import AuditEntry, Base, Contact, Opportunity, StageChange, Touchpoint
+from truce.store.models import AuditEntry, Base, Contact, Opportunity, StageChange, Touchpoint, User
 from truce.store.work import unit_of_work
 
 # Parents before children, so foreign keys hold at every step.
@@ -44,17 +44,44 @@ def holds_records(engine: Engine) -> bool:
         )
 
 
+# Writers that are truce itself at work on whatever the store holds: the scheduler and its jobs.
+MACHINE_ACTORS = ("scheduler", "notify")
+MACHINE_ACTOR_PREFIXES = ("job:", "truce:")
+# Stage moves truce makes by its own rules (a score crossing the line, an SLA escalation).
+MACHINE_ORIGINS = ("rule", "job")
+
+
 def others_history(engine: Engine) -> tuple[int, int]:
-    """(audit entries, stage-ledger rows) the demo did not write: not by "demo", not of origin "demo"."""
-    return db.history_rows(engine, audit_where=(AuditEntry.actor != DEMO,), ledger_where=(StageChange.origin != DEMO,))
+    """(audit entries, stage-ledger rows) that are not the demo's own.
+
+    The demo's own: what it wrote (actor "demo", origin "demo"); what truce's scheduled jobs did
+    to it while `truce demo --serve` ran; and what the demo's logins did in the web app. Those
+    users' addresses are at the demo's made-up domain (.example is reserved: no real person has
+    one). Anything else (an import, an API push, a real user's click) is someone's history.
+    """
+    from truce.demo.tables import USER_DOMAIN
+
+    at_demo = f"%@{USER_DOMAIN}"
+    demo_users = select(User.id).where(User.email.like(at_demo))
+    machine = or_(AuditEntry.actor.in_(MACHINE_ACTORS), *(AuditEntry.actor.startswith(p) for p in MACHINE_ACTOR_PREFIXES))
+    return db.history_rows(
+        engine,
+        audit_where=(AuditEntry.actor != DEMO, ~machine, ~AuditEntry.actor.like(at_demo)),
+        ledger_where=(
+            StageChange.origin != DEMO,
+            ~(StageChange.changed_by_id.is_(None) & StageChange.origin.in_(MACHINE_ORIGINS)),
+            or_(StageChange.changed_by_id.is_(None), StageChange.changed_by_id.not_in(demo_users)),
+        ),
+    )
 
 
 def reset(engine: Engine, *, discard_history: bool = False) -> None:
     """Drop everything truce created, so the demo starts from a fresh schema.
 
-    The demo's own trail and ledger are made up and go with it. History anyone else wrote
-    (an import, a lead moved in the web app, even on the demo's records) is kept: the reset
-    refuses with HistoryAtStake, changing nothing, unless `discard_history`.
+    The demo's own trail and ledger go with it (see `others_history`: what the demo wrote, what
+    truce's jobs and the demo's logins did to it). History anyone else wrote (an import, an API
+    push, a real user's move, even on the demo's records) is kept: the reset refuses with
+    HistoryAtStake, changing nothing, unless `discard_history`.
     """
     if not discard_history:
         audit_entries, ledger_rows = others_history(engine)
@@ -62,7 +89,8 @@ def reset(engine: Engine, *, discard_history: bool = False) -> None:
             raise db.HistoryAtStake(
                 f"{db.describe(str(engine.url))} holds history the demo did not write: "
                 f"{db.plural(audit_entries, 'audit entry', 'audit entries')} not by {DEMO!r} and "
-                f"{db.plural(ledger_rows, 'stage-ledger row', 'stage-ledger rows')} not of origin {DEMO!r}; "
+                f"{db.plural(ledger_rows, 'stage-ledger row', 'stage-ledger rows')} not of origin {DEMO!r} "
+                "(nor by truce's jobs or the demo's logins); "
                 "replacing the store would drop them; nothing was changed",
                 audit_entries,
                 ledger_rows,
