@@ -223,14 +223,21 @@ def test_the_cast_is_there_as_the_readme_names_it(alive):
                                               "FROM users")}  # fmt: skip
     eva, mia, owen = (users[f"{who}@{DEMO_DOMAIN}"] for who in ("eva.lind", "mia.ross", "owen.price"))
     assert (eva.name, eva.team, bool(eva.is_leader), bool(eva.active)) == ("Eva Lind", "sales", False, True)
-    assert (mia.name, mia.team, mia.marketing_focus, bool(mia.is_leader)) == ("Mia Ross", "marketing", "downstream", False)
+    assert (mia.name, mia.team, mia.marketing_focus, bool(mia.is_leader)) == (
+        "Mia Ross",
+        "marketing",
+        "downstream",
+        False,
+    )
     assert (owen.name, owen.team) == ("Owen Price", "revops")
     leaders = {r.team for r in users.values() if r.is_leader}
     assert leaders == {"sales", "marketing"}
 
     (acme,) = _rows(alive, "SELECT id, name, owner_id, is_key_account FROM accounts WHERE domain = 'acme.example'")
     assert (acme.name, acme.owner_id, bool(acme.is_key_account)) == ("Acme Analytics", eva.id, True)
-    (plan,) = _rows(alive, "SELECT liaison_id, owner_id, objectives FROM account_plans WHERE account_id = :a", a=acme.id)
+    (plan,) = _rows(
+        alive, "SELECT liaison_id, owner_id, objectives FROM account_plans WHERE account_id = :a", a=acme.id
+    )
     assert (plan.liaison_id, plan.owner_id) == (mia.id, eva.id) and plan.objectives
 
     waiting = {q["email"]: q for q in handoff.queue(alive, CONFIG, FRIDAY)}

@@ -85,7 +85,11 @@ def survey_rows(rng: np.random.Generator, users: list[dict], as_of: dt.datetime)
         rounds.append({"name": name, "opened_at": opened, "closed_at": None})
         theme = rng.normal(0, 0.35, len(diagnostic.KEYS))
         for person in people:
-            lean = -MARKETING_BELOW_SALES[number] / 2 if person["team"] == "marketing" else MARKETING_BELOW_SALES[number] / 2
+            lean = (
+                -MARKETING_BELOW_SALES[number] / 2
+                if person["team"] == "marketing"
+                else MARKETING_BELOW_SALES[number] / 2
+            )
             wanted = ROUND_MEAN[number] + lean + rng.normal(0, 0.25) + theme + rng.normal(0, 0.5, theme.size)
             ratings = np.clip(np.rint(wanted), 1, 5).astype(int)
             submitted = opened + dt.timedelta(minutes=int(rng.integers(5, 60 * 20)))

@@ -92,7 +92,9 @@ def add_leads(rng, funnel: Funnel, campaigns: Campaigns, cast: Cast, config, win
         hours = max(first_touch - ANN_DUE_IN_HOURS, 0.25) if hours_waiting is None else hours_waiting
         mql_at = int(_before(clock, now, hours).timestamp())
         created = min(window.end - days_known * DAY + 14 * HOUR, mql_at - 2 * DAY)
-        touched = -1 if hours_waiting is None else int(clock.add(to_datetime(mql_at), dt.timedelta(hours=1.5)).timestamp())
+        touched = (
+            -1 if hours_waiting is None else int(clock.add(to_datetime(mql_at), dt.timedelta(hours=1.5)).timestamp())
+        )
         index = _append_contact(
             funnel,
             campaigns,

@@ -170,4 +170,3 @@ def current_points(rules: Scoring, funnel: Funnel, touches: Touches, window: Win
     fresh = raw[touches.touch_type] * 0.5 ** (np.maximum(age, 0) / half_life)
     exact = fit + np.bincount(touches.contact, weights=np.where(age >= 0, fresh, 0.0), minlength=funnel.contacts.count)
     return np.floor(np.round(exact, 9) + 0.5).astype(np.int64)
-

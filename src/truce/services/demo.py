@@ -63,7 +63,9 @@ def others_history(engine: Engine) -> tuple[int, int]:
 
     at_demo = f"%@{USER_DOMAIN}"
     demo_users = select(User.id).where(User.email.like(at_demo))
-    machine = or_(AuditEntry.actor.in_(MACHINE_ACTORS), *(AuditEntry.actor.startswith(p) for p in MACHINE_ACTOR_PREFIXES))
+    machine = or_(
+        AuditEntry.actor.in_(MACHINE_ACTORS), *(AuditEntry.actor.startswith(p) for p in MACHINE_ACTOR_PREFIXES)
+    )
     return db.history_rows(
         engine,
         audit_where=(AuditEntry.actor != DEMO, ~machine, ~AuditEntry.actor.like(at_demo)),
@@ -195,7 +197,9 @@ def _add_alignment(engine: Engine, rows: dict[str, list[dict]], actor: str) -> d
             refs = REFERENCES.get(name, {})
             resolved = [{**row, **{col: ids[parent][row[col]] for col, parent in refs.items()}} for row in table_rows]
             if name in PARENTS:
-                ids[name] = [work.conn.execute(table.insert().returning(table.c.id), row).scalar_one() for row in resolved]
+                ids[name] = [
+                    work.conn.execute(table.insert().returning(table.c.id), row).scalar_one() for row in resolved
+                ]
             elif resolved:
                 work.conn.execute(table.insert(), resolved)
         counts = {name: len(table_rows) for name, table_rows in rows.items()}
