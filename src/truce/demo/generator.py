@@ -114,7 +114,8 @@ def generate(
     users = make_users(rng["staff"], contacts, window)
     campaigns = make_campaigns(rng["campaigns"], users, window, size_factor(contacts))
     tick("staff")
-    accounts, people = _accounts_and_contacts(rng, contacts, users, campaigns, window)
+    # The cast's two leads are among the contacts asked for, so the count is the one given.
+    accounts, people = _accounts_and_contacts(rng, contacts, users, campaigns, window, len(demo_cast.LEADS))
     tick("accounts and contacts")
     funnel = Funnel(rng["funnel"], window, users, accounts, people, Reasons.from_config(config.funnel))
     funnel.run()
@@ -216,9 +217,9 @@ def _ticker(progress: Progress | None) -> Callable[[str], None]:
     return tick
 
 
-def _accounts_and_contacts(rng, contacts: int, users, campaigns, window: Window):
+def _accounts_and_contacts(rng, contacts: int, users, campaigns, window: Window, set_aside: int):
     accounts = make_accounts(rng["accounts"], max(1, round(contacts / 4)))
-    people = make_contacts(rng["accounts"], contacts, accounts, channel_share_by_segment(), window)
+    people = make_contacts(rng["accounts"], contacts - set_aside, accounts, channel_share_by_segment(), window)
     event_campaign = snap_event_leads(rng["campaigns"], people, campaigns, window)
     # Ids follow creation order, as they would in a CRM.
     order = np.argsort(people.created, kind="stable")
