@@ -73,8 +73,14 @@ def _quarter(day: dt.date, back: int) -> tuple[str, dt.date]:
     return f"{year}-Q{number + 1}", dt.date(after // 4, (after % 4) * 3 + 1, 1)
 
 
-def survey_rows(rng: np.random.Generator, users: list[dict], as_of: dt.datetime) -> dict[str, list[dict]]:
-    """Both teams answer the last two quarters' rounds; the second scores clearly higher."""
+def survey_rows(
+    rng: np.random.Generator, users: list[dict], as_of: dt.datetime, not_yet: tuple[int, ...] = ()
+) -> dict[str, list[dict]]:
+    """Both teams answer the last two quarters' rounds; the second scores clearly higher.
+
+    The users in `not_yet` (the cast's seller and marketer) have not answered the latest round:
+    logged in as them, the survey page still asks for their answers.
+    """
     people = [u for u in users if u["active"] and u["team"] in ("sales", "marketing")]
     rounds, responses = [], []
     for number, back in enumerate((2, 1)):
@@ -85,6 +91,8 @@ def survey_rows(rng: np.random.Generator, users: list[dict], as_of: dt.datetime)
         rounds.append({"name": name, "opened_at": opened, "closed_at": None})
         theme = rng.normal(0, 0.35, len(diagnostic.KEYS))
         for person in people:
+            if number == 1 and person["id"] in not_yet:
+                continue
             lean = (
                 -MARKETING_BELOW_SALES[number] / 2
                 if person["team"] == "marketing"
@@ -225,7 +233,7 @@ def alignment_rows(
     rng = np.random.default_rng([seed, 14])
     users = company.tables["users"].to_pylist()
     return {
-        **survey_rows(rng, users, as_of),
+        **survey_rows(rng, users, as_of, (company.story.seller_id, company.story.marketer_id)),
         "account_plans": plan_rows(rng, company, users, as_of),
         **meeting_rows(company, users, config, as_of, measured),
         "initiatives": initiative_rows(company, as_of, measured),
