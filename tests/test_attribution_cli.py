@@ -53,7 +53,7 @@ def run(*args):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('attribution-cli') / 'demo.db'}"
-    made = runner.invoke(app, ["demo", "--contacts", "800", "--seed", "4", "--db", url, "--json"])
+    made = runner.invoke(app, ["demo", "--as-of", "2026-11-20", "--contacts", "800", "--seed", "4", "--db", url, "--json"])
     assert made.exit_code == 0, made.output
     return url
 

@@ -31,7 +31,7 @@ def run(*args: str):
 @pytest.fixture
 def demo_db(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    result = run("demo", "--contacts", SMALL, "--seed", 3, "--db", url, "--json")
+    result = run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--seed", 3, "--db", url, "--json")
     assert result.exit_code == 0, result.output
     return url
 
@@ -45,7 +45,7 @@ def test_help_lists_every_area_and_is_instant():
 
 def test_demo_summary_agrees_with_the_generated_company(tmp_path):
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    result = run("demo", "--contacts", SMALL, "--seed", 3, "--db", url, "--json")
+    result = run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--seed", 3, "--db", url, "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     company = generate(contacts=SMALL, seed=3).tables
@@ -61,17 +61,17 @@ def test_demo_summary_agrees_with_the_generated_company(tmp_path):
 
 
 def test_demo_prints_a_readable_summary(tmp_path):
-    result = run("demo", "--contacts", SMALL, "--db", f"sqlite:///{tmp_path / 'd.db'}")
+    result = run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--db", f"sqlite:///{tmp_path / 'd.db'}")
     assert result.exit_code == 0, result.output
     for words in ("Demo company built", "Contacts per funnel stage", "Top channels by revenue won", "Revenue won"):
         assert words in result.output
 
 
 def test_demo_refuses_a_database_that_holds_records_unless_forced(demo_db):
-    again = run("demo", "--contacts", SMALL, "--db", demo_db)
+    again = run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--db", demo_db)
     assert again.exit_code == 1
     assert "already holds records; use --force" in again.output
-    forced = run("demo", "--contacts", SMALL, "--seed", 4, "--db", demo_db, "--force", "--json")
+    forced = run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--seed", 4, "--db", demo_db, "--force", "--json")
     assert forced.exit_code == 0, forced.output
     assert json.loads(forced.output)["tables"]["contacts"] == SMALL
 
@@ -112,14 +112,14 @@ def test_demo_force_refuses_to_drop_history_the_demo_did_not_write(demo_db):
     assert moved.exit_code == 0, moved.output
     before = _history(demo_db)
     assert before["audit_log not by demo"] == before["stage_changes not from demo"] == 1
-    refused = run("demo", "--contacts", SMALL, "--seed", 4, "--db", demo_db, "--force")
+    refused = run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--seed", 4, "--db", demo_db, "--force")
     said = " ".join(refused.output.split())
     assert refused.exit_code == 1, said
     assert "1 audit entry not by 'demo' and 1 stage-ledger row not of origin 'demo'" in said
     assert "nothing was changed" in said and "add --discard-history" in said
     assert _history(demo_db) == before
     assert json.loads(run("status", "--db", demo_db, "--json").output)["tables"]["contacts"] == SMALL
-    forced = run("demo", "--contacts", SMALL, "--seed", 4, "--db", demo_db, "--force", "--discard-history", "--json")
+    forced = run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--seed", 4, "--db", demo_db, "--force", "--discard-history", "--json")
     assert forced.exit_code == 0, forced.output
     after = _history(demo_db)
     assert after["audit_log not by demo"] == after["stage_changes not from demo"] == 0
@@ -150,10 +150,10 @@ def test_db_downgrade_names_a_revision_it_cannot_reach(demo_db):
 
 def test_the_same_seed_builds_the_same_company(tmp_path):
     first = json.loads(
-        run("demo", "--contacts", SMALL, "--seed", 9, "--db", f"sqlite:///{tmp_path / 'a.db'}", "--json").output
+        run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--seed", 9, "--db", f"sqlite:///{tmp_path / 'a.db'}", "--json").output
     )
     second = json.loads(
-        run("demo", "--contacts", SMALL, "--seed", 9, "--db", f"sqlite:///{tmp_path / 'b.db'}", "--json").output
+        run("demo", "--as-of", "2026-11-20", "--contacts", SMALL, "--seed", 9, "--db", f"sqlite:///{tmp_path / 'b.db'}", "--json").output
     )
     first.pop("database"), second.pop("database")
     assert first == second

@@ -336,7 +336,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('credit') / 'demo.db'}"
-    result = runner.invoke(app, ["demo", "--contacts", "1500", "--seed", "5", "--db", url, "--json"])
+    result = runner.invoke(app, ["demo", "--as-of", "2026-11-20", "--contacts", "1500", "--seed", "5", "--db", url, "--json"])
     assert result.exit_code == 0, result.output
     return url
 

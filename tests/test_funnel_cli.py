@@ -48,7 +48,7 @@ def run(*args):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('funnel-cli') / 'demo.db'}"
-    assert run("demo", "--contacts", 800, "--seed", 4, "--db", url, "--json").exit_code == 0
+    assert run("demo", "--as-of", "2026-11-20", "--contacts", 800, "--seed", 4, "--db", url, "--json").exit_code == 0
     return url
 
 

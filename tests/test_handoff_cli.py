@@ -20,7 +20,7 @@ def run(*args):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
-    assert run("demo", "--contacts", 1500, "--seed", 2, "--db", url, "--json").exit_code == 0
+    assert run("demo", "--as-of", "2026-11-20", "--contacts", 1500, "--seed", 2, "--db", url, "--json").exit_code == 0
     return url
 
 

@@ -45,7 +45,7 @@ def brief(
     at: Annotated[
         str | None,
         typer.Option(
-            "--at", metavar="DATE", help="As of the end of this day, YYYY-MM-DD (company time zone). Default: now."
+            "--at", "--as-of", metavar="DATE", help="As of the end of this day, YYYY-MM-DD (company time zone). Default: now."
         ),
     ] = None,
     db: DbOption = None,

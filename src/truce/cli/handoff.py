@@ -28,7 +28,7 @@ ActorOption = Annotated[
 ]
 AtOption = Annotated[
     str | None,
-    typer.Option("--at", help="Evaluate as of this moment (ISO 8601, e.g. 2026-11-20T09:00Z). Default: now."),
+    typer.Option("--at", "--as-of", help="Evaluate as of this moment (ISO 8601, e.g. 2026-11-20T09:00Z). Default: now."),
 ]
 
 

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import ConfigOption, DbOption, JsonOption, console, fail, handled, load_config, print_json
+from truce.cli.common import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    console,
+    fail,
+    handled,
+    load_config,
+    parse_day,
+    print_json,
+)
 
 config_app = typer.Typer(help="Check the shared funnel config (truce.toml).", no_args_is_help=True)
 
@@ -91,11 +101,26 @@ def demo(
         ),
     ] = False,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port for --serve.")] = 8000,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="End the history at 00:00 UTC on this day, YYYY-MM-DD, instead of now (a data set that stays the same).",
+        ),
+    ] = None,
     db: DbOption = None,
     config: ConfigOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Build a realistic demo company (two years of a B2B software seller) and summarise it.
+    """Build a realistic demo company (two years of a B2B software seller, up to now) and summarise it.
+
+    The history runs up to the moment you build it: the handoff queue has leads due in the next
+    hours and a few overdue, and clocks, scores and cold leads read true today. The cast the
+    README uses is in it: eva.lind@truce-demo.example (a seller, owner of the key account Acme
+    Analytics, with Ann Fischer and Bob Novak of acme.example waiting in her queue),
+    mia.ross@truce-demo.example (marketing) and owen.price@truce-demo.example (RevOps). Two survey
+    rounds, joint account plans and last week's meeting with its decisions come with it.
 
     Both teams, 12+ channels with costs, slow follow-ups, rejected and recycled MQLs,
     discounting sellers, wins and losses with reasons. With --serve, it then serves the web
@@ -108,10 +133,15 @@ def demo(
 
     Example:  truce demo --contacts 20000 --db demo.db
     Example:  truce demo --serve --force
+    Example:  truce demo --as-of 2026-11-20 --db fixed.db
     """
+    import datetime as dt
+
     from truce.services import demo as demo_service
     from truce.store import db as store
 
+    day = parse_day("--as-of", as_of)
+    now = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC) if day else dt.datetime.now(dt.UTC)
     with handled():
         loaded = load_config(config)
     engine = store.connect(db)
@@ -122,7 +152,7 @@ def demo(
             fail(f"{exc}. To replace it anyway, add --discard-history.")
     try:
         with _progress(json) as advance:
-            demo_service.build(engine, contacts=contacts, seed=seed, progress=advance, config=loaded)
+            demo_service.build(engine, contacts=contacts, seed=seed, progress=advance, config=loaded, now=now)
     except demo_service.NotEmpty as exc:
         fail(str(exc))
     result = demo_service.summary(engine, loaded)

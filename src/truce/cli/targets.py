@@ -86,7 +86,9 @@ def target_report(
     period: PeriodOption = None,
     at: Annotated[
         str | None,
-        typer.Option("--at", metavar="DATE", help="As of the end of this day, YYYY-MM-DD (UTC). Default: today."),
+        typer.Option(
+            "--at", "--as-of", metavar="DATE", help="As of the end of this day, YYYY-MM-DD (UTC). Default: today."
+        ),
     ] = None,
     db: DbOption = None,
     config: ConfigOption = None,

@@ -1,4 +1,5 @@
-"""Demo time: a two-year window ending at `until`, kept as whole epoch seconds in int64 arrays."""
+"""Demo time: a two-year window ending at `until` (a day, or the moment the demo runs), kept as
+whole epoch seconds in int64 arrays."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ REGION_UTC_OFFSET_H = np.array([-5, 1, 8], dtype=np.int64)
 
 def epoch_seconds(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def moment_seconds(moment: dt.datetime) -> int:
+    """A moment as whole epoch seconds (rounded down): the demo's clock has no finer grain."""
+    if moment.tzinfo is None:
+        raise ValueError("the demo needs an aware moment; a naive time has no zone")
+    return int(moment.timestamp() // 1)
 
 
 def to_datetime(seconds: int) -> dt.datetime:
@@ -54,23 +62,27 @@ class Window:
     month_starts: np.ndarray
 
     @classmethod
-    def ending(cls, until: dt.date, years: int = 2) -> Window:
-        first = _years_before(until, years)
+    def ending(cls, until: dt.date | dt.datetime, years: int = 2) -> Window:
+        """The window ending at 00:00 UTC on a day, or at a moment (the demo built "now")."""
+        end = moment_seconds(until) if isinstance(until, dt.datetime) else epoch_seconds(until)
+        last_day = dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + (end - 1) // DAY)
+        first = _years_before(last_day + dt.timedelta(days=1), years)
         quarters, months = [_quarter_start(first)], [first.replace(day=1)]
-        while quarters[-1] < until:
+        while quarters[-1] <= last_day:
             quarters.append(_add_months(quarters[-1], 3))
-        while months[-1] < until:
+        while months[-1] <= last_day:
             months.append(_add_months(months[-1], 1))
         return cls(
             start=epoch_seconds(first),
-            end=epoch_seconds(until),
+            end=end,
             quarter_starts=np.array([epoch_seconds(q) for q in quarters], dtype=np.int64),
             month_starts=np.array([epoch_seconds(m) for m in months], dtype=np.int64),
         )
 
     @property
     def days(self) -> int:
-        return (self.end - self.start) // DAY
+        """Whole days, counting the day in progress when the window ends at a moment."""
+        return -(-(self.end - self.start) // DAY)
 
     @property
     def n_quarters(self) -> int:

@@ -279,7 +279,7 @@ class Funnel:
         # Leads in the queue of the seller who left: half are never picked up again.
         stranded = (owner == u.departed) & (decide > u.departed_at) & (r.random(sub.size) < 0.5)
         ignored = (r.random(sub.size) < u.p_unanswered[owner]) | stranded
-        self._stop(sub[ignored])
+        self._close_out(sub[ignored])
         sub, first_touch, decide = sub[~ignored], first_touch[~ignored], decide[~ignored]
         picked_up = self._hand_over(sub, decide)
         # The successor's first call comes shortly before the decision they finally make.
@@ -287,6 +287,21 @@ class Funnel:
         fresh = self.first_response_at[sub] < 0
         self.first_response_at[sub[fresh]] = np.minimum(first_touch[fresh], picked_up[fresh])
         return sub, picked_up
+
+    def _close_out(self, sub) -> None:
+        """An MQL nobody answered is closed weeks late, as "no response", by whoever holds it then.
+
+        A queue is cleared sooner or later (the escalation sees to it), so only the last weeks'
+        forgotten leads are still waiting, overdue, on the day the demo is built.
+        """
+        if sub.size == 0:
+            return
+        codes = self.reasons.codes
+        recycles = np.flatnonzero(self.reasons.exit_stage == RECYCLED)
+        code = codes.index("no_response") if "no_response" in codes else int(recycles[0] if recycles.size else 0)
+        reason = np.full(sub.size, code, np.int8)
+        at = self._sales_step(sub, 10, 0.5)
+        self._note_recycled(self._move(sub, self.reasons.exit_stage[reason], at, reason))
 
     def _reasons(self, sub, base: dict, other: float, boost: bool) -> np.ndarray:
         """A reason code from the config per lead; `other` weighs codes this demo has no story for."""

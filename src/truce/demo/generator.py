@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from truce import config as truce_config
-from truce.demo import names, tables
+from truce.demo import cast as demo_cast
+from truce.demo import names, scores, tables
 from truce.demo.clock import DAY, NEVER, Window, to_datetime
 from truce.demo.deals import WON, make_opportunities
 from truce.demo.feedback import make_feedback
@@ -68,6 +69,12 @@ class DemoStory:
     slow_seller_ids: tuple[int, ...]
     products: tuple[str, ...]
     competitors: tuple[str, ...]
+    # The fixed cast (truce.demo.cast): ids of Eva, Mia, Owen, Acme, and Ann and Bob.
+    seller_id: int
+    marketer_id: int
+    revops_id: int
+    key_account_id: int
+    lead_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -77,20 +84,28 @@ class DemoCompany:
 
 
 def generate(
-    contacts: int = 5_000, seed: int = 7, until: dt.date = DEFAULT_UNTIL, progress: Progress | None = None
+    contacts: int = 5_000,
+    seed: int = 7,
+    until: dt.date | dt.datetime = DEFAULT_UNTIL,
+    progress: Progress | None = None,
+    rules: truce_config.TruceConfig | None = None,
 ) -> DemoCompany:
     """Two years of a B2B seller's records ending at `until` (every timestamp is before it).
 
-    progress(step, done, total) is called as each of the steps in STEPS finishes.
+    `until` is a day (the history ends at 00:00 UTC on it) or a moment, such as now: the demo
+    is then alive on the day it is built, with leads due soon and a few overdue. `rules` is the
+    truce.toml whose scoring makes the MQLs and whose business hours time the cast's clocks
+    (default: the built-in one). progress(step, done, total) is called as each step in STEPS finishes.
     """
     if contacts < MIN_CONTACTS:
         raise ValueError(f"contacts must be at least {MIN_CONTACTS}, not {contacts}")
     tick = _ticker(progress)
     config = truce_config.parse(truce_config.default_text(), source="(built-in default truce.toml)")
+    rules = rules or config
     rng = dict(
         zip(
-            ("staff", "accounts", "campaigns", "funnel", "touches", "deals", "feedback", "details"),
-            np.random.default_rng(seed).spawn(8),
+            ("staff", "accounts", "campaigns", "funnel", "touches", "deals", "feedback", "details", "cast"),
+            np.random.default_rng(seed).spawn(9),
             strict=True,
         )
     )
@@ -99,13 +114,19 @@ def generate(
     users = make_users(rng["staff"], contacts, window)
     campaigns = make_campaigns(rng["campaigns"], users, window, size_factor(contacts))
     tick("staff")
-    accounts, people = _accounts_and_contacts(rng, contacts, users, campaigns, window)
+    # The cast's two leads are among the contacts asked for, so the count is the one given.
+    accounts, people = _accounts_and_contacts(rng, contacts, users, campaigns, window, len(demo_cast.LEADS))
     tick("accounts and contacts")
     funnel = Funnel(rng["funnel"], window, users, accounts, people, Reasons.from_config(config.funnel))
     funnel.run()
+    cast = demo_cast.choose(users, accounts.key, _accounts_now(accounts, people, funnel, users)[0])
+    cast = demo_cast.add_leads(rng["cast"], funnel, campaigns, cast, rules, window)
     ledger = funnel.ledger()
     tick("funnel")
     touches = make_touches(rng["touches"], funnel, campaigns, window, ledger)
+    touches = scores.reach_threshold(rng["cast"], rules.scoring, funnel, touches, campaigns, window, ledger)
+    touches = scores.quiet_inquiries(rules.scoring, funnel, touches, window)
+    points = scores.current_points(rules.scoring, funnel, touches, window)
     tick("touchpoints")
     opportunities, moves = make_opportunities(rng["deals"], funnel, touches, window)
     sourced = np.bincount(people.source_campaign, minlength=campaigns.count)
@@ -125,6 +146,8 @@ def generate(
     builders = _table_builders(
         rng["details"],
         config,
+        cast,
+        (points, window.end),
         users,
         accounts,
         people,
@@ -141,13 +164,29 @@ def generate(
     for name in TABLES:
         built[name] = builders[name]()
         tick(f"{name} table")
-    return DemoCompany(tables=built, story=_story(users, window))
+    return DemoCompany(tables=built, story=_story(users, window, cast))
 
 
 def _table_builders(
-    rng, config, users, accounts, people, campaigns, funnel, ledger, touches, opportunities, moves, feedback, targets
+    rng,
+    config,
+    cast,
+    points,
+    users,
+    accounts,
+    people,
+    campaigns,
+    funnel,
+    ledger,
+    touches,
+    opportunities,
+    moves,
+    feedback,
+    targets,
 ) -> dict[str, Callable[[], pa.Table]]:
     account_name, domain = tables.account_names(accounts)
+    account_name = tables.renamed(account_name, cast.account, demo_cast.ACCOUNT_NAME)
+    domain = tables.renamed(domain, cast.account, demo_cast.DOMAIN)
     team_of = {stage: config.funnel.team_of(stage) for stage in STAGES}
     return {
         "users": lambda: tables.users_table(users),
@@ -156,7 +195,7 @@ def _table_builders(
         ),
         "campaigns": lambda: tables.campaigns_table(campaigns),
         "contacts": lambda: tables.contacts_table(
-            rng, people, accounts.region[people.account], domain, funnel, _lead_statuses(config)
+            rng, people, accounts.region[people.account], domain, funnel, _lead_statuses(config), *points
         ),
         "touchpoints": lambda: tables.touchpoints_table(touches, people),
         "opportunities": lambda: tables.opportunities_table(opportunities, account_name),
@@ -178,9 +217,9 @@ def _ticker(progress: Progress | None) -> Callable[[str], None]:
     return tick
 
 
-def _accounts_and_contacts(rng, contacts: int, users, campaigns, window: Window):
+def _accounts_and_contacts(rng, contacts: int, users, campaigns, window: Window, set_aside: int):
     accounts = make_accounts(rng["accounts"], max(1, round(contacts / 4)))
-    people = make_contacts(rng["accounts"], contacts, accounts, channel_share_by_segment(), window)
+    people = make_contacts(rng["accounts"], contacts - set_aside, accounts, channel_share_by_segment(), window)
     event_campaign = snap_event_leads(rng["campaigns"], people, campaigns, window)
     # Ids follow creation order, as they would in a CRM.
     order = np.argsort(people.created, kind="stable")
@@ -221,8 +260,13 @@ def _lead_statuses(config) -> list[str | None]:
     return [status.get(stage) for stage in STAGES]
 
 
-def _story(users, window: Window) -> DemoStory:
+def _story(users, window: Window, cast: demo_cast.Cast) -> DemoStory:
     return DemoStory(
+        seller_id=cast.seller + 1,
+        marketer_id=cast.marketer + 1,
+        revops_id=cast.revops + 1,
+        key_account_id=cast.account + 1,
+        lead_ids=tuple(i + 1 for i in cast.leads),
         window_start=to_datetime(window.start),
         window_end=to_datetime(window.end),
         departed_seller_id=users.departed + 1,

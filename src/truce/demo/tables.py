@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 
 from truce.demo import arrow as A
 from truce.demo import names
+from truce.demo.cast import CONTACT_FIRST_NAMES
 from truce.demo.clock import REGIONS
 from truce.demo.deals import DEAL_STAGES, LOSS_REASONS, STATUSES, DealMoves, Opportunities
 from truce.demo.feedback import FeedbackItems
@@ -78,6 +79,13 @@ def account_names(accounts: Accounts) -> tuple[pa.Array, pa.Array]:
     return name, domain
 
 
+def renamed(values: pa.Array, index: int, name: str) -> pa.Array:
+    """The same names with one replaced: the cast's account keeps its place but not its made-up name."""
+    listed = values.to_pylist()
+    listed[index] = name
+    return pa.array(listed, pa.string())
+
+
 def accounts_table(
     accounts: Accounts, name: pa.Array, domain: pa.Array, owner: np.ndarray, updated: np.ndarray
 ) -> pa.Table:
@@ -123,7 +131,7 @@ def campaigns_table(campaigns: Campaigns) -> pa.Table:
 
 def _email_suffix(contacts: Contacts) -> pa.Array:
     """'2', '3', … for the second and later person with the same name at the same company."""
-    key = (contacts.account * len(names.FIRST_NAMES) + contacts.first) * len(names.LAST_NAMES) + contacts.last
+    key = (contacts.account * len(CONTACT_FIRST_NAMES) + contacts.first) * len(names.LAST_NAMES) + contacts.last
     order = np.argsort(key, kind="stable")
     ranked = key[order]
     starts = np.r_[True, ranked[1:] != ranked[:-1]]
@@ -140,12 +148,14 @@ def contacts_table(
     domain: pa.Array,
     funnel: Funnel,
     lead_status: list[str | None],
+    score: np.ndarray,
+    scored_at: int,
 ) -> pa.Table:
     n = contacts.count
     # Numbers from the ranges set aside for fiction: 555-01xx, 020 7946 0xxx, 0491 570 1xx.
     low, high = np.array([100, 0, 100])[region], np.array([200, 1000, 160])[region]
     phone_digits = low + (rng.random(n) * (high - low)).astype(np.int64)
-    first_slug = A.labels([slug(f) for f in names.FIRST_NAMES], contacts.first)
+    first_slug = A.labels([slug(f) for f in CONTACT_FIRST_NAMES], contacts.first)
     last_slug = A.labels([slug(x) for x in names.LAST_NAMES], contacts.last)
     at_domain = domain.take(pa.array(contacts.account))
     email = A.joined(first_slug, ".", last_slug, _email_suffix(contacts), "@", at_domain)
@@ -160,7 +170,7 @@ def contacts_table(
         {
             "id": A.ids(n),
             "email": email,
-            "first_name": A.labels(names.FIRST_NAMES, contacts.first),
+            "first_name": A.labels(CONTACT_FIRST_NAMES, contacts.first),
             "last_name": A.labels(names.LAST_NAMES, contacts.last),
             "title": title,
             "phone": phone,
@@ -172,6 +182,8 @@ def contacts_table(
             "created_at": A.timestamps(contacts.created),
             "updated_at": A.timestamps(funnel.at),
             "external_id": A.numbered("c-", np.arange(1, n + 1), A.width_for(n, 7)),
+            "score": A.ints(score),
+            "scored_at": A.timestamps(np.full(n, scored_at, np.int64)),
         },
     )
 

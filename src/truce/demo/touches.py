@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -29,6 +30,7 @@ TOUCH_TYPES = (
     "email",
     "meeting",
     "demo",
+    "demo_request",  # last, so the older types keep their codes
 )
 TT = {t: i for i, t in enumerate(TOUCH_TYPES)}
 MARKETING_TOUCH, SALES_TOUCH = 0, 1
@@ -73,6 +75,8 @@ SALES_MIX = np.array(
 
 @dataclass
 class Touches:
+    FIELDS: ClassVar[tuple[str, ...]] = ("contact", "campaign", "channel", "kind", "touch_type", "at", "user")
+
     contact: np.ndarray
     campaign: np.ndarray
     channel: np.ndarray  # index into TOUCH_CHANNELS

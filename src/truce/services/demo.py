@@ -7,10 +7,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, or_, select
 
 from truce.store import bulk, db
-from truce.store.models import AuditEntry, Base, Contact, Opportunity, StageChange, Touchpoint
+from truce.store.models import AuditEntry, Base, Contact, Opportunity, StageChange, Touchpoint, User
 from truce.store.work import unit_of_work
 
 # Parents before children, so foreign keys hold at every step.
@@ -44,17 +44,46 @@ def holds_records(engine: Engine) -> bool:
         )
 
 
+# Writers that are truce itself at work on whatever the store holds: the scheduler and its jobs.
+MACHINE_ACTORS = ("scheduler", "notify")
+MACHINE_ACTOR_PREFIXES = ("job:", "truce:")
+# Stage moves truce makes by its own rules (a score crossing the line, an SLA escalation).
+MACHINE_ORIGINS = ("rule", "job")
+
+
 def others_history(engine: Engine) -> tuple[int, int]:
-    """(audit entries, stage-ledger rows) the demo did not write: not by "demo", not of origin "demo"."""
-    return db.history_rows(engine, audit_where=(AuditEntry.actor != DEMO,), ledger_where=(StageChange.origin != DEMO,))
+    """(audit entries, stage-ledger rows) that are not the demo's own.
+
+    The demo's own: what it wrote (actor "demo", origin "demo"); what truce's scheduled jobs did
+    to it while `truce demo --serve` ran; and what the demo's logins did in the web app. Those
+    users' addresses are at the demo's made-up domain (.example is reserved: no real person has
+    one). Anything else (an import, an API push, a real user's click) is someone's history.
+    """
+    from truce.demo.tables import USER_DOMAIN
+
+    at_demo = f"%@{USER_DOMAIN}"
+    demo_users = select(User.id).where(User.email.like(at_demo))
+    machine = or_(
+        AuditEntry.actor.in_(MACHINE_ACTORS), *(AuditEntry.actor.startswith(p) for p in MACHINE_ACTOR_PREFIXES)
+    )
+    return db.history_rows(
+        engine,
+        audit_where=(AuditEntry.actor != DEMO, ~machine, ~AuditEntry.actor.like(at_demo)),
+        ledger_where=(
+            StageChange.origin != DEMO,
+            ~(StageChange.changed_by_id.is_(None) & StageChange.origin.in_(MACHINE_ORIGINS)),
+            or_(StageChange.changed_by_id.is_(None), StageChange.changed_by_id.not_in(demo_users)),
+        ),
+    )
 
 
 def reset(engine: Engine, *, discard_history: bool = False) -> None:
     """Drop everything truce created, so the demo starts from a fresh schema.
 
-    The demo's own trail and ledger are made up and go with it. History anyone else wrote
-    (an import, a lead moved in the web app, even on the demo's records) is kept: the reset
-    refuses with HistoryAtStake, changing nothing, unless `discard_history`.
+    The demo's own trail and ledger go with it (see `others_history`: what the demo wrote, what
+    truce's jobs and the demo's logins did to it). History anyone else wrote (an import, an API
+    push, a real user's move, even on the demo's records) is kept: the reset refuses with
+    HistoryAtStake, changing nothing, unless `discard_history`.
     """
     if not discard_history:
         audit_entries, ledger_rows = others_history(engine)
@@ -62,7 +91,8 @@ def reset(engine: Engine, *, discard_history: bool = False) -> None:
             raise db.HistoryAtStake(
                 f"{db.describe(str(engine.url))} holds history the demo did not write: "
                 f"{db.plural(audit_entries, 'audit entry', 'audit entries')} not by {DEMO!r} and "
-                f"{db.plural(ledger_rows, 'stage-ledger row', 'stage-ledger rows')} not of origin {DEMO!r}; "
+                f"{db.plural(ledger_rows, 'stage-ledger row', 'stage-ledger rows')} not of origin {DEMO!r} "
+                "(nor by truce's jobs or the demo's logins); "
                 "replacing the store would drop them; nothing was changed",
                 audit_entries,
                 ledger_rows,
@@ -78,20 +108,27 @@ def build(
     progress: Callable[[str, int, int], None] | None = None,
     actor: str = DEMO,
     config=None,
+    now: dt.datetime | None = None,
 ) -> dict[str, int]:
     """Generate the demo company and load it; returns rows written per table.
 
-    The handoffs and SLA breaches are then derived from the demo's stage history with the
-    given truce.toml, as of midnight UTC on `until`, exactly as for imported history.
+    The history ends at `now` (`truce demo` passes the real clock, so the queue is alive on the
+    day it is built), or at midnight UTC on `until` when `now` is not given (tests: a fixed day).
+    The handoffs and SLA breaches are then derived from the demo's stage history with the given
+    truce.toml as of that moment, exactly as for imported history; then the company's alignment
+    work is added: two survey rounds, joint plans for the key accounts and a past meeting's decisions.
     """
     from truce import config as truce_config
+    from truce.demo.alignment import alignment_rows
     from truce.demo.generator import generate
     from truce.services import handoff_history
 
+    config = config or truce_config.load()
+    as_of = _as_of(now, until)
     db.upgrade(engine)
     if holds_records(engine):
         raise NotEmpty(f"{db.describe(str(engine.url))} already holds records; use --force to replace them")
-    company = generate(contacts=contacts, seed=seed, until=until, progress=progress)
+    company = generate(contacts=contacts, seed=seed, until=as_of, progress=progress, rules=config)
     total = sum(company.tables[name].num_rows for name in LOAD_ORDER)
     written, done = {}, 0
     with unit_of_work(engine, actor, "demo") as work:
@@ -107,16 +144,70 @@ def build(
 
             bulk.load(conn, name, table, advance)
             written[name] = table.num_rows
-        after = {"contacts": contacts, "seed": seed, "until": until.isoformat(), "rows": written}
+        after = {"contacts": contacts, "seed": seed, "until": as_of.isoformat(), "rows": written}
         work.record("demo_build", "database", None, None, after)
     if progress:
         progress("handoffs and SLAs", 0, 1)
-    as_of = dt.datetime.combine(until, dt.time(0), tzinfo=dt.UTC)
-    rebuilt = handoff_history.rebuild(engine, config or truce_config.load(), as_of, actor=actor)
+    rebuilt = handoff_history.rebuild(engine, config, as_of, actor=actor)
     written["handoffs"] = rebuilt["handoffs_created"]
     if progress:
         progress("handoffs and SLAs", 1, 1)
+    written |= _add_alignment(engine, alignment_rows(company, config, as_of, seed, _measurer(engine, config)), actor)
     return written
+
+
+def _measurer(engine: Engine, config):
+    """Indicators over the days before a moment, as a decision or an initiative made then records them."""
+    from truce.services.meetings.common import measure, today_in, window_before
+
+    def measured(keys: list[str], days: int, at: dt.datetime) -> dict:
+        return measure(engine, config, keys, window_before(today_in(config, at), days), at)
+
+    return measured
+
+
+def _as_of(now: dt.datetime | None, until: dt.date) -> dt.datetime:
+    if now is None:
+        return dt.datetime.combine(until, dt.time(0), tzinfo=dt.UTC)
+    if now.tzinfo is None:
+        raise ValueError("the demo needs an aware `now`; a naive time has no zone")
+    # Whole seconds: the generator's clock has no finer grain, and the rebuild must judge the same moment.
+    return now.astimezone(dt.UTC).replace(microsecond=0)
+
+
+# Which columns of a table name a row made in the same write, and the table that row is in.
+REFERENCES = {
+    "survey_responses": {"round_id": "survey_rounds"},
+    "meeting_attendees": {"meeting_id": "meetings"},
+    "meeting_agenda_items": {"meeting_id": "meetings"},
+    "decisions": {"meeting_id": "meetings", "agenda_item_id": "meeting_agenda_items"},
+}
+
+
+def _add_alignment(engine: Engine, rows: dict[str, list[dict]], actor: str) -> dict[str, int]:
+    """The survey answers, account plans and meeting the demo made up, in one audited write.
+
+    Parents are written one by one for their ids (a sequence the demo set by hand would
+    collide with the next id PostgreSQL hands out); children in one batch per table.
+    """
+    ids: dict[str, list[int]] = {}
+    with unit_of_work(engine, actor, "demo") as work:
+        for name, table_rows in rows.items():
+            table = Base.metadata.tables[name]
+            refs = REFERENCES.get(name, {})
+            resolved = [{**row, **{col: ids[parent][row[col]] for col, parent in refs.items()}} for row in table_rows]
+            if name in PARENTS:
+                ids[name] = [
+                    work.conn.execute(table.insert().returning(table.c.id), row).scalar_one() for row in resolved
+                ]
+            elif resolved:
+                work.conn.execute(table.insert(), resolved)
+        counts = {name: len(table_rows) for name, table_rows in rows.items()}
+        work.record("demo_alignment", "database", None, None, {"rows": counts})
+    return counts
+
+
+PARENTS = {parent for refs in REFERENCES.values() for parent in refs.values()}
 
 
 def summary(engine: Engine, config) -> dict:

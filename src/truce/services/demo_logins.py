@@ -1,8 +1,9 @@
 """Demo logins: one user per role with a fresh random password, so `truce demo --serve` can be tried at once.
 
-The seller is the one with the most leads waiting in the handoff queue, so the first thing they
-see is work to do; the marketer and the RevOps lead are demo users of those teams; the viewer
-is a new read-only user. Passwords are generated per run and shown once: only their Argon2id
+The demo's cast logs in where it exists (Eva Lind the seller, with leads waiting in her queue;
+Mia Ross the marketer; Owen Price of RevOps). In a store without them (an older demo), the seller
+is the one with the most leads waiting, so the first thing they see is work to do, and the
+marketer and the RevOps lead are the first users of those teams. The viewer is a new read-only user. Passwords are generated per run and shown once: only their Argon2id
 hash is kept, like any other password.
 """
 
@@ -12,10 +13,12 @@ import secrets
 
 from sqlalchemy import Engine, func, select
 
+from truce.demo.cast import MARKETER, REVOPS_LEAD, SELLER
 from truce.services.logins import add_user
 from truce.store.models import Handoff, User
 
 VIEWER_NAME = "Demo Viewer"
+CAST = {"sales": SELLER, "marketing": MARKETER, "revops": REVOPS_LEAD}
 
 
 def _busiest_seller(conn) -> str | None:
@@ -42,6 +45,16 @@ def _first_of(conn, team: str) -> str | None:
     ).scalar()
 
 
+def _cast_member(conn, role: str) -> str | None:
+    from truce.demo.tables import USER_DOMAIN
+
+    first, last = CAST[role]
+    email = f"{first.lower()}.{last.lower()}@{USER_DOMAIN}"
+    return conn.execute(
+        select(User.email).where(User.email == email, User.team == role, User.active.is_(True), User.access == "member")
+    ).scalar()
+
+
 def _domain(emails: list[str | None]) -> str:
     found = next((e for e in emails if e), None)
     return found.split("@", 1)[1] if found else "truce-demo.example"
@@ -51,9 +64,9 @@ def add_demo_logins(engine: Engine, actor: str = "demo") -> list[dict]:
     """[{"role", "email", "name", "password"}] for sales, marketing, revops and viewer; passwords new each call."""
     with engine.connect() as conn:
         chosen = {
-            "sales": _busiest_seller(conn),
-            "marketing": _first_of(conn, "marketing"),
-            "revops": _first_of(conn, "revops"),
+            "sales": _cast_member(conn, "sales") or _busiest_seller(conn),
+            "marketing": _cast_member(conn, "marketing") or _first_of(conn, "marketing"),
+            "revops": _cast_member(conn, "revops") or _first_of(conn, "revops"),
         }
     chosen["viewer"] = f"viewer@{_domain(list(chosen.values()))}"
     logins = []
