@@ -12,6 +12,10 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+# The models [attribution] model accepts, for every command's --model; truce.vocabulary loads
+# neither pydantic nor numpy, so `truce --help` stays instant.
+from truce.vocabulary import ATTRIBUTION_MODELS as ATTRIBUTION_MODELS
+
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -28,21 +32,6 @@ ConfigOption = Annotated[
 
 console = Console()
 errors = Console(stderr=True)
-
-
-# The models [attribution] model accepts (a test checks the config agrees); spelled out here
-# so that `truce --help` does not load pydantic.
-ATTRIBUTION_MODELS = (
-    "first_touch",
-    "last_touch",
-    "linear",
-    "time_decay",
-    "position_based",
-    "w_shaped",
-    "full_path",
-    "markov",
-    "shapley",
-)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

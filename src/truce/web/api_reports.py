@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
+from truce.vocabulary import AttributionBy, AttributionModelName, Conversion, JourneyLevel, Team
 from truce.web.api_common import (
     At,
     BriefPeriodQuery,
@@ -34,10 +35,7 @@ from truce.web.report_cache import cached_report
 
 router = api_router(tags=["reports"])
 Reader = Annotated[Caller, Depends(allowed("read_reports"))]
-Model = Literal[
-    "first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "full_path", "markov", "shapley"
-]
-ModelQuery = Annotated[Model | None, Query(description="Attribution model. Default: [attribution] model in truce.toml")]
+ModelQuery = Annotated[AttributionModelName | None, Query(description="Attribution model. Default: [attribution] model in truce.toml")]
 Days = Annotated[int, Query(ge=1, le=3660)]
 
 
@@ -97,9 +95,9 @@ def attribution(
     request: Request,
     who: Reader,
     model: ModelQuery = None,
-    by: Annotated[Literal["channel", "campaign", "team", "user"], Query()] = "channel",
-    level: Annotated[Literal["contact", "account"] | None, Query()] = None,
-    conversion: Annotated[Literal["won", "opportunity", "sql", "mql"] | None, Query()] = None,
+    by: Annotated[AttributionBy, Query()] = "channel",
+    level: Annotated[JourneyLevel | None, Query()] = None,
+    conversion: Annotated[Conversion | None, Query()] = None,
     lookback: Annotated[Days | None, Query(description="Touches count this many days before a conversion")] = None,
     start: DayQuery("from", "First conversion day counted (UTC)") = None,
     end: DayQuery("to", "Last conversion day counted (UTC)") = None,
@@ -278,7 +276,7 @@ def metrics(request: Request, who: Reader, start: From = None, end: To = None) -
 def directory(
     request: Request,
     who: Reader,
-    team: Annotated[Literal["marketing", "sales", "revops"] | None, Query(description="Only this team")] = None,
+    team: Annotated[Team | None, Query(description="Only this team")] = None,
 ) -> list[dict]:
     from truce.services.metrics import directory as people
 
