@@ -36,6 +36,7 @@ import ibis.expr.types as ir
 
 from truce.vocabulary import ATTRIBUTION_BY as BY
 from truce.vocabulary import CONVERSIONS
+from truce.vocabulary import JOURNEY_LEVELS as LEVELS  # noqa: F401  (the CLI and pages import LEVELS from here)
 
 MICROS = 1_000_000
 DAY = 86_400

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Annotated, NoReturn
 
 import typer
@@ -39,16 +37,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _default(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 def print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
+    """--json: the API's encoder (truce.reports), so NaN is null and money exact text in both."""
+    from truce.reports import dumps
+
+    sys.stdout.write(dumps(data, indent=2) + "\n")
 
 
 @contextmanager
