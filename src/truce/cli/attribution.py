@@ -125,7 +125,7 @@ def attribution(
         except ReportError as exc:
             fail(str(exc))
     if json:
-        print_json(data)
+        print_json(data, report="AttributionReport")
         return
     _show(data, loaded.company.currency)
 

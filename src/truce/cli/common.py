@@ -37,10 +37,17 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def print_json(data) -> None:
-    """--json: the API's encoder (truce.reports), so NaN is null and money exact text in both."""
-    from truce.reports import dumps
+def print_json(data, report: str | None = None) -> None:
+    """--json: the API's encoder (truce.reports), so NaN is null and money exact text in both.
 
+    report: the name of the report's model in truce.reports.models, which the API's route also
+    answers with; named, not imported, so that `truce --help` does not load pydantic."""
+    from truce.reports import dumps, typed
+
+    if report is not None:
+        from truce.reports import models
+
+        data = typed(getattr(models, report), data)
     sys.stdout.write(dumps(data, indent=2) + "\n")
 
 

@@ -199,7 +199,7 @@ def themes(
         engine = open_store(db)
         data = _run(lambda: feedback_themes(engine, start=first, end=last))
     if json:
-        print_json(data)
+        print_json(data, report="FeedbackThemes")
         return
     _show_themes(data)
 

@@ -18,7 +18,8 @@ from typing import Any
 def plain(value: Any) -> Any:
     """The value with only JSON's types left in it: what both faces print."""
     if hasattr(value, "model_dump"):
-        return plain(value.model_dump(mode="python", by_alias=True))
+        # Only the keys the service gave: a model's defaults must not add keys to the contract.
+        return plain(value.model_dump(mode="python", by_alias=True, exclude_unset=True))
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -39,3 +40,13 @@ def plain(value: Any) -> Any:
 def dumps(value: Any, *, indent: int | None = None) -> str:
     """JSON text of a report; allow_nan=False makes a NaN that slipped past plain() an error, not output."""
     return json.dumps(plain(value), indent=indent, allow_nan=False)
+
+
+def typed(model: Any, data: Any) -> Any:
+    """The report `data` as its model (truce.reports.models), or a list of them: checked on the way
+    out, so the API's documented shape and the CLI's --json are one contract."""
+    from pydantic import TypeAdapter
+
+    if isinstance(data, list):
+        return TypeAdapter(list[model]).validate_python(data)
+    return model.model_validate(data)
