@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from truce.vocabulary import AttributionModelName, Conversion, JourneyLevel, Team
+
 CONFIG_FILE = "truce.toml"
-Team = Literal["marketing", "sales", "revops"]
 
 
 class ConfigError(ValueError):
@@ -280,19 +281,9 @@ class Routing(_Strict):
 class Attribution(_Strict):
     """Defaults for `truce attribution`, `truce roi` and `truce budget` (each has an option to override)."""
 
-    model: Literal[
-        "first_touch",
-        "last_touch",
-        "linear",
-        "time_decay",
-        "position_based",
-        "w_shaped",
-        "full_path",
-        "markov",
-        "shapley",
-    ] = "markov"
-    conversion: Literal["won", "opportunity", "sql", "mql"] = "won"
-    level: Literal["contact", "account"] = "contact"
+    model: AttributionModelName = "markov"
+    conversion: Conversion = "won"
+    level: JourneyLevel = "contact"
     lookback_days: int = Field(default=180, ge=1)
     half_life_days: float = Field(default=7, gt=0)
     markov_order: int = Field(default=1, ge=1, le=4)
@@ -566,8 +557,8 @@ class CrmConnector(_Strict):
     # Attempts per request on 429/503 before the sync stops with the CRM's message.
     max_attempts: int = Field(default=6, ge=1, le=20)
     # The team of CRM users truce has not met yet (HubSpot owners, Salesforce users): by e-mail, else this.
-    default_team: Literal["marketing", "sales", "revops"] = "sales"
-    teams: dict[str, Literal["marketing", "sales", "revops"]] = Field(default_factory=dict)
+    default_team: Team = "sales"
+    teams: dict[str, Team] = Field(default_factory=dict)
     # Seconds a webhook's timestamp may be old (HubSpot's v3 signatures: 5 minutes).
     webhook_window_seconds: int = Field(default=300, ge=10, le=3600)
     write_back: WriteBack = WriteBack()

@@ -25,8 +25,10 @@ import math
 import ibis
 import ibis.expr.types as ir
 
-HEURISTICS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "full_path")
-MILESTONE_MODELS = ("w_shaped", "full_path")
+from truce.domain.attribution import registry
+from truce.domain.attribution.registry import MILESTONE_MODELS
+from truce.domain.attribution.registry import RULE_MODELS as HEURISTICS
+
 MICROS_PER_DAY = 86_400_000_000
 
 
@@ -101,8 +103,9 @@ def _weights(t: ir.Table, model: str, half_life_days: float) -> ir.FloatingValue
         days = (t.conv_ts - t.ts).cast("float64") / MICROS_PER_DAY
         return (days * (-math.log(2) / half_life_days)).exp()
     if model == "position_based":
-        middle = ibis.literal(0.2) / (t.n - 2).cast("float64")
-        edge = ibis.cases((t.n == 1, one), (t.n == 2, ibis.literal(0.5)), else_=ibis.literal(0.4))
+        u = registry.POSITION_BASED
+        middle = ibis.literal(u.middle) / (t.n - 2).cast("float64")
+        edge = ibis.cases((t.n == 1, one), (t.n == 2, ibis.literal(0.5)), else_=ibis.literal(u.edge))
         return ibis.ifelse(first | last, edge, middle)
     return _milestone_weights(t, model)
 
@@ -119,10 +122,11 @@ def _milestones(t: ir.Table) -> ir.Table:
 def _milestone_weights(t: ir.Table, model: str) -> ir.FloatingValue:
     whole = ibis.window(group_by=t.journey)
     flags = [t.pos == 0, t.pos == t.lc_pos, t.pos == t.oc_pos]
-    share, rest = 0.30, 0.10
-    if model == "full_path":
+    weights = registry.get(model).weights
+    assert isinstance(weights, registry.MilestoneWeights)
+    if weights.closing:
         flags.append((t.pos == t.n - 1) & t.closes)
-        share, rest = 0.225, 0.10
+    share, rest = weights.share, weights.rest
     milestones = sum((flag.cast("int64") for flag in flags[1:]), flags[0].cast("int64"))
     plain = (milestones == 0).cast("int64")
     others = plain.sum().over(whole)

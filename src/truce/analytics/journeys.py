@@ -34,9 +34,10 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-CONVERSIONS = ("won", "opportunity", "sql", "mql")
-LEVELS = ("contact", "account")
-BY = ("channel", "campaign", "team", "user")
+from truce.vocabulary import ATTRIBUTION_BY as BY
+from truce.vocabulary import CONVERSIONS
+from truce.vocabulary import JOURNEY_LEVELS as LEVELS  # noqa: F401  (the CLI and pages import LEVELS from here)
+
 MICROS = 1_000_000
 DAY = 86_400
 

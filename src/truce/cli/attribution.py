@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from truce.cli.common import (
+    ATTRIBUTION_MODELS,
     ConfigOption,
     DbOption,
     JsonOption,
@@ -20,17 +21,7 @@ from truce.cli.common import (
     print_json,
 )
 
-
-class Model(StrEnum):
-    first_touch = "first_touch"
-    last_touch = "last_touch"
-    linear = "linear"
-    time_decay = "time_decay"
-    position_based = "position_based"
-    w_shaped = "w_shaped"
-    full_path = "full_path"
-    markov = "markov"
-    shapley = "shapley"
+Model = StrEnum("Model", {name: name for name in ATTRIBUTION_MODELS})
 
 
 class By(StrEnum):
@@ -134,7 +125,7 @@ def attribution(
         except ReportError as exc:
             fail(str(exc))
     if json:
-        print_json(data)
+        print_json(data, report="AttributionReport")
         return
     _show(data, loaded.company.currency)
 

@@ -76,7 +76,7 @@ def brief(
         except BriefError as exc:
             fail(str(exc))
     if json:
-        print_json(data)
+        print_json(data, report="Brief")
     if out is not None:
         _write(out, fmt, data)
         errors.print(

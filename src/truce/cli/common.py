@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+
+# The models [attribution] model accepts, for every command's --model; truce.vocabulary loads
+# neither pydantic nor numpy, so `truce --help` stays instant.
+from truce.vocabulary import ATTRIBUTION_MODELS as ATTRIBUTION_MODELS
 
 DbOption = Annotated[
     str | None,
@@ -30,36 +32,23 @@ console = Console()
 errors = Console(stderr=True)
 
 
-# The models [attribution] model accepts (a test checks the config agrees); spelled out here
-# so that `truce --help` does not load pydantic.
-ATTRIBUTION_MODELS = (
-    "first_touch",
-    "last_touch",
-    "linear",
-    "time_decay",
-    "position_based",
-    "w_shaped",
-    "full_path",
-    "markov",
-    "shapley",
-)
-
-
 def fail(message: str, code: int = 1) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _default(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+def print_json(data, report: str | None = None) -> None:
+    """--json: the API's encoder (truce.reports), so NaN is null and money exact text in both.
 
+    report: the name of the report's model in truce.reports.models, which the API's route also
+    answers with; named, not imported, so that `truce --help` does not load pydantic."""
+    from truce.reports import dumps, typed
 
-def print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
+    if report is not None:
+        from truce.reports import models
+
+        data = typed(getattr(models, report), data)
+    sys.stdout.write(dumps(data, indent=2) + "\n")
 
 
 @contextmanager

@@ -62,7 +62,7 @@ def roi(
 
     data = _run(roi_report, config, db, model=model.value if model else None, by=by.value, start=first, end=last)
     if json:
-        print_json(data)
+        print_json(data, report="RoiReport")
         return
     _show_roi(data)
 
@@ -133,7 +133,7 @@ def budget(
         default_bounds=(low / 100, high / 100),
     )
     if json:
-        print_json(data)
+        print_json(data, report="BudgetReport")
         return
     _show_budget(data)
 
@@ -156,7 +156,7 @@ def pricing(
 
     data = _run(pricing_report, config, db, start=first, end=last)
     if json:
-        print_json(data)
+        print_json(data, report="PricingReport")
         return
     _show_pricing(data)
 

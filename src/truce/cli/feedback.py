@@ -11,11 +11,11 @@ import typer
 
 from truce.cli.common import DbOption, JsonOption, console, fail, handled, open_store, parse_day, print_json
 from truce.cli.metrics import FromOption, ToOption, bar, span, table
+from truce.vocabulary import FEEDBACK_KINDS, FEEDBACK_STATUSES
 
-# The kinds and statuses the store accepts (a test checks they agree); spelled out so that
-# `truce --help` does not load SQLAlchemy.
-KINDS = ("product_gap", "competitor", "pricing", "lead_quality", "messaging", "content_request", "other")
-STATUSES = ("new", "acknowledged", "acted_on")
+# The kinds and statuses the store accepts, from truce.vocabulary (which loads no SQLAlchemy).
+KINDS = FEEDBACK_KINDS
+STATUSES = FEEDBACK_STATUSES
 Kind = StrEnum("Kind", {k: k for k in KINDS})
 Status = StrEnum("Status", {s: s for s in STATUSES})
 Answer = StrEnum("Answer", {s: s for s in STATUSES[1:]})
@@ -199,7 +199,7 @@ def themes(
         engine = open_store(db)
         data = _run(lambda: feedback_themes(engine, start=first, end=last))
     if json:
-        print_json(data)
+        print_json(data, report="FeedbackThemes")
         return
     _show_themes(data)
 

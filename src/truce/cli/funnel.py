@@ -90,7 +90,7 @@ def funnel(
         except ReportError as exc:
             fail(str(exc))
     if json:
-        print_json(data)
+        print_json(data, report="FunnelReport")
         return
     _show(data)
 

@@ -199,7 +199,7 @@ def sla_report(
         loaded, engine = config_and_store(config, db)
         data = report(engine, loaded, _moment(at))
     if json:
-        print_json(data)
+        print_json(data, report="SlaReport")
         return
     _show_sla(data)
 
@@ -293,7 +293,7 @@ def custody(db: DbOption = None, config: ConfigOption = None, at: AtOption = Non
         loaded, engine = config_and_store(config, db)
         data = cold_leads(engine, loaded, _moment(at))
     if json:
-        print_json(data)
+        print_json(data, report="CustodyReport")
         return
     from rich.table import Table
 

@@ -96,7 +96,7 @@ def metrics(
         except MetricsError as exc:
             fail(str(exc))
     if json:
-        print_json(data)
+        print_json(data, report="MetricsReport")
         return
     _show_metrics(data)
 
@@ -188,7 +188,7 @@ def directory(
     with handled():
         people = who(open_store(db), team=team.value if team else None)
     if json:
-        print_json(people)
+        print_json(people, report="DirectoryEntry")
         return
     from rich.markup import escape
 

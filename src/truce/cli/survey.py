@@ -189,7 +189,7 @@ def report(
         except survey.SurveyError as exc:
             fail(str(exc))
     if json:
-        print_json(data)
+        print_json(data, report="SurveyReport")
         return
     _show_report(data)
 
@@ -204,7 +204,7 @@ def list_statements(json: JsonOption = False) -> None:
 
     found = statements()
     if json:
-        print_json(found)
+        print_json(found, report="SurveyStatement")
         return
     from rich.table import Table
 

@@ -114,7 +114,7 @@ def target_report(
         except PeriodError as exc:
             fail(f"--period: {exc}")
     if json:
-        print_json(data)
+        print_json(data, report="TargetsReport")
         return
     _show_targets(data)
 
@@ -348,7 +348,7 @@ def credit(
         except (ReportError, CreditError) as exc:
             fail(str(exc))
     if json:
-        print_json({**ledger, "bonus": bonus})
+        print_json({**ledger, "bonus": bonus}, report="CreditReport")
         return
     _show_ledger(ledger, bonus)
 

@@ -15,8 +15,9 @@ from truce.demo import names
 from truce.demo.clock import DAY, HOUR, MINUTE, NEVER, Window, lognormal_seconds, next_working_moment
 from truce.demo.marketing import CH, CHANNELS
 from truce.demo.people import Accounts, Contacts, Users
+from truce.vocabulary import DEFAULT_EXITS, DEFAULT_STAGES
 
-STAGES = ("inquiry", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified", "lost")
+STAGES = DEFAULT_STAGES + DEFAULT_EXITS
 INQUIRY, MQL, SAL, SQL, OPPORTUNITY, CUSTOMER, RECYCLED, DISQUALIFIED, LOST = range(9)
 MARKETING_STAGES = (INQUIRY, RECYCLED, DISQUALIFIED)
 MAX_ROUNDS = 24

@@ -8,8 +8,8 @@ import numpy as np
 
 from truce.demo import names
 from truce.demo.clock import DAY, HOUR, REGION_UTC_OFFSET_H, Window
+from truce.vocabulary import TEAMS as TEAMS  # the demo's team codes index it: MARKETING, SALES, REVOPS
 
-TEAMS = ("marketing", "sales", "revops")
 MARKETING, SALES, REVOPS = range(3)
 FOCUS = ("upstream", "downstream")
 SEGMENTS = ("smb", "mid_market", "enterprise")

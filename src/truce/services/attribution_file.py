@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from truce.domain.attribution import FILE_MODELS, Credit, fit_to_total
+from truce.domain.attribution.registry import MILESTONE_MODELS
 from truce.services.attribution_runner import ModelError, Settings, markov_credit, run_model, shapley_credit
 
 
@@ -41,7 +42,7 @@ def file_report(
     from truce.analytics.longfile import open_long_table
     from truce.analytics.sources import duckdb_connection
 
-    if model in ("w_shaped", "full_path"):
+    if model in MILESTONE_MODELS:
         raise ModelError(
             f"{model} credits the lead- and opportunity-creation touches, which a journeys file does not record; "
             f"choose one of {', '.join(FILE_MODELS)}, or run it on the store"

@@ -18,11 +18,13 @@ from truce.domain.access import role_of
 from truce.services.login_guard import GUARD, LoginGuard, PasswordChecks, clear_account
 from truce.store.models import ApiToken, User, WebSession
 from truce.store.work import StoreBusy, Work, record, unit_of_work
+from truce.vocabulary import ACCESS as ACCESS
+from truce.vocabulary import TEAMS as VOCABULARY_TEAMS
 
 SESSION_DAYS = 14
 TOKEN_PREFIX = "truce_"
-TEAMS = ("sales", "marketing", "revops")
-ACCESS = ("member", "viewer")
+# Listed sales first: the order `truce users add` names them in its errors.
+TEAMS = ("sales", *(team for team in VOCABULARY_TEAMS if team != "sales"))
 
 
 class LoginError(ValueError):

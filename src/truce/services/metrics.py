@@ -58,6 +58,7 @@ from truce.config import TruceConfig
 from truce.services.economics import campaign_costs
 from truce.store.models import Account, AccountPlan, Campaign, Contact, Opportunity, Touchpoint, User
 from truce.store.present import present
+from truce.vocabulary import TEAMS
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -391,8 +392,8 @@ def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None
 
 def directory(engine: Engine, *, team: str | None = None) -> list[dict]:
     """Who to call: each user's team, role, territory, and the accounts and campaigns they own."""
-    if team is not None and team not in ("marketing", "sales", "revops"):
-        raise MetricsError(f"unknown team {team!r}; choose one of: marketing, sales, revops")
+    if team is not None and team not in TEAMS:
+        raise MetricsError(f"unknown team {team!r}; choose one of: {', '.join(TEAMS)}")
     with engine.connect() as conn:
         users = conn.execute(
             select(User).where(User.team == team if team else true()).order_by(User.team, User.name, User.id)

@@ -32,8 +32,9 @@ from truce.domain import forecast as f
 from truce.store.models import TARGET_METRICS, Opportunity, StageChange, Target, User
 from truce.store.present import present
 from truce.store.work import unit_of_work
+from truce.vocabulary import TARGET_TEAMS as VOCABULARY_TARGET_TEAMS
 
-TARGET_TEAMS = ("shared", "marketing", "sales")
+TARGET_TEAMS = VOCABULARY_TARGET_TEAMS
 LARGEST_AMOUNT = Decimal(10) ** 13  # what the money column keeps exactly on every backend
 
 

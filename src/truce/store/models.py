@@ -27,6 +27,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from truce.store.types import Money, Rate, UTCDateTime
+from truce.vocabulary import (
+    ACCESS,
+    DECISION_STATES,
+    DISCOUNT_APPROVAL_STATES,
+    ESCALATIONS,
+    FEEDBACK_KINDS,
+    FEEDBACK_STATUSES,
+    HANDOFF_STATUSES,
+    INITIATIVE_STATES,
+    MARKETING_FOCUS,
+    OPPORTUNITY_STATUSES,
+    SLA_KINDS,
+    SURVEY_ROLES,
+    SURVEY_TEAMS,
+    TARGET_METRICS,
+    TEAMS,
+    TOUCH_KINDS,
+)
 
 # Constraint names are spelled out so migrations can refer to them on every backend.
 NAMING = {
@@ -37,24 +55,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-TEAMS = ("marketing", "sales", "revops")
-MARKETING_FOCUS = ("upstream", "downstream")
-TOUCH_KINDS = ("marketing", "sales")
-OPPORTUNITY_STATUSES = ("open", "won", "lost")
-FEEDBACK_KINDS = (
-    "product_gap",
-    "competitor",
-    "pricing",
-    "lead_quality",
-    "messaging",
-    "content_request",
-    "other",
-)
-FEEDBACK_STATUSES = ("new", "acknowledged", "acted_on")
-TARGET_METRICS = ("revenue", "pipeline", "mqls")
-ACCESS = ("member", "viewer")
-SURVEY_TEAMS = ("sales", "marketing")
-SURVEY_ROLES = ("leader", "staff")
+# The names of teams, kinds and statuses: one list each, in truce.vocabulary (imported above,
+# re-exported here where the check constraints and the older imports find them).
+
 SURVEY_STATEMENTS = 20
 SURVEY_SOURCES = ("cli", "import", "web")
 
@@ -253,12 +256,7 @@ class StageChange(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-# "expired": sales let the decision deadline pass so long that escalation took the lead away
-# (re-routed to another seller, or returned to marketing's nurture); see truce.services.sla_rules.
-HANDOFF_STATUSES = ("open", "accepted", "rejected", "expired")
-SLA_KINDS = ("first_touch_late", "decision_late", "too_few_attempts", "decision_expired")
-# How far escalation went with a handoff: its leader was told; it was re-routed; it went to nurture.
-ESCALATIONS = ("leader_told", "rerouted", "nurtured")
+# HANDOFF_STATUSES, SLA_KINDS and ESCALATIONS (what "expired" and each escalation mean): truce.vocabulary.
 
 
 class Handoff(Base):
@@ -606,8 +604,7 @@ class JobRun(Base):
 
 # ---- the joint meeting, its decisions, and the playbook's moves as initiatives (truce.services.meetings)
 
-DECISION_STATES = ("open", "done", "dropped")
-INITIATIVE_STATES = ("active", "ended")
+# DECISION_STATES and INITIATIVE_STATES: truce.vocabulary.
 
 
 class Meeting(Base):
@@ -690,7 +687,7 @@ class Initiative(Base):
     adopted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
-DISCOUNT_APPROVAL_STATES = ("requested", "approved", "refused", "withdrawn")
+# DISCOUNT_APPROVAL_STATES: truce.vocabulary.
 
 
 class DiscountApproval(Base):

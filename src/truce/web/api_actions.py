@@ -7,13 +7,14 @@ Each route calls the service function the CLI command calls, acting as the calle
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
 from truce.services.records import contact_email
+from truce.vocabulary import FeedbackKind, FeedbackStatus
 from truce.web.api_common import At, api_router, as_json, bad_field, clock_limits, settings, store
 from truce.web.app import Caller, allowed
 from truce.web.schemas import (
@@ -100,11 +101,8 @@ def assign(
 def list_feedback(
     request: Request,
     who: Reader,
-    status: Annotated[Literal["new", "acknowledged", "acted_on"] | None, Query()] = None,
-    kind: Annotated[
-        Literal["product_gap", "competitor", "pricing", "lead_quality", "messaging", "content_request", "other"] | None,
-        Query(),
-    ] = None,
+    status: Annotated[FeedbackStatus | None, Query()] = None,
+    kind: Annotated[FeedbackKind | None, Query()] = None,
     mine: Annotated[bool, Query(description="Only what the caller said")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict]:

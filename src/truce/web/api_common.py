@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
@@ -89,25 +86,12 @@ def settings(request: Request):
 # ---- JSON -----------------------------------------------------------------------------------------
 
 
-def plain(value):
-    """JSON as `--json` prints it: Decimal as exact text, dates and times as ISO text; NaN as null."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return [plain(v) for v in sorted(value, key=str)]
-    if isinstance(value, Decimal):
-        return str(value) if value.is_finite() else None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date | dt.datetime | dt.time):
-        return value.isoformat()
-    return value
+# One encoder for the API and the CLI's --json: truce.reports.
+from truce.reports import dumps  # noqa: E402
 
 
 def as_json(data, status_code: int = 200) -> Response:
-    return Response(json.dumps(plain(data)), status_code=status_code, media_type="application/json")
+    return Response(dumps(data), status_code=status_code, media_type="application/json")
 
 
 # ---- errors ---------------------------------------------------------------------------------------

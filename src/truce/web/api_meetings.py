@@ -7,11 +7,12 @@ field answers 422 naming it (`body.owner`, `body.due`, …); a closed decision, 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, Field
 
+from truce.vocabulary import DecisionFilter
 from truce.web.api_common import api_router, as_json, settings, store
 from truce.web.app import Caller, allowed
 from truce.web.schemas import MAX_ID, Day, Email, Strict, Text, brief_period, printable
@@ -76,7 +77,7 @@ def show_meeting(request: Request, who: Reader, period: PeriodPath) -> dict:
 def list_decisions(
     request: Request,
     who: Reader,
-    state: Annotated[Literal["open", "all", "done", "dropped"], Query()] = "open",
+    state: Annotated[DecisionFilter, Query()] = "open",
     owner: Annotated[str | None, Query(max_length=254, description="Only this owner's (email)")] = None,
 ) -> list[dict]:
     from truce.services.meetings import list_decisions as listed

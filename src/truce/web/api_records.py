@@ -13,6 +13,7 @@ from fastapi import Depends, Path, Query, Request
 
 from truce.services import audit_trail as trail
 from truce.services import records
+from truce.vocabulary import Team
 from truce.web.api_common import (
     Cursor,
     IdQuery,
@@ -196,7 +197,7 @@ def list_campaigns(
     cursor: Cursor = None,
     offset: Offset = None,
     channel: TextQuery("Only this channel", 64) = None,
-    owning_team: Annotated[Literal["marketing", "sales", "revops"] | None, Query()] = None,
+    owning_team: Annotated[Team | None, Query()] = None,
     owner: Owner = None,
 ):
     return _page(request, "campaigns", limit, cursor, offset, channel=channel, owning_team=owning_team, owner=owner)
@@ -337,7 +338,7 @@ def list_users(
     limit: Limit = 50,
     cursor: Cursor = None,
     offset: Offset = None,
-    team: Annotated[Literal["marketing", "sales", "revops"] | None, Query()] = None,
+    team: Annotated[Team | None, Query()] = None,
     active: Annotated[bool | None, Query()] = None,
 ):
     return _page(request, "users", limit, cursor, offset, team=team, active=active)

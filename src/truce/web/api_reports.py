@@ -13,6 +13,25 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
+from truce.reports import typed
+from truce.reports.models import (
+    AttributionReport,
+    Brief,
+    BudgetReport,
+    CreditReport,
+    CustodyReport,
+    DirectoryEntry,
+    FeedbackThemes,
+    FunnelReport,
+    MetricsReport,
+    PricingReport,
+    RoiReport,
+    SlaReport,
+    SurveyReport,
+    SurveyStatement,
+    TargetsReport,
+)
+from truce.vocabulary import AttributionBy, AttributionModelName, Conversion, JourneyLevel, Team
 from truce.web.api_common import (
     At,
     BriefPeriodQuery,
@@ -34,14 +53,13 @@ from truce.web.report_cache import cached_report
 
 router = api_router(tags=["reports"])
 Reader = Annotated[Caller, Depends(allowed("read_reports"))]
-Model = Literal[
-    "first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "full_path", "markov", "shapley"
+ModelQuery = Annotated[
+    AttributionModelName | None, Query(description="Attribution model. Default: [attribution] model in truce.toml")
 ]
-ModelQuery = Annotated[Model | None, Query(description="Attribution model. Default: [attribution] model in truce.toml")]
 Days = Annotated[int, Query(ge=1, le=3660)]
 
 
-@router.get("/reports/funnel", summary="The funnel report (as `truce funnel --json`)")
+@router.get("/reports/funnel", summary="The funnel report (as `truce funnel --json`)", response_model=FunnelReport)
 @cached_report
 def funnel(
     request: Request,
@@ -60,46 +78,59 @@ def funnel(
     from truce.services.funnel import funnel_report
 
     return as_json(
-        funnel_report(
-            store(request),
-            settings(request),
-            by=by,
-            start=start,
-            end=end,
-            level=level,
-            backend=engine,
-            window_days=window,
+        typed(
+            FunnelReport,
+            funnel_report(
+                store(request),
+                settings(request),
+                by=by,
+                start=start,
+                end=end,
+                level=level,
+                backend=engine,
+                window_days=window,
+            ),
         )
     )
 
 
-@router.get("/reports/sla", summary="SLA compliance per side, person and month (as `truce sla --json`)")
+@router.get(
+    "/reports/sla",
+    summary="SLA compliance per side, person and month (as `truce sla --json`)",
+    response_model=SlaReport,
+)
 @cached_report
 def sla(request: Request, who: Reader, at: At = None) -> dict:
     from truce.services.sla_report import report
 
     with clock_limits():
-        return as_json(report(store(request), settings(request), at))
+        return as_json(typed(SlaReport, report(store(request), settings(request), at)))
 
 
-@router.get("/reports/custody", summary="Cold leads and who held them (as `truce custody --json`)")
+@router.get(
+    "/reports/custody", summary="Cold leads and who held them (as `truce custody --json`)", response_model=CustodyReport
+)
 @cached_report
 def custody(request: Request, who: Reader, at: At = None) -> dict:
     from truce.services.custody import cold_leads
 
     with clock_limits():
-        return as_json(cold_leads(store(request), settings(request), at))
+        return as_json(typed(CustodyReport, cold_leads(store(request), settings(request), at)))
 
 
-@router.get("/reports/attribution", summary="Credit for conversions and revenue (as `truce attribution --json`)")
+@router.get(
+    "/reports/attribution",
+    summary="Credit for conversions and revenue (as `truce attribution --json`)",
+    response_model=AttributionReport,
+)
 @cached_report
 def attribution(
     request: Request,
     who: Reader,
     model: ModelQuery = None,
-    by: Annotated[Literal["channel", "campaign", "team", "user"], Query()] = "channel",
-    level: Annotated[Literal["contact", "account"] | None, Query()] = None,
-    conversion: Annotated[Literal["won", "opportunity", "sql", "mql"] | None, Query()] = None,
+    by: Annotated[AttributionBy, Query()] = "channel",
+    level: Annotated[JourneyLevel | None, Query()] = None,
+    conversion: Annotated[Conversion | None, Query()] = None,
     lookback: Annotated[Days | None, Query(description="Touches count this many days before a conversion")] = None,
     start: DayQuery("from", "First conversion day counted (UTC)") = None,
     end: DayQuery("to", "Last conversion day counted (UTC)") = None,
@@ -117,10 +148,14 @@ def attribution(
         start=start,
         end=end,
     )
-    return as_json(data)
+    return as_json(typed(AttributionReport, data))
 
 
-@router.get("/reports/roi", summary="Spend against attributed pipeline and revenue (as `truce roi --json`)")
+@router.get(
+    "/reports/roi",
+    summary="Spend against attributed pipeline and revenue (as `truce roi --json`)",
+    response_model=RoiReport,
+)
 @cached_report
 def roi(
     request: Request,
@@ -132,10 +167,16 @@ def roi(
 ) -> dict:
     from truce.services.economics import roi_report
 
-    return as_json(roi_report(store(request), settings(request), model=model, by=by, start=start, end=end))
+    return as_json(
+        typed(RoiReport, roi_report(store(request), settings(request), model=model, by=by, start=start, end=end))
+    )
 
 
-@router.get("/reports/budget", summary="Response curves, what-if and optimised budget (as `truce budget --json`)")
+@router.get(
+    "/reports/budget",
+    summary="Response curves, what-if and optimised budget (as `truce budget --json`)",
+    response_model=BudgetReport,
+)
 @cached_report
 def budget(
     request: Request,
@@ -174,34 +215,50 @@ def budget(
         bounds=limits,
         default_bounds=(low / 100, high / 100),
     )
-    return as_json(data)
+    return as_json(typed(BudgetReport, data))
 
 
-@router.get("/reports/pricing", summary="List against realised price, discounts and policy (as `truce pricing --json`)")
+@router.get(
+    "/reports/pricing",
+    summary="List against realised price, discounts and policy (as `truce pricing --json`)",
+    response_model=PricingReport,
+)
 @cached_report
 def pricing(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
     from truce.services.pricing import pricing_report
 
-    return as_json(pricing_report(store(request), settings(request), start=start, end=end))
+    return as_json(typed(PricingReport, pricing_report(store(request), settings(request), start=start, end=end)))
 
 
-@router.get("/reports/survey", summary="The alignment diagnostic for a round (as `truce survey report --json`)")
+@router.get(
+    "/reports/survey",
+    summary="The alignment diagnostic for a round (as `truce survey report --json`)",
+    response_model=SurveyReport,
+)
 @cached_report
 def survey(request: Request, who: Reader, round: RoundQuery = None) -> dict:
     from truce.services.survey import survey_report
 
-    return as_json(survey_report(store(request), settings(request), round))
+    return as_json(typed(SurveyReport, survey_report(store(request), settings(request), round)))
 
 
-@router.get("/reports/feedback-themes", summary="What the sales floor said (as `truce feedback themes --json`)")
+@router.get(
+    "/reports/feedback-themes",
+    summary="What the sales floor said (as `truce feedback themes --json`)",
+    response_model=FeedbackThemes,
+)
 @cached_report
 def feedback_themes(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
     from truce.services.feedback import feedback_themes as themes
 
-    return as_json(themes(store(request), start=start, end=end))
+    return as_json(typed(FeedbackThemes, themes(store(request), start=start, end=end)))
 
 
-@router.get("/reports/targets", summary="Attainment and forecast per target (as `truce target --json`)")
+@router.get(
+    "/reports/targets",
+    summary="Attainment and forecast per target (as `truce target --json`)",
+    response_model=TargetsReport,
+)
 @cached_report
 def targets(
     request: Request,
@@ -216,10 +273,14 @@ def targets(
         data = targets_report(store(request), settings(request), period=period, as_of=at)
     except PeriodError as exc:
         raise bad_field("query", "period", message=str(exc)) from None
-    return as_json(data)
+    return as_json(typed(TargetsReport, data))
 
 
-@router.get("/reports/credit", summary="The credit ledger and a bonus-pool what-if (as `truce credit --json`)")
+@router.get(
+    "/reports/credit",
+    summary="The credit ledger and a bonus-pool what-if (as `truce credit --json`)",
+    response_model=CreditReport,
+)
 @cached_report
 def credit(
     request: Request,
@@ -245,7 +306,7 @@ def credit(
     bonus = (
         bonus_pool(ledger, pool, split=split, team_split=weights, floor=floor, cap=cap) if pool is not None else None
     )
-    return as_json({**ledger, "bonus": bonus})
+    return as_json(typed(CreditReport, {**ledger, "bonus": bonus}))
 
 
 def _team_split(text: str | None) -> dict | None:
@@ -265,27 +326,33 @@ def _team_split(text: str | None) -> dict | None:
     return weights
 
 
-@router.get("/reports/metrics", summary="Integrated metrics per group (as `truce metrics --json`)")
+@router.get(
+    "/reports/metrics", summary="Integrated metrics per group (as `truce metrics --json`)", response_model=MetricsReport
+)
 @cached_report
 def metrics(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
     from truce.services.metrics import group_metrics
 
-    return as_json(group_metrics(store(request), settings(request), start=start, end=end))
+    return as_json(typed(MetricsReport, group_metrics(store(request), settings(request), start=start, end=end)))
 
 
-@router.get("/reports/directory", summary="Who to call (as `truce directory --json`)")
+@router.get(
+    "/reports/directory", summary="Who to call (as `truce directory --json`)", response_model=list[DirectoryEntry]
+)
 @cached_report
 def directory(
     request: Request,
     who: Reader,
-    team: Annotated[Literal["marketing", "sales", "revops"] | None, Query(description="Only this team")] = None,
+    team: Annotated[Team | None, Query(description="Only this team")] = None,
 ) -> list[dict]:
     from truce.services.metrics import directory as people
 
-    return as_json(people(store(request), team=team))
+    return as_json(typed(DirectoryEntry, people(store(request), team=team)))
 
 
-@router.get("/reports/brief", summary="The joint revenue-meeting brief's data (as `truce brief --json`)")
+@router.get(
+    "/reports/brief", summary="The joint revenue-meeting brief's data (as `truce brief --json`)", response_model=Brief
+)
 @cached_report
 def brief(
     request: Request,
@@ -296,7 +363,7 @@ def brief(
     from truce.services.brief import build_brief
 
     with clock_limits():
-        return as_json(build_brief(store(request), settings(request), period=period, as_of=at))
+        return as_json(typed(Brief, build_brief(store(request), settings(request), period=period, as_of=at)))
 
 
 @router.get("/config/funnel", summary="The signed funnel: stages, owners, moves, rejection reasons")
@@ -307,8 +374,12 @@ def funnel_config(request: Request, who: Reader) -> dict:
     )
 
 
-@router.get("/survey/statements", summary="The diagnostic's 20 statements (as `truce survey statements --json`)")
+@router.get(
+    "/survey/statements",
+    summary="The diagnostic's 20 statements (as `truce survey statements --json`)",
+    response_model=list[SurveyStatement],
+)
 def survey_statements(who: Reader) -> list[dict]:
     from truce.services.survey import statements
 
-    return as_json(statements())
+    return as_json(typed(SurveyStatement, statements()))

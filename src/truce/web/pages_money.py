@@ -15,9 +15,9 @@ from truce.web.labels import key_label
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-ATTRIBUTION_BY = ("channel", "campaign", "team", "user")
-CONVERSIONS = ("won", "opportunity", "sql", "mql")
-LEVELS = ("contact", "account")
+from truce.vocabulary import ATTRIBUTION_BY, CONVERSIONS  # noqa: E402
+from truce.vocabulary import JOURNEY_LEVELS as LEVELS  # noqa: E402
+
 CHART_ROWS = 15
 PEOPLE_SHOWN = 25
 

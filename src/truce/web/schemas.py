@@ -28,6 +28,7 @@ from truce import config as truce_config
 from truce.domain import calendar_range
 from truce.domain.calendar_range import FIRST_DAY, LAST_DAY, YEAR_PATTERN
 from truce.store.models import FEEDBACK_KINDS, OPPORTUNITY_STATUSES, TEAMS, TOUCH_KINDS
+from truce.vocabulary import TargetMetric
 
 MAX_ID = 2**31 - 1  # integer primary keys: PostgreSQL's int4
 MAX_BIG_ID = 2**63 - 1  # touchpoints, the ledger, the audit log
@@ -559,7 +560,7 @@ class FeedbackAnswerIn(Strict):
 
 
 class TargetIn(Strict):
-    metric: Literal["revenue", "pipeline", "mqls"]
+    metric: TargetMetric
     amount: Annotated[
         str,
         BeforeValidator(_target_amount),

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-RULE_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "full_path")
-DATA_MODELS = ("markov", "shapley")
-MODELS = RULE_MODELS + DATA_MODELS
-FILE_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")
+from truce.domain.attribution.registry import DATA_MODELS, FILE_MODELS, RULE_MODELS
+from truce.domain.attribution.registry import NAMES as MODELS
+
+__all__ = ["DATA_MODELS", "FILE_MODELS", "MODELS", "RULE_MODELS", "Credit", "decode_state", "fit_to_total"]
 
 
 @dataclass

@@ -13,6 +13,8 @@ from math import log
 
 import numpy as np
 
+from truce.domain.attribution.registry import POSITION_BASED
+
 MICROS_PER_DAY = 86_400_000_000
 
 
@@ -54,8 +56,9 @@ def heuristic(t: SortedTouches, model: str, n_keys: int, half_life_days: float =
     elif model == "linear":
         weight = 1.0 / length
     elif model == "position_based":
-        edge = np.where(length == 1, 1.0, np.where(length == 2, 0.5, 0.4))
-        middle = 0.2 / np.maximum(length - 2, 1)
+        u = POSITION_BASED
+        edge = np.where(length == 1, 1.0, np.where(length == 2, 0.5, u.edge))
+        middle = u.middle / np.maximum(length - 2, 1)
         weight = np.where((pos == 0) | (pos == length - 1), edge, middle)
     elif model == "time_decay":
         conv_ts = t.ts[last][owner]

@@ -14,10 +14,11 @@ from sqlalchemy import Engine
 
 from truce.config import TruceConfig
 from truce.services.jobs.registry import job
+from truce.vocabulary import TEAMS
 
 ACTOR = "scheduler"
 # Who gets told the brief is ready: everyone who sits in the joint revenue meeting.
-BRIEF_READERS = ("marketing", "sales", "revops")
+BRIEF_READERS = TEAMS
 
 
 @job(

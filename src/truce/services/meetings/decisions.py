@@ -26,8 +26,9 @@ from truce.services.meetings.common import (
 )
 from truce.store.models import AgendaItem, Decision, Meeting, User
 from truce.store.work import unit_of_work
+from truce.vocabulary import DECISION_FILTERS
 
-STATES = ("open", "all", "done", "dropped")
+STATES = DECISION_FILTERS
 CLOSED = {"done": "decision_done", "dropped": "decision_drop"}
 
 

@@ -37,6 +37,7 @@ from truce.services.meetings.common import (
 )
 from truce.store.models import AgendaItem, Decision, Meeting, MeetingAttendee, User
 from truce.store.work import unit_of_work
+from truce.vocabulary import TEAMS
 
 
 def _may_hold(user) -> None:
@@ -300,7 +301,7 @@ def people_to_choose(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(User.email, User.name, User.team)
-            .where(User.active.is_(True), User.team.in_(("marketing", "sales", "revops")), User.access != "viewer")
+            .where(User.active.is_(True), User.team.in_(TEAMS), User.access != "viewer")
             .order_by(User.team, User.name, User.email)
         ).mappings()
         return [dict(r) for r in rows]
