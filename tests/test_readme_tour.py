@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,11 +244,14 @@ def _first_page(port: int, server: subprocess.Popen, log: Path, line: Line) -> s
             f"README.md line {line.number} stopped ({server.returncode}) before serving: {line.text}\n"
             + log.read_text()[-3000:]
         )
+        # As a browser asks: it is sent on to the log-in page.
+        asked = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Accept": "text/html"})
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
-                assert answer.status == 200, f"README.md line {line.number}: / answered {answer.status}"
+            with urllib.request.urlopen(asked, timeout=10) as answer:
                 return answer.read().decode("utf-8", "replace")
-        except OSError:
+        except urllib.error.HTTPError as refused:
+            raise AssertionError(f"README.md line {line.number}: / answered {refused.code}: {line.text}") from None
+        except OSError:  # not listening yet
             time.sleep(0.5)
     raise AssertionError(f"README.md line {line.number} served nothing in {SERVER_SECONDS} s: {line.text}")
 
