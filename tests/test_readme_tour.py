@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.demo_cast import cast_in_todays_demo, recast  # TEMPORARY: until the demo has its fixed cast
+
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
 EXAMPLES = ROOT / "examples"
@@ -137,64 +139,6 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-# ---- TEMPORARY: delete at integration, when the demo has its fixed cast --------------------------
-# The README names the demo's fixed cast. Until the demo builds it, each name the demo lacks is
-# played by someone of the same part, picked by a query; a name the demo has is kept as it is.
-def _cast_in_todays_demo(database: Path) -> dict[str, str]:
-    import sqlite3
-
-    with sqlite3.connect(database) as conn:
-
-        def one(sql: str, *args) -> str | None:
-            row = conn.execute(sql, args).fetchone()
-            return row[0] if row else None
-
-        def has(sql: str, value: str) -> bool:
-            return one(sql, value) is not None
-
-        stand_ins: dict[str, str] = {}
-        user = "SELECT email FROM users WHERE email = ?"
-        if not has(user, "eva.lind@truce-demo.example"):
-            stand_ins["eva.lind@truce-demo.example"] = one(
-                "SELECT u.email FROM users u JOIN handoffs h ON h.owner_id = u.id AND h.status = 'open' "
-                "WHERE u.team = 'sales' AND NOT u.is_leader AND u.active GROUP BY u.email ORDER BY count(*) DESC"
-            )
-        eva = stand_ins.get("eva.lind@truce-demo.example", "eva.lind@truce-demo.example")
-        contact = "SELECT email FROM contacts WHERE email = ?"
-        waiting = conn.execute(
-            "SELECT c.email FROM handoffs h JOIN contacts c ON c.id = h.contact_id JOIN users u ON u.id = h.owner_id "
-            "WHERE h.status = 'open' AND u.email = ? ORDER BY h.mql_at DESC LIMIT 2",
-            (eva,),
-        ).fetchall()
-        for name, row in zip(("ann.fischer@acme.example", "bob.novak@acme.example"), waiting, strict=False):
-            if not has(contact, name):
-                stand_ins[name] = row[0]
-        if not has("SELECT domain FROM accounts WHERE domain = ?", "acme.example"):
-            stand_ins["acme.example"] = one(
-                "SELECT a.domain FROM accounts a LEFT JOIN users u ON u.id = a.owner_id "
-                "WHERE a.domain IS NOT NULL ORDER BY (u.email = ?) DESC, a.is_key_account DESC, a.id",
-                eva,
-            )
-        if not has(user, "mia.ross@truce-demo.example"):
-            stand_ins["mia.ross@truce-demo.example"] = one(
-                "SELECT email FROM users WHERE team = 'marketing' AND marketing_focus = 'downstream' "
-                "AND NOT is_leader AND active ORDER BY id"
-            )
-        if not has(user, "owen.price@truce-demo.example"):
-            stand_ins["owen.price@truce-demo.example"] = one(
-                "SELECT email FROM users WHERE team = 'revops' AND active ORDER BY id"
-            )
-    assert all(stand_ins.values()), f"today's demo has nobody to play {stand_ins}"
-    return stand_ins
-
-
-def _recast(text: str, stand_ins: dict[str, str]) -> str:
-    for name, stand_in in sorted(stand_ins.items(), key=lambda item: -len(item[0])):
-        text = re.sub(rf"(?<![\w.@-]){re.escape(name)}(?![\w-])", stand_in, text)
-    return text
-
-
-# ---- END TEMPORARY --------------------------------------------------------------------------------
 
 
 def run_command(command: str, folder: Path, line: Line) -> str:
@@ -309,13 +253,13 @@ def test_it_runs_every_command_of_the_readme_tour_as_written(tmp_path):
         if command is None:
             continue
         if stand_ins is not None:
-            command = _recast(command, stand_ins)  # TEMPORARY (see above)
+            command = recast(command, stand_ins)  # TEMPORARY (tests/demo_cast.py)
         printed = (run_server if is_server(command) else run_command)(command, tmp_path, line)
         if stand_ins is None:
-            stand_ins = _cast_in_todays_demo(tmp_path / "truce.db")  # TEMPORARY (see above)
+            stand_ins = cast_in_todays_demo(tmp_path / "truce.db")  # TEMPORARY (tests/demo_cast.py)
         shown = flat(printed)
         for expected in line.expected:
-            expected = _recast(expected, stand_ins)  # TEMPORARY (see above)
+            expected = recast(expected, stand_ins)  # TEMPORARY (tests/demo_cast.py)
             assert flat(expected) in shown, (
                 f"README.md line {line.number}: {line.text}\nshould print {expected!r}, printed:\n{printed[-3000:]}"
             )
