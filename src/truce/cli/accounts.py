@@ -40,7 +40,7 @@ def plan(
 ) -> None:
     """Create or update a key account's joint plan; the account becomes a key account. Options left out keep their value.
 
-    Example:  truce accounts plan acme.example --liaison mia@yourco.example --owner eva@yourco.example --next-action "Joint workshop" --due 2026-12-10 --as rita@yourco.example
+    Example:  truce accounts plan acme.example --liaison mia.ross@truce-demo.example --owner eva.lind@truce-demo.example --next-action "Joint workshop" --due 2026-12-10 --as owen.price@truce-demo.example
     """
     due_day = parse_day("--due", due)
     from truce.services.account_plans import PlanRefused, set_plan

@@ -60,7 +60,7 @@ def add(
 ) -> None:
     """Record one line of feedback for marketing; prints the new item's id.
 
-    Example:  truce feedback add "Castellan offers a free 90-day pilot" --kind competitor --deal 42 --as eva@yourco.example
+    Example:  truce feedback add "Castellan offers a free 90-day pilot" --kind competitor --deal 42 --as eva.lind@truce-demo.example
     """
     from truce.services.feedback import add_feedback
 
@@ -98,7 +98,7 @@ def list_items(
 ) -> None:
     """Feedback, newest first, with marketing's status and reply: sellers see what came of what they said.
 
-    Example:  truce feedback list --mine --as eva@yourco.example
+    Example:  truce feedback list --mine --as eva.lind@truce-demo.example
     """
     from truce.services.feedback import list_feedback
 
@@ -163,7 +163,7 @@ def answer(
 ) -> None:
     """Marketing (or RevOps) answers an item: acknowledge it, or say what was done about it.
 
-    Example:  truce feedback answer 12 --status acted_on --reply "Battle card updated" --as mia@yourco.example
+    Example:  truce feedback answer 12 --status acted_on --reply "Battle card updated" --as mia.ross@truce-demo.example
     """
     from truce.services.feedback import answer_feedback
 

@@ -113,7 +113,7 @@ def accept(
 ) -> None:
     """Sales accepts a lead: it moves to the accepted stage (SAL).
 
-    Example:  truce handoff accept ann@acme.example --as eva@yourco.example
+    Example:  truce handoff accept ann.fischer@acme.example --as eva.lind@truce-demo.example
     """
     from truce.services import handoff
 
@@ -136,7 +136,7 @@ def reject(
 ) -> None:
     """Sales rejects a lead with a reason code; it goes back to marketing's nurture or out.
 
-    Example:  truce handoff reject bob@acme.example --reason no_budget --note "Budget opens in Q3" --as eva@yourco.example
+    Example:  truce handoff reject bob.novak@acme.example --reason no_budget --note "Budget opens in Q3" --as eva.lind@truce-demo.example
     """
     from truce.services import handoff
 
@@ -158,7 +158,7 @@ def assign(
 ) -> None:
     """Give a waiting lead to another seller (RevOps or a sales leader); its SLA clocks run on.
 
-    Example:  truce handoff assign ann@acme.example --to eva@yourco.example --as ops@yourco.example
+    Example:  truce handoff assign ann.fischer@acme.example --to eva.lind@truce-demo.example --as owen.price@truce-demo.example
     """
     from truce.domain.access import Forbidden
     from truce.services import handoff
@@ -266,7 +266,7 @@ def sweep(db: DbOption = None, config: ConfigOption = None, at: AtOption = None,
 def rebuild(db: DbOption = None, config: ConfigOption = None, at: AtOption = None, json: JsonOption = False) -> None:
     """Create handoffs (and their breaches) for stage history that arrived without them, e.g. an import.
 
-    Example:  truce import stage-changes history.csv && truce sla rebuild
+    Example:  truce import contacts hubspot-contacts.csv && truce sla rebuild
     """
     from truce.services.handoff_history import rebuild as run_rebuild
 

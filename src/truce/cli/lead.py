@@ -32,7 +32,7 @@ def show(
 ) -> None:
     """Everything that happened to one lead: moves, handoffs, SLA breaches, touches.
 
-    Example:  truce lead show ann@acme.example
+    Example:  truce lead show ann.fischer@acme.example
     """
     from truce.services.leads import history
     from truce.services.lifecycle import NotFound
@@ -76,7 +76,7 @@ def move(
 ) -> None:
     """Move a lead by hand. The funnel's rules apply: an illegal move is refused with the allowed ones.
 
-    Example:  truce lead move ann@acme.example mql --note "Asked for pricing at the fair" --as mia@yourco.example
+    Example:  truce lead move bob.novak@acme.example mql --note "Asked for pricing at the fair" --as mia.ross@truce-demo.example
     """
     from truce.domain.access import Forbidden
     from truce.domain.lifecycle import IllegalMove

@@ -81,7 +81,7 @@ def start(
 ) -> None:
     """Open the joint meeting of a brief period, its agenda the brief's decisions needed; starting it again returns the same meeting.
 
-    Example:  truce meeting start --period 2026-W49 --attendee lea@yourco.example --attendee max@yourco.example --as ria@yourco.example
+    Example:  truce meeting start --period 2026-W49 --attendee eva.lind@truce-demo.example --attendee mia.ross@truce-demo.example --as owen.price@truce-demo.example
     """
     from truce.services.meetings import start_meeting
 
@@ -150,7 +150,8 @@ def decide(
 ) -> None:
     """Record a decision of the meeting: an owner from either team, a due date and the indicator it should move.
 
-    Example:  truce meeting decide 1 --text "Marketing answers every waiting item by Friday" --owner max@yourco.example --due 2026-12-11 --indicator feedback.answered_share --period 2026-W49 --as ria@yourco.example
+    Example:  truce meeting decide 1 --text "Marketing answers every waiting item by Friday" --owner mia.ross@truce-demo.example --due 2026-12-11 --indicator feedback.answered_share --period 2026-W49 --as owen.price@truce-demo.example
+    Example:  truce meeting decide --text "Sales calls every MQL from the webinar within a day" --owner eva.lind@truce-demo.example --due 2026-12-18 --indicator sla_compliance.sales --period 2026-W49 --as owen.price@truce-demo.example
     """
     from truce.services.meetings import record_decision
 
@@ -182,7 +183,7 @@ def decisions(
 ) -> None:
     """The meetings' decisions, soonest due first, overdue ones marked; `done` and `drop` close one.
 
-    Example:  truce decisions --owner max@yourco.example --json
+    Example:  truce decisions --owner mia.ross@truce-demo.example --json
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -227,7 +228,7 @@ def done(
 ) -> None:
     """Mark a decision done (its owner, a leader of the owner's team, or RevOps).
 
-    Example:  truce decisions done 3 --note "All 14 items answered" --as max@yourco.example
+    Example:  truce decisions done 1 --note "All 14 items answered" --as mia.ross@truce-demo.example
     """
     _close(decision_id, "done", note, actor, config, db, json)
 
@@ -243,7 +244,7 @@ def drop(
 ) -> None:
     """Drop a decision, saying why (its owner, a leader of the owner's team, or RevOps).
 
-    Example:  truce decisions drop 4 --note "The deals closed before we called" --as lea@yourco.example
+    Example:  truce decisions drop 2 --note "The deals closed before we called" --as eva.lind@truce-demo.example
     """
     _close(decision_id, "dropped", note, actor, config, db, json)
 
@@ -269,7 +270,7 @@ def adopt(
 ) -> None:
     """RevOps adopts a move of the playbook as an initiative; its indicators are measured over the 90 days before the start.
 
-    Example:  truce initiative adopt key_account_liaison --owner max@yourco.example --start 2026-12-01 --indicator cold_leads.sales --as ria@yourco.example
+    Example:  truce initiative adopt key_account_liaison --owner mia.ross@truce-demo.example --start 2026-12-01 --indicator cold_leads.sales --as owen.price@truce-demo.example
     """
     from truce.services.meetings import adopt_initiative
 

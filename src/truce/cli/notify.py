@@ -103,7 +103,7 @@ def list_deliveries(
 ) -> None:
     """Every delivery (inbox, e-mail, webhook) with its status and attempts, newest first.
 
-    Example:  truce notifications list --user eva@yourco.example
+    Example:  truce notifications list --user eva.lind@truce-demo.example
     """
     from truce.services.notify.revops import deliveries
 
@@ -130,7 +130,7 @@ def prefs(
 ) -> None:
     """Show, or set, which channels a person gets each kind of event through.
 
-    Example:  truce notifications prefs eva@yourco.example --set sla_due_soon=inbox,email --set mql_pace=inbox
+    Example:  truce notifications prefs eva.lind@truce-demo.example --set sla_due_soon=inbox,email --set mql_pace=inbox
     """
     from truce.services.lifecycle import NotFound
     from truce.services.notify.preferences import preferences, set_preferences

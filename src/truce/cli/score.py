@@ -64,7 +64,7 @@ def explain(
 
     The score is computed afresh from truce.toml and the touchpoints; nothing is written.
 
-    Example:  truce score explain ana@example.com --at 2026-11-23
+    Example:  truce score explain ann.fischer@acme.example --at 2026-11-23
     """
     from truce.services import scoring
     from truce.services.lifecycle import NotFound

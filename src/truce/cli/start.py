@@ -131,7 +131,7 @@ def demo(
     anyone else wrote (audit entries not by "demo", stage moves not of origin "demo": an
     import, a lead moved in the web app) is refused, naming how much, unless --discard-history.
 
-    Example:  truce demo --contacts 20000 --db demo.db
+    Example:  truce demo --contacts 2000 --db demo.db
     Example:  truce demo --serve --force
     Example:  truce demo --as-of 2026-11-20 --db fixed.db
     """

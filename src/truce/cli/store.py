@@ -51,7 +51,7 @@ def downgrade(
     A downgrade that would drop the audit trail and the stage ledger (to base) is refused while
     they hold rows, naming how many, unless --discard-history is given too.
 
-    Example:  truce db downgrade base --yes
+    Example:  truce db downgrade 0012 --yes
     """
     from alembic.util import CommandError
 

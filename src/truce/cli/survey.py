@@ -81,7 +81,7 @@ def take(
     Without --round, answers go to the latest round, or to the current quarter's (e.g. 2026-Q4)
     when there is none. Each person answers once per round.
 
-    Example:  truce survey take --round 2026-Q4 --as eva@yourco.example
+    Example:  truce survey take --round 2026-Q4 --as eva.lind@truce-demo.example
     """
     from truce.services import survey
 
@@ -147,7 +147,7 @@ def import_file(
     A bad rating, a missing statement, an unknown team or role, or the same respondent twice
     in a round (in the file or already kept) is reported with its line, and nothing is written.
 
-    Example:  truce survey import survey-2026-q4.csv --as ria@yourco.example
+    Example:  truce survey import answers.csv --as owen.price@truce-demo.example
     """
     from truce.services import survey
 

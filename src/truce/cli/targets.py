@@ -189,7 +189,7 @@ def target_set(
 ) -> None:
     """Set a target (RevOps only). Setting the same metric, period and team again changes the amount; both are audited.
 
-    Example:  truce target set --metric revenue --period 2026-Q4 --team shared --amount 2500000 --as ethan@yourco.example
+    Example:  truce target set --metric revenue --period 2026-Q4 --team shared --amount 2500000 --as owen.price@truce-demo.example
     """
     from truce.services.targets import TargetError, set_target
 

@@ -87,7 +87,7 @@ def add(
     Passwords are stored as Argon2id hashes and need at least 10 characters. Without --password-stdin you are asked twice, hidden.
     A new password for an existing user ends all their sessions (--revoke-tokens: and revokes their API tokens).
 
-    Example:  truce user add eva@yourco.example --team sales --role member --as ria@yourco.example
+    Example:  truce user add eva.lind@truce-demo.example --team sales --role member --as owen.price@truce-demo.example
     """
     from truce.services.logins import LoginError, add_user
 
@@ -120,7 +120,7 @@ def create(
 
     Send it as  Authorization: Bearer <token>  to /api/v1. It acts with the user's role.
 
-    Example:  truce token create --as ops@yourco.example --name hubspot-sync
+    Example:  truce token create --as owen.price@truce-demo.example --name hubspot-sync
     """
     from truce.services.logins import LoginError, create_token
 
@@ -150,7 +150,7 @@ def password(
     Whoever knew the old password is logged out; --revoke-tokens revokes the user's API tokens too.
     The password is asked twice, hidden, unless --password-stdin.
 
-    Example:  truce user password eva@yourco.example --revoke-tokens --as ria@yourco.example
+    Example:  truce user password eva.lind@truce-demo.example --revoke-tokens --as owen.price@truce-demo.example
     """
     from truce.services.revocation import set_password
 
@@ -175,7 +175,7 @@ def deactivate(
 
     Until `truce user activate`; revoke the tokens to end them for good. Their records stay theirs.
 
-    Example:  truce user deactivate eva@yourco.example --as ria@yourco.example
+    Example:  truce user deactivate eva.lind@truce-demo.example --as owen.price@truce-demo.example
     """
     _act_on_user("deactivate_user", email, actor, db, json, lambda done: f"{done['email']} is inactive: {done['sessions_ended']} sessions ended, API tokens refused")
 
@@ -189,7 +189,7 @@ def activate(
 ) -> None:
     """Let a deactivated user log in again, with the password and API tokens they had.
 
-    Example:  truce user activate eva@yourco.example --as ria@yourco.example
+    Example:  truce user activate eva.lind@truce-demo.example --as owen.price@truce-demo.example
     """
     _act_on_user("activate_user", email, actor, db, json, lambda done: f"{done['email']} is active again")
 
@@ -205,7 +205,7 @@ def end(
 
     Each of their sessions is refused from its next request on. API tokens are not touched (see `truce token revoke`).
 
-    Example:  truce user sessions end eva@yourco.example --as ria@yourco.example
+    Example:  truce user sessions end eva.lind@truce-demo.example --as owen.price@truce-demo.example
     """
     _act_on_user("end_sessions", email, actor, db, json, lambda done: f"{done['email']}: {done['sessions_ended']} sessions ended")
 
@@ -220,7 +220,7 @@ def list_tokens(
 
     Id, whose, name, the first characters, created, last used, revoked: truce keeps only the token's hash.
 
-    Example:  truce token list --user eva@yourco.example
+    Example:  truce token list --user eva.lind@truce-demo.example
     """
     from truce.services.revocation import list_tokens as listed
 
@@ -251,7 +251,7 @@ def revoke(
 
     It cannot be undone; create a new token instead.
 
-    Example:  truce token revoke 12 --as ria@yourco.example
+    Example:  truce token revoke 1 --as owen.price@truce-demo.example
     """
     from truce.services.revocation import revoke_token
 
