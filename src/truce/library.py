@@ -421,7 +421,9 @@ class Truce:
         )
         weights = {team: Decimal(str(share)) for team, share in team_split.items()} if team_split else None
         bonus = (
-            bonus_pool(ledger, pool, split=split, team_split=weights, floor=floor, cap=cap) if pool is not None else None
+            bonus_pool(ledger, pool, split=split, team_split=weights, floor=floor, cap=cap)
+            if pool is not None
+            else None
         )
         return typed(CreditReport, {**ledger, "bonus": bonus})
 
@@ -594,7 +596,9 @@ def _moment(name: str, value: When) -> dt.datetime:
         try:
             value = dt.datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{name}: {value!r} is not a moment; write it as ISO 8601, e.g. 2026-11-20T09:00Z") from None
+            raise ValueError(
+                f"{name}: {value!r} is not a moment; write it as ISO 8601, e.g. 2026-11-20T09:00Z"
+            ) from None
     elif not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time(), dt.UTC)
     _day(name, value.date())
