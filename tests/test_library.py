@@ -267,3 +267,22 @@ def test_it_names_the_column_and_row_of_a_bad_journey():
         truce.attribution(pa.table(bad), model="linear")
     with pytest.raises(TypeError, match="journeys must be a pandas or polars DataFrame"):
         truce.attribution([1, 2, 3])
+
+
+# ---- the documentation ----------------------------------------------------------------------------
+
+
+def test_it_documents_every_public_name_with_an_example():
+    doc = (Path(__file__).parent.parent / "docs" / "library.md").read_text(encoding="utf-8")
+    examples = "\n".join(part.split("```", 1)[0] for part in doc.split("```python")[1:])
+    for name in truce.PUBLIC:
+        assert f"truce.{name}" in doc, name
+    methods = [m for m in vars(truce.Truce) if not m.startswith("_") and callable(getattr(truce.Truce, m))]
+    assert len(methods) >= 16
+    for method in methods:
+        assert f"`store.{method}(" in doc or f"store.{method}()" in doc, method
+        assert f"store.{method}(" in examples, f"store.{method} has no example"
+    from truce.library import Tables
+
+    for method in [m for m in vars(Tables) if not m.startswith("_") and callable(getattr(Tables, m))]:
+        assert f"report.{method}(" in doc and f".{method}(" in examples, method
