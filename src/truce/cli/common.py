@@ -170,6 +170,25 @@ ATTRIBUTION_MODELS = (
 )
 
 
+def counted(n: int, noun: str) -> str:
+    """"1 account", "2 accounts": a count with its noun in the right number (nouns truce counts
+    take an -s)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def moment(value) -> str:
+    """A moment as the reports write it, to the minute in UTC: "2026-11-03 14:05 UTC"."""
+    import datetime as dt
+
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
