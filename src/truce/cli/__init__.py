@@ -41,6 +41,14 @@ class _Truce(TyperGroup):
         super().__init__(*args, **kwargs)
         finish_commands(self, self.context_settings.get("help_option_names", ["--help"]))
 
+    def get_params(self, ctx):
+        # Typer adds --install-completion and --show-completion after the tree is built: flags too.
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
     def invoke(self, ctx):
         from truce.cli.common import console
         from truce.store.errors import StoreBusy

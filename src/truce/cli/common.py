@@ -283,7 +283,7 @@ def finish_commands(group, help_names: list[str]) -> None:
             finish_commands(command, help_names)
         else:
             _finish(command, help_names)
-    group.help = reflow(group.help)
+    _finish(group, help_names)  # a group's own report (`truce sla`) has options too
 
 
 def _finish(command, help_names: list[str]) -> None:
