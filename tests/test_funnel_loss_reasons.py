@@ -39,8 +39,14 @@ def test_it_counts_lost_deals_by_their_loss_reason_as_sql_does(engine, default_c
 def _move(conn, contact_id, src, dst, at, reason=None):
     conn.execute(
         insert(StageChange).values(
-            entity_type="contact", entity_id=contact_id, from_stage=src, to_stage=dst, changed_at=at,
-            reason=reason, origin="import", recorded_at=at,
+            entity_type="contact",
+            entity_id=contact_id,
+            from_stage=src,
+            to_stage=dst,
+            changed_at=at,
+            reason=reason,
+            origin="import",
+            recorded_at=at,
         )
     )
 
@@ -67,8 +73,14 @@ def test_it_keeps_a_moves_own_reason_and_leaves_one_without_a_deal_without_reaso
         for person, close_date in zip(people, closed, strict=True):
             conn.execute(
                 insert(Opportunity).values(
-                    primary_contact_id=person, amount=1000, stage="lost", status="lost", created_at=day,
-                    close_date=close_date, loss_reason="price", updated_at=day,
+                    primary_contact_id=person,
+                    amount=1000,
+                    stage="lost",
+                    status="lost",
+                    created_at=day,
+                    close_date=close_date,
+                    loss_reason="price",
+                    updated_at=day,
                 )
             )
     assert _lost_by_reason(funnel_report(engine, default_config)) == {"price": 1, "competitor": 1, "(none)": 1}

@@ -103,7 +103,7 @@ def _check_whole(output: str, tables, width: int) -> None:
     assert not too_long, f"lines wider than {width}: {too_long[:3]}"
     words = _tokens(output)
     meant = ""
-    for original, fitted, left_out in tables:
+    for original, _fitted, left_out in tables:
         kept = {id(c) for c in original.columns if _column_name(c) not in left_out}
         for column in original.columns:
             texts = _cells(original, column)

@@ -174,13 +174,20 @@ def _with_loss_reasons(con, moves: ir.Table) -> ir.Table:
     """The moves, each with the reason the ledger reads (see the module's docstring)."""
     deals = present_rows(con.table("opportunities"))
     lost = deals.filter(
-        deals.status == "lost", deals.loss_reason.notnull(), deals.primary_contact_id.notnull(), deals.close_date.notnull()
+        deals.status == "lost",
+        deals.loss_reason.notnull(),
+        deals.primary_contact_id.notnull(),
+        deals.close_date.notnull(),
     )
-    lost = lost.group_by(contact=lost.primary_contact_id, day=lost.close_date).aggregate(loss_reason=lost.loss_reason.min())
+    lost = lost.group_by(contact=lost.primary_contact_id, day=lost.close_date).aggregate(
+        loss_reason=lost.loss_reason.min()
+    )
     joined = moves.left_join(
         lost, [moves.reason.isnull(), moves.entity_id == lost.contact, moves.changed_at.date() == lost.day]
     )
-    return joined.select(*(c for c in moves.columns if c != "reason"), reason=ibis.coalesce(joined.reason, joined.loss_reason))
+    return joined.select(
+        *(c for c in moves.columns if c != "reason"), reason=ibis.coalesce(joined.reason, joined.loss_reason)
+    )
 
 
 def _int64(column: ir.IntegerValue) -> ir.IntegerValue:

@@ -171,7 +171,7 @@ ATTRIBUTION_MODELS = (
 
 
 def counted(n: int, noun: str) -> str:
-    """"1 account", "2 accounts": a count with its noun in the right number (nouns truce counts
+    """ "1 account", "2 accounts": a count with its noun in the right number (nouns truce counts
     take an -s)."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
