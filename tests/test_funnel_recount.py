@@ -26,7 +26,7 @@ from truce.analytics import sources
 from truce.services import demo
 from truce.services.funnel import funnel_report, report
 from truce.store import db
-from truce.store.models import Account, Contact, StageChange
+from truce.store.models import Account, Contact, Opportunity, StageChange
 
 CONTACTS, SEED = 3000, 5
 CONFIG = truce_config.parse(truce_config.default_text(), "truce.toml")
@@ -73,6 +73,16 @@ def contact_ledger(engine) -> list[dict]:
         people = {c.id: c for c in conn.execute(select(Contact.id, Contact.account_id, Contact.source_channel))}
         segment = dict(conn.execute(select(Account.id, Account.segment)).all())
         ledger = conn.execute(select(StageChange).where(StageChange.entity_type == "contact")).mappings().all()
+        deals = conn.execute(
+            select(Opportunity.primary_contact_id, Opportunity.close_date, Opportunity.loss_reason).where(
+                Opportunity.status == "lost"
+            )
+        ).all()
+    # A move without a reason reads the loss reason of the contact's deal lost that day (the smallest of several).
+    lost_that_day: dict = {}
+    for contact, day, reason in deals:
+        if contact is not None and day is not None and reason is not None:
+            lost_that_day[contact, day] = min(reason, lost_that_day.get((contact, day), reason))
     moves = []
     for row in ledger:
         person = people.get(row["entity_id"])
@@ -86,7 +96,8 @@ def contact_ledger(engine) -> list[dict]:
                 "ts": seconds(row["changed_at"]),
                 "month": month_of(row["changed_at"]),
                 "team": row["team_after"],
-                "reason": row["reason"],
+                "reason": row["reason"]
+                or lost_that_day.get((row["entity_id"], row["changed_at"].astimezone(dt.UTC).date())),
                 "account": account,
                 "channel": person.source_channel if person else None,
                 "segment": segment.get(account),
@@ -420,6 +431,8 @@ def test_the_recount_sees_every_kind_of_move(company_moves):
     kinds = {key[0] for key in found}
     assert {"skip", "leak", "velocity", "cohort", "period", "snapshot"} <= kinds
     assert any(key[0] == "velocity" and value[1] > 0 for key, value in found.items()), "no open spells"
-    assert any(key[0] == "leak" and key[3] is None for key in found), "no leak without a reason"
+    # Every demo move out of the funnel now has a reason (lost ones read their deal's loss reason);
+    # a leak without one is recounted on both engines in test_funnel_loss_reasons.py.
+    assert any(key[0] == "leak" and key[2] == "lost" and key[3] is not None for key in found), "no loss reason read"
     returns = Counter((m["entity"], m["to_stage"]) for m in company_moves)
     assert max(returns.values()) > 1, "no contact entered a stage twice"

@@ -2,6 +2,10 @@
 
     ledger    id, entity_id, from_stage, to_stage, ts, month, team_after, reason
               contact moves only (stage_changes with entity_type 'contact');
+              reason = the move's own reason; a move without one, made on the day a deal
+              whose primary contact is the contact closed lost, takes that deal's
+              loss_reason (the smallest, if several closed lost that day): the CRM and the
+              demo record why a deal was lost on the deal, not on the contact's move;
               ts = changed_at as seconds since 1970-01-01 UTC, cut to the whole second;
               month = the UTC calendar month of changed_at as year * 100 + month (202603)
     contacts  id, account_id, source_channel
@@ -146,6 +150,7 @@ def _canonical(con, epoch_seconds) -> tuple[ir.Table, ir.Table, ir.Table]:
     moves = moves.filter(moves.entity_type == "contact")
     if "deleted_at" in con.table("contacts").columns:
         moves = moves.semi_join(contacts, moves.entity_id == contacts.id)
+    moves = _with_loss_reasons(con, moves)
     at = moves.changed_at
     ledger = moves.select(
         id=_int64(moves.id),
@@ -165,6 +170,26 @@ def _canonical(con, epoch_seconds) -> tuple[ir.Table, ir.Table, ir.Table]:
     accounts = present_rows(con.table("accounts"))
     accounts = accounts.select(id=_int64(accounts.id), segment=accounts.segment)
     return ledger, contacts, accounts
+
+
+def _with_loss_reasons(con, moves: ir.Table) -> ir.Table:
+    """The moves, each with the reason the ledger reads (see the module's docstring)."""
+    deals = present_rows(con.table("opportunities"))
+    lost = deals.filter(
+        deals.status == "lost",
+        deals.loss_reason.notnull(),
+        deals.primary_contact_id.notnull(),
+        deals.close_date.notnull(),
+    )
+    lost = lost.group_by(contact=lost.primary_contact_id, day=lost.close_date).aggregate(
+        loss_reason=lost.loss_reason.min()
+    )
+    joined = moves.left_join(
+        lost, [moves.reason.isnull(), moves.entity_id == lost.contact, moves.changed_at.date() == lost.day]
+    )
+    return joined.select(
+        *(c for c in moves.columns if c != "reason"), reason=ibis.coalesce(joined.reason, joined.loss_reason)
+    )
 
 
 def _int64(column: ir.IntegerValue) -> ir.IntegerValue:

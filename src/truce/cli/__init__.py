@@ -35,8 +35,25 @@ from truce.cli import targets as target_commands
 class _Truce(TyperGroup):
     """Every command: a store too busy to take a write is one line and exit 75 (try again later), not a traceback."""
 
+    def __init__(self, *args, **kwargs):
+        from truce.cli.common import finish_commands
+
+        super().__init__(*args, **kwargs)
+        finish_commands(self, self.context_settings.get("help_option_names", ["--help"]))
+
+    def get_params(self, ctx):
+        # Typer adds --install-completion and --show-completion after the tree is built: flags too.
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        return params
+
     def invoke(self, ctx):
+        from truce.cli.common import console
         from truce.store.errors import StoreBusy
+
+        console.wide = False  # until this command's --wide says otherwise
 
         try:
             return super().invoke(ctx)

@@ -9,6 +9,8 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 # The models [attribution] model accepts, for every command's --model; truce.vocabulary loads
 # neither pydantic nor numpy, so `truce --help` stays instant.
@@ -22,14 +24,156 @@ DbOption = Annotated[
         show_default=False,
     ),
 ]
+WIDE_HELP = "Show every column of each table even when wider than the terminal."
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of tables.")]
 ConfigOption = Annotated[
     str | None,
     typer.Option("--config", help="truce.toml to use. Default: $TRUCE_CONFIG, else ./truce.toml, else built-in."),
 ]
 
-console = Console()
+# ---- tables that fit the terminal ---------------------------------------------------------------
+#
+# Rich shrinks a table that is wider than the terminal by cutting its cells ("196,…", "reve…", and
+# at worst a row of "┃┃┃"). A cut figure is worse than a missing column: people copy the emails
+# they pass to --as, and read money to the unit. So a table that does not fit loses whole columns,
+# in the order its report declared with `drop_first`, then bar columns, then from the right, and a
+# line under it names what was left out; `--wide` (on every command that has --json) shows all.
+
+
+def drop_first(table: Table, *headers: str) -> Table:
+    """Declare which columns may be left out first when the table is wider than the terminal."""
+    table.truce_drop_first = headers  # type: ignore[attr-defined]
+    return table
+
+
+def remember_wide(_ctx, _param, value: bool) -> bool:
+    """--wide's callback: the choice lasts for this one command (the root command resets it)."""
+    console.wide = bool(value)
+    return value
+
+
+def _measure(table: Table, console: Console) -> list[tuple[int, int]]:
+    """Each column's (narrowest without cutting a word, natural) width, padding included."""
+    options = console.options.update(width=1_000_000)
+    measured = []
+    for column in table.columns:
+        low, high = table._measure_column(console, options, column)
+        # a column that may not wrap needs its whole width, or Rich cuts it with "…"
+        measured.append((high if column.no_wrap else low, high))
+    return measured
+
+
+def _drop_order(table: Table) -> list[int]:
+    """Column positions in the order they may go: declared, then bars, then right to left; never the first."""
+    headers = [str(column.header) for column in table.columns]
+    declared = [headers.index(h) for h in getattr(table, "truce_drop_first", ()) if h in headers]
+    bars = [i for i, h in enumerate(headers) if not h.strip()]
+    rest = list(range(len(headers) - 1, 0, -1))
+    return [i for i in dict.fromkeys(declared + bars + rest) if i != 0]
+
+
+def _keep(table: Table, positions: list[int]) -> Table:
+    import copy
+
+    kept = copy.copy(table)
+    kept.columns = []
+    for new_index, position in enumerate(positions):
+        column = copy.copy(table.columns[position])
+        column._index = new_index
+        kept.columns.append(column)
+    return kept
+
+
+def _column_name(column) -> str:
+    return str(column.header).strip() or "the bar"
+
+
+def fit_table(table: Table, console: Console, width: int) -> tuple[Table, list[str]]:
+    """The table narrowed to `width` without cutting a value, and the names of the columns left out."""
+    measured = _measure(table, console)
+    extra = table._extra_width
+    if sum(high for _, high in measured) + extra <= width:
+        return table, []
+    kept = list(range(len(table.columns)))
+    for position in _drop_order(table):
+        if sum(measured[i][0] for i in kept) + (extra - (len(table.columns) - len(kept))) <= width:
+            break
+        kept.remove(position)
+    left_out = [_column_name(table.columns[i]) for i in range(len(table.columns)) if i not in kept]
+    fitted = _keep(table, kept)
+    _share_width(fitted, [measured[i] for i in kept], width - fitted._extra_width)
+    return fitted, left_out
+
+
+def _share_width(table: Table, measured: list[tuple[int, int]], room: int) -> None:
+    """Fix each column's width: its narrowest, plus a share of what is left for those that would use it."""
+    widths = [low for low, _ in measured]
+    spare = room - sum(widths)
+    wants = [high - low for low, high in measured]
+    total = sum(wants)
+    if spare > 0 and total:
+        for i, want in enumerate(wants):
+            widths[i] += min(want, spare * want // total)
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = max(1, width - table._get_padding_width(column._index))
+
+
+class FittingConsole(Console):
+    """The console commands print to: tables are fitted to the terminal (see `fit_table`)."""
+
+    wide = False  # set by --wide
+
+    def print(self, *objects, **options) -> None:  # type: ignore[override]
+        if not any(isinstance(o, Table) for o in objects):
+            super().print(*objects, **options)
+            return
+        for obj in objects:
+            if isinstance(obj, Table):
+                self._print_table(obj, **options)
+            else:
+                super().print(obj, **options)
+
+    def _print_table(self, table: Table, **options) -> None:
+        if self.wide:
+            natural = sum(high for _, high in _measure(table, self)) + table._extra_width
+            saved = self._width
+            self._width = max(natural, self.width)
+            try:
+                super().print(table, **options)
+            finally:
+                self._width = saved
+            return
+        fitted, left_out = fit_table(table, self, self.width)
+        super().print(fitted, **options)
+        if left_out:
+            super().print(
+                f"[dim]Left out to fit {self.width} columns: {escape(', '.join(left_out))}. --wide shows every column.[/]",
+                highlight=False,
+            )
+
+
+console = FittingConsole()
 errors = Console(stderr=True)
+
+
+def counted(n: int, noun: str) -> str:
+    """ "1 account", "2 accounts": a count with its noun in the right number (nouns truce counts
+    take an -s)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def moment(value) -> str:
+    """A moment as the reports write it, to the minute in UTC: "2026-11-03 14:05 UTC"."""
+    import datetime as dt
+
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -115,3 +259,63 @@ def in_calendar(option: str, day):
         return calendar_range.check_day(day)
     except calendar_range.OutsideCalendar as exc:
         fail(f"{option} {exc}")
+
+
+# ---- help that the terminal wraps --------------------------------------------------------------
+
+
+def finish_commands(group, help_names: list[str]) -> None:
+    """Give every command of the tree what the terminal needs: --wide wherever there is --json,
+    prose help that the terminal wraps, and boolean flags shown as flags."""
+    for command in group.commands.values():
+        if hasattr(command, "commands"):
+            finish_commands(command, help_names)
+        else:
+            _finish(command, help_names)
+    _finish(group, help_names)  # a group's own report (`truce sla`) has options too
+
+
+def _finish(command, help_names: list[str]) -> None:
+    import typer
+
+    json_option = next((p for p in command.params if "--json" in getattr(p, "opts", ())), None)
+    if json_option is not None and not any("--wide" in getattr(p, "opts", ()) for p in command.params):
+        command.params.append(_wide_option(json_option))
+    command.help = reflow(command.help)
+    # Typer 0.29 prints the type of every option, so a flag reads "--dry-run <bool>" as if it took
+    # a value; an empty metavar shows it as the flag it is. The help option is made on first use,
+    # so make it now (with the names the app uses) to reach it.
+    help_option = command.get_help_option(typer.Context(command, help_option_names=help_names))
+    for param in [*command.params, help_option]:
+        if param is not None and getattr(param, "is_flag", False):
+            param.metavar = ""
+
+
+def _wide_option(json_option):
+    """--wide, made as a twin of the command's own --json flag so that Typer renders and parses it
+    like the options it declared itself; it reaches the console, not the command's function."""
+    import copy
+
+    wide = copy.copy(json_option)
+    wide.name, wide.opts, wide.secondary_opts = "wide", ["--wide"], []
+    wide.help, wide.expose_value, wide.callback = WIDE_HELP, False, remember_wide
+    return wide
+
+
+def reflow(text: str | None) -> str | None:
+    """Help text with its prose paragraphs joined into one line each, so the terminal wraps them at
+    its own width; paragraphs with indented lines or lists (examples, steps) keep their line breaks."""
+    import inspect
+
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if _laid_out(p) else " ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _laid_out(paragraph: str) -> bool:
+    lines = paragraph.splitlines()
+    return paragraph.startswith(("\b", "Example")) or any(
+        line[:1].isspace() or line.lstrip().startswith(("- ", "* ", "• ")) or line.lstrip()[:2].rstrip(".").isdigit()
+        for line in lines[1:]
+    )

@@ -176,28 +176,35 @@ def _file_progress(quiet: bool, file: Path):
 
 
 def _show_report(report) -> None:
-    verb = "would load" if report.dry_run else "loaded"
+    from truce.cli.common import counted
+
+    # A dry run writes nothing, so it says what a real run would do, never "recorded".
+    done = "would be {}" if report.dry_run else "{}"
     console.print(
-        f"{report.file} ({report.dialect} dialect): read {report.rows_read:,} rows — "
+        f"{report.file} ({report.dialect} dialect): read {counted(report.rows_read, 'row')} — "
         f"{report.inserted:,} new, {report.updated:,} updated, {report.unchanged:,} unchanged"
         + (f", {report.rejected:,} rejected" if report.rejected else "")
     )
     if report.dry_run:
-        console.print(f"[yellow]dry run[/]: {report.rows_read - report.rejected:,} valid rows; nothing written")
+        valid = report.rows_read - report.rejected
+        console.print(f"[yellow]dry run[/]: {counted(valid, 'valid row')}; nothing written")
     if report.stage_changes_recorded:
-        console.print(f"{report.stage_changes_recorded:,} stage changes recorded in the ledger")
+        recorded = done.format("recorded in the ledger")
+        console.print(f"{counted(report.stage_changes_recorded, 'stage change')} {recorded}")
     if report.accounts_created:
-        console.print(f"{report.accounts_created:,} accounts {verb.replace('load', 'create')}d from company names")
+        console.print(f"{counted(report.accounts_created, 'account')} {done.format('created')} from company names")
     if report.contacts_rescored:
+        entered = "would become MQLs and enter" if report.dry_run else "became MQLs and entered"
         console.print(
-            f"{report.contacts_rescored:,} contacts rescored; {report.became_mql:,} became MQLs and entered the handoff queue"
+            f"{counted(report.contacts_rescored, 'contact')} {done.format('rescored')}; "
+            f"{report.became_mql:,} {entered} the handoff queue"
         )
     if report.unknown_columns:
         console.print(f"[yellow]ignored columns[/] (map them with --mapping): {', '.join(report.unknown_columns)}")
     for warning, count in report.warnings.items():
-        console.print(f"[yellow]warning[/]: {warning} ({count:,} rows)")
+        console.print(f"[yellow]warning[/]: {warning} ({counted(count, 'row')})")
     if report.rejects_file:
-        console.print(f"[yellow]{report.rejected:,} rejected rows[/] written to {report.rejects_file}")
+        console.print(f"[yellow]{counted(report.rejected, 'rejected row')}[/] written to {report.rejects_file}")
         for error in report.errors[:10]:
             console.print(f"  {error}")
 

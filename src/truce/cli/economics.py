@@ -356,14 +356,14 @@ def _show_budget(data: dict) -> None:
     for row in data["not_fitted"]:
         console.print(f"  {row['channel']}: no curve — {row['reason']}")
     for note in data["notes"]:
-        console.print(f"[yellow]Note:[/] {note}", soft_wrap=True)
+        console.print(f"[yellow]Note:[/] {note}")
     if data["what_if"]:
         _show_scenario(
             data["what_if"], "What if — monthly; channels not named stay at their baseline", changed_only=True
         )
     if data["optimized"]:
         _show_scenario(data["optimized"], "Optimised allocation — monthly, within the bounds shown", changed_only=False)
-    console.print(f"\n[bold yellow]Read this first:[/] {data['caveat']}", soft_wrap=True)
+    console.print(f"\n[bold yellow]Read this first:[/] {data['caveat']}")
 
 
 def _show_scenario(scenario: dict, title: str, changed_only: bool) -> None:

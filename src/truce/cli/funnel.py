@@ -183,7 +183,9 @@ def _show(data: dict) -> None:
         reasons[r["from_stage"], r["slice"]][f"{r['to_stage']}: {r['reason'] or '(none)'}"] += r["moves"]
     for r in data["leakage"]["stages"]:
         top = sorted(reasons[r["from_stage"], r["slice"]].items(), key=lambda kv: (-kv[1], kv[0]))
-        listed = ", ".join(f"{name} {n:,}" for name, n in top[:4]) + (", …" if len(top) > 4 else "")
+        listed = ", ".join(f"{name} {n:,}" for name, n in top[:4]) + (
+            f", and {len(top) - 4:,} more" if len(top) > 4 else ""
+        )
         row(leakage, r["slice"], r["from_stage"], f"{r['moves']:,}", f"{r['without_reason']:,}", listed)
     console.print(leakage)
 

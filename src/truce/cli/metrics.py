@@ -65,6 +65,13 @@ def span(period: dict) -> str:
     return f"{period['from'] or 'the start'} to {period['to'] or 'today'}"
 
 
+def _news_heading(label: str, period: dict) -> str:
+    # Over all time every segment's first win is inside the period, so "new" would say nothing.
+    if not period["from"] and not period["to"]:
+        return f"All {label} won so far (over all time each counts as new; --from shows those new since a day): "
+    return f"New {label} (first won deal company-wide in the period): "
+
+
 def _money(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
@@ -144,13 +151,13 @@ def _show_metrics(data: dict) -> None:
         )
     console.print(upstream)
     for label, key, name in (
-        ("New segments", "new_segments", "segment"),
-        ("New offerings", "new_offerings", "product"),
+        ("segments", "new_segments", "segment"),
+        ("offerings", "new_offerings", "product"),
     ):
         if data[key]:
             console.print(
                 escape(
-                    f"{label} first won in the period: "
+                    _news_heading(label, data["period"])
                     + ", ".join(f"{n[name]} ({_money(n['won_revenue'])})" for n in data[key])
                 )
             )

@@ -86,7 +86,9 @@ def explain(
 def _show_explanation(result: dict) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Score of {result['email']} ({result['stage']}) at {result['at']}")
+    from truce.cli.common import moment
+
+    table = Table(title=f"Score of {result['email']} ({result['stage']}) at {moment(result['at'])}")
     table.add_column("kind")
     table.add_column("every point, and why")
     table.add_column("points", justify="right")
@@ -106,7 +108,7 @@ def _show_explanation(result: dict) -> None:
     verdict = "[green]reaches[/]" if result["would_be_mql"] else "is below"
     console.print(f"Score {result['score']} {verdict} the MQL threshold of {result['threshold']}.")
     if result["stored_score"] is not None and result["stored_score"] != result["score"]:
-        console.print(f"Stored score: {result['stored_score']}, computed {result['scored_at']}.")
+        console.print(f"Stored score: {result['stored_score']}, computed {moment(result['scored_at'])}.")
 
 
 @score_app.command("refresh")

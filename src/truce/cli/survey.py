@@ -284,7 +284,10 @@ def _show_report(data: dict) -> None:
                     stats["type"],
                     _scale(stats["mean"]),
                 )
-    console.print(scores)
+    from truce.cli.common import drop_first
+
+    # The scale is what people look at; the spread and the head count can go first.
+    console.print(drop_first(scores, "spread", "respondents"))
     for note in data["notes"]:
         console.print(f"[yellow]{note}[/]", highlight=False)
     if data["respondents"]:
