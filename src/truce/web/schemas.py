@@ -538,7 +538,7 @@ class UserIn(Strict):
 
 class RejectIn(Strict):
     reason: Text(64, 1) = Field(description="A rejection reason code from truce.toml, e.g. no_budget")
-    note: Text(2000) | None = Field(None, description="Free text for marketing")
+    note: Text(500) | None = Field(None, description="Free text for marketing, at most 500 characters")
 
 
 class AssignIn(Strict):
