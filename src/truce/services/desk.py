@@ -215,6 +215,7 @@ def log_touch(
     if kind not in TOUCH_KINDS:
         raise HandoffRefused(f"kind: {kind!r} is not a touch truce logs; choose one of: {', '.join(TOUCH_KINDS)}")
     at = at or dt.datetime.now(dt.UTC)
+    at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # a moment without a zone is UTC, as everywhere in truce
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn
         seller = _seller(conn, actor_email)

@@ -8,6 +8,7 @@ from collections import Counter
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from truce.services.handoff import NOTE_LIMIT
 from truce.web import charts
 from truce.web.app import Caller, allowed
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
@@ -23,26 +24,37 @@ QUEUE_SHOWN = 100
 
 @router.get("/handoffs", response_class=HTMLResponse)
 def handoffs(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
-    from truce.services.handoff import queue
+    from truce.services import desk
 
     engine, config = engine_and_config(request)
     # Shared like a report: a seller's own decisions show at once (truce.web.report_cache), and
     # deciding a lead a colleague decided a moment ago is refused with a message that says so.
-    waiting = shared(request, "handoff_queue", lambda: queue(engine, config))
-    mine = [h for h in waiting if h["owner"] == who.who.email]
-    others = [h for h in waiting if h["owner"] != who.who.email]
+    # The clocks' words are read at the minute, so a shared copy is at most a minute behind the clock.
+    minute = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    waiting = shared(request, "handoff_cards", lambda: desk.cards(engine, config, minute), minute=minute.isoformat())
+    me = who.who.email
+    seller = who.who.role == "sales"
+    mine = [h for h in waiting if h["owner"] == me]
+    unowned = [h for h in waiting if h["owner"] is None]
+    others = [h for h in waiting if h["owner"] not in (me, None)]
     return render(
         request,
         who,
         "handoffs.html",
         waiting=waiting,
         mine=mine,
+        unowned=unowned,
         others=others[:QUEUE_SHOWN],
         hidden=max(0, len(others) - QUEUE_SHOWN),
         per_owner=Counter(h["owner"] or "(unassigned)" for h in waiting).most_common(),
         reasons=config.funnel.rejection_reasons,
         accepted=next(s.label for s in config.funnel.stages if s.key == config.funnel.accepted_stage),
         sellers=_sellers(engine) if who.who.role == "revops" else [],
+        standing=desk.standing(engine, config, me) if seller else None,
+        undoable=desk.undoable(engine, me) if seller else [],
+        undo_minutes=int(desk.UNDO_WINDOW / dt.timedelta(minutes=1)),
+        touch_kinds=desk.TOUCH_KINDS,
+        note_limit=NOTE_LIMIT,
     )
 
 
@@ -109,7 +121,63 @@ def _decided(decide) -> Response:
     text = f"{decided.email}: {decided.status}, now at stage {decided.stage}" + (
         " (after the deadline)" if decided.late else ""
     )
-    return back("/handoffs", " ".join([text, *decided.warnings]))
+    from truce.services.desk import UNDO_WINDOW
+
+    minutes = int(UNDO_WINDOW / dt.timedelta(minutes=1))
+    undo = f"You can undo it for {minutes} minutes (Just decided, below)."
+    return back("/handoffs", " ".join([text, *decided.warnings, undo]))
+
+
+@router.post("/handoffs/touch")
+def touch(
+    request: Request,
+    email: str = Form(""),
+    kind: str = Form(""),
+    who: Caller = Depends(allowed("decide_handoffs")),
+) -> Response:
+    from truce.services import desk
+
+    engine, config = engine_and_config(request)
+    done = _acted(lambda: desk.log_touch(engine, config, email, kind, who.who.email, origin="web"))
+    if isinstance(done, Response):
+        return done
+    clock = " It stopped the first-touch clock" + (", after its deadline." if done.late else ", in time.")
+    return back("/handoffs", f"{done.email}: your {done.kind} is logged." + (clock if done.first_touch else ""))
+
+
+@router.post("/handoffs/claim")
+def claim(request: Request, email: str = Form(""), who: Caller = Depends(allowed("decide_handoffs"))) -> Response:
+    from truce.services import desk
+
+    engine, config = engine_and_config(request)
+    done = _acted(lambda: desk.claim(engine, config, email, who.who.email, origin="web"))
+    if isinstance(done, Response):
+        return done
+    return back("/handoffs", f"{done['email']} is yours now: its clocks run from its MQL moment.")
+
+
+@router.post("/handoffs/undo")
+def undo(request: Request, email: str = Form(""), who: Caller = Depends(allowed("decide_handoffs"))) -> Response:
+    from truce.services import desk
+
+    engine, config = engine_and_config(request)
+    done = _acted(lambda: desk.undo(engine, config, email, who.who.email, origin="web"))
+    if isinstance(done, Response):
+        return done
+    return back("/handoffs", f"{done['email']}: your {done['undone'][:-2]} is undone; the lead waits in your queue again.")
+
+
+def _acted(action):
+    """The action's result, or the page back with the refusal (a rule, a lead not found) as its message."""
+    from truce.domain.lifecycle import IllegalMove
+    from truce.services.handoff import HandoffRefused
+    from truce.services.lifecycle import NotFound
+
+    # Not yours (Forbidden) is answered by PageRoute as a 403 page that says whose lead it is.
+    try:
+        return action()
+    except (HandoffRefused, NotFound, IllegalMove) as exc:
+        return back("/handoffs", str(exc), "error")
 
 
 # ---- SLA and custody -----------------------------------------------------------------------------
@@ -163,5 +231,18 @@ def sla(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTM
             title=None,
         ),
         cold_rows=list(reversed(cold["leads"]))[:COLD_SHOWN],
+        sweep_every=sweep_every(config),
         mine_url=with_query("/handoffs"),
     )
+
+
+def sweep_every(config) -> str:
+    """How often the scheduled SLA sweep runs, in words ("every 5 minutes"), from [schedule] or the job's default."""
+    from truce.services.jobs.registry import jobs
+
+    every = config.schedule.get("sla_sweep") or jobs()["sla_sweep"].default_every
+    units = {"m": "minute", "h": "hour", "d": "day"}
+    count, unit = every[:-1], every[-1:]
+    if count.isdigit() and unit in units:
+        return f"every {units[unit]}" if count == "1" else f"every {count} {units[unit]}s"
+    return "when it is switched on in [schedule]" if every == "off" else f"on the schedule {every}"

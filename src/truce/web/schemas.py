@@ -708,3 +708,10 @@ class FunnelConfigOut(BaseModel):
     file: str = Field(description="The truce.toml written")
     funnel: dict
     sla: dict
+
+
+class TouchIn(Strict):
+    """A seller's touch on their lead (POST /handoffs/{contact}/touch)."""
+
+    kind: Literal["call", "email", "meeting"] = Field(description="What the seller did: call, email or meeting")
+    at: Moment | None = Field(None, description="When it happened (ISO 8601; without a zone, UTC); default: now")
