@@ -176,6 +176,99 @@ def assign(
     console.print(f"{done['email']}: now with [bold]{done['owner']}[/] (was {done['previous_owner'] or 'nobody'})")
 
 
+@handoff_app.command("touch")
+def touch(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    kind: Annotated[str, typer.Option("--kind", help="What you did: call, email or meeting.")] = "call",
+    at: AtOption = None,
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Log a call, email or meeting with your lead; the first after its MQL stops the first-touch clock.
+
+    Example:  truce handoff touch ann@acme.example --kind call --as eva@yourco.example
+    """
+    from truce.services import desk
+
+    with handled():
+        loaded, engine = config_and_store(config, db)
+        moment = _moment(at)
+        done = _acting(
+            lambda: desk.log_touch(engine, loaded, email, kind, actor or os.environ.get("TRUCE_USER"), moment)
+        )
+    if json:
+        print_json(done.as_dict())
+        return
+    clock = ""
+    if done.first_touch:
+        clock = "; first-touch clock stopped" + (" [red](after its deadline: a breach)[/]" if done.late else " in time")
+    console.print(f"{done.email}: {done.kind} logged at {done.occurred_at:%Y-%m-%d %H:%M}{clock}")
+
+
+@handoff_app.command("claim")
+def claim(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Claim a waiting lead nobody owns: sellers of its territory or segment by [routing], else any seller.
+
+    Example:  truce handoff claim bob@acme.example --as eva@yourco.example
+    """
+    from truce.services import desk
+
+    with handled():
+        loaded, engine = config_and_store(config, db)
+        done = _acting(lambda: desk.claim(engine, loaded, email, actor or os.environ.get("TRUCE_USER")))
+    if json:
+        print_json(done)
+        return
+    console.print(f"{done['email']}: now yours ({done['owner']}); its SLA clocks run from its MQL moment")
+
+
+@handoff_app.command("undo")
+def undo(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Take back your own accept or reject within 10 minutes: the lead waits in your queue again.
+
+    The ledger keeps both moves: the decision, and the undo (a move back with reason "undo").
+
+    Example:  truce handoff undo ann@acme.example --as eva@yourco.example
+    """
+    from truce.services import desk
+
+    with handled():
+        loaded, engine = config_and_store(config, db)
+        done = _acting(lambda: desk.undo(engine, loaded, email, actor or os.environ.get("TRUCE_USER")))
+    if json:
+        print_json(done)
+        return
+    console.print(
+        f"{done['email']}: {done['undone']} undone; back at stage [bold]{done['stage']}[/], waiting in the queue"
+    )
+
+
+def _acting(action):
+    from truce.domain.access import Forbidden
+    from truce.domain.lifecycle import IllegalMove
+    from truce.services.handoff import HandoffRefused
+    from truce.services.lifecycle import NotFound
+
+    try:
+        return action()
+    except (HandoffRefused, NotFound, IllegalMove, Forbidden) as exc:
+        fail(str(exc))
+
+
 @sla_app.callback()
 def sla_report(
     ctx: typer.Context,

@@ -164,7 +164,9 @@ def undo(request: Request, email: str = Form(""), who: Caller = Depends(allowed(
     done = _acted(lambda: desk.undo(engine, config, email, who.who.email, origin="web"))
     if isinstance(done, Response):
         return done
-    return back("/handoffs", f"{done['email']}: your {done['undone'][:-2]} is undone; the lead waits in your queue again.")
+    return back(
+        "/handoffs", f"{done['email']}: your {done['undone'][:-2]} is undone; the lead waits in your queue again."
+    )
 
 
 def _acted(action):
