@@ -91,6 +91,7 @@ class Write:
     url: str  # {names} are the scene's ids
     body: object  # JSON (API), form fields (web), or a function of the scene giving them
     entries: tuple[Entry, ...]
+    prepare: Callable | None = None  # prepare(engine, scene): what the write needs beyond the scene
 
 
 def _stage(name: str, label: str) -> Where:
@@ -138,6 +139,31 @@ def _stage_move(contact: str, before: str, after: str, reason: str | None = None
 
 SAM = "sam@yourco.example"  # a second seller, added after the leads were routed (all to eva)
 ASSIGNED = Entry("handoff_assign", "handoff", Ref("ann_handoff"), {"owner": EMAIL["eva"]}, {"owner": SAM})
+# The seller's desk (truce.services.desk): a touch, a claim of a lead nobody owns, an undo of an accept.
+TOUCHED = Entry("handoff_touch", "touchpoint", ANY, None,
+                {"contact": "ann@acme.example", "kind": "call", "occurred_at": ANY, "first_touch": ANY})  # fmt: skip
+CLAIMED = Entry("handoff_claim", "handoff", Ref("ann_handoff"), {"owner": None}, {"owner": EMAIL["eva"]})
+UNDONE = (
+    _stage_move("ann", "sal", "mql", "undo"),
+    Entry("handoff_undo", "handoff", Ref("ann_handoff"), {"status": "accepted", "stage": "sal"},
+          {"status": "open", "stage": "mql"}),
+)  # fmt: skip
+
+
+def _ann_is_nobodys(engine, scene) -> None:
+    from sqlalchemy import update
+
+    from truce.store.models import Contact
+
+    with writing(engine, "setup") as conn:
+        conn.execute(update(Handoff).where(Handoff.id == scene.ids["ann_handoff"]).values(owner_id=None))
+        conn.execute(update(Contact).where(Contact.id == scene.ids["ann"]).values(owner_id=None))
+
+
+def _eva_accepted_ann(engine, scene) -> None:
+    from truce.services import handoff
+
+    handoff.accept(engine, scene.config, "ann@acme.example", EMAIL["eva"])
 
 
 def _target_entry() -> Entry:
@@ -314,6 +340,15 @@ API_WRITES: dict[tuple[str, str], Write] = {
     ("POST", "/api/v1/handoffs/{contact}/assign"): Write(
         "ria", "/api/v1/handoffs/{ann}/assign", {"owner": SAM}, (ASSIGNED,),
     ),
+    ("POST", "/api/v1/handoffs/{contact}/touch"): Write(
+        "eva", "/api/v1/handoffs/ann@acme.example/touch", {"kind": "call"}, (TOUCHED,),
+    ),
+    ("POST", "/api/v1/handoffs/{contact}/claim"): Write(
+        "eva", "/api/v1/handoffs/{ann}/claim", None, (CLAIMED,), _ann_is_nobodys,
+    ),
+    ("POST", "/api/v1/handoffs/{contact}/undo"): Write(
+        "eva", "/api/v1/handoffs/ann@acme.example/undo", None, UNDONE, _eva_accepted_ann,
+    ),
     ("POST", "/api/v1/feedback"): Write(
         "eva", "/api/v1/feedback", {**SAID, "deal_id": Ref("deal")},
         (Entry("feedback_add", "feedback_item", NEW, None, {**HEARD, "opportunity_id": Ref("deal")}),),
@@ -420,6 +455,9 @@ WEB_WRITES: dict[str, Write] = {
         (_stage_move("bob", "mql", "recycled", "no_budget"),),
     ),
     "/handoffs/assign": Write("ria", "/handoffs/assign", {"email": "ann@acme.example", "owner": SAM}, (ASSIGNED,)),
+    "/handoffs/touch": Write("eva", "/handoffs/touch", {"email": "ann@acme.example", "kind": "call"}, (TOUCHED,)),
+    "/handoffs/claim": Write("eva", "/handoffs/claim", {"email": "ann@acme.example"}, (CLAIMED,), _ann_is_nobodys),
+    "/handoffs/undo": Write("eva", "/handoffs/undo", {"email": "ann@acme.example"}, UNDONE, _eva_accepted_ann),
     "/targets": Write(
         "ria", "/targets",
         {"metric": "revenue", "team": "shared", "period": "2027-Q1", "amount": "2500000", "confirm": "replace"},
@@ -700,6 +738,8 @@ def test_every_form_of_the_web_pages_has_an_audited_example():
 def test_an_api_write_is_audited_in_the_callers_name_with_before_and_after(engine, scene, route):
     write = API_WRITES[route]
     token = create_token(engine, email=EMAIL[write.caller], actor="setup")
+    if write.prepare:
+        write.prepare(engine, scene)
     with TestClient(
         create_app(engine, scene.config, config_path=scene.config_file), base_url="http://127.0.0.1"
     ) as client:
@@ -744,6 +784,8 @@ def _flash(packed: str | None) -> dict:
 @pytest.mark.parametrize("path", sorted(WEB_WRITES))
 def test_a_web_form_is_audited_in_the_users_name_with_before_and_after(engine, scene, path):
     write = WEB_WRITES[path]
+    if write.prepare:
+        write.prepare(engine, scene)
     with _browser(engine, scene) as client:
         form = dict(_body(write, scene))
         if path != "/login":
@@ -919,7 +961,16 @@ CLI_COMMANDS: dict[str, object] = {
     "handoff assign": Command(
         ("handoff", "assign", "ann@acme.example", "--to", SAM, "--as", EMAIL["ria"]), EMAIL["ria"], (ASSIGNED,),
     ),
+    "handoff claim": Command(
+        ("handoff", "claim", "ann@acme.example", "--as", EMAIL["eva"]), EMAIL["eva"], (CLAIMED,), prepare=_ann_is_nobodys,
+    ),
     "handoff queue": READS,
+    "handoff touch": Command(
+        ("handoff", "touch", "ann@acme.example", "--kind", "call", "--as", EMAIL["eva"]), EMAIL["eva"], (TOUCHED,),
+    ),
+    "handoff undo": Command(
+        ("handoff", "undo", "ann@acme.example", "--as", EMAIL["eva"]), EMAIL["eva"], UNDONE, prepare=_eva_accepted_ann,
+    ),
     "handoff reject": Command(
         ("handoff", "reject", "bob@acme.example", "--reason", "no_budget", "--as", EMAIL["eva"]), EMAIL["eva"],
         (_stage_move("bob", "mql", "recycled", "no_budget"),),

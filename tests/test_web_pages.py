@@ -492,3 +492,20 @@ def test_truce_demo_serve_prints_a_login_per_role_that_works(tmp_path, monkeypat
         client = TestClient(served["app"], base_url="http://127.0.0.1")
         client.post("/login", data={"email": email, "password": password})
         assert client.get("/api/v1/me").json()["role"] == role
+
+
+def test_the_sla_page_says_which_marketing_promise_broke_in_a_month_not_kept(shared_engine, logins):
+    from truce.services.sla_report import report
+
+    months = {m["month"]: m for m in report(shared_engine, CONFIG)["marketing"]["by_month"]}
+    page = browser(shared_engine, logins["revops"]).get("/sla").text
+    rows = dict(re.findall(r'<tr data-month="([\d-]+)">(.*?)</tr>', page, re.S))
+    broken = [m for m in months.values() if m["complete"] and not (m["volume_met"] and m["acceptance_met"])]
+    broken = [m for m in broken if m["month"] in rows]  # the page shows the recent months
+    assert broken, "the demo should have a month whose marketing promise broke"
+    for m in broken:
+        said = html.unescape(re.search(r'data-testid="broken-promise">(.*?)</span>', rows[m["month"]], re.S)[1])
+        assert ("volume short" in said) == (m["mqls"] < m["target"]), (m, said)
+        if m["mqls"] < m["target"]:
+            assert f"{m['mqls']} of {m['target']} MQLs" in said
+        assert ("acceptance" in said) == (not m["acceptance_met"]), (m, said)

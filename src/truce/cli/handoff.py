@@ -176,6 +176,99 @@ def assign(
     console.print(f"{done['email']}: now with [bold]{done['owner']}[/] (was {done['previous_owner'] or 'nobody'})")
 
 
+@handoff_app.command("touch")
+def touch(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    kind: Annotated[str, typer.Option("--kind", help="What you did: call, email or meeting.")] = "call",
+    at: AtOption = None,
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Log a call, email or meeting with your lead; the first after its MQL stops the first-touch clock.
+
+    Example:  truce handoff touch ann@acme.example --kind call --as eva@yourco.example
+    """
+    from truce.services import desk
+
+    with handled():
+        loaded, engine = config_and_store(config, db)
+        moment = _moment(at)
+        done = _acting(
+            lambda: desk.log_touch(engine, loaded, email, kind, actor or os.environ.get("TRUCE_USER"), moment)
+        )
+    if json:
+        print_json(done.as_dict())
+        return
+    clock = ""
+    if done.first_touch:
+        clock = "; first-touch clock stopped" + (" [red](after its deadline: a breach)[/]" if done.late else " in time")
+    console.print(f"{done.email}: {done.kind} logged at {done.occurred_at:%Y-%m-%d %H:%M}{clock}")
+
+
+@handoff_app.command("claim")
+def claim(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Claim a waiting lead nobody owns: sellers of its territory or segment by [routing], else any seller.
+
+    Example:  truce handoff claim bob@acme.example --as eva@yourco.example
+    """
+    from truce.services import desk
+
+    with handled():
+        loaded, engine = config_and_store(config, db)
+        done = _acting(lambda: desk.claim(engine, loaded, email, actor or os.environ.get("TRUCE_USER")))
+    if json:
+        print_json(done)
+        return
+    console.print(f"{done['email']}: now yours ({done['owner']}); its SLA clocks run from its MQL moment")
+
+
+@handoff_app.command("undo")
+def undo(
+    email: Annotated[str, typer.Argument(help="The lead's email.")],
+    actor: ActorOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Take back your own accept or reject within 10 minutes: the lead waits in your queue again.
+
+    The ledger keeps both moves: the decision, and the undo (a move back with reason "undo").
+
+    Example:  truce handoff undo ann@acme.example --as eva@yourco.example
+    """
+    from truce.services import desk
+
+    with handled():
+        loaded, engine = config_and_store(config, db)
+        done = _acting(lambda: desk.undo(engine, loaded, email, actor or os.environ.get("TRUCE_USER")))
+    if json:
+        print_json(done)
+        return
+    console.print(
+        f"{done['email']}: {done['undone']} undone; back at stage [bold]{done['stage']}[/], waiting in the queue"
+    )
+
+
+def _acting(action):
+    from truce.domain.access import Forbidden
+    from truce.domain.lifecycle import IllegalMove
+    from truce.services.handoff import HandoffRefused
+    from truce.services.lifecycle import NotFound
+
+    try:
+        return action()
+    except (HandoffRefused, NotFound, IllegalMove, Forbidden) as exc:
+        fail(str(exc))
+
+
 @sla_app.callback()
 def sla_report(
     ctx: typer.Context,
@@ -224,13 +317,22 @@ def _show_sla(data: dict) -> None:
     for column in ("month", "MQLs", "target", "accepted", "acceptance", "kept"):
         months.add_column(column)
     for m in data["marketing"]["by_month"][-12:]:
-        kept = "…" if not m["complete"] else ("yes" if m["volume_met"] and m["acceptance_met"] else "[red]no[/]")
+        kept = "…" if not m["complete"] else _kept(m)
         rate = "-" if m["acceptance_rate"] is None else f"{m['acceptance_rate']:.0%}"
         months.add_row(m["month"], str(m["mqls"]), str(m["target"]), str(m["accepted"]), rate, kept)
     console.print(months)
     if sales["unswept"]:
-        console.print(f"[yellow]{sales['unswept']} deadlines have passed unchecked: run truce sla sweep[/]")
+        console.print(
+            f"[yellow]{sales['unswept']} deadlines have passed since the last sweep; the scheduled sweep records"
+            " them (truce sla sweep does it now)[/]"
+        )
     console.print(f"{len(data['queue'])} leads waiting in the handoff queue (truce handoff queue)")
+
+
+def _kept(month: dict) -> str:
+    """"yes", or "no" with the promise that broke: marketing promises a volume and an acceptance rate."""
+    broken = [name for name, met in (("volume", month["volume_met"]), ("acceptance", month["acceptance_met"])) if not met]
+    return "yes" if not broken else f"[red]no: {' and '.join(broken)}[/]"
 
 
 def _pct(promise: dict) -> str:

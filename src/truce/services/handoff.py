@@ -26,6 +26,8 @@ from truce.store.models import Account, Contact, Handoff, User
 from truce.store.present import present
 from truce.store.work import unit_of_work
 
+NOTE_LIMIT = 500  # a rejection's note for marketing: what the form shows, and what the server keeps to
+
 
 class HandoffRefused(ValueError):
     """A decision the rules do not allow; the message says which rule and what to do."""
@@ -303,6 +305,8 @@ def reject(
         raise HandoffRefused(f"a rejection needs a reason; choose one of: {', '.join(codes)}")
     if reason not in codes:
         raise HandoffRefused(f"unknown reason {reason!r}; choose one of: {', '.join(codes)}")
+    if note is not None and len(note) > NOTE_LIMIT:
+        raise HandoffRefused(f"note: at most {NOTE_LIMIT} characters, not {len(note):,}; say it in fewer words")
     at = at or dt.datetime.now(dt.UTC)
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn

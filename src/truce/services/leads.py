@@ -74,3 +74,67 @@ def history(engine: Engine, email: str) -> dict:
         "moves": [dict(m) for m in moves], "handoffs": [dict(h) for h in handoffs],
         "sla_breaches": [dict(b) for b in breaches], "touchpoints": [dict(t) for t in touches],
     }
+
+
+def whole_record(engine: Engine, contact_id: int) -> dict:
+    """The lead page: who the lead is, and every move, handoff, breach, touch, deal and feedback about it."""
+    from truce.services.lifecycle import NotFound
+    from truce.store.models import Account, Campaign, Contact, FeedbackItem, Opportunity
+
+    owner, author = User.__table__.alias("owner"), User.__table__.alias("author")
+    with engine.connect() as conn:
+        person = conn.execute(
+            select(Contact, Account.name.label("company"), Account.domain, Account.segment, Account.region,
+                   owner.c.email.label("owner_email"), owner.c.name.label("owner_name"))
+            .outerjoin(Account, Account.id == Contact.account_id)
+            .outerjoin(owner, owner.c.id == Contact.owner_id)
+            .where(Contact.id == contact_id)
+        ).mappings().one_or_none()  # fmt: skip
+        if person is None:
+            raise NotFound(f"no contact with id {contact_id}")
+        touches = conn.execute(
+            select(Touchpoint.occurred_at, Touchpoint.kind, Touchpoint.touch_type, Touchpoint.channel,
+                   Campaign.name.label("campaign"), author.c.email.label("by"))
+            .outerjoin(Campaign, Campaign.id == Touchpoint.campaign_id)
+            .outerjoin(author, author.c.id == Touchpoint.user_id)
+            .where(Touchpoint.contact_id == contact_id).order_by(Touchpoint.occurred_at, Touchpoint.id)
+        ).mappings().all()  # fmt: skip
+        deals = conn.execute(
+            select(Opportunity.id, Opportunity.name, Opportunity.amount, Opportunity.currency, Opportunity.stage,
+                   Opportunity.status, Opportunity.created_at, Opportunity.close_date, Opportunity.loss_reason)
+            .where(Opportunity.primary_contact_id == contact_id).order_by(Opportunity.created_at, Opportunity.id)
+        ).mappings().all()  # fmt: skip
+        feedback = conn.execute(
+            select(FeedbackItem.id, FeedbackItem.kind, FeedbackItem.text, FeedbackItem.status, FeedbackItem.reply,
+                   FeedbackItem.created_at, author.c.email.label("by"))
+            .outerjoin(author, author.c.id == FeedbackItem.author_id)
+            .where(FeedbackItem.contact_id == contact_id).order_by(FeedbackItem.created_at, FeedbackItem.id)
+        ).mappings().all()  # fmt: skip
+    record = history(engine, person["email"])
+    name = " ".join(p for p in (person["first_name"], person["last_name"]) if p) or None
+    return record | {
+        "contact_id": contact_id, "name": name, "title": person["title"], "phone": person["phone"],
+        "company": person["company"], "account_id": person["account_id"], "domain": person["domain"],
+        "segment": person["segment"], "region": person["region"], "source_channel": person["source_channel"],
+        "owner": person["owner_email"], "owner_name": person["owner_name"],
+        "touchpoints": [dict(t) for t in touches], "deals": [dict(d) for d in deals],
+        "feedback": [dict(f) for f in feedback],
+    }  # fmt: skip
+
+
+def contact_id_of(engine: Engine, email: str) -> int:
+    """The id of the contact with this email (for links that know only the email)."""
+    with engine.connect() as conn:
+        return contact_by_email(conn, email)["id"]
+
+
+def deal_contact(engine: Engine, deal_id: int) -> int:
+    """The primary contact of a deal, whose lead page shows it."""
+    from truce.services.lifecycle import NotFound
+    from truce.store.models import Opportunity
+
+    with engine.connect() as conn:
+        found = conn.execute(select(Opportunity.primary_contact_id).where(Opportunity.id == deal_id)).one_or_none()
+    if found is None or found[0] is None:
+        raise NotFound(f"no deal with id {deal_id} and a contact to show it with")
+    return found[0]

@@ -28,6 +28,7 @@ from truce.web.schemas import (
     RejectIn,
     SurveyResponseIn,
     TargetIn,
+    TouchIn,
     printable,
 )
 
@@ -91,6 +92,46 @@ def assign(
 
     engine = store(request)
     done = handoff.assign(engine, settings(request), contact_email(engine, contact), body.owner, who.who.email, "api")
+    return as_json(done)
+
+
+@router.post(
+    "/handoffs/{contact}/touch",
+    summary="A seller logs a call, email or meeting with their lead (as `truce handoff touch`); "
+    "the first after the MQL stops the first-touch clock",
+    status_code=201,
+)
+def log_touch(request: Request, who: Seller, contact: ContactKey, body: TouchIn) -> dict:
+    from truce.services import desk
+
+    engine = store(request)
+    done = desk.log_touch(
+        engine, settings(request), contact_email(engine, contact), body.kind, who.who.email, body.at, origin="api"
+    )
+    return as_json(done.as_dict(), status_code=201)
+
+
+@router.post(
+    "/handoffs/{contact}/claim",
+    summary="A seller claims a waiting lead nobody owns (as `truce handoff claim`): sellers of its territory "
+    "or segment by the routing rules, else any seller",
+)
+def claim(request: Request, who: Seller, contact: ContactKey) -> dict:
+    from truce.services import desk
+
+    engine = store(request)
+    return as_json(desk.claim(engine, settings(request), contact_email(engine, contact), who.who.email, "api"))
+
+
+@router.post(
+    "/handoffs/{contact}/undo",
+    summary="The seller who accepted or rejected a lead takes it back within 10 minutes (as `truce handoff undo`)",
+)
+def undo(request: Request, who: Seller, contact: ContactKey) -> dict:
+    from truce.services import desk
+
+    engine = store(request)
+    done = desk.undo(engine, settings(request), contact_email(engine, contact), who.who.email, origin="api")
     return as_json(done)
 
 

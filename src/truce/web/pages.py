@@ -17,6 +17,7 @@ from truce.web import (
     charts,
     pages_access,
     pages_connections,
+    pages_desk,
     pages_discounts,
     pages_leads,
     pages_meetings,
@@ -173,6 +174,7 @@ def _safe(target: str) -> str:
 for area in (
     pages_pipeline, pages_money, pages_voice, pages_access, pages_meetings, pages_discounts, pages_notify,
     pages_connections,
+    pages_desk,
 ):  # fmt: skip
     router.include_router(area.router)
 router.include_router(pages_leads.router)

@@ -26,6 +26,7 @@ from truce.domain.access import Forbidden, can
 from truce.store.errors import StoreBusy
 from truce.web.app import Caller, CsrfRefused
 from truce.web.labels import FILTERS as LABEL_FILTERS
+from truce.web.links import FILTERS as LINK_FILTERS
 
 HERE = Path(__file__).parent
 FLASH = "truce_flash"
@@ -33,6 +34,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters.update(FILTERS)
 templates.env.filters["words"] = lambda key: "–" if key is None else str(key).replace("_", " ")
 templates.env.filters.update(LABEL_FILTERS)
+templates.env.filters.update(LINK_FILTERS)  # contact_link, deal_link: every contact and deal opens its page
 
 # (path, label, the action that shows it). Every role reads reports and sees its own access; the audit trail is RevOps'.
 NAV = (

@@ -1,10 +1,9 @@
-"""The pipeline pages: the funnel (and RevOps' editor of it), the handoff queue with sales' decisions,
-SLA compliance and custody."""
+"""The pipeline pages: the funnel, and RevOps' editor of it (the handoff queue and the SLA are in pages_desk)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,13 +14,10 @@ from truce.domain.access import can
 from truce.web import charts
 from truce.web.app import Caller, allowed
 from truce.web.funnel_slices import slice_view
-from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
+from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 SLICES = ("channel", "segment", "team", "month")
-MONTHS_SHOWN = 12
-COLD_SHOWN = 25
-QUEUE_SHOWN = 100
 
 
 def _day(text: str | None, name: str) -> dt.date | None:
@@ -188,154 +184,3 @@ def _funnel_view(report: dict, config) -> dict:
         else None,
         "by_slice": slice_view(report, labels),
     }
-
-
-# ---- handoffs ------------------------------------------------------------------------------------
-
-
-@router.get("/handoffs", response_class=HTMLResponse)
-def handoffs(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
-    from truce.services.handoff import queue
-
-    engine, config = engine_and_config(request)
-    # Shared like a report: a seller's own decisions show at once (truce.web.report_cache), and
-    # deciding a lead a colleague decided a moment ago is refused with a message that says so.
-    waiting = shared(request, "handoff_queue", lambda: queue(engine, config))
-    mine = [h for h in waiting if h["owner"] == who.who.email]
-    others = [h for h in waiting if h["owner"] != who.who.email]
-    return render(
-        request,
-        who,
-        "handoffs.html",
-        waiting=waiting,
-        mine=mine,
-        others=others[:QUEUE_SHOWN],
-        hidden=max(0, len(others) - QUEUE_SHOWN),
-        per_owner=Counter(h["owner"] or "(unassigned)" for h in waiting).most_common(),
-        reasons=config.funnel.rejection_reasons,
-        accepted=next(s.label for s in config.funnel.stages if s.key == config.funnel.accepted_stage),
-        sellers=_sellers(engine) if who.who.role == "revops" else [],
-    )
-
-
-def _sellers(engine) -> list[str]:
-    from sqlalchemy import select
-
-    from truce.store.models import User
-
-    with engine.connect() as conn:
-        return list(conn.scalars(select(User.email).where(User.team == "sales", User.active).order_by(User.email)))
-
-
-@router.post("/handoffs/assign")
-def assign(
-    request: Request,
-    email: str = Form(""),
-    owner: str = Form(""),
-    who: Caller = Depends(allowed("assign_handoffs")),
-) -> Response:
-    from truce.services import handoff
-    from truce.services.lifecycle import NotFound
-
-    engine, config = engine_and_config(request)
-    try:
-        done = handoff.assign(engine, config, email, owner, who.who.email, origin="web")
-    except (handoff.HandoffRefused, NotFound) as exc:
-        return back("/handoffs", str(exc), "error")
-    return back("/handoffs", f"{done['email']} is now with {done['owner']}")
-
-
-@router.post("/handoffs/accept")
-def accept(request: Request, email: str = Form(""), who: Caller = Depends(allowed("decide_handoffs"))) -> Response:
-    from truce.services import handoff
-
-    engine, config = engine_and_config(request)
-    return _decided(lambda: handoff.accept(engine, config, email, who.who.email, origin="web"))
-
-
-@router.post("/handoffs/reject")
-def reject(
-    request: Request,
-    email: str = Form(""),
-    reason: str = Form(""),
-    note: str = Form(""),
-    who: Caller = Depends(allowed("decide_handoffs")),
-) -> Response:
-    from truce.services import handoff
-
-    engine, config = engine_and_config(request)
-    return _decided(
-        lambda: handoff.reject(engine, config, email, who.who.email, reason or None, note.strip() or None, origin="web")
-    )
-
-
-def _decided(decide) -> Response:
-    from truce.domain.lifecycle import IllegalMove
-    from truce.services.handoff import HandoffRefused
-    from truce.services.lifecycle import NotFound
-
-    try:
-        decided = decide()
-    except (HandoffRefused, NotFound, IllegalMove) as exc:
-        return back("/handoffs", str(exc), "error")
-    text = f"{decided.email}: {decided.status}, now at stage {decided.stage}" + (
-        " (after the deadline)" if decided.late else ""
-    )
-    return back("/handoffs", " ".join([text, *decided.warnings]))
-
-
-# ---- SLA and custody -----------------------------------------------------------------------------
-
-
-@router.get("/sla", response_class=HTMLResponse)
-def sla(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
-    from truce.services.custody import cold_leads
-    from truce.services.sla_report import report
-
-    engine, config = engine_and_config(request)
-    now = dt.datetime.now(dt.UTC)
-    data = shared(request, "sla", lambda: report(engine, config, now))
-    cold = shared(request, "cold_leads", lambda: cold_leads(engine, config, now))
-    sales_months = data["sales"]["by_month"][-MONTHS_SHOWN:]
-    marketing_months = data["marketing"]["by_month"][-MONTHS_SHOWN:]
-    queue = data["queue"]
-    acceptance = {m["month"]: m["acceptance_rate"] for m in data["marketing"]["by_month"]}
-    recent_cold = cold["by_team_and_month"]
-    recent_months = sorted({r["month"] for r in recent_cold})[-MONTHS_SHOWN:]
-    return render(
-        request,
-        who,
-        "sla.html",
-        data=data,
-        sales_months=sales_months,
-        marketing_months=marketing_months,
-        queue=queue,
-        overdue=sum(1 for h in queue if h["hours_to_first_touch"] < 0 or h["hours_to_decision"] < 0),
-        waiting_per_owner=dict(Counter(h["owner"] or "(unassigned)" for h in queue)),
-        compliance_chart=charts.monthly_lines(
-            [m["month"] for m in sales_months],
-            {
-                "first touch in time": [m["first_touch"]["compliance"] for m in sales_months],
-                "decision in time": [m["decision"]["compliance"] for m in sales_months],
-                "marketing acceptance": [acceptance.get(m["month"]) for m in sales_months],
-            },
-            percent=True,
-            colours={
-                "first touch in time": palette.SALES,
-                "decision in time": palette.shades(palette.SALES, 3)[2],
-                "marketing acceptance": palette.MARKETING,
-            },
-            value_title="kept in time or accepted, %",
-        ),
-        cold=cold,
-        cold_chart=charts.stacked_by_team(
-            [r for r in recent_cold if r["month"] in recent_months],
-            x="month",
-            team="team",
-            value="cold_leads",
-            title=None,
-            value_title="leads gone cold",
-        ),
-        cold_rows=list(reversed(cold["leads"]))[:COLD_SHOWN],
-        mine_url=with_query("/handoffs"),
-    )

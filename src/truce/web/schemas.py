@@ -539,7 +539,7 @@ class UserIn(Strict):
 
 class RejectIn(Strict):
     reason: Text(64, 1) = Field(description="A rejection reason code from truce.toml, e.g. no_budget")
-    note: Text(2000) | None = Field(None, description="Free text for marketing")
+    note: Text(500) | None = Field(None, description="Free text for marketing, at most 500 characters")
 
 
 class AssignIn(Strict):
@@ -709,3 +709,10 @@ class FunnelConfigOut(BaseModel):
     file: str = Field(description="The truce.toml written")
     funnel: dict
     sla: dict
+
+
+class TouchIn(Strict):
+    """A seller's touch on their lead (POST /handoffs/{contact}/touch)."""
+
+    kind: Literal["call", "email", "meeting"] = Field(description="What the seller did: call, email or meeting")
+    at: Moment | None = Field(None, description="When it happened (ISO 8601; without a zone, UTC); default: now")
