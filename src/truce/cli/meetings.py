@@ -140,7 +140,7 @@ def decide(
     due: Annotated[str | None, typer.Option("--due", metavar="DATE", help="When it is due, YYYY-MM-DD.")] = None,
     indicator: Annotated[
         str | None,
-        typer.Option("--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate."),
+        typer.Option("--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate. Required."),
     ] = None,
     period: PeriodOption = None,
     actor: ActorOption = None,
