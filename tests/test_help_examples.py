@@ -34,12 +34,6 @@ NEEDS = {
     "truce score refresh --db postgresql://": "a PostgreSQL server",
     "truce db upgrade --db postgresql://": "a PostgreSQL server",
     "export ": "a shell's environment, not a truce command",
-    # TEMPORARY, for the demo engineer: the demo holds no open deal of Eva's beyond the discount
-    # policy (42 in the example) and no discount requests (7) yet.
-    "truce discount request 42": "an open deal of Eva's, id 42, that the demo does not hold yet",
-    "truce discount approve 7": "a pending discount request, id 7, that the demo does not hold yet",
-    "truce discount refuse 7": "a pending discount request, id 7, that the demo does not hold yet",
-    "truce discount withdraw 7": "a pending discount request, id 7, that the demo does not hold yet",
 }
 
 # Commands whose examples run before the others, because later examples use what they make;
