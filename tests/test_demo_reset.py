@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import writing
-from sqlalchemy import inspect, insert, select, text
+from sqlalchemy import insert, inspect, select, text
 
 from truce import config as truce_config
 from truce.services import demo as demo_service
@@ -162,7 +162,9 @@ def _first_page(port: int) -> str | None:
 def _swept(path) -> bool:
     try:
         with sqlite3.connect(path) as conn:
-            return bool(conn.execute("SELECT count(*) FROM job_runs WHERE job = 'sla_sweep' AND status = 'ok'").fetchone()[0])
+            return bool(
+                conn.execute("SELECT count(*) FROM job_runs WHERE job = 'sla_sweep' AND status = 'ok'").fetchone()[0]
+            )
     except sqlite3.Error:  # not built yet
         return False
 

@@ -267,7 +267,6 @@ def discount_rows(company: DemoCompany, config, as_of: dt.datetime) -> list[dict
     return rows
 
 
-
 def _business_hours_before(clock, moment: dt.datetime, hours: float) -> dt.datetime:
     """Roughly `hours` business hours before `moment`: whole hours back until the clock counts them."""
     at = moment
