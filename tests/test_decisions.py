@@ -39,6 +39,33 @@ def close(engine, decision_id, actor, state="done", note="Done on Friday"):
     return close_decision(engine, CONFIG, decision_id, state=state, note=note, actor=EMAIL[actor], now=MEETING_AT)
 
 
+@pytest.mark.parametrize("indicator", [None, "", "  "])
+def test_it_refuses_a_decision_without_an_indicator_saying_it_is_required(engine, ids, indicator):
+    with pytest.raises(MeetingRefused) as refused:
+        record_decision(
+            engine, CONFIG, period="2026-W49", text_="Call every stalled deal", owner=EMAIL["eva"],
+            due=dt.date(2026, 12, 16), indicator=indicator, actor=EMAIL["ria"], now=MEETING_AT,
+        )  # fmt: skip
+    assert refused.value.field == "indicator"
+    assert refused.value.message.startswith("required: the indicator this decision should move, one of: ")
+    assert "cold_leads.sales" in refused.value.message
+
+
+def test_the_cli_says_indicator_is_required_with_a_usage_error(engine, ids):
+    from typer.testing import CliRunner
+
+    from truce.cli import app
+
+    url = engine.url.render_as_string(hide_password=False)
+    done = CliRunner().invoke(app, [
+        "meeting", "decide", "--text", "Call every stalled deal", "--owner", EMAIL["eva"], "--due", "2999-12-31",
+        "--period", "2026-W49", "--as", EMAIL["ria"], "--db", url,
+    ])  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "--indicator: required: the indicator this decision should move" in " ".join(done.output.split())
+    assert "unknown indicator" not in done.output
+
+
 @pytest.mark.parametrize(
     ("actor", "allowed"),
     [

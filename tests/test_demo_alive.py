@@ -254,6 +254,61 @@ def test_the_cast_is_there_as_the_readme_names_it(alive):
     assert names["bob.novak@acme.example"] == ("Bob", "Novak")
 
 
+# ---- the records the --help examples name by id (docs/cli.md, "What the demo plants") -----------------
+
+
+def test_eva_has_an_open_deal_at_id_42_for_the_discount_request_example(alive):
+    (deal,) = _rows(alive, "SELECT u.email, o.status, a.segment FROM opportunities o JOIN users u ON u.id = o.owner_id "
+                           "LEFT JOIN accounts a ON a.id = o.account_id WHERE o.id = 42")  # fmt: skip
+    assert (deal.email, deal.status) == (f"eva.lind@{DEMO_DOMAIN}", "open")
+    # The example asks for 25 %: beyond the policy of truce.toml (enterprise 20 %, else 15 %).
+    assert deal.segment in ("enterprise", "mid_market", "smb", None)
+    assert _rows(alive, "SELECT id FROM discount_approvals WHERE opportunity_id = 42") == []
+
+
+def test_moving_the_deal_to_id_42_changes_no_number(monkeypatch):
+    """The same company with and without the move: the same deals and the same stage moves of each, only ids differ."""
+    from truce.demo import cast, generator
+
+    def deals_and_their_moves() -> tuple[list, list]:
+        company = generator.generate(contacts=CONTACTS, seed=7, until=FRIDAY, rules=CONFIG)
+        deals = company.tables["opportunities"].to_pylist()
+        key = {d["id"]: (d["name"], str(d["amount"]), d["stage"], d["owner_id"], str(d["created_at"])) for d in deals}
+        moves = [(key[m["entity_id"]], m["to_stage"], str(m["changed_at"]))
+                 for m in company.tables["stage_changes"].to_pylist() if m["entity_type"] == "opportunity"]  # fmt: skip
+        return sorted(key.values()), sorted(moves)
+
+    moved = deals_and_their_moves()
+    monkeypatch.setattr(cast, "eva_deal_at_known_id", lambda *_: None)
+    assert deals_and_their_moves() == moved
+
+
+def test_eva_has_three_discount_requests_waiting_for_revops_numbered_1_to_3(alive):
+    requests = _rows(alive, "SELECT d.id, u.email, d.state, d.reason, d.requested_discount, d.policy_limit, o.owner_id, "
+                            "o.status, d.due_at FROM discount_approvals d JOIN users u ON u.id = d.requested_by_id "
+                            "JOIN opportunities o ON o.id = d.opportunity_id ORDER BY d.id")  # fmt: skip
+    assert [(r.id, r.email, r.state, r.reason) for r in requests] == [
+        (1, f"eva.lind@{DEMO_DOMAIN}", "requested", "multi_year"),
+        (2, f"eva.lind@{DEMO_DOMAIN}", "requested", "competitor"),
+        (3, f"eva.lind@{DEMO_DOMAIN}", "requested", "strategic"),
+    ]
+    # 5, 8 and 3 points above each deal's limit; on Eva's own open deals; due after they were asked.
+    above = [Decimal(str(r.requested_discount)) - Decimal(str(r.policy_limit)) for r in requests]
+    assert above == [Decimal("0.05"), Decimal("0.08"), Decimal("0.03")]
+    assert {r.status for r in requests} == {"open"}
+
+
+def test_the_past_meetings_decisions_are_1_sales_leaders_2_mias_3_done(alive):
+    decisions = _rows(alive, "SELECT d.id, u.email, u.team, u.is_leader, d.state FROM decisions d "
+                             "JOIN users u ON u.id = d.owner_id ORDER BY d.id")  # fmt: skip
+    assert [(d.id, d.team, bool(d.is_leader), d.state) for d in decisions] == [
+        (1, "sales", True, "open"),
+        (2, "marketing", False, "open"),
+        (3, "revops", False, "done"),
+    ]
+    assert decisions[1].email == f"mia.ross@{DEMO_DOMAIN}" and decisions[2].email == f"owen.price@{DEMO_DOMAIN}"
+
+
 # ---- replacing a demo that was only played with --------------------------------------------------
 
 

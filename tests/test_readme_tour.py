@@ -26,8 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_cast import cast_in_todays_demo, recast  # TEMPORARY: until the demo has its fixed cast
-
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
 EXAMPLES = ROOT / "examples"
@@ -247,19 +245,13 @@ def test_it_ships_a_journeys_parquet_holding_the_rows_of_its_csv():
 @pytest.mark.slow
 def test_it_runs_every_command_of_the_readme_tour_as_written(tmp_path):
     shutil.copytree(EXAMPLES, tmp_path / "examples")
-    stand_ins: dict[str, str] | None = None
     for line in tour_lines(README.read_text(encoding="utf-8")):
         command = runnable(line)
         if command is None:
             continue
-        if stand_ins is not None:
-            command = recast(command, stand_ins)  # TEMPORARY (tests/demo_cast.py)
         printed = (run_server if is_server(command) else run_command)(command, tmp_path, line)
-        if stand_ins is None:
-            stand_ins = cast_in_todays_demo(tmp_path / "truce.db")  # TEMPORARY (tests/demo_cast.py)
         shown = flat(printed)
         for expected in line.expected:
-            expected = recast(expected, stand_ins)  # TEMPORARY (tests/demo_cast.py)
             assert flat(expected) in shown, (
                 f"README.md line {line.number}: {line.text}\nshould print {expected!r}, printed:\n{printed[-3000:]}"
             )

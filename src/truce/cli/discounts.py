@@ -92,7 +92,7 @@ def approve(
 ) -> None:
     """The pricing owner approves a request, with a note; the seller is told.
 
-    Example:  truce discount approve 7 --note "Three-year term makes it worth it" --as owen.price@truce-demo.example
+    Example:  truce discount approve 1 --note "Three-year term makes it worth it" --as owen.price@truce-demo.example
     """
     _answer("approve", approval, note, actor, db, config, json)
 
@@ -108,7 +108,7 @@ def refuse(
 ) -> None:
     """The pricing owner refuses a request, with a note saying why; the seller is told.
 
-    Example:  truce discount refuse 7 --note "Hold at 18 %: they asked for the premium tier" --as owen.price@truce-demo.example
+    Example:  truce discount refuse 2 --note "Hold at 18 %: they asked for the premium tier" --as owen.price@truce-demo.example
     """
     _answer("refuse", approval, note, actor, db, config, json)
 
@@ -124,7 +124,7 @@ def withdraw(
 ) -> None:
     """Who asked (or a sales leader) takes an open request back.
 
-    Example:  truce discount withdraw 7 --note "Customer accepted list price" --as eva.lind@truce-demo.example
+    Example:  truce discount withdraw 3 --note "Customer accepted list price" --as eva.lind@truce-demo.example
     """
     _answer("withdraw", approval, note, actor, db, config, json)
 

@@ -140,7 +140,7 @@ def decide(
     due: Annotated[str | None, typer.Option("--due", metavar="DATE", help="When it is due, YYYY-MM-DD.")] = None,
     indicator: Annotated[
         str | None,
-        typer.Option("--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate."),
+        typer.Option("--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate. Required."),
     ] = None,
     period: PeriodOption = None,
     actor: ActorOption = None,
@@ -228,7 +228,7 @@ def done(
 ) -> None:
     """Mark a decision done (its owner, a leader of the owner's team, or RevOps).
 
-    Example:  truce decisions done 1 --note "All 14 items answered" --as mia.ross@truce-demo.example
+    Example:  truce decisions done 2 --note "The retargeting budget now pays for two webinars" --as mia.ross@truce-demo.example
     """
     _close(decision_id, "done", note, actor, config, db, json)
 
@@ -244,7 +244,7 @@ def drop(
 ) -> None:
     """Drop a decision, saying why (its owner, a leader of the owner's team, or RevOps).
 
-    Example:  truce decisions drop 2 --note "The deals closed before we called" --as eva.lind@truce-demo.example
+    Example:  truce decisions drop 1 --note "The escalation rules in truce.toml do this now" --as owen.price@truce-demo.example
     """
     _close(decision_id, "dropped", note, actor, config, db, json)
 

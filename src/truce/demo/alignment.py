@@ -1,6 +1,6 @@
 """The company's alignment work, made up to match its records: two survey rounds (the second
 better than the first), joint plans for the key accounts, and last week's revenue meeting
-with its decisions.
+with its decisions, and Eva's discount requests waiting for RevOps' answer.
 
 Rows for the store's tables as plain dicts, written by `services.demo.build` in one audited
 write after the records are loaded (a decision keeps the value its indicator had when it
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -23,6 +24,7 @@ from truce.services.meetings.common import DECISION_WINDOW_DAYS, INITIATIVE_WIND
 # measured(indicator keys, days, moment): their values over the days before the moment's day.
 Measure = Callable[[list[str], int, dt.datetime], dict]
 INITIATIVE = "rules_of_engagement"
+RATE = Decimal("0.0001")  # a discount rate's grain, as the store keeps it
 
 # Mean rating per statement in each round, and how much lower marketing rates the relationship
 # than sales does: the gap the diagnostic exists to show, narrowing as the company works at it.
@@ -222,6 +224,57 @@ def initiative_rows(company: DemoCompany, as_of: dt.datetime, measured: Measure)
     ]
 
 
+# Eva's requests beyond the discount policy, waiting for RevOps, in the order they get their ids
+# (#1, #2, #3: the ones `truce discount approve 1`, `refuse 2` and `withdraw 3` answer in --help):
+# (reason, points above the deal's limit, business hours ago, her note).
+DISCOUNT_REQUESTS = (
+    ("multi_year", 5, 2, "Three-year term if we meet them on price"),
+    ("competitor", 8, 5, "Rival quoted 22 % off list"),
+    ("strategic", 3, 7, "First logo in their region"),
+)
+
+
+def discount_rows(company: DemoCompany, config, as_of: dt.datetime) -> list[dict]:
+    """Eva's open requests for a discount beyond policy, on her open deals other than the one the
+    help asks about (cast.EVA_DEAL_ID), newest deals first; fewer if she has fewer open deals."""
+    from truce.demo.cast import EVA_DEAL_ID
+    from truce.domain.discounts import OPEN
+
+    deals = company.tables["opportunities"].select(["id", "owner_id", "status", "product", "account_id"]).to_pylist()
+    segments = {a["id"]: a["segment"] for a in company.tables["accounts"].select(["id", "segment"]).to_pylist()}
+    eva = company.story.seller_id
+    hers = [d for d in deals if d["owner_id"] == eva and d["status"] == "open" and d["id"] != EVA_DEAL_ID]
+    hers.sort(key=lambda d: -d["id"])
+    clock = config.business_hours.clock(config.company.timezone)
+    policy, within = config.pricing.discount_policy, config.pricing.approval.answer_within_hours
+    rows = []
+    for deal, (reason, above, hours_ago, note) in zip(hers, DISCOUNT_REQUESTS, strict=False):
+        limit = Decimal(str(policy.limit_for(segments.get(deal["account_id"]), deal["product"]))).quantize(RATE)
+        asked = _business_hours_before(clock, as_of, hours_ago)
+        rows.append(
+            {
+                "opportunity_id": deal["id"],
+                "requested_discount": min(limit + Decimal(above) / 100, Decimal("0.9")),
+                "policy_limit": limit,
+                "reason": reason,
+                "request_note": note,
+                "requested_by_id": eva,
+                "requested_at": asked,
+                "due_at": clock.add(asked, dt.timedelta(hours=within)),
+                "state": OPEN,
+            }
+        )
+    return rows
+
+
+def _business_hours_before(clock, moment: dt.datetime, hours: float) -> dt.datetime:
+    """Roughly `hours` business hours before `moment`: whole hours back until the clock counts them."""
+    at = moment
+    while clock.between(at, moment) < dt.timedelta(hours=hours):
+        at -= dt.timedelta(hours=1)
+    return at
+
+
 def alignment_rows(
     company: DemoCompany, config, as_of: dt.datetime, seed: int, measured: Measure
 ) -> dict[str, list[dict]]:
@@ -237,4 +290,5 @@ def alignment_rows(
         "account_plans": plan_rows(rng, company, users, as_of),
         **meeting_rows(company, users, config, as_of, measured),
         "initiatives": initiative_rows(company, as_of, measured),
+        "discount_approvals": discount_rows(company, config, as_of),
     }

@@ -160,3 +160,29 @@ def _make_mql(funnel: Funnel, index: int, mql_at: int, seller: int, touched: int
     funnel.owner[index] = funnel.first_owner[index] = seller
     funnel.first_mql_at[index] = mql_at
     funnel.first_response_at[index] = touched
+
+
+# The id the help's `truce discount request 42` names: one of Eva's open deals always has it.
+EVA_DEAL_ID = 42
+
+
+def eva_deal_at_known_id(opps, moves, cast: Cast) -> None:
+    """Give Eva's newest open deal (at Acme, if she has one open there) the id EVA_DEAL_ID.
+
+    The deal already at that place takes the other's; only which row holds which id changes, so
+    every number the demo reports stays the same. With too few deals, or none of Eva's open,
+    nothing moves.
+    """
+    from truce.demo.deals import OPEN
+
+    place = EVA_DEAL_ID - 1  # ids are 1-based row positions
+    hers = np.flatnonzero((opps.owner == cast.seller) & (opps.status == OPEN))
+    if hers.size == 0 or opps.count <= place:
+        return
+    chosen = int(max(hers, key=lambda i: (opps.account[i] == cast.account, opps.created[i], i)))
+    for name in opps.__dataclass_fields__:
+        column = getattr(opps, name)
+        column[[chosen, place]] = column[[place, chosen]]
+    which = moves.opportunity
+    at_chosen, at_place = which == chosen, which == place
+    which[at_chosen], which[at_place] = place, chosen

@@ -129,6 +129,7 @@ def generate(
     points = scores.current_points(rules.scoring, funnel, touches, window)
     tick("touchpoints")
     opportunities, moves = make_opportunities(rng["deals"], funnel, touches, window)
+    demo_cast.eva_deal_at_known_id(opportunities, moves, cast)
     sourced = np.bincount(people.source_campaign, minlength=campaigns.count)
     cost_campaigns(rng["campaigns"], campaigns, sourced, window)
     tick("opportunities")

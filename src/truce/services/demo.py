@@ -78,7 +78,7 @@ def others_history(engine: Engine) -> tuple[int, int]:
 
 
 def reset(engine: Engine, *, discard_history: bool = False) -> None:
-    """Drop everything truce created, so the demo starts from a fresh schema.
+    """Drop every table truce created, so the demo starts from a fresh schema.
 
     The demo's own trail and ledger go with it (see `others_history`: what the demo wrote, what
     truce's jobs and the demo's logins did to it). History anyone else wrote (an import, an API
@@ -97,7 +97,7 @@ def reset(engine: Engine, *, discard_history: bool = False) -> None:
                 audit_entries,
                 ledger_rows,
             )
-    db.downgrade(engine, "base", discard_history=True)
+    db.drop_every_table(engine)
 
 
 def build(

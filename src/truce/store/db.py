@@ -134,6 +134,55 @@ def downgrade(engine: Engine, revision: str, *, discard_history: bool = False) -
     command.downgrade(_alembic_config(engine), revision)
 
 
+# The PostgreSQL function behind the append-only triggers (migration 0001); a table's triggers go with it.
+APPEND_ONLY_FUNCTION = "truce_refuse_change"
+
+
+def drop_every_table(engine: Engine) -> None:
+    """Drop every table truce made, alembic's own included, so the next upgrade starts from nothing.
+
+    Not through the migrations' downgrades: those were written for the data of their day and refuse
+    rows that newer kinds and statuses allow (an escalated breach, an expired handoff). Tables that
+    are not truce's are left alone.
+    """
+    from sqlalchemy import MetaData
+
+    from truce.store.models import Base
+    from truce.store.work import KEY, MIGRATING
+
+    ours = set(Base.metadata.tables) | {"alembic_version"}
+    found = MetaData()
+    found.reflect(engine, only=lambda name, _meta: name in ours)
+    with engine.connect() as conn:
+        conn.info[KEY] = MIGRATING  # a schema change, not a user's write
+        try:
+            if conn.dialect.name == "sqlite":
+                _drop_on_sqlite(conn, found)
+            else:
+                _drop_on_postgresql(conn, found)
+        finally:
+            conn.info.pop(KEY, None)
+
+
+def _drop_on_sqlite(conn, found) -> None:
+    # Foreign keys would make each DROP delete the rows first, in an order SQLite does not choose.
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        for table in found.tables.values():
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table.name}"')
+        conn.commit()
+    finally:
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def _drop_on_postgresql(conn, found) -> None:
+    # CASCADE: the tables' foreign keys point at one another, whatever order they are dropped in.
+    for table in found.tables.values():
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table.name}" CASCADE')
+    conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {APPEND_ONLY_FUNCTION}() CASCADE")
+    conn.commit()
+
+
 def drops_history(engine: Engine, revision: str) -> bool:
     """Whether migrating back to `revision` undoes the migration that created audit_log and stage_changes."""
     from alembic.script import ScriptDirectory
