@@ -118,6 +118,13 @@ def test_a_decision_keeps_its_indicator_as_it_stood_the_28_days_before(engine, i
     }  # fmt: skip
 
 
+@pytest.mark.parametrize(("written", "due_on"), [("+0d", "2026-12-09"), ("+4d", "2026-12-13"), ("+2w", "2026-12-23")])
+def test_a_due_date_can_be_written_as_days_or_weeks_from_today(engine, ids, written, due_on):
+    # The meeting is held on Wednesday 2026-12-09 (MEETING_AT), so "+4d" is Sunday the 13th.
+    start(engine, period="2026-W49")
+    assert str(decide(engine, text_="Do it", due=written)["due_on"]) == due_on
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
@@ -126,6 +133,7 @@ def test_a_decision_keeps_its_indicator_as_it_stood_the_28_days_before(engine, i
         ({"due": dt.date(2026, 12, 8)}, "due", "before today"),
         ({"due": "3000-01-01"}, "due", "outside the calendar"),
         ({"due": "next friday"}, "due", "is not a date"),
+        ({"due": "+4x"}, "due", "or \\+4d / \\+2w from today"),
         ({"indicator": "happiness"}, "indicator", "unknown indicator"),
         ({"item": 7}, "item", "no agenda item 7"),
         ({"text_": "  "}, "text", "text cannot be blank"),

@@ -137,7 +137,7 @@ def decide(
         str | None, typer.Option("--text", help="What was decided. Default: the agenda item's text.")
     ] = None,
     owner: Annotated[str | None, typer.Option("--owner", metavar="EMAIL", help="Who does it.")] = None,
-    due: Annotated[str | None, typer.Option("--due", metavar="DATE", help="When it is due, YYYY-MM-DD.")] = None,
+    due: Annotated[str | None, typer.Option("--due", metavar="DATE", help="When it is due: YYYY-MM-DD, or +4d / +2w from today.")] = None,
     indicator: Annotated[
         str | None,
         typer.Option("--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate. Required."),
@@ -150,8 +150,8 @@ def decide(
 ) -> None:
     """Record a decision of the meeting: an owner from either team, a due date and the indicator it should move.
 
-    Example:  truce meeting decide 1 --text "Marketing answers every waiting item by Friday" --owner mia.ross@truce-demo.example --due 2026-12-11 --indicator feedback.answered_share --period 2026-W49 --as owen.price@truce-demo.example
-    Example:  truce meeting decide --text "Sales calls every MQL from the webinar within a day" --owner eva.lind@truce-demo.example --due 2026-12-18 --indicator sla_compliance.sales --period 2026-W49 --as owen.price@truce-demo.example
+    Example:  truce meeting decide 1 --text "Marketing answers every waiting item by Friday" --owner mia.ross@truce-demo.example --due +4d --indicator feedback.answered_share --period 2026-W49 --as owen.price@truce-demo.example
+    Example:  truce meeting decide --text "Sales calls every MQL from the webinar within a day" --owner eva.lind@truce-demo.example --due +11d --indicator sla_compliance.sales --period 2026-W49 --as owen.price@truce-demo.example
     """
     from truce.services.meetings import record_decision
 

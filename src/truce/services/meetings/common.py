@@ -55,6 +55,19 @@ def text(value: str | None, field: str, *, required: bool = True) -> str | None:
     return value
 
 
+def due_day(value, field: str, today: dt.date) -> dt.date:
+    """A due date written as a day (YYYY-MM-DD) or as a distance from today, "+4d" or "+2w", so a
+    decision recorded in a script or a help example stays due in the future on any day it runs."""
+    if isinstance(value, str) and value.strip().startswith("+"):
+        text = value.strip()
+        unit = {"d": 1, "w": 7}.get(text[-1:].lower())
+        count = text[1:-1]
+        if unit is None or not count.isdigit():
+            raise MeetingRefused(field, f"{field} {value!r} is not a date; write YYYY-MM-DD, or +4d / +2w from today")
+        return day(today + dt.timedelta(days=int(count) * unit), field)
+    return day(value, field)
+
+
 def day(value, field: str) -> dt.date:
     """A date within truce's calendar, or a refusal naming the field."""
     if isinstance(value, str):

@@ -29,7 +29,7 @@ from truce.services.meetings.common import (
     NotYours,
     acting_user,
     active_user,
-    day,
+    due_day,
     measure,
     text,
     today_in,
@@ -191,7 +191,7 @@ def record_decision(
     now = now or dt.datetime.now(dt.UTC)
     chosen = meeting_period(config, period, now)
     today = today_in(config, now)
-    due_on = day(due, "due") if due not in (None, "") else None
+    due_on = due_day(due, "due", today) if due not in (None, "") else None
     if due_on is None:
         raise MeetingRefused("due", "due needs a date, YYYY-MM-DD")
     if due_on < today:
