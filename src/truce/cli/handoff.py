@@ -188,7 +188,7 @@ def touch(
 ) -> None:
     """Log a call, email or meeting with your lead; the first after its MQL stops the first-touch clock.
 
-    Example:  truce handoff touch ann@acme.example --kind call --as eva@yourco.example
+    Example:  truce handoff touch ann.fischer@acme.example --kind call --as eva.lind@truce-demo.example
     """
     from truce.services import desk
 
@@ -217,7 +217,7 @@ def claim(
 ) -> None:
     """Claim a waiting lead nobody owns: sellers of its territory or segment by [routing], else any seller.
 
-    Example:  truce handoff claim bob@acme.example --as eva@yourco.example
+    Example:  truce handoff claim cara.silva@acme.example --as eva.lind@truce-demo.example
     """
     from truce.services import desk
 
@@ -242,7 +242,7 @@ def undo(
 
     The ledger keeps both moves: the decision, and the undo (a move back with reason "undo").
 
-    Example:  truce handoff undo ann@acme.example --as eva@yourco.example
+    Example:  truce handoff undo ann.fischer@acme.example --as eva.lind@truce-demo.example
     """
     from truce.services import desk
 

@@ -81,7 +81,7 @@ def take(
     Without --round, answers go to the latest round, or to the current quarter's (e.g. 2026-Q4)
     when there is none. Each person answers once per round.
 
-    Example:  truce survey take --round 2026-Q4 --as eva.lind@truce-demo.example
+    Example:  truce survey take --as eva.lind@truce-demo.example
     """
     from truce.services import survey
 
@@ -178,7 +178,7 @@ def report(
 
     No team figure is shown from fewer respondents than [diagnostic] anonymity_threshold.
 
-    Example:  truce survey report --round 2026-Q4 --json
+    Example:  truce survey report --json
     """
     from truce.services import survey
 
