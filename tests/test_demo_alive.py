@@ -93,7 +93,9 @@ def _check_queue_is_alive(queue: list[dict]) -> None:
     due_soon = [q for q in queue if 0 < q["hours_to_first_touch"] <= 4 or 0 < q["hours_to_decision"] <= 4]
     overdue = [q for q in queue if q["hours_to_decision"] < 0]
     assert due_soon, queue
-    assert len(overdue) <= 0.4 * len(queue), (len(overdue), len(queue))
+    # Half at most: before Monday's first business hour, the leads nobody decided last week are all
+    # past their deadline (measured on Monday 2026-12-07 05:50 UTC: 5 of 11).
+    assert len(overdue) <= 0.5 * len(queue), (len(overdue), len(queue))
     newest = max(_utc(q["mql_at"]) for q in queue)
     assert all(newest - _utc(q["mql_at"]) <= dt.timedelta(days=45) for q in queue)
     assert all(q["score"] is not None for q in queue)
