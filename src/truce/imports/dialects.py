@@ -108,6 +108,9 @@ TRUCE_FIELDS: dict[str, tuple[str, ...]] = {
         "changed_by_email",
         "reason",
         "note",
+        # A deal's stages are the CRM's, outside the funnel: the team holding it is carried as written.
+        "team_before",
+        "team_after",
     ),
 }
 
@@ -296,8 +299,6 @@ MANAGED_BY_TRUCE = {
     "score": "computed from the touches and the scoring rules",
     "scored_at": "computed from the touches and the scoring rules",
     "access": "given on the users page or with truce users, never by a file",
-    "team_before": "follows from the funnel",
-    "team_after": "follows from the funnel",
     "origin": "an imported move's origin is import",
 }
 
