@@ -190,3 +190,17 @@ def test_it_never_writes_a_password_hash_into_the_users_export(source):
     with open(files["users"], newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle))
     assert "password_hash" not in header
+
+
+def test_it_finds_an_account_made_from_a_company_name_again_by_its_name(engine, default_config, tmp_path):
+    """A lead's company becomes an account with neither external id nor domain; its export goes back in."""
+    leads = tmp_path / "leads.csv"
+    leads.write_text("email,company\nann@zeta.example,Zeta Works\nbob@ypsilon.example,Ypsilon Ltd\n", encoding="utf-8")
+    assert import_file(engine, "contacts", leads, default_config).accounts_created == 2
+    exported = tmp_path / "accounts.csv"
+    export_table(engine, "accounts", exported)
+    revision = data_revision(engine)
+    report = import_file(engine, "accounts", exported, default_config)
+    assert (report.dialect, report.inserted, report.updated, report.unchanged) == ("truce", 0, 0, 2)
+    assert _count(engine, "accounts") == 2
+    assert data_revision(engine) == revision
