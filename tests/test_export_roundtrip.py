@@ -30,15 +30,37 @@ CONTACTS = 240
 AS_OF = dt.date(2026, 11, 20)
 
 # How a record is named across stores, per table its rows point into.
-KEY = {"users": "email", "accounts": "external_id", "contacts": "email", "campaigns": "external_id",
-       "opportunities": "external_id"}
+KEY = {
+    "users": "email",
+    "accounts": "external_id",
+    "contacts": "email",
+    "campaigns": "external_id",
+    "opportunities": "external_id",
+}
 POINTS_AT = {
-    "owner_id": "users", "user_id": "users", "changed_by_id": "users", "account_id": "accounts",
-    "contact_id": "contacts", "primary_contact_id": "contacts", "campaign_id": "campaigns",
+    "owner_id": "users",
+    "user_id": "users",
+    "changed_by_id": "users",
+    "account_id": "accounts",
+    "contact_id": "contacts",
+    "primary_contact_id": "contacts",
+    "campaign_id": "campaigns",
 }
 # Kept by truce, not carried by a file (see docs/cli.md, "Exporting and importing back").
-NOT_CARRIED = {"id", "updated_at", "recorded_at", "origin", "score", "scored_at", "access", "password_hash",
-               "salesforce_id", "hubspot_id", "deleted_at", "merged_into_id"}
+NOT_CARRIED = {
+    "id",
+    "updated_at",
+    "recorded_at",
+    "origin",
+    "score",
+    "scored_at",
+    "access",
+    "password_hash",
+    "salesforce_id",
+    "hubspot_id",
+    "deleted_at",
+    "merged_into_id",
+}
 
 
 def _build_demo(engine, config) -> None:
@@ -160,7 +182,13 @@ def test_it_names_truces_own_columns_as_kept_by_truce_not_unknown(source, tmp_pa
     report = json.loads(result.output)
     assert report["dialect"] == "truce" and report["unknown_columns"] == []
     assert set(report["managed_columns"]) == {
-        "id", "owner_id", "updated_at", "salesforce_id", "hubspot_id", "deleted_at", "merged_into_id"
+        "id",
+        "owner_id",
+        "updated_at",
+        "salesforce_id",
+        "hubspot_id",
+        "deleted_at",
+        "merged_into_id",
     }
     shown = CliRunner().invoke(app, ["import", "contacts", str(files["contacts"]), "--db", url])
     assert shown.exit_code == 0, shown.output

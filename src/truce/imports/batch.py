@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from truce.csvsafe import NEUTRALISED
 from truce.imports.csvfile import RawBatch
 from truce.imports.dialects import HeaderPlan
-from truce.csvsafe import NEUTRALISED
 from truce.imports.values import EMAIL_PATTERN, BadValue
 
 # Fields holding an email address: checked in Arrow (RE2) a column at a time.

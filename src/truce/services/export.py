@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
-from dataclasses import dataclass
-
 from sqlalchemy import Boolean, Date, Engine, Integer, Numeric, and_, select
 from sqlalchemy.types import JSON
 
