@@ -19,3 +19,8 @@ def neutralise(cell: object) -> object:
     if _NUMBER.fullmatch(cell):
         return cell
     return "'" + cell
+
+
+# What neutralise() adds, to take off again when truce reads its own export back.
+NEUTRALISED = r"^'([=+\-@\t\r])"
+

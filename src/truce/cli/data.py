@@ -199,6 +199,10 @@ def _show_report(report) -> None:
             f"{counted(report.contacts_rescored, 'contact')} {done.format('rescored')}; "
             f"{report.became_mql:,} {entered} the handoff queue"
         )
+    if report.managed_columns:
+        console.print(
+            f"truce's own columns, kept by truce and not imported: {', '.join(report.managed_columns)}"
+        )
     if report.unknown_columns:
         console.print(f"[yellow]ignored columns[/] (map them with --mapping): {', '.join(report.unknown_columns)}")
     for warning, count in report.warnings.items():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from truce.csvsafe import NEUTRALISED
 from truce.imports.csvfile import RawBatch
 from truce.imports.dialects import HeaderPlan
 from truce.imports.values import EMAIL_PATTERN, BadValue
@@ -118,6 +119,8 @@ def read_batch(raw: RawBatch, plan: HeaderPlan, parsers: dict[str, Callable], re
     present: dict[str, list[bool]] = {}
     for header, name in plan.fields.items():
         column = raw.columns[header]
+        if plan.dialect == "truce":  # a truce export: its formula guards come off (truce.csvsafe)
+            column = pc.replace_substring_regex(column, pattern=NEUTRALISED, replacement=r"\1")
         if name in EMAIL_FIELDS:
             values = _emails(batch, header, column)
             filled = [bool(v) for v in pc.utf8_trim_whitespace(column).to_pylist()]

@@ -9,7 +9,7 @@ Each table lists the truce field every known header feeds.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from truce.config import value_key
 from truce.imports.csvfile import FileProblem
@@ -108,6 +108,9 @@ TRUCE_FIELDS: dict[str, tuple[str, ...]] = {
         "changed_by_email",
         "reason",
         "note",
+        # A deal's stages are the CRM's, outside the funnel: the team holding it is carried as written.
+        "team_before",
+        "team_after",
     ),
 }
 
@@ -273,6 +276,34 @@ HUBSPOT: dict[str, dict[str, str]] = {
     "stage_changes": {},
 }
 
+# Columns of `truce export` that truce keeps itself: read without complaint and deliberately not
+# imported. Records are matched by external_id and natural keys, and point at each other through
+# the key columns an export writes beside the ids (services/export.REFERENCES), because ids mean
+# nothing in another store.
+MANAGED_BY_TRUCE = {
+    "id": "truce's own id",
+    "account_id": "a truce id; the account_* columns name the account",
+    "owner_id": "a truce id; owner_email names the owner",
+    "contact_id": "a truce id; contact_email and contact_external_id name the contact",
+    "primary_contact_id": "a truce id; primary_contact_email names the contact",
+    "campaign_id": "a truce id; campaign_external_id names the campaign",
+    "user_id": "a truce id; user_email names the person",
+    "entity_id": "a truce id; contact_* or opportunity_external_id name the record",
+    "changed_by_id": "a truce id; changed_by_email names the person",
+    "updated_at": "stamped by truce when it writes",
+    "recorded_at": "stamped by truce when it writes",
+    "deleted_at": "set when a CRM sync finds the record removed",
+    "merged_into_id": "set when a CRM sync finds the record merged",
+    "salesforce_id": "set by the Salesforce connector",
+    "hubspot_id": "set by the HubSpot connector",
+    "score": "computed from the touches and the scoring rules",
+    "scored_at": "computed from the touches and the scoring rules",
+    "access": "given on the users page or with truce users, never by a file",
+    "origin": "an imported move's origin is import",
+}
+
+_MANAGED_KEYS = {value_key(name): name for name in MANAGED_BY_TRUCE}
+
 # HubSpot's "Became a Marketing Qualified Lead Date" names a lifecycle stage; each becomes a ledger move.
 BECAME = re.compile(r"^became an? (?P<stage>.+) date$", re.IGNORECASE)
 
@@ -302,6 +333,7 @@ class HeaderPlan:
     fields: dict[str, str]  # header → truce field
     became: dict[str, str]  # header → the source system's stage name it dates
     unknown: list[str]
+    managed: dict[str, str] = field(default_factory=dict)  # header → why truce keeps it itself
 
 
 def _synonyms(dialect: str, table: str) -> dict[str, str]:
@@ -311,8 +343,23 @@ def _synonyms(dialect: str, table: str) -> dict[str, str]:
     return {value_key(header): field for header, field in source[table].items()}
 
 
+def is_truce_export(header: list[str], table: str) -> bool:
+    """Whether the header is a `truce export` of `table`: exactly its columns, or, from a store whose
+    schema had fewer columns, a part of them with the id and every reference key (exports only grow)."""
+    from truce.services.export import REFERENCES, exported_header
+
+    keys = {value_key(h) for h in header}
+    exported = {value_key(name) for name in exported_header(table)}
+    if keys == exported:
+        return True
+    needed = {"id"} | {value_key(r.name) for r in REFERENCES[table]}
+    return keys <= exported and needed <= keys
+
+
 def detect(header: list[str], table: str) -> str:
-    """The dialect that recognises most of the header; a signature header settles ties."""
+    """A truce export is truce's; else the dialect that recognises most of the header (a signature header settles ties)."""
+    if is_truce_export(header, table):
+        return "truce"
     keys = {value_key(h) for h in header}
     if any(BECAME.match(h) for h in header):
         return "hubspot"
@@ -328,7 +375,7 @@ def plan(header: list[str], table: str, dialect: str, mapping: dict[str, str] | 
     """Assign every header to a truce field. `mapping` (from --mapping) wins over the built-ins."""
     synonyms = _synonyms(dialect, table)
     user = _user_mapping(table, mapping or {})
-    fields, became, unknown = {}, {}, []
+    fields, became, unknown, managed = {}, {}, [], {}
     for name in header:
         key = value_key(name)
         if key in user:
@@ -337,9 +384,11 @@ def plan(header: list[str], table: str, dialect: str, mapping: dict[str, str] | 
             fields[name] = synonyms[key]
         elif dialect == "hubspot" and table == "contacts" and (match := BECAME.match(name.strip())):
             became[name] = match.group("stage")
+        elif dialect == "truce" and key in _MANAGED_KEYS:
+            managed[name] = MANAGED_BY_TRUCE[_MANAGED_KEYS[key]]
         else:
             unknown.append(name)
-    return HeaderPlan(dialect, fields, became, unknown)
+    return HeaderPlan(dialect, fields, became, unknown, managed)
 
 
 def _user_mapping(table: str, mapping: dict[str, str]) -> dict[str, str]:

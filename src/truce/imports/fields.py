@@ -88,6 +88,8 @@ def parsers(reading: Reading) -> dict[str, Callable[[str], Any]]:
         "domain": v.domain,
         "account_domain": v.domain,
         "owning_team": _one_of(TEAMS, "team"),
+        "team_before": _one_of(TEAMS, "team"),
+        "team_after": _one_of(TEAMS, "team"),
         "kind": _one_of(TOUCH_KINDS, "touch kind"),
         "entity_type": _one_of(("contact", "opportunity"), "entity type"),
         "status": _one_of(("open", "won", "lost"), "status"),

@@ -52,6 +52,8 @@ class ImportReport:
     became_mql: int = 0  # inquiries whose new touches lifted their score over the threshold
     written: bool = False
     unknown_columns: list[str] = field(default_factory=list)
+    # Columns of a truce export that truce keeps itself (ids, stamps, CRM links): read, not imported.
+    managed_columns: dict[str, str] = field(default_factory=dict)
     warnings: Counter = field(default_factory=Counter)
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
@@ -175,7 +177,9 @@ class _Job:
 
     def _report(self) -> ImportReport:
         return ImportReport(
-            self.table, str(self.path), self.dialect, dry_run=self.options.dry_run, unknown_columns=self.plan.unknown
+            self.table, str(self.path), self.dialect, dry_run=self.options.dry_run,
+            unknown_columns=self.plan.unknown,
+            managed_columns=self.plan.managed,
         )
 
     def _writer(self, conn, report: ImportReport):

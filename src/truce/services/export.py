@@ -2,17 +2,24 @@
 
 Credentials never leave: password hashes, token hashes, session hashes and CSRF tokens are left
 out of every export (SECRET_COLUMNS), and the file is created readable by its owner only.
+
+Each table that `truce import` reads is exported with the natural keys of the records it points
+at beside truce's own ids (REFERENCES): `owner_email` beside `owner_id`, `account_domain` beside
+`account_id`, and so on. Ids mean nothing in another store; the keys let the file go back in,
+here or into an empty store. Columns are only ever added to an export, never renamed or removed:
+the header is a contract that `truce import` recognises (truce.imports.dialects.is_truce_export).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
-from sqlalchemy import Boolean, Date, Engine, Integer, Numeric, select
+from sqlalchemy import Boolean, Date, Engine, Integer, Numeric, and_, select
 from sqlalchemy.types import JSON
 
 from truce.csvsafe import neutralise
@@ -32,6 +39,56 @@ SECRET_COLUMNS = {
     "crm_connections": frozenset({"secret_sealed", "webhook_secret_sealed"}),
 }
 BATCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column an export adds: the `key` of the record that `via` points at, named as import reads it."""
+
+    name: str  # the exported column, a truce import field (owner_email, account_domain, …)
+    via: str  # the table's column holding the truce id
+    table: str  # the table that id points into
+    key: str  # the column of that table the export writes
+    when: tuple[str, str] | None = None  # (column, value): a ledger row points at a contact or a deal
+
+
+def _owner(name: str = "owner_email", via: str = "owner_id") -> Reference:
+    return Reference(name, via, "users", "email")
+
+
+def _account() -> tuple[Reference, ...]:
+    return (
+        Reference("account_external_id", "account_id", "accounts", "external_id"),
+        Reference("account_domain", "account_id", "accounts", "domain"),
+        Reference("company", "account_id", "accounts", "name"),
+    )
+
+
+# Per importable table, in the order they follow the table's own columns. Append only.
+REFERENCES: dict[str, tuple[Reference, ...]] = {
+    "users": (),
+    "accounts": (_owner(),),
+    "contacts": (*_account(), _owner()),
+    "campaigns": (_owner(),),
+    "touchpoints": (
+        Reference("contact_email", "contact_id", "contacts", "email"),
+        Reference("contact_external_id", "contact_id", "contacts", "external_id"),
+        Reference("campaign_external_id", "campaign_id", "campaigns", "external_id"),
+        _owner("user_email", "user_id"),
+    ),
+    "opportunities": (
+        *_account(),
+        Reference("primary_contact_email", "primary_contact_id", "contacts", "email"),
+        Reference("campaign_external_id", "campaign_id", "campaigns", "external_id"),
+        _owner(),
+    ),
+    "stage_changes": (
+        Reference("contact_email", "entity_id", "contacts", "email", ("entity_type", "contact")),
+        Reference("contact_external_id", "entity_id", "contacts", "external_id", ("entity_type", "contact")),
+        Reference("opportunity_external_id", "entity_id", "opportunities", "external_id", ("entity_type", "opportunity")),
+        _owner("changed_by_email", "changed_by_id"),
+    ),
+}
 
 
 def table_names() -> list[str]:
@@ -78,8 +135,8 @@ def export_table(engine: Engine, name: str, out: Path, fmt: str = "csv") -> int:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose csv or parquet")
     table = Base.metadata.tables[name]
-    columns = exported_columns(name)
-    query = select(*columns).order_by(*table.primary_key.columns)
+    columns, joined = _with_references(name)
+    query = select(*columns).select_from(joined).order_by(*table.primary_key.columns)
     with engine.connect() as conn:
         rows = conn.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(query)
         if fmt == "csv":
@@ -91,6 +148,28 @@ def exported_columns(name: str) -> list:
     """The columns of table `name` an export writes: all but the secret ones."""
     secret = SECRET_COLUMNS.get(name, frozenset())
     return [column for column in Base.metadata.tables[name].c if column.name not in secret]
+
+
+def exported_header(name: str) -> list[str]:
+    """The header an export of table `name` has: its columns, then the keys of what they point at."""
+    return [c.name for c in exported_columns(name)] + [r.name for r in REFERENCES.get(name, ())]
+
+
+def _with_references(name: str) -> tuple[list, object]:
+    """The selected columns and the joins that fetch each reference's key (an outer join: no reference, blank)."""
+    table = Base.metadata.tables[name]
+    columns, joined, aliases = list(exported_columns(name)), table, {}
+    for reference in REFERENCES.get(name, ()):
+        slot = (reference.via, reference.table, reference.when)
+        if slot not in aliases:
+            target = Base.metadata.tables[reference.table].alias(f"ref_{len(aliases)}")
+            condition = target.c.id == table.c[reference.via]
+            if reference.when:
+                condition = and_(condition, table.c[reference.when[0]] == reference.when[1])
+            joined = joined.outerjoin(target, condition)
+            aliases[slot] = target
+        columns.append(aliases[slot].c[reference.key].label(reference.name))
+    return columns, joined
 
 
 def _write_csv(out: Path, header: list[str], rows) -> int:

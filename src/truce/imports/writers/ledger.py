@@ -94,14 +94,15 @@ class StageChangeWriter(Writer):
             batch.store[name] = [self._stage(batch, i, name) for i in range(batch.size)]
         self._follow_the_funnel(batch)
         self.owners(batch, "changed_by_email", "changed_by_id")
+        # A lead's team follows from the funnel; a deal's, outside it, is what the file says (if anything).
         funnel = self.config.funnel
         contact = [kind == "contact" for kind in batch.store["entity_type"]]
-        batch.store["team_before"] = [
-            funnel.team_of(s) if s and c else None for s, c in zip(batch.store["from_stage"], contact, strict=True)
-        ]
-        batch.store["team_after"] = [
-            funnel.team_of(s) if s and c else None for s, c in zip(batch.store["to_stage"], contact, strict=True)
-        ]
+        for side, stages in (("team_before", batch.store["from_stage"]), ("team_after", batch.store["to_stage"])):
+            written = batch.values.get(side) or [None] * batch.size
+            batch.store[side] = [
+                (funnel.team_of(s) if s else None) if c else team
+                for s, c, team in zip(stages, contact, written, strict=True)
+            ]
 
     def _follow_the_funnel(self, batch: Batch) -> None:
         """Imported history obeys the signed funnel like any other move.

@@ -52,6 +52,24 @@ class AccountWriter(Writer):
     def resolve(self, batch):
         self.owners(batch)
 
+    def check_matches(self, batch):
+        """A row with neither id nor domain is the account of that name that has neither either: the
+        kind an import makes from a lead's company name. Else re-importing an export would add it twice."""
+        ids, domains, names = batch.column(self.id_column), batch.column("domain"), batch.column("name")
+        keyless = [i for i in batch.good() if batch.match[i] is None and ids[i] is None and domains[i] is None]
+        if not keyless:
+            return
+        table = self.table
+        found: dict[str, int] = {}
+        query = select(table.c.id, table.c.name).where(table.c[self.id_column].is_(None), table.c.domain.is_(None))
+        for account_id, name in self.conn.execute(query.order_by(table.c.id)):
+            found.setdefault(name.casefold(), account_id)
+        wanted = {i: found.get(names[i].casefold()) for i in keyless if names[i]}
+        stored = lookups.fetch_by(self.conn, table, "id", {v for v in wanted.values() if v is not None})
+        for i, account_id in wanted.items():
+            if account_id is not None:
+                batch.match[i] = stored[account_id]
+
 
 class CampaignWriter(Writer):
     model = Campaign
