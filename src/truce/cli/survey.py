@@ -158,7 +158,7 @@ def import_file(
         except survey.SurveyError as exc:
             fail(str(exc))
     if json:
-        print_json(result)
+        print_json(result, report="SurveyImported")
         return
     console.print(
         f"{result['responses']} responses imported into round {', '.join(result['rounds'])}; "

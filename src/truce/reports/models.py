@@ -13,29 +13,14 @@ int, so 3 does not turn into 3.0 on the way out. Money is Decimal, written as ex
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from truce.reports.base import Detail, Moment, Number, Report, Row
 from truce.vocabulary import AttributionModelName, JourneyLevel
 
-Number = int | float
-Moment = dt.datetime | dt.date | str
-Detail = dict[str, Any]
-
-
-class Report(BaseModel):
-    """A report's top level: its keys are the contract, so none may appear unannounced."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Row(BaseModel):
-    """A row of a report; rows may carry optional extra keys (e.g. a model's standard errors)."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 # ---- funnel ---------------------------------------------------------------------------------------
@@ -293,3 +278,12 @@ class Brief(Report):
     decisions: list[Detail]
     last_meeting: Detail | None
     initiatives: list[Detail]
+
+
+# ---- what the other commands print: one module per area, all reachable from here ----------------
+# (print_json names a model by its name in this module, so each area's models are imported here.)
+
+from truce.reports.desk import *  # noqa: E402, F403
+from truce.reports.meetings import *  # noqa: E402, F403
+from truce.reports.money import *  # noqa: E402, F403
+from truce.reports.operations import *  # noqa: E402, F403
