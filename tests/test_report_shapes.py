@@ -15,8 +15,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from cli_json_scene import play, store_options
+from fastapi.testclient import TestClient
 from report_shapes import differences, shape
 from test_api_reports import CONFIG, REPORTS, _takes_config
 from typer.testing import CliRunner

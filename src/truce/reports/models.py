@@ -21,8 +21,6 @@ from pydantic import Field
 from truce.reports.base import Detail, Moment, Number, Report, Row
 from truce.vocabulary import AttributionModelName, JourneyLevel
 
-
-
 # ---- funnel ---------------------------------------------------------------------------------------
 
 
