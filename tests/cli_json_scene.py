@@ -28,11 +28,14 @@ def _steps(run: Run, unown: Callable[[str], None], folder: Path) -> Iterator[tup
     """Each step's label and JSON. `run(args)` runs one command with --db/--json and returns its
     parsed JSON; `unown(email)` takes the owner off a waiting lead (what a leaver leaves behind)."""
 
-    def step(*args: str | int) -> tuple[str, object]:
+    def step(*args: str | int | Path) -> tuple[str, object]:
         # a file by its name and an id as N: the label stays the same when the demo's ids move
-        label = " ".join(["truce", *(a.name if isinstance(a, Path) else "N" if isinstance(a, int) else a for a in args)])
+        words = (a.name if isinstance(a, Path) else "N" if isinstance(a, int) else a for a in args)
+        label = " ".join(["truce", *words])
         return label, run([str(a) for a in args])
 
+    # one command line to a line, as people type them
+    # fmt: off
     yield step("status")
     yield step("db", "current")
     yield step("config", "check")
@@ -51,8 +54,7 @@ def _steps(run: Run, unown: Callable[[str], None], folder: Path) -> Iterator[tup
     yield step("sla", "sweep")
     yield step("sla", "rebuild")
     yield step("meeting", "show", "--period", "2026-W46")
-    label, started = step("meeting", "start", "--period", "2026-W49", "--attendee", EVA, "--attendee", MIA, "--as", OWEN)
-    yield label, started
+    yield step("meeting", "start", "--period", "2026-W49", "--attendee", EVA, "--attendee", MIA, "--as", OWEN)
     yield step("meeting", "decide", "--text", "Sales calls every webinar MQL within a day", "--owner", EVA,
                "--due", "2026-12-31", "--period", "2026-W49", "--indicator", "sla_compliance.sales", "--as", OWEN)
     label, decisions = step("decisions")
@@ -98,6 +100,7 @@ def _steps(run: Run, unown: Callable[[str], None], folder: Path) -> Iterator[tup
     yield step("survey", "import", EXAMPLES / "answers.csv", "--as", OWEN)
     yield step("import", "accounts", EXAMPLES / "accounts.csv", "--as", OWEN)
     yield step("export", "contacts", "--out", folder / "contacts.csv")
+    # fmt: on
 
 
 def store_options(app, args: list[str], db: str, config: str) -> list[str]:
