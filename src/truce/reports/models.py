@@ -7,6 +7,11 @@ where they are flat, and the deeper parts of the biggest reports stay `dict[str,
 they get their own models. tests/test_report_shapes.py compares every report's keys and types
 with a snapshot taken before these models existed.
 
+This module holds the report routes' models; what the other commands print has its models by
+area (desk, meetings, money, operations), imported at the end of this module so that every model
+has one address: `truce.reports.models.<Name>`, which `print_json(data, report="<Name>")` uses.
+The building blocks (Report, Row, Number, Moment) are in truce.reports.base.
+
 Numbers are `int | float` where a service gives either: Pydantic's smart union keeps an int an
 int, so 3 does not turn into 3.0 on the way out. Money is Decimal, written as exact text.
 """
@@ -217,6 +222,12 @@ class DirectoryEntry(Row):
     campaigns_owned: list[Any]
     key_accounts_as_liaison: list[Any]
     key_accounts_as_plan_owner: list[Any]
+
+
+class Directory(Report):
+    """Who to call: the API and the CLI print the list `people`; the library gives it a name."""
+
+    people: list[DirectoryEntry]
 
 
 # ---- the voice of both teams ----------------------------------------------------------------------
