@@ -15,6 +15,7 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 EVA, MIA, OWEN = "eva.lind@truce-demo.example", "mia.ross@truce-demo.example", "owen.price@truce-demo.example"
 ANN, BOB = "ann.fischer@acme.example", "bob.novak@acme.example"
 NEWCOMER = "newcomer@truce-demo.example"
+TOKEN_ENV = "TRUCE_SCENE_HUBSPOT_TOKEN"  # the runner sets it: a connection names where its secret lives
 
 Run = Callable[[list[str]], object]
 
@@ -70,7 +71,11 @@ def _steps(run: Run, unown: Callable[[str], None], folder: Path) -> Iterator[tup
     yield label, asked
     yield step("discount", "approve", asked["id"], "--note", "Three-year term", "--as", OWEN)  # type: ignore[index]
     yield step("discounts")
+    yield step("connect", "hubspot", "--token-env", TOKEN_ENV, "--as", OWEN)
     yield step("connections")
+    yield step("connections", "rejects", "hubspot")
+    yield step("connections", "writes", "hubspot")
+    yield step("connections", "revoke", "hubspot", "--as", OWEN)
     yield step("notifications", "prefs", EVA, "--set", "sla_due_soon=inbox")
     yield step("notifications", "failed")
     yield step("notifications", "retry", "--all")
