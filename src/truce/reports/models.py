@@ -292,6 +292,7 @@ class Brief(Report):
 # ---- what the other commands print: one module per area, all reachable from here ----------------
 # (print_json names a model by its name in this module, so each area's models are imported here.)
 
+from truce.reports.connections import *  # noqa: E402, F403
 from truce.reports.desk import *  # noqa: E402, F403
 from truce.reports.meetings import *  # noqa: E402, F403
 from truce.reports.money import *  # noqa: E402, F403
