@@ -127,7 +127,7 @@ def take(
         except survey.SurveyError as exc:
             fail(str(exc))
     if json:
-        print_json(kept)
+        print_json(kept, report="SurveyAnswered")
         return
     console.print(f"Thank you. Your score: [bold]{kept['score']}[/] of 100, {kept['type']}.")
 

@@ -194,6 +194,17 @@ class FeedbackItem(Report):
 # ---- files in and out -----------------------------------------------------------------------------
 
 
+class SurveyAnswered(Report):
+    """One person's answers kept: their score and the state it reads as."""
+
+    round: str
+    respondent: str
+    team: str
+    role: str | None
+    score: Number
+    type: str
+
+
 class SurveyImported(Report):
     file: str
     responses: int
@@ -252,6 +263,7 @@ __all__ = [
     "NotificationPreferences",
     "SchemaVersion",
     "StoreStatus",
+    "SurveyAnswered",
     "SurveyImported",
     "Token",
     "UserAccess",

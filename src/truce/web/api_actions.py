@@ -23,6 +23,7 @@ from truce.reports.models import (
     LeadAssigned,
     LeadClaimed,
     QueuedLead,
+    SurveyAnswered,
     TargetSet,
     TouchLogged,
 )
@@ -246,7 +247,12 @@ def set_target(request: Request, who: Annotated[Caller, Depends(allowed("edit_ta
     return as_json(typed(TargetSet, saved))
 
 
-@router.post("/survey/responses", summary="Answer the diagnostic's 20 statements, once per round", status_code=201)
+@router.post(
+    "/survey/responses",
+    summary="Answer the diagnostic's 20 statements, once per round",
+    status_code=201,
+    response_model=SurveyAnswered,
+)
 def answer_survey(
     request: Request, who: Annotated[Caller, Depends(allowed("take_survey"))], body: SurveyResponseIn
 ) -> dict:
@@ -272,7 +278,7 @@ def answer_survey(
         source="web",
         actor=respondent["email"],
     )
-    return as_json(kept, status_code=201)
+    return as_json(typed(SurveyAnswered, kept), status_code=201)
 
 
 def _this_quarter() -> str:
