@@ -11,9 +11,11 @@ gone, or a value of another kind, breaks a reader and fails.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
+from cli_json_scene import TOKEN_ENV, play, store_options
 from fastapi.testclient import TestClient
 from report_shapes import differences, shape
 from test_api_reports import CONFIG, REPORTS, _takes_config
@@ -64,6 +66,36 @@ def test_it_keeps_each_reports_json_shape_in_the_api_and_the_cli(store, url, com
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert breaking(BEFORE[" ".join(["truce", *command])], shape(json.loads(result.stdout))) == []
+
+
+def test_it_keeps_the_json_shape_of_every_command_through_a_working_day(store, tmp_path, monkeypatch):
+    # The commands that are not report routes (the queue, a decision, a token, a plan, ...), on a
+    # copy of the demo because they write; the snapshot was taken before their models existed.
+    _, path, config_file = store
+    monkeypatch.setenv(TOKEN_ENV, "not-a-real-token")
+    copy = tmp_path / "day.db"
+    with sqlite3.connect(path) as demo_store, sqlite3.connect(copy) as day:
+        demo_store.backup(day)  # not a file copy: the demo's last writes may still be in its WAL
+
+    def run(args):
+        result = CliRunner().invoke(cli, [*args, *store_options(cli, args, f"sqlite:///{copy}", config_file)])
+        assert result.exit_code == 0, f"truce {' '.join(args)}: {result.output}"
+        return json.loads(result.stdout) if store_options(cli, args, "", "")[-1:] == ["--json"] else None
+
+    def unown(email):
+        with sqlite3.connect(copy) as conn:
+            conn.execute(
+                "UPDATE handoffs SET owner_id = NULL WHERE status = 'open'"
+                " AND contact_id = (SELECT id FROM contacts WHERE email = ?)",
+                (email,),
+            )
+
+    seen = []
+    for label, data in play(run, unown, tmp_path):
+        assert label in BEFORE, f"{label}: no snapshot; take one before giving it a model"
+        assert (label, breaking(BEFORE[label], shape(data))) == (label, [])
+        seen.append(label)
+    assert len(seen) == 55  # every step printed JSON and was compared
 
 
 def breaking(before, after) -> list[str]:

@@ -23,7 +23,6 @@ from typing import Any, ClassVar, get_args, get_origin
 from pydantic import BaseModel, PrivateAttr
 
 from truce.reports import models, plain, typed
-from truce.reports.models import Moment, Number
 
 Day = dt.date | str | None
 When = dt.datetime | dt.date | str | None
@@ -183,59 +182,36 @@ class Brief(Tables, models.Brief):
     main_table: ClassVar[str] = "decisions"
 
 
-# Reports whose CLI --json is a bare list: here a small model around the list, so they too
-# have a name, a type and tables. Their `to_dict()[list field]` is what the CLI prints.
+# Reports whose CLI --json is a bare list (the queue, the directory), or that are not read from a
+# store (journeys): their models live with the others in truce.reports; here they gain tables.
 
 
-class QueuedLead(models.Row):
-    handoff_id: int
-    email: str
-    owner: str | None
-    routing_rule: str | None
-    score: Number | None
-    mql_at: Moment
-    first_touch_due_at: Moment | None
-    decision_due_at: Moment | None
-    hours_to_first_touch: Number | None
-    hours_to_decision: Number | None
-
-
-class HandoffQueue(Tables, models.Report):
-    """`truce handoff queue --json` is the list `leads`; as_of is the moment its clocks read."""
+class HandoffQueue(Tables, models.HandoffQueue):
+    """`truce handoff queue --json` is the list `leads` (each a QueuedLead); as_of is the moment its clocks read."""
 
     main_table: ClassVar[str] = "leads"
-    as_of: Moment
-    leads: list[QueuedLead]
 
 
-class Directory(Tables, models.Report):
+class Directory(Tables, models.Directory):
     """`truce directory --json` is the list `people`."""
 
     main_table: ClassVar[str] = "people"
-    people: list[models.DirectoryEntry]
 
 
-class ChannelCredit(models.Row):
-    channel: str
-    conversions: Number
-    revenue: Number
-    share: Number | None
-
-
-class JourneyAttribution(Tables, models.Report):
+class JourneyAttribution(Tables, models.JourneyAttribution):
     """Attribution of a table of journeys: what `truce attribution --from-file … --json` prints."""
 
     main_table: ClassVar[str] = "channels"
-    model: models.AttributionModelName
-    total_conversions: Number
-    total_revenue: Number
-    channels: list[ChannelCredit]
     _notes: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def notes(self) -> list[str]:
         """What the engine said about the data (e.g. no journey converted); not part of the JSON."""
         return self._notes
+
+
+QueuedLead = models.QueuedLead
+ChannelCredit = models.ChannelCredit
 
 
 # ---- opening a store ---------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def plan(
         except (PlanRefused, NotFound) as exc:
             fail(str(exc))
     if json:
-        print_json(saved)
+        print_json(saved, report="AccountPlan")
         return
     from rich.markup import escape
 
@@ -92,7 +92,7 @@ def plans(
         rows = list_plans(engine, overdue_only=overdue)
         missing = key_accounts_without_plan(engine)
     if json:
-        print_json({"plans": rows, "key_accounts_without_plan": missing})
+        print_json({"plans": rows, "key_accounts_without_plan": missing}, report="AccountPlans")
         return
     shown = table(
         f"Joint account plans: {len(rows)}",

@@ -143,7 +143,7 @@ def _from_file(path: str, model: Model | None, engine: Engine, config: str | Non
         except (FileError, ModelError) as exc:
             fail(str(exc))
     if json:
-        print_json(result.report)
+        print_json(result.report, report="JourneyAttribution")
         return
     report = result.report
     rows = [

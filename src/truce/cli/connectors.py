@@ -49,8 +49,9 @@ def _store(config: str | None, db: str | None):
         return load_config(config), open_store(db)
 
 
-def _listed(db: str | None, json: bool, fetch) -> list | None:
-    """A connection's list (rejects, writes) from `fetch(engine)`; printed and None when --json."""
+def _listed(db: str | None, json: bool, fetch, report: str) -> list | None:
+    """A connection's list (rejects, writes) from `fetch(engine)`; printed as rows of the model
+    `report` (truce.reports.models) and None when --json."""
     from truce.cli.common import open_store
     from truce.services.connectors import connections
 
@@ -61,7 +62,7 @@ def _listed(db: str | None, json: bool, fetch) -> list | None:
     except connections.NoSuchConnection as exc:
         fail(str(exc), code=2)
     if json:
-        print_json(found)
+        print_json(found, report=report)
         return None
     return found
 
@@ -142,7 +143,7 @@ def connect(
         fail(str(exc), code=2)
     view = made.public()
     if json:
-        print_json(view)
+        print_json(view, report="Connection")
         return
     console.print(f"Connected [bold]{view['name']}[/] ({view['system']}, {view['auth']}) at {view['base_url']}; "
                   f"secret: {view['secret']}.")  # fmt: skip
@@ -173,7 +174,7 @@ def connections_list(
         engine = open_store(db)
     found = connections.listing(engine)
     if json:
-        print_json(found)
+        print_json(found, report="ConnectionState")
         return
     if not found:
         console.print("No connections yet. Add one: truce connect hubspot --token-env HUBSPOT_TOKEN")
@@ -214,7 +215,7 @@ def revoke(
     except connections.NoSuchConnection as exc:
         fail(str(exc), code=2)
     if json:
-        print_json(done.public())
+        print_json(done.public(), report="Connection")
         return
     console.print(f"Revoked {name}: no more syncs or write-backs. `truce connect {done.system}` makes it work again.")
 
@@ -234,7 +235,7 @@ def rejects(
     """
     from truce.services.connectors import connections
 
-    found = _listed(db, json, lambda engine: connections.rejects(engine, name, open_only=not all_))
+    found = _listed(db, json, lambda engine: connections.rejects(engine, name, open_only=not all_), "SyncReject")
     if found is None:
         return
     if not found:
@@ -280,7 +281,9 @@ def writes(
     """
     from truce.services.connectors.writeback import writes as written
 
-    found = _listed(db, json, lambda engine: written(engine, name, status=status.value if status else None, limit=limit))
+    found = _listed(
+        db, json, lambda engine: written(engine, name, status=status.value if status else None, limit=limit), "CrmWrite"
+    )
     if found is None:
         return
     if not found:
@@ -337,7 +340,7 @@ def sync(
     except CrmError as exc:
         fail(f"sync of {name} stopped: {exc}")
     if json:
-        print_json(report.as_dict())
+        print_json(report.as_dict(), report="SyncReport")
         return
     _print_report(report)
 

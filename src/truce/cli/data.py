@@ -141,11 +141,11 @@ def import_command(
                 report = import_file(engine, table.value.replace("-", "_"), file, loaded, options)
         except ImportFailed as failed:
             if json:
-                print_json({**failed.report.as_dict(), "ok": False})
+                print_json({**failed.report.as_dict(), "ok": False}, report="ImportReport")
                 raise typer.Exit(1) from None
             fail(str(failed))
     if json:
-        print_json({**report.as_dict(), "ok": True})
+        print_json({**report.as_dict(), "ok": True}, report="ImportReport")
         return
     _show_report(report)
 
@@ -238,6 +238,6 @@ def export_command(
         engine = open_store(db)
         rows = export_table(engine, name, out, format.value)
     if json:
-        print_json({"table": name, "format": format.value, "file": str(out), "rows": rows})
+        print_json({"table": name, "format": format.value, "file": str(out), "rows": rows}, report="Exported")
     else:
         console.print(f"Wrote {rows:,} rows of {name} to {out}")

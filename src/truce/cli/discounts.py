@@ -38,7 +38,7 @@ def _act(action, json: bool) -> None:
     except (DiscountRefused, NotFound, Forbidden) as exc:
         fail(str(exc))
     if json:
-        print_json(done)
+        print_json(done, report="DiscountApproval")
         return
     console.print(
         f"#{done['id']} {done['state']}: {done['requested_discount']:.2%} off opportunity {done['opportunity_id']}"
@@ -145,7 +145,7 @@ def discounts(
         loaded, engine = config_and_store(config, db)
         found = list_approvals(engine, loaded, pending=pending)
     if json:
-        print_json(found)
+        print_json(found, report="DiscountApproval")
         return
     from rich.table import Table
 

@@ -78,7 +78,7 @@ def add(
             )
         )
     if json:
-        print_json(item)
+        print_json(item, report="FeedbackItem")
         return
     console.print(
         f"feedback {item['id']} recorded ({item['kind']}); marketing's answer will show in truce feedback list",
@@ -119,7 +119,7 @@ def list_items(
             )
         )
     if json:
-        print_json(items)
+        print_json(items, report="FeedbackItem")
         return
     from rich.markup import escape
 
@@ -171,7 +171,7 @@ def answer(
         engine = open_store(db)
         item = _run(lambda: answer_feedback(engine, item_id, status=status.value, reply=reply, by_email=_actor(actor)))
     if json:
-        print_json(item)
+        print_json(item, report="FeedbackItem")
         return
     console.print(
         f"feedback {item['id']} is now {item['status']}; {item['author'] or 'its author'} will see the reply",

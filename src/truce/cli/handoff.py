@@ -60,7 +60,7 @@ def _decide(action, json: bool):
     except (HandoffRefused, NotFound, IllegalMove, Forbidden) as exc:
         fail(str(exc))
     if json:
-        print_json(decided.as_dict())
+        print_json(decided.as_dict(), report="HandoffDecided")
         return
     console.print(
         f"{decided.email}: {decided.status}, now at stage [bold]{decided.stage}[/]"
@@ -82,7 +82,7 @@ def queue(db: DbOption = None, config: ConfigOption = None, at: AtOption = None,
         loaded, engine = config_and_store(config, db)
         waiting = open_queue(engine, loaded, _moment(at))
     if json:
-        print_json(waiting)
+        print_json(waiting, report="QueuedLead")
         return
     from rich.table import Table
 
@@ -171,7 +171,7 @@ def assign(
         except (handoff.HandoffRefused, NotFound, Forbidden) as exc:
             fail(str(exc))
     if json:
-        print_json(done)
+        print_json(done, report="LeadAssigned")
         return
     console.print(f"{done['email']}: now with [bold]{done['owner']}[/] (was {done['previous_owner'] or 'nobody'})")
 
@@ -199,7 +199,7 @@ def touch(
             lambda: desk.log_touch(engine, loaded, email, kind, actor or os.environ.get("TRUCE_USER"), moment)
         )
     if json:
-        print_json(done.as_dict())
+        print_json(done.as_dict(), report="TouchLogged")
         return
     clock = ""
     if done.first_touch:
@@ -225,7 +225,7 @@ def claim(
         loaded, engine = config_and_store(config, db)
         done = _acting(lambda: desk.claim(engine, loaded, email, actor or os.environ.get("TRUCE_USER")))
     if json:
-        print_json(done)
+        print_json(done, report="LeadClaimed")
         return
     console.print(f"{done['email']}: now yours ({done['owner']}); its SLA clocks run from its MQL moment")
 
@@ -250,7 +250,7 @@ def undo(
         loaded, engine = config_and_store(config, db)
         done = _acting(lambda: desk.undo(engine, loaded, email, actor or os.environ.get("TRUCE_USER")))
     if json:
-        print_json(done)
+        print_json(done, report="DecisionUndone")
         return
     console.print(
         f"{done['email']}: {done['undone']} undone; back at stage [bold]{done['stage']}[/], waiting in the queue"
@@ -355,7 +355,7 @@ def sweep(db: DbOption = None, config: ConfigOption = None, at: AtOption = None,
         loaded, engine = config_and_store(config, db)
         done = run_round(engine, loaded, _moment(at))
     if json:
-        print_json(done)
+        print_json(done, report="SlaSwept")
         return
     console.print(f"{done['breaches_recorded']} new SLA breaches recorded")
     console.print(
@@ -376,7 +376,7 @@ def rebuild(db: DbOption = None, config: ConfigOption = None, at: AtOption = Non
         loaded, engine = config_and_store(config, db)
         result = run_rebuild(engine, loaded, _moment(at))
     if json:
-        print_json(result)
+        print_json(result, report="SlaRebuilt")
         return
     console.print(
         f"{result['handoffs_created']} handoffs created from the stage history; "

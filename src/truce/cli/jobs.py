@@ -93,7 +93,7 @@ def worker(
 
 def _show_outcomes(outcomes: list[dict], json: bool) -> None:
     if json:
-        print_json({"runs": outcomes})
+        print_json({"runs": outcomes}, report="JobRuns")
     elif not outcomes:
         console.print("Nothing was due.")
     for outcome in [] if json else outcomes:
@@ -127,7 +127,7 @@ def jobs(
         except scheduler.ClockError as exc:
             fail(str(exc))
     if json:
-        print_json({"jobs": listed})
+        print_json({"jobs": listed}, report="Jobs")
         return
     _show_jobs(listed)
 

@@ -44,7 +44,7 @@ def show(
         except NotFound as exc:
             fail(str(exc))
     if json:
-        print_json(record)
+        print_json(record, report="LeadHistory")
         return
     console.print(
         f"[bold]{record['email']}[/] — stage {record['stage']}, score {record['score'] if record['score'] is not None else '-'}"
@@ -99,7 +99,7 @@ def move(
         except (IllegalMove, NotFound, HandoffRefused, Forbidden) as exc:
             fail(str(exc))
     if json:
-        print_json(moved)
+        print_json(moved, report="LeadMoved")
         return
     skipped = f" (skipped {', '.join(moved['skipped'])})" if moved["skipped"] else ""
     console.print(

@@ -109,7 +109,7 @@ def show(period: PeriodOption = None, config: ConfigOpt = None, db: DbOption = N
 
 def _print_meeting(meeting: dict, json: bool) -> None:
     if json:
-        print_json(meeting)
+        print_json(meeting, report="Meeting")
         return
     from rich.markup import escape
 
@@ -166,7 +166,7 @@ def decide(
             )
         )  # fmt: skip
     if json:
-        print_json(decided)
+        print_json(decided, report="Decision")
         return
     console.print(f"decision {_decision_line(decided)}", soft_wrap=True)
 
@@ -195,7 +195,7 @@ def decisions(
         settings, engine = config_and_store(config, db)
         rows = _run(lambda: list_decisions(engine, settings, state="all" if all_ else "open", owner=owner))
     if json:
-        print_json(rows)
+        print_json(rows, report="Decision")
         return
     for d in rows:
         console.print(_decision_line(d), soft_wrap=True)
@@ -212,7 +212,7 @@ def _close(decision_id: int, state: str, note: str | None, actor, config, db, js
             lambda: close_decision(engine, settings, decision_id, state=state, note=note, actor=_actor(actor))
         )
     if json:
-        print_json(closed)
+        print_json(closed, report="Decision")
         return
     console.print(_decision_line(closed), soft_wrap=True)
 
@@ -300,7 +300,7 @@ def initiatives(config: ConfigOpt = None, db: DbOption = None, json: JsonOption 
 
 def _print_initiatives(rows: list[dict], json: bool, one: bool = False) -> None:
     if json:
-        print_json(rows[0] if one else rows)
+        print_json(rows[0] if one else rows, report="Initiative")
         return
     from rich.markup import escape
 

@@ -45,7 +45,7 @@ def failed(db: DbOption = None, json: JsonOption = False) -> None:
     with handled():
         found = failed_deliveries(open_store(db))
     if json:
-        print_json(found)
+        print_json(found, report="FailedDeliveries")
         return
     from rich.markup import escape
 
@@ -87,7 +87,7 @@ def retry(
         except NotFound as exc:
             fail(str(exc))
     if json:
-        print_json(done)
+        print_json(done, report="DeliveriesRetried")
         return
     console.print(
         f"{done['retried']} deliveries will be tried again; {done['channels_cleared']} broken channels cleared"
@@ -110,7 +110,7 @@ def list_deliveries(
     with handled():
         rows = deliveries(open_store(db), user, limit)
     if json:
-        print_json(rows)
+        print_json(rows, report="Notification")
         return
     _table(f"Deliveries: {len(rows)}", rows)
 
@@ -149,7 +149,7 @@ def prefs(
         except NotFound as exc:
             fail(str(exc))
     if json:
-        print_json(shown)
+        print_json(shown, report="NotificationPreferences")
         return
     from truce.cli.metrics import table
 
@@ -175,7 +175,7 @@ def deliver(config: ConfigOption = None, db: DbOption = None, json: JsonOption =
         settings, engine = load_config(config), open_store(db)
         counts = deliver_round(engine, settings)
     if json:
-        print_json(counts)
+        print_json(counts, report="DeliveryRound")
         return
     console.print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in counts.items()))
 

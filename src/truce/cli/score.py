@@ -78,7 +78,7 @@ def explain(
         except NotFound as exc:
             fail(str(exc))
     if json:
-        print_json(result)
+        print_json(result, report="ScoreExplained")
         return
     _show_explanation(result)
 
@@ -131,7 +131,7 @@ def refresh(db: DbOption = None, config: ConfigOption = None, json: JsonOption =
         except IllegalMove as exc:
             fail(f"cannot move a lead that reached the threshold: {exc}")
     if json:
-        print_json(result)
+        print_json(result, report="ScoresRefreshed")
         return
     console.print(
         f"Scored {result['scored']:,} contacts ({result['changed']:,} changed). "

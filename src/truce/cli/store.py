@@ -84,7 +84,7 @@ def current(db: DbOption = None, json: JsonOption = False) -> None:
         "head": store.head_revision(),
     }
     if json:
-        print_json(data)
+        print_json(data, report="SchemaVersion")
     else:
         console.print(f"{data['database']}: at {data['current'] or 'empty'}, this truce needs {data['head']}")
 
@@ -100,7 +100,7 @@ def status(db: DbOption = None, json: JsonOption = False) -> None:
         engine = open_store(db)
         data = read_status(engine)
     if json:
-        print_json(data)
+        print_json(data, report="StoreStatus")
         return
     from rich.table import Table
 

@@ -127,7 +127,7 @@ def take(
         except survey.SurveyError as exc:
             fail(str(exc))
     if json:
-        print_json(kept)
+        print_json(kept, report="SurveyAnswered")
         return
     console.print(f"Thank you. Your score: [bold]{kept['score']}[/] of 100, {kept['type']}.")
 
@@ -158,7 +158,7 @@ def import_file(
         except survey.SurveyError as exc:
             fail(str(exc))
     if json:
-        print_json(result)
+        print_json(result, report="SurveyImported")
         return
     console.print(
         f"{result['responses']} responses imported into round {', '.join(result['rounds'])}; "

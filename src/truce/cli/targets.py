@@ -209,7 +209,7 @@ def target_set(
         except TargetError as exc:
             fail(str(exc))
     if json:
-        print_json(saved)
+        print_json(saved, report="TargetSet")
         return
     change = "set" if saved["created"] else f"changed from {saved['previous_amount']}"
     console.print(f"{saved['metric']} target for {saved['period']} ({saved['team']}): {saved['amount']} — {change}")
@@ -241,7 +241,7 @@ def target_backtest(
         loaded, engine = config_and_store(config, db)
         data = backtest(engine, loaded, start=parse_day("--from", start), end=parse_day("--to", end))
     if json:
-        print_json(data)
+        print_json(data, report="TargetBacktest")
         return
     _show_backtest(data)
 

@@ -59,7 +59,7 @@ def _act_on_user(service: str, email: str, actor: str | None, db: str | None, js
     store = _open(db)
     done = _run(lambda: getattr(revocation, service)(store, email, by=None, actor=_actor(actor)))
     if json:
-        print_json(done)
+        print_json(done, report="UserAccess")
         return
     console.print(said(done))
 
@@ -158,7 +158,7 @@ def password(
     store = _open(db)
     done = _run(lambda: set_password(store, email, new, by=None, actor=_actor(actor), revoke_tokens=revoke_tokens))
     if json:
-        print_json(done)
+        print_json(done, report="UserAccess")
         return
     revoked = f", {len(done['tokens_revoked'])} API tokens revoked" if revoke_tokens else ""
     console.print(f"Password of {done['email']} set: {done['sessions_ended']} sessions ended{revoked}")
@@ -227,7 +227,7 @@ def list_tokens(
     store = _open(db)
     tokens = _run(lambda: listed(store, by=None, user=user))
     if json:
-        print_json(tokens)
+        print_json(tokens, report="Token")
         return
     from rich.table import Table
 
@@ -258,7 +258,7 @@ def revoke(
     store = _open(db)
     done = _run(lambda: revoke_token(store, token_id, by=None, actor=_actor(actor)))
     if json:
-        print_json(done)
+        print_json(done, report="Token")
         return
     console.print(f"Token {done['id']} ({done['name']}, of {done['user']}) is revoked")
 

@@ -7,36 +7,24 @@ where they are flat, and the deeper parts of the biggest reports stay `dict[str,
 they get their own models. tests/test_report_shapes.py compares every report's keys and types
 with a snapshot taken before these models existed.
 
+This module holds the report routes' models; what the other commands print has its models by
+area (desk, meetings, money, operations), imported at the end of this module so that every model
+has one address: `truce.reports.models.<Name>`, which `print_json(data, report="<Name>")` uses.
+The building blocks (Report, Row, Number, Moment) are in truce.reports.base.
+
 Numbers are `int | float` where a service gives either: Pydantic's smart union keeps an int an
 int, so 3 does not turn into 3.0 on the way out. Money is Decimal, written as exact text.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from truce.reports.base import Detail, Moment, Number, Report, Row
 from truce.vocabulary import AttributionModelName, JourneyLevel
-
-Number = int | float
-Moment = dt.datetime | dt.date | str
-Detail = dict[str, Any]
-
-
-class Report(BaseModel):
-    """A report's top level: its keys are the contract, so none may appear unannounced."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Row(BaseModel):
-    """A row of a report; rows may carry optional extra keys (e.g. a model's standard errors)."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
 
 # ---- funnel ---------------------------------------------------------------------------------------
 
@@ -236,6 +224,12 @@ class DirectoryEntry(Row):
     key_accounts_as_plan_owner: list[Any]
 
 
+class Directory(Report):
+    """Who to call: the API and the CLI print the list `people`; the library gives it a name."""
+
+    people: list[DirectoryEntry]
+
+
 # ---- the voice of both teams ----------------------------------------------------------------------
 
 
@@ -293,3 +287,13 @@ class Brief(Report):
     decisions: list[Detail]
     last_meeting: Detail | None
     initiatives: list[Detail]
+
+
+# ---- what the other commands print: one module per area, all reachable from here ----------------
+# (print_json names a model by its name in this module, so each area's models are imported here.)
+
+from truce.reports.connections import *  # noqa: E402, F403
+from truce.reports.desk import *  # noqa: E402, F403
+from truce.reports.meetings import *  # noqa: E402, F403
+from truce.reports.money import *  # noqa: E402, F403
+from truce.reports.operations import *  # noqa: E402, F403

@@ -13,6 +13,20 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
+from truce.reports import typed
+from truce.reports.models import (
+    AccountPlan,
+    AccountPlans,
+    DecisionUndone,
+    FeedbackItem,
+    HandoffDecided,
+    LeadAssigned,
+    LeadClaimed,
+    QueuedLead,
+    SurveyAnswered,
+    TargetSet,
+    TouchLogged,
+)
 from truce.services.records import contact_email
 from truce.vocabulary import FeedbackKind, FeedbackStatus
 from truce.web.api_common import At, api_router, as_json, bad_field, clock_limits, settings, store
@@ -46,26 +60,35 @@ AccountKey = Annotated[
 # ---- the handoff ----------------------------------------------------------------------------------
 
 
-@router.get("/handoffs", summary="Leads waiting for sales, oldest first (as `truce handoff queue --json`)")
+@router.get(
+    "/handoffs",
+    summary="Leads waiting for sales, oldest first (as `truce handoff queue --json`)",
+    response_model=list[QueuedLead],
+)
 def handoff_queue(request: Request, who: Reader, at: At = None) -> list[dict]:
     from truce.services.handoff import queue
 
     with clock_limits():
-        return as_json(queue(store(request), settings(request), at))
+        return as_json(typed(QueuedLead, queue(store(request), settings(request), at)))
 
 
-@router.post("/handoffs/{contact}/accept", summary="Sales accepts a lead: it moves to the accepted stage")
+@router.post(
+    "/handoffs/{contact}/accept",
+    summary="Sales accepts a lead: it moves to the accepted stage",
+    response_model=HandoffDecided,
+)
 def accept(request: Request, who: Seller, contact: ContactKey) -> dict:
     from truce.services import handoff
 
     engine = store(request)
     decided = handoff.accept(engine, settings(request), contact_email(engine, contact), who.who.email, origin="api")
-    return as_json(decided.as_dict())
+    return as_json(typed(HandoffDecided, decided.as_dict()))
 
 
 @router.post(
     "/handoffs/{contact}/reject",
     summary="Sales rejects a lead with a reason code from truce.toml; it goes to nurture or out",
+    response_model=HandoffDecided,
 )
 def reject(request: Request, who: Seller, contact: ContactKey, body: RejectIn) -> dict:
     from truce.services import handoff
@@ -78,12 +101,13 @@ def reject(request: Request, who: Seller, contact: ContactKey, body: RejectIn) -
     decided = handoff.reject(
         engine, config, contact_email(engine, contact), who.who.email, body.reason, body.note, origin="api"
     )
-    return as_json(decided.as_dict())
+    return as_json(typed(HandoffDecided, decided.as_dict()))
 
 
 @router.post(
     "/handoffs/{contact}/assign",
     summary="RevOps or a sales leader gives a waiting lead to another seller (as `truce handoff assign`)",
+    response_model=LeadAssigned,
 )
 def assign(
     request: Request, who: Annotated[Caller, Depends(allowed("assign_handoffs"))], contact: ContactKey, body: AssignIn
@@ -92,7 +116,7 @@ def assign(
 
     engine = store(request)
     done = handoff.assign(engine, settings(request), contact_email(engine, contact), body.owner, who.who.email, "api")
-    return as_json(done)
+    return as_json(typed(LeadAssigned, done))
 
 
 @router.post(
@@ -100,6 +124,7 @@ def assign(
     summary="A seller logs a call, email or meeting with their lead (as `truce handoff touch`); "
     "the first after the MQL stops the first-touch clock",
     status_code=201,
+    response_model=TouchLogged,
 )
 def log_touch(request: Request, who: Seller, contact: ContactKey, body: TouchIn) -> dict:
     from truce.services import desk
@@ -108,37 +133,45 @@ def log_touch(request: Request, who: Seller, contact: ContactKey, body: TouchIn)
     done = desk.log_touch(
         engine, settings(request), contact_email(engine, contact), body.kind, who.who.email, body.at, origin="api"
     )
-    return as_json(done.as_dict(), status_code=201)
+    return as_json(typed(TouchLogged, done.as_dict()), status_code=201)
 
 
 @router.post(
     "/handoffs/{contact}/claim",
     summary="A seller claims a waiting lead nobody owns (as `truce handoff claim`): sellers of its territory "
     "or segment by the routing rules, else any seller",
+    response_model=LeadClaimed,
 )
 def claim(request: Request, who: Seller, contact: ContactKey) -> dict:
     from truce.services import desk
 
     engine = store(request)
-    return as_json(desk.claim(engine, settings(request), contact_email(engine, contact), who.who.email, "api"))
+    return as_json(
+        typed(LeadClaimed, desk.claim(engine, settings(request), contact_email(engine, contact), who.who.email, "api"))
+    )
 
 
 @router.post(
     "/handoffs/{contact}/undo",
     summary="The seller who accepted or rejected a lead takes it back within 10 minutes (as `truce handoff undo`)",
+    response_model=DecisionUndone,
 )
 def undo(request: Request, who: Seller, contact: ContactKey) -> dict:
     from truce.services import desk
 
     engine = store(request)
     done = desk.undo(engine, settings(request), contact_email(engine, contact), who.who.email, origin="api")
-    return as_json(done)
+    return as_json(typed(DecisionUndone, done))
 
 
 # ---- feedback -------------------------------------------------------------------------------------
 
 
-@router.get("/feedback", summary="Feedback, newest first, with marketing's answers (as `truce feedback list`)")
+@router.get(
+    "/feedback",
+    summary="Feedback, newest first, with marketing's answers (as `truce feedback list`)",
+    response_model=list[FeedbackItem],
+)
 def list_feedback(
     request: Request,
     who: Reader,
@@ -150,10 +183,10 @@ def list_feedback(
     from truce.services.feedback import list_feedback as items
 
     author = who.who.email if mine else None
-    return as_json(items(store(request), status=status, kind=kind, author=author, limit=limit))
+    return as_json(typed(FeedbackItem, items(store(request), status=status, kind=kind, author=author, limit=limit)))
 
 
-@router.post("/feedback", summary="One line of feedback for marketing", status_code=201)
+@router.post("/feedback", summary="One line of feedback for marketing", status_code=201, response_model=FeedbackItem)
 def add_feedback(request: Request, who: Annotated[Caller, Depends(allowed("add_feedback"))], body: FeedbackIn) -> dict:
     from truce.services.feedback import add_feedback as add
 
@@ -167,10 +200,14 @@ def add_feedback(request: Request, who: Annotated[Caller, Depends(allowed("add_f
         campaign_id=body.campaign_id,
         origin="api",
     )
-    return as_json(item, status_code=201)
+    return as_json(typed(FeedbackItem, item), status_code=201)
 
 
-@router.post("/feedback/{item_id}/answer", summary="Marketing answers feedback: acknowledged or acted on, with a reply")
+@router.post(
+    "/feedback/{item_id}/answer",
+    summary="Marketing answers feedback: acknowledged or acted on, with a reply",
+    response_model=FeedbackItem,
+)
 def answer_feedback(
     request: Request,
     who: Annotated[Caller, Depends(allowed("answer_feedback"))],
@@ -182,13 +219,17 @@ def answer_feedback(
     if body.status == "acted_on" and not body.reply:
         raise bad_field("body", "reply", message="acting on feedback needs a reply: say what was done")
     answered = answer(store(request), item_id, status=body.status, reply=body.reply, by_email=who.who.email, origin="api")
-    return as_json(answered)
+    return as_json(typed(FeedbackItem, answered))
 
 
 # ---- targets, survey, account plans ---------------------------------------------------------------
 
 
-@router.put("/targets", summary="Set a shared or team target (as `truce target set`); setting it again changes it")
+@router.put(
+    "/targets",
+    summary="Set a shared or team target (as `truce target set`); setting it again changes it",
+    response_model=TargetSet,
+)
 def set_target(request: Request, who: Annotated[Caller, Depends(allowed("edit_targets"))], body: TargetIn) -> dict:
     from truce.services.targets import set_target as save
 
@@ -203,10 +244,15 @@ def set_target(request: Request, who: Annotated[Caller, Depends(allowed("edit_ta
         team=body.team,
         origin="api",
     )
-    return as_json(saved)
+    return as_json(typed(TargetSet, saved))
 
 
-@router.post("/survey/responses", summary="Answer the diagnostic's 20 statements, once per round", status_code=201)
+@router.post(
+    "/survey/responses",
+    summary="Answer the diagnostic's 20 statements, once per round",
+    status_code=201,
+    response_model=SurveyAnswered,
+)
 def answer_survey(
     request: Request, who: Annotated[Caller, Depends(allowed("take_survey"))], body: SurveyResponseIn
 ) -> dict:
@@ -232,7 +278,7 @@ def answer_survey(
         source="web",
         actor=respondent["email"],
     )
-    return as_json(kept, status_code=201)
+    return as_json(typed(SurveyAnswered, kept), status_code=201)
 
 
 def _this_quarter() -> str:
@@ -240,7 +286,11 @@ def _this_quarter() -> str:
     return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
 
 
-@router.get("/account-plans", summary="Key accounts' joint plans (as `truce accounts plans --json`)")
+@router.get(
+    "/account-plans",
+    summary="Key accounts' joint plans (as `truce accounts plans --json`)",
+    response_model=AccountPlans,
+)
 def list_account_plans(
     request: Request, who: Reader, overdue: Annotated[bool, Query(description="Only overdue plans")] = False
 ) -> dict:
@@ -248,15 +298,20 @@ def list_account_plans(
 
     engine = store(request)
     return as_json(
-        {
-            "plans": list_plans(engine, overdue_only=overdue),
-            "key_accounts_without_plan": key_accounts_without_plan(engine),
-        }
+        typed(
+            AccountPlans,
+            {
+                "plans": list_plans(engine, overdue_only=overdue),
+                "key_accounts_without_plan": key_accounts_without_plan(engine),
+            },
+        )
     )
 
 
 @router.put(
-    "/account-plans/{account}", summary="Create or update a key account's joint plan (as `truce accounts plan`)"
+    "/account-plans/{account}",
+    summary="Create or update a key account's joint plan (as `truce accounts plan`)",
+    response_model=AccountPlan,
 )
 def set_account_plan(
     request: Request,
@@ -279,7 +334,7 @@ def set_account_plan(
         actor=who.who.email,
         origin="api",
     )
-    return as_json(saved)
+    return as_json(typed(AccountPlan, saved))
 
 
 # ---- the funnel and its SLA -----------------------------------------------------------------------

@@ -7,12 +7,11 @@ where its secret lives (an environment variable's name, or "sealed in the store"
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel, Field
 
+from truce.reports.connections import Connections, SyncRejects, SyncReport
 from truce.web.api_common import api_router, settings, store
 from truce.web.app import Caller, allowed
 from truce.web.schemas import ErrorOut
@@ -20,77 +19,6 @@ from truce.web.schemas import ErrorOut
 router = api_router(tags=["connections"])
 RevOps = Annotated[Caller, Depends(allowed("manage_connections"))]
 Name = Annotated[str, Path(max_length=64, description="The connection's name, e.g. hubspot")]
-
-
-class CursorOut(BaseModel):
-    object: str = Field(description="The CRM object: contacts, deals, Lead, Opportunity…")
-    cursor: str | None = Field(description="The last modified time read (and the CRM id that breaks ties)")
-    position: str | None = Field(description="An interrupted full sync's place; null when none is under way")
-    records: int = Field(description="Records written under this cursor so far")
-    updated_at: dt.datetime | None
-
-
-class RunOut(BaseModel):
-    id: int
-    full: bool
-    status: str = Field(description="running, ok, failed or stopped (a revoked credential)")
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
-    counts: dict[str, Any] | None
-    differences: dict[str, Any] | None
-    error: str | None
-
-
-class ConnectionOut(BaseModel):
-    name: str
-    system: str
-    auth: str
-    base_url: str
-    settings: dict[str, Any] = Field(description="Not secret: client id, user name, portal or org id")
-    active: bool
-    secret: str = Field(description="Where the secret lives, never the secret")
-    webhook_secret: str = Field(description="Where the webhook secret lives, never the secret")
-    created_at: dt.datetime | None
-    created_by: str
-    revoked_at: dt.datetime | None
-    last_sync_at: dt.datetime | None
-    last_error: str | None
-    last_error_at: dt.datetime | None
-    cursors: list[CursorOut]
-    last_run: RunOut | None
-    open_rejects: int
-
-
-class ConnectionsOut(BaseModel):
-    connections: list[ConnectionOut]
-
-
-class RejectOut(BaseModel):
-    object: str
-    crm_id: str = Field(description="The record's id in the CRM")
-    reason: str
-    seen_at: dt.datetime | None
-    resolved_at: dt.datetime | None
-    run_id: int | None
-
-
-class RejectsOut(BaseModel):
-    connection: str
-    items: list[RejectOut]
-
-
-class SyncOut(BaseModel):
-    connection: str
-    system: str
-    full: bool
-    run_id: int | None
-    status: str
-    totals: dict[str, int]
-    objects: dict[str, dict[str, int]]
-    rejects: list[dict[str, Any]] = Field(description="The first 200: object, crm_id, reason")
-    reject_count: int
-    differences: dict[str, Any]
-    error: str | None
 
 
 SYNC_ERRORS = {
@@ -103,7 +31,7 @@ SYNC_ERRORS = {
 @router.get(
     "/connections",
     summary="The CRM connections: last sync, cursors, errors, open rejects",
-    response_model=ConnectionsOut,
+    response_model=Connections,
 )
 def connections_list(request: Request, who: RevOps) -> dict:
     from truce.services.connectors.connections import listing
@@ -112,7 +40,7 @@ def connections_list(request: Request, who: RevOps) -> dict:
 
 
 @router.get(
-    "/connections/{name}/rejects", summary="Records a connection's syncs could not take in", response_model=RejectsOut
+    "/connections/{name}/rejects", summary="Records a connection's syncs could not take in", response_model=SyncRejects
 )
 def rejects(
     request: Request,
@@ -133,7 +61,7 @@ def rejects(
 @router.post(
     "/connections/{name}/sync",
     summary="Sync a connection now, as `truce sync NAME`",
-    response_model=SyncOut,
+    response_model=SyncReport,
     responses=SYNC_ERRORS,
 )
 def sync_now(

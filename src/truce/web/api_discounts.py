@@ -12,6 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from pydantic import Field
 
+from truce.reports import typed
+from truce.reports.models import DiscountApproval
 from truce.web.api_common import api_router, as_json, settings, store
 from truce.web.app import Caller, allowed
 from truce.web.schemas import MAX_ID, Id, Rate, Strict, Text
@@ -38,7 +40,11 @@ class DiscountWithdrawIn(Strict):
     note: Text(2000) | None = Field(None, description="Why the request is taken back")
 
 
-@router.get("/discount-approvals", summary="Discount approval requests, newest first (as `truce discounts --json`)")
+@router.get(
+    "/discount-approvals",
+    summary="Discount approval requests, newest first (as `truce discounts --json`)",
+    response_model=list[DiscountApproval],
+)
 def list_requests(
     request: Request,
     who: Reader,
@@ -46,20 +52,25 @@ def list_requests(
 ) -> list[dict]:
     from truce.services.discounts import list_approvals
 
-    return as_json(list_approvals(store(request), settings(request), pending=pending))
+    return as_json(typed(DiscountApproval, list_approvals(store(request), settings(request), pending=pending)))
 
 
-@router.get("/discount-approvals/{approval_id}", summary="One discount approval request")
+@router.get(
+    "/discount-approvals/{approval_id}",
+    summary="One discount approval request",
+    response_model=DiscountApproval,
+)
 def get_request(request: Request, who: Reader, approval_id: ApprovalId) -> dict:
     from truce.services.discounts import get_approval
 
-    return as_json(get_approval(store(request), settings(request), approval_id))
+    return as_json(typed(DiscountApproval, get_approval(store(request), settings(request), approval_id)))
 
 
 @router.post(
     "/discount-approvals",
     summary="The deal's owner or a sales leader asks for a discount beyond policy (as `truce discount request`)",
     status_code=201,
+    response_model=DiscountApproval,
 )
 def ask(request: Request, who: Requester, body: DiscountRequestIn) -> dict:
     from truce.services import discounts
@@ -68,31 +79,52 @@ def ask(request: Request, who: Requester, body: DiscountRequestIn) -> dict:
         store(request), settings(request), body.opportunity_id, body.discount, body.reason, who.who.email,
         body.note, origin="api",
     )  # fmt: skip
-    return as_json(made, status_code=201)
+    return as_json(typed(DiscountApproval, made), status_code=201)
 
 
-@router.post("/discount-approvals/{approval_id}/approve", summary="The pricing owner approves a request, with a note")
+@router.post(
+    "/discount-approvals/{approval_id}/approve",
+    summary="The pricing owner approves a request, with a note",
+    response_model=DiscountApproval,
+)
 def approve(request: Request, who: Approver, approval_id: ApprovalId, body: DiscountAnswerIn) -> dict:
     from truce.services import discounts
 
     return as_json(
-        discounts.approve(store(request), settings(request), approval_id, who.who.email, body.note, origin="api")
+        typed(
+            DiscountApproval,
+            discounts.approve(store(request), settings(request), approval_id, who.who.email, body.note, origin="api"),
+        )
     )
 
 
-@router.post("/discount-approvals/{approval_id}/refuse", summary="The pricing owner refuses a request, with a note")
+@router.post(
+    "/discount-approvals/{approval_id}/refuse",
+    summary="The pricing owner refuses a request, with a note",
+    response_model=DiscountApproval,
+)
 def refuse(request: Request, who: Approver, approval_id: ApprovalId, body: DiscountAnswerIn) -> dict:
     from truce.services import discounts
 
     return as_json(
-        discounts.refuse(store(request), settings(request), approval_id, who.who.email, body.note, origin="api")
+        typed(
+            DiscountApproval,
+            discounts.refuse(store(request), settings(request), approval_id, who.who.email, body.note, origin="api"),
+        )
     )
 
 
-@router.post("/discount-approvals/{approval_id}/withdraw", summary="Who asked (or a sales leader) takes a request back")
+@router.post(
+    "/discount-approvals/{approval_id}/withdraw",
+    summary="Who asked (or a sales leader) takes a request back",
+    response_model=DiscountApproval,
+)
 def withdraw(request: Request, who: Requester, approval_id: ApprovalId, body: DiscountWithdrawIn) -> dict:
     from truce.services import discounts
 
     return as_json(
-        discounts.withdraw(store(request), settings(request), approval_id, who.who.email, body.note, origin="api")
+        typed(
+            DiscountApproval,
+            discounts.withdraw(store(request), settings(request), approval_id, who.who.email, body.note, origin="api"),
+        )
     )

@@ -12,6 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, Field
 
+from truce.reports import typed
+from truce.reports.models import Decision, Initiative, Meeting
 from truce.vocabulary import DecisionFilter
 from truce.web.api_common import api_router, as_json, settings, store
 from truce.web.app import Caller, allowed
@@ -57,23 +59,35 @@ class InitiativeIn(Strict):
     note: Text(2000) | None = None
 
 
-@router.post("/meetings", summary="Start the joint meeting of a brief period from the brief (again: the same meeting)")
+@router.post(
+    "/meetings",
+    summary="Start the joint meeting of a brief period from the brief (again: the same meeting)",
+    response_model=Meeting,
+)
 def start_meeting(request: Request, who: Holder, body: MeetingIn) -> dict:
     from truce.services.meetings import start_meeting as start
 
     meeting = start(store(request), settings(request), period=body.period, attendees=body.attendees,
                     actor=who.who.email, origin="api")  # fmt: skip
-    return as_json(meeting)
+    return as_json(typed(Meeting, meeting))
 
 
-@router.get("/meetings/{period}", summary="A meeting: attendees, agenda and decisions (as `truce meeting show --json`)")
+@router.get(
+    "/meetings/{period}",
+    summary="A meeting: attendees, agenda and decisions (as `truce meeting show --json`)",
+    response_model=Meeting,
+)
 def show_meeting(request: Request, who: Reader, period: PeriodPath) -> dict:
     from truce.services.meetings import show_meeting as show
 
-    return as_json(show(store(request), settings(request), period=period))
+    return as_json(typed(Meeting, show(store(request), settings(request), period=period)))
 
 
-@router.get("/decisions", summary="The meetings' decisions, soonest due first (as `truce decisions --json`)")
+@router.get(
+    "/decisions",
+    summary="The meetings' decisions, soonest due first (as `truce decisions --json`)",
+    response_model=list[Decision],
+)
 def list_decisions(
     request: Request,
     who: Reader,
@@ -82,16 +96,23 @@ def list_decisions(
 ) -> list[dict]:
     from truce.services.meetings import list_decisions as listed
 
-    return as_json(listed(store(request), settings(request), state=state, owner=owner and printable(owner)))
+    return as_json(
+        typed(Decision, listed(store(request), settings(request), state=state, owner=owner and printable(owner)))
+    )
 
 
-@router.post("/decisions", summary="Record a decision of a meeting (as `truce meeting decide`)", status_code=201)
+@router.post(
+    "/decisions",
+    summary="Record a decision of a meeting (as `truce meeting decide`)",
+    status_code=201,
+    response_model=Decision,
+)
 def record_decision(request: Request, who: Holder, body: DecisionIn) -> dict:
     from truce.services.meetings import record_decision as record
 
     decided = record(store(request), settings(request), period=body.period, item=body.item, text_=body.text,
                      owner=body.owner, due=body.due, indicator=body.indicator, actor=who.who.email, origin="api")  # fmt: skip
-    return as_json(decided, status_code=201)
+    return as_json(typed(Decision, decided), status_code=201)
 
 
 def _close(request: Request, who: Caller, decision_id: int, state: str, note: str | None):
@@ -99,31 +120,40 @@ def _close(request: Request, who: Caller, decision_id: int, state: str, note: st
 
     closed = close_decision(store(request), settings(request), decision_id, state=state, note=note,
                             actor=who.who.email, origin="api")  # fmt: skip
-    return as_json(closed)
+    return as_json(typed(Decision, closed))
 
 
 @router.post(
-    "/decisions/{decision_id}/done", summary="Mark a decision done (its owner, a leader of their team, RevOps)"
+    "/decisions/{decision_id}/done",
+    summary="Mark a decision done (its owner, a leader of their team, RevOps)",
+    response_model=Decision,
 )
 def decision_done(request: Request, who: Closer, decision_id: DecisionId, body: CloseIn) -> dict:
     return _close(request, who, decision_id, "done", body.note)
 
 
-@router.post("/decisions/{decision_id}/drop", summary="Drop a decision with a note saying why")
+@router.post("/decisions/{decision_id}/drop", summary="Drop a decision with a note saying why", response_model=Decision)
 def decision_drop(request: Request, who: Closer, decision_id: DecisionId, body: CloseIn) -> dict:
     return _close(request, who, decision_id, "dropped", body.note)
 
 
 @router.get(
-    "/initiatives", summary="Initiatives with their indicators at the start and now (as `truce initiatives --json`)"
+    "/initiatives",
+    summary="Initiatives with their indicators at the start and now (as `truce initiatives --json`)",
+    response_model=list[Initiative],
 )
 def list_initiatives(request: Request, who: Reader) -> list[dict]:
     from truce.services.meetings import list_initiatives as listed
 
-    return as_json(listed(store(request), settings(request)))
+    return as_json(typed(Initiative, listed(store(request), settings(request))))
 
 
-@router.post("/initiatives", summary="RevOps adopts a move of the playbook as an initiative", status_code=201)
+@router.post(
+    "/initiatives",
+    summary="RevOps adopts a move of the playbook as an initiative",
+    status_code=201,
+    response_model=Initiative,
+)
 def adopt_initiative(
     request: Request, who: Annotated[Caller, Depends(allowed("adopt_initiatives"))], body: InitiativeIn
 ) -> dict:
@@ -131,4 +161,4 @@ def adopt_initiative(
 
     adopted = adopt(store(request), settings(request), move=body.move, owner=body.owner, start=body.start,
                     indicators=body.indicators, note=body.note, actor=who.who.email, origin="api")  # fmt: skip
-    return as_json(adopted, status_code=201)
+    return as_json(typed(Initiative, adopted), status_code=201)
