@@ -76,7 +76,7 @@ def credit_ledger(
             raise RuntimeError("the user and team journeys credit different deals")  # a bug, not a user error
         uncredited = left_out
         rows += split
-    left = sum((deals[d]["amount"] for d in uncredited), Decimal("0.00"))
+    left = sum((deals[d]["amount"] for d in uncredited or ()), Decimal("0.00"))
     people = _totals([r for r in rows if r["by"] == "user"], won) if "user" in by else []
     _name_people(engine, people)
     return {

@@ -125,7 +125,8 @@ def add_user(
         now = _now()
         if found is None:
             user_id = conn.execute(
-                User.__table__.insert().values(
+                User.__table__.insert()
+                .values(
                     email=email,
                     name=name or email.split("@")[0].replace(".", " ").title(),
                     team=team,
@@ -135,7 +136,8 @@ def add_user(
                     is_leader=False,
                     created_at=now,
                 )
-            ).inserted_primary_key[0]
+                .returning(User.id)
+            ).scalar_one()
             before = None
         else:
             user_id = found.id
@@ -227,7 +229,7 @@ def log_in(
     # The same work whoever the email names — nobody, an inactive user, one without a password —
     # and one message for all of them, so neither the answer nor its time tells who has an account.
     right = check_password(row.password_hash if row else None, password, guard.checks)
-    if not (right and row.active):
+    if row is None or not (right and row.active):
         throttled = guard.failed(engine, email, address, row.id if row else None, "web", "web")
         if throttled is not None:
             raise throttled
@@ -291,14 +293,16 @@ def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = 
             raise LoginError(f"no active user {email!r}; add one with: truce user add {email} --team …")
         now = _now()
         token_id = conn.execute(
-            ApiToken.__table__.insert().values(
+            ApiToken.__table__.insert()
+            .values(
                 user_id=user.id,
                 name=name,
                 prefix=secret[: len(TOKEN_PREFIX) + 6],
                 token_hash=_sha(secret),
                 created_at=now,
             )
-        ).inserted_primary_key[0]
+            .returning(ApiToken.id)
+        ).scalar_one()
         work.record("token_create", "api_token", token_id, None, {"user": email, "name": name}, at=now)
     return secret
 
