@@ -43,13 +43,14 @@ def match_existing(
     Without `whole_rows`, a match is only its id ({"id": …}): enough to check a file, not to write it.
     """
     good = batch.good()
-    ids, keys = batch.column(id_column), batch.column(natural_key) if natural_key else None
+    ids = batch.column(id_column)
+    keys = batch.column(natural_key) if natural_key else [None] * batch.size  # no key: match by id only
     by_id = find_ids(conn, table, id_column, [ids[i] for i in good])
     by_key = find_ids(conn, table, natural_key, [keys[i] for i in good]) if natural_key else {}
     matched = {}
     for i in good:
         found = by_id.get(ids[i]) if ids[i] is not None else None
-        other = by_key.get(keys[i]) if keys and keys[i] is not None else None
+        other = by_key.get(keys[i]) if keys[i] is not None else None
         if found is not None and other is not None and other != found:
             batch.fail(
                 i, natural_key, "duplicate", f"{natural_key} {keys[i]!r} belongs to another {entity} (id {other})"

@@ -102,6 +102,9 @@ class CampaignCost:
 
     @property
     def days(self) -> int:
+        """Days it ran, both ends included; 0 for a campaign without dates."""
+        if self.first is None or self.last is None:
+            return 0
         return (self.last - self.first).days + 1
 
     def through(self, day: dt.date) -> Decimal:
@@ -143,7 +146,7 @@ def monthly_spend(costs: list[CampaignCost], by: str = "channel") -> dict[tuple[
     """Spend per (month "YYYY-MM", channel or campaign id) over every dated campaign."""
     spend: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for campaign in costs:
-        if campaign.first is None:
+        if campaign.first is None or campaign.last is None:  # both or neither (campaign_costs)
             continue
         key = campaign.channel if by == "channel" else str(campaign.id)
         month = campaign.first.replace(day=1)
