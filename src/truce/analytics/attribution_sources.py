@@ -62,7 +62,8 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
 
         con = spark_connection()
         tables = [hand_over(con, f"truce_{name}", arrow[name]) for name in NAMES]
-    return AttributionSources(con, *tables, labels=arrow["labels"])
+    touches, contacts, opportunities, stage_entries = tables  # in the order of NAMES
+    return AttributionSources(con, touches, contacts, opportunities, stage_entries, labels=arrow["labels"])
 
 
 def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:

@@ -479,7 +479,7 @@ def _optimized(fits, not_fitted, total: float, bounds, default_bounds, level: fl
         raise EconomicsError("--optimize: no channel has a curve to optimise")
     limits = {}
     for channel, fit in fits.items():
-        bound = bounds.get(channel, Bound(*default_bounds, relative=True))
+        bound = bounds.get(channel, Bound(default_bounds[0], default_bounds[1], relative=True))
         limits[channel] = bound.resolve(fit.baseline_spend)
     try:
         spends = optimize({c: f.curve for c, f in fits.items()}, total, limits)

@@ -230,6 +230,8 @@ def touch_rows(spec: Spec, record: dict, contact_ids: list[str]) -> list[dict]:
     """A touch per associated contact. Its kind is left to the importer: a sales owner's touch is
     sales, any other marketing. No contact, no touch: there is no one it touched."""
     p = record.get("properties") or {}
+    if spec.touch is None:  # not an engagement: it makes no touches
+        return []
     touch_type, channel, _ = spec.touch
     return [
         {
