@@ -40,7 +40,7 @@ def _sqlite_column(column: pa.ChunkedArray) -> list:
 
 def _driver(conn: Connection) -> Any:
     """The DB-API connection under `conn`, for executemany and COPY past SQLAlchemy."""
-    raw = _driver(conn)
+    raw = conn.connection.driver_connection
     if raw is None:  # only after the pool has invalidated it; a live Connection always has one
         raise RuntimeError("the database connection is closed")
     return raw
