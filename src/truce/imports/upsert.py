@@ -13,6 +13,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from truce.imports.batch import Batch
 from truce.imports.lookups import fetch_by, find_ids
@@ -76,7 +77,7 @@ def changes(stored, incoming: dict, ignore: frozenset = frozenset()) -> dict:
 
 def scalar_default(table: Table, column: str):
     default = table.c[column].default
-    return default.arg if default is not None and default.is_scalar else None
+    return default.arg if isinstance(default, ScalarElementColumnDefault) else None
 
 
 def insert_new(conn: Connection, table: Table, columns: dict[str, list]) -> list[int]:

@@ -55,6 +55,11 @@ difference from the baseline, each the middle `level` of the bootstrap curves. M
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where it is used: it brings in SciPy
+    from truce.domain.response_curves import ChannelFit
+
 import datetime as dt
 import importlib
 import math
@@ -369,7 +374,7 @@ class Series:
     months: list[str]
     spend: list[float]
     revenue: list[float]
-    fit: object  # truce.domain.response_curves.ChannelFit
+    fit: ChannelFit
 
 
 def fit_channels(spend: Mapping[tuple[str, str], Decimal], credit: list[dict], *, before: str, draws: int, seed: int):

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from truce.domain.access import role_of
 from truce.services.login_guard import GUARD, LoginGuard, PasswordChecks, clear_account
@@ -125,7 +125,7 @@ def add_user(
         now = _now()
         if found is None:
             user_id = conn.execute(
-                User.__table__.insert()
+                insert(User)
                 .values(
                     email=email,
                     name=name or email.split("@")[0].replace(".", " ").title(),
@@ -184,7 +184,7 @@ def _session_count(conn, user_id: int, keep_hash: str | None = None) -> int:
 def end_sessions_of(conn, user_id: int, keep_hash: str | None = None) -> int:
     """End the user's sessions (but the one whose hash is `keep_hash`); how many live ones ended."""
     live = _session_count(conn, user_id, keep_hash)
-    statement = WebSession.__table__.delete().where(WebSession.user_id == user_id)
+    statement = delete(WebSession).where(WebSession.user_id == user_id)
     if keep_hash is not None:
         statement = statement.where(WebSession.session_hash != keep_hash)
     conn.execute(statement)
@@ -239,7 +239,7 @@ def log_in(
         now = _now()
         expires = now + dt.timedelta(days=SESSION_DAYS)
         work.conn.execute(
-            WebSession.__table__.insert().values(
+            insert(WebSession).values(
                 user_id=row.id, session_hash=_sha(secret), csrf_token=csrf, created_at=now, expires_at=expires
             )
         )
@@ -278,7 +278,7 @@ def log_out(engine: Engine, secret: str | None) -> None:
         ).first()
         if session is None:
             return
-        conn.execute(WebSession.__table__.delete().where(WebSession.id == session.id))
+        conn.execute(delete(WebSession).where(WebSession.id == session.id))
         before = {"session_expires_at": session.expires_at.isoformat()}
         _audit_session(conn, session.email, "log_out", session.user_id, before, None, _now())
 
@@ -293,7 +293,7 @@ def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = 
             raise LoginError(f"no active user {email!r}; add one with: truce user add {email} --team …")
         now = _now()
         token_id = conn.execute(
-            ApiToken.__table__.insert()
+            insert(ApiToken)
             .values(
                 user_id=user.id,
                 name=name,
