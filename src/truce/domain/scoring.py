@@ -132,7 +132,7 @@ class _FitTest:
     def __init__(self, rule: FitRule) -> None:
         self.rule, self.field, self.text, self.points = rule, rule.field, describe(rule), float(rule.points)
         if rule.equals is not None:
-            self.words = {rule.equals.strip().casefold()}
+            self.words: set[str] | list[str] = {rule.equals.strip().casefold()}
         elif rule.one_of is not None:
             self.words = {w.strip().casefold() for w in rule.one_of}
         elif rule.contains is not None:

@@ -282,7 +282,10 @@ def bonus_pool(
         raise CreditError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if not ledger["people"]:
         raise CreditError("a bonus pool needs the ledger by user")
-    pool, floor, cap = _money("pool", pool), _money("floor", floor), _money("cap", cap)
+    amount, floor, cap = _money("pool", pool), _money("floor", floor), _money("cap", cap)
+    if amount is None:
+        raise CreditError("a bonus pool needs its amount")
+    pool = amount
     if floor is not None and cap is not None and floor > cap:
         raise CreditError(f"the floor {floor} is above the cap {cap}")
     people = [p for p in ledger["people"] if p["user"] != NOBODY]

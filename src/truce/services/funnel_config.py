@@ -28,6 +28,7 @@ import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, func, select
@@ -159,7 +160,7 @@ def _validated(base: dict, sections: dict, path: Path, text: str | None) -> Truc
     try:
         config = TruceConfig.model_validate(merged)
     except ValidationError as exc:
-        errors = exc.errors()
+        errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
     else:
         errors = _beyond_the_clock(config)
         if not errors:

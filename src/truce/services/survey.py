@@ -317,7 +317,8 @@ def _rating(text: str) -> tuple[int | None, str | None]:
 
 
 def _parse_record(cells: dict[str, str], record: int, problems: _Problems) -> dict | None:
-    row, ok = {"record": record}, True
+    row: dict[str, Any] = {"record": record}
+    ok = True
     email = cells["respondent"].strip().lower()
     if not EMAIL.match(email):
         problems.add(record, "respondent", f"{cells['respondent'].strip()!r} is not an email address")
@@ -341,11 +342,11 @@ def _parse_record(cells: dict[str, str], record: int, problems: _Problems) -> di
             ok = False
     row["round"] = name
     for key in KEYS:
-        value, problem = _rating(cells[key])
+        rating, problem = _rating(cells[key])
         if problem:
             problems.add(record, key, problem)
             ok = False
-        row[key] = value
+        row[key] = rating
     return row if ok else None
 
 

@@ -44,7 +44,7 @@ def slack_body(message: Message) -> dict:
 
 def teams_body(message: Message) -> dict:
     """A MessageCard, the shape a Teams incoming webhook accepts, with an "Open in truce" action."""
-    card = {
+    card: dict[str, Any] = {
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
         "summary": message.subject,
