@@ -104,9 +104,11 @@ class Funnel(_Strict):
         ordered, exits = [s.key for s in self.stages], [s.key for s in self.exits]
         entry = tuple(dict.fromkeys([ordered[0], self.handoff_stage]))
         if self.transitions is not None:
-            table = {stage: tuple(self.transitions.get(stage, ())) for stage in ordered + exits}
-            table[None] = tuple(self.transitions.get("entry_stages", entry))
-            return table
+            given: dict[str | None, tuple[str, ...]] = {
+                stage: tuple(self.transitions.get(stage, ())) for stage in ordered + exits
+            }
+            given[None] = tuple(self.transitions.get("entry_stages", entry))
+            return given
         table: dict[str | None, tuple[str, ...]] = {None: entry}
         for index, stage in enumerate(ordered):
             later = ordered[index + 1 :]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -28,11 +29,12 @@ NAMES = ("touches", "contacts", "opportunities", "stage_entries")
 
 @dataclass
 class AttributionSources:
-    con: object
-    touches: object
-    contacts: object
-    opportunities: object
-    stage_entries: object
+    # An Ibis backend (DuckDB or PySpark) and its tables; Ibis is read untyped here.
+    con: Any
+    touches: Any
+    contacts: Any
+    opportunities: Any
+    stage_entries: Any
     labels: dict  # by → {key value: readable label} for campaigns and people
 
     def close(self) -> None:
@@ -62,7 +64,8 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
 
         con = spark_connection()
         tables = [hand_over(con, f"truce_{name}", arrow[name]) for name in NAMES]
-    return AttributionSources(con, *tables, labels=arrow["labels"])
+    touches, contacts, opportunities, stage_entries = tables  # in the order of NAMES
+    return AttributionSources(con, touches, contacts, opportunities, stage_entries, labels=arrow["labels"])
 
 
 def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:

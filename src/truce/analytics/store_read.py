@@ -165,7 +165,7 @@ def remembered(engine: Engine, name: Hashable, read: Callable[[], Any]) -> Any:
 def store_key(engine: Engine) -> str:
     """Which database: the URL with the password, a SQLite path made absolute (tests chdir)."""
     url = engine.url
-    if url.get_backend_name() == "sqlite":
+    if url.get_backend_name() == "sqlite" and url.database:  # an in-memory database has no path
         url = url.set(database=os.path.abspath(url.database))
     return url.render_as_string(hide_password=False)
 

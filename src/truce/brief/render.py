@@ -110,8 +110,8 @@ def render_html(brief: dict, *, plotly_src: str | None = None) -> str:
     loaded from there instead of inlined, and the page's policy is `policy(served=True)`."""
     from truce.brief.charts import all_charts
 
-    charts = {name: Markup(html) if html else None for name, html in all_charts(brief).items()}
-    inline = {name: Markup(text) for name, text in _inline().items()}
+    charts: dict[str, Markup | None] = {name: Markup(html) if html else None for name, html in all_charts(brief).items()}
+    inline: dict[str, Markup | None] = {name: Markup(text) for name, text in _inline().items()}
     if plotly_src:
         inline["plotly_js"] = None
     template = _environment(autoescape=True).get_template("brief.html.j2")

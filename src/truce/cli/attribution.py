@@ -21,7 +21,7 @@ from truce.cli.common import (
     print_json,
 )
 
-Model = StrEnum("Model", {name: name for name in ATTRIBUTION_MODELS})
+Model = StrEnum("Model", {name: name for name in ATTRIBUTION_MODELS})  # type: ignore[misc]  # members from the vocabulary; mypy reads only literal ones
 
 
 class By(StrEnum):

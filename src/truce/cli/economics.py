@@ -22,7 +22,7 @@ from truce.cli.common import (
 )
 
 MODELS = ATTRIBUTION_MODELS
-Model = StrEnum("Model", {name: name for name in MODELS})
+Model = StrEnum("Model", {name: name for name in MODELS})  # type: ignore[misc]  # members from the vocabulary; mypy reads only literal ones
 ModelOption = Annotated[
     Model | None, typer.Option("--model", help="Attribution model. Default: the attribution model in truce.toml.")
 ]

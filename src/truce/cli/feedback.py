@@ -16,9 +16,9 @@ from truce.vocabulary import FEEDBACK_KINDS, FEEDBACK_STATUSES
 # The kinds and statuses the store accepts, from truce.vocabulary (which loads no SQLAlchemy).
 KINDS = FEEDBACK_KINDS
 STATUSES = FEEDBACK_STATUSES
-Kind = StrEnum("Kind", {k: k for k in KINDS})
-Status = StrEnum("Status", {s: s for s in STATUSES})
-Answer = StrEnum("Answer", {s: s for s in STATUSES[1:]})
+Kind = StrEnum("Kind", {k: k for k in KINDS})  # type: ignore[misc]  # members from the vocabulary; mypy reads only literal ones
+Status = StrEnum("Status", {s: s for s in STATUSES})  # type: ignore[misc]  # members from the vocabulary; mypy reads only literal ones
+Answer = StrEnum("Answer", {s: s for s in STATUSES[1:]})  # type: ignore[misc]  # members from the vocabulary; mypy reads only literal ones
 
 feedback_app = typer.Typer(
     help="One-line feedback from the sales floor; marketing answers with a status and a reply.",

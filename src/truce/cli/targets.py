@@ -22,7 +22,7 @@ from truce.cli.common import (
 )
 
 MODELS = ATTRIBUTION_MODELS
-Model = StrEnum("Model", {name: name for name in MODELS})
+Model = StrEnum("Model", {name: name for name in MODELS})  # type: ignore[misc]  # members from the vocabulary; mypy reads only literal ones
 BAR = 10
 
 # Its help is target_report's docstring: attainment and forecast, with an example.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -153,7 +154,7 @@ class _Writer:
             "industry": self.pick(names.INDUSTRIES)[0].lower(),
             "departed": self._name(self.users.departed),
         }
-        row = {"contact": -1, "opportunity": -1, "campaign": -1, "author": int(self.pick(self.stayers))}
+        row: dict[str, Any] = {"contact": -1, "opportunity": -1, "campaign": -1, "author": int(self.pick(self.stayers))}
         if kind == "lead_quality" and self.rejections.size:
             event = int(self.pick(self.rejections))
             contact = int(self.ledger["contact"][event])

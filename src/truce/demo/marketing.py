@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -150,8 +150,9 @@ class Campaigns:
     name: list[str]
     slot_first: np.ndarray  # [channel, quarter] → first campaign index in that slot
     slot_count: np.ndarray
-    budget_cents: np.ndarray | None = None
-    cost_cents: np.ndarray | None = None
+    # Filled once the funnel has run: a campaign's cost follows the leads it brought.
+    budget_cents: np.ndarray = field(init=False)
+    cost_cents: np.ndarray = field(init=False)
 
     @property
     def count(self) -> int:

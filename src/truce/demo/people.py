@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -172,15 +172,16 @@ class Accounts:
     name_word: np.ndarray
     name_noun: np.ndarray
     name_legal: np.ndarray
-    created: np.ndarray | None = None
-    owner: np.ndarray | None = None
+    # Filled by later steps of the generation (creation times, then owners); unset until then.
+    created: np.ndarray = field(init=False)
+    owner: np.ndarray = field(init=False)
 
     @property
     def count(self) -> int:
         return self.employees.size
 
     def reorder(self, order: np.ndarray) -> None:
-        for field in (
+        for name in (
             "employees",
             "region",
             "segment",
@@ -192,9 +193,9 @@ class Accounts:
             "created",
             "owner",
         ):
-            value = getattr(self, field)
+            value = getattr(self, name, None)  # a column filled later is not there yet
             if value is not None:
-                setattr(self, field, value[order])
+                setattr(self, name, value[order])
 
 
 def segment_of(employees: np.ndarray) -> np.ndarray:
@@ -243,14 +244,14 @@ class Contacts:
     channel: np.ndarray
     created: np.ndarray
     has_phone: np.ndarray
-    source_campaign: np.ndarray | None = None
+    source_campaign: np.ndarray = field(init=False)  # filled once the campaigns exist
 
     @property
     def count(self) -> int:
         return self.account.size
 
     def reorder(self, order: np.ndarray) -> None:
-        for field in (
+        for name in (
             "account",
             "first",
             "last",
@@ -261,9 +262,9 @@ class Contacts:
             "has_phone",
             "source_campaign",
         ):
-            value = getattr(self, field)
+            value = getattr(self, name, None)  # a column filled later is not there yet
             if value is not None:
-                setattr(self, field, value[order])
+                setattr(self, name, value[order])
 
 
 # Who fills in our forms, by segment (rows) and title class (columns: junk → decision maker).

@@ -354,14 +354,14 @@ def new_business(deals: Iterable[Deal], as_of: dt.date, days_left: int, windows:
         return Decimal("0.00")
     # A target may span centuries (explicit first and last days): windows that would start
     # before the first day a date can hold are cut there, and ones wholly before it are empty.
-    bounds = [
+    cut = [
         (_days_before(as_of, k * days_left - 1) or dt.date.min, _days_before(as_of, (k - 1) * days_left))
         for k in range(1, windows + 1)
     ]
-    bounds = [(lo, hi) for lo, hi in bounds if hi is not None]
+    bounds = [(lo, hi) for lo, hi in cut if hi is not None]
     total = Decimal(0)
     for deal in deals:
-        if not deal.won_by(as_of):
+        if not deal.won_by(as_of) or deal.close_date is None:  # a won deal always has its close date
             continue
         created = deal.created_at.date()
         total += sum((deal.amount for lo, hi in bounds if lo <= created and deal.close_date <= hi), Decimal(0))

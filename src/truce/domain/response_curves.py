@@ -137,7 +137,8 @@ def scenario(fits: Mapping[str, ChannelFit], spends: Mapping[str, float], level:
     unknown = sorted(set(spends) - set(fits))
     if unknown:
         raise CurveError(f"no curve for {', '.join(unknown)}")
-    rows, total_new, total_base = [], 0.0, 0.0
+    # The totals are arrays of draws once the first channel's are added.
+    rows, total_new, total_base = [], np.zeros(()), np.zeros(())
     for channel, fit in fits.items():
         spend = float(spends.get(channel, fit.baseline_spend))
         if spend < 0:

@@ -74,7 +74,7 @@ def parse(text: str) -> Schedule:
 def latest_slot(schedule: Schedule, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
     """The last moment at or before `now` the schedule was due (UTC); None when it is off."""
     if schedule.every is not None:
-        return EPOCH + ((now - EPOCH) // schedule.every) * schedule.every
+        return _every_slot(schedule.every, now)
     if schedule.cron is not None:
         # cronsim walks backwards from strictly before its start: start a tick later to include `now`.
         found = next(CronSim(schedule.cron, (now + TICK).astimezone(zone), reverse=True), None)
@@ -82,10 +82,15 @@ def latest_slot(schedule: Schedule, now: dt.datetime, zone: ZoneInfo) -> dt.date
     return None
 
 
+def _every_slot(every: dt.timedelta, now: dt.datetime) -> dt.datetime:
+    """The last multiple of `every` since the epoch at or before `now`."""
+    return EPOCH + ((now - EPOCH) // every) * every
+
+
 def next_slot(schedule: Schedule, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
     """The first moment after `now` the schedule is due (UTC); None when it is off."""
     if schedule.every is not None:
-        return latest_slot(schedule, now, zone) + schedule.every
+        return _every_slot(schedule.every, now) + schedule.every
     if schedule.cron is not None:
         found = next(CronSim(schedule.cron, now.astimezone(zone)), None)
         return found.astimezone(dt.UTC) if found else None

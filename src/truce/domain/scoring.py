@@ -111,6 +111,7 @@ def _fit_sentence(item: ScoreItem) -> str:
 
 
 def _touch_sentence(item: ScoreItem) -> str:
+    assert item.occurred_at is not None and item.age_days is not None  # every engagement item has both
     when = f"{item.rule} on {item.occurred_at.date().isoformat()}"
     if item.status == "future":
         return f"{when}, {_days(-item.age_days)} in the future: not counted until it has happened: 0"
@@ -131,7 +132,7 @@ class _FitTest:
     def __init__(self, rule: FitRule) -> None:
         self.rule, self.field, self.text, self.points = rule, rule.field, describe(rule), float(rule.points)
         if rule.equals is not None:
-            self.words = {rule.equals.strip().casefold()}
+            self.words: set[str] | list[str] = {rule.equals.strip().casefold()}
         elif rule.one_of is not None:
             self.words = {w.strip().casefold() for w in rule.one_of}
         elif rule.contains is not None:
@@ -204,7 +205,7 @@ class Scorer:
             status, decay = "future", 0.0
         else:
             status, decay = ("not scored" if raw is None else "counted"), 0.5 ** (age / self.half_life)
-        points = raw * decay if status == "counted" else 0.0
+        points = raw * decay if raw is not None and status == "counted" else 0.0
         return ScoreItem(
             "engagement",
             touch.touch_type,

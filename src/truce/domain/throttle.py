@@ -64,7 +64,7 @@ def seconds_to_wait(count: Count | None, now: dt.datetime) -> int:
 
 def after_failure(count: Count | None, now: dt.datetime, policy: Policy) -> Count:
     """The key's count once one more failure at `now` is added."""
-    failures = 0 if forgotten(count, now, policy) else count.failures
+    failures = 0 if count is None or forgotten(count, now, policy) else count.failures
     failures += 1
     block = policy.block_after(failures)
     return Count(failures, now, now + dt.timedelta(seconds=block) if block else None)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from truce.imports.batch import Batch
 from truce.imports.lookups import fetch_by, find_ids
@@ -43,13 +44,14 @@ def match_existing(
     Without `whole_rows`, a match is only its id ({"id": …}): enough to check a file, not to write it.
     """
     good = batch.good()
-    ids, keys = batch.column(id_column), batch.column(natural_key) if natural_key else None
+    ids = batch.column(id_column)
+    keys = batch.column(natural_key) if natural_key else [None] * batch.size  # no key: match by id only
     by_id = find_ids(conn, table, id_column, [ids[i] for i in good])
     by_key = find_ids(conn, table, natural_key, [keys[i] for i in good]) if natural_key else {}
     matched = {}
     for i in good:
         found = by_id.get(ids[i]) if ids[i] is not None else None
-        other = by_key.get(keys[i]) if keys and keys[i] is not None else None
+        other = by_key.get(keys[i]) if keys[i] is not None else None
         if found is not None and other is not None and other != found:
             batch.fail(
                 i, natural_key, "duplicate", f"{natural_key} {keys[i]!r} belongs to another {entity} (id {other})"
@@ -75,7 +77,7 @@ def changes(stored, incoming: dict, ignore: frozenset = frozenset()) -> dict:
 
 def scalar_default(table: Table, column: str):
     default = table.c[column].default
-    return default.arg if default is not None and default.is_scalar else None
+    return default.arg if isinstance(default, ScalarElementColumnDefault) else None
 
 
 def insert_new(conn: Connection, table: Table, columns: dict[str, list]) -> list[int]:

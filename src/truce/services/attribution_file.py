@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def file_report(
 
 
 def _contract(model: str, credit: Credit) -> dict:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, channel in enumerate(credit.labels):
         conversions, revenue = float(credit.conversions[i]), float(credit.revenue[i])
         share = conversions / credit.total_conversions if credit.total_conversions else 0.0
@@ -247,7 +248,7 @@ def _sorted_touches(con, view: str, channels: list[str], p: _Packing, times: boo
         flagged.append(np.flatnonzero(tmp) + at)
         np.right_shift(part, 1, out=tmp)
         np.bitwise_and(tmp, (1 << p.key_bits) - 1, out=key[at:stop], casting="unsafe")
-        if times:
+        if ts is not None:  # only when the model needs the times
             when = ts[at:stop]
             np.right_shift(part, shift_ts, out=when)
             when &= (1 << p.ts_bits) - 1

@@ -76,7 +76,7 @@ def credit_ledger(
             raise RuntimeError("the user and team journeys credit different deals")  # a bug, not a user error
         uncredited = left_out
         rows += split
-    left = sum((deals[d]["amount"] for d in uncredited), Decimal("0.00"))
+    left = sum((deals[d]["amount"] for d in uncredited or ()), Decimal("0.00"))
     people = _totals([r for r in rows if r["by"] == "user"], won) if "user" in by else []
     _name_people(engine, people)
     return {
@@ -282,7 +282,10 @@ def bonus_pool(
         raise CreditError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if not ledger["people"]:
         raise CreditError("a bonus pool needs the ledger by user")
-    pool, floor, cap = _money("pool", pool), _money("floor", floor), _money("cap", cap)
+    amount, floor, cap = _money("pool", pool), _money("floor", floor), _money("cap", cap)
+    if amount is None:
+        raise CreditError("a bonus pool needs its amount")
+    pool = amount
     if floor is not None and cap is not None and floor > cap:
         raise CreditError(f"the floor {floor} is above the cap {cap}")
     people = [p for p in ledger["people"] if p["user"] != NOBODY]

@@ -55,6 +55,11 @@ difference from the baseline, each the middle `level` of the bootstrap curves. M
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where it is used: it brings in SciPy
+    from truce.domain.response_curves import ChannelFit
+
 import datetime as dt
 import importlib
 import math
@@ -102,6 +107,9 @@ class CampaignCost:
 
     @property
     def days(self) -> int:
+        """Days it ran, both ends included; 0 for a campaign without dates."""
+        if self.first is None or self.last is None:
+            return 0
         return (self.last - self.first).days + 1
 
     def through(self, day: dt.date) -> Decimal:
@@ -143,7 +151,7 @@ def monthly_spend(costs: list[CampaignCost], by: str = "channel") -> dict[tuple[
     """Spend per (month "YYYY-MM", channel or campaign id) over every dated campaign."""
     spend: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for campaign in costs:
-        if campaign.first is None:
+        if campaign.first is None or campaign.last is None:  # both or neither (campaign_costs)
             continue
         key = campaign.channel if by == "channel" else str(campaign.id)
         month = campaign.first.replace(day=1)
@@ -366,7 +374,7 @@ class Series:
     months: list[str]
     spend: list[float]
     revenue: list[float]
-    fit: object  # truce.domain.response_curves.ChannelFit
+    fit: ChannelFit
 
 
 def fit_channels(spend: Mapping[tuple[str, str], Decimal], credit: list[dict], *, before: str, draws: int, seed: int):
@@ -476,7 +484,7 @@ def _optimized(fits, not_fitted, total: float, bounds, default_bounds, level: fl
         raise EconomicsError("--optimize: no channel has a curve to optimise")
     limits = {}
     for channel, fit in fits.items():
-        bound = bounds.get(channel, Bound(*default_bounds, relative=True))
+        bound = bounds.get(channel, Bound(default_bounds[0], default_bounds[1], relative=True))
         limits[channel] = bound.resolve(fit.baseline_spend)
     try:
         spends = optimize({c: f.curve for c, f in fits.items()}, total, limits)

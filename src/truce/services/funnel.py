@@ -49,6 +49,11 @@ stage in two months counts in both.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where it is used: it brings in Ibis
+    from truce.analytics.funnel import Period, Waterfall
+
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
@@ -151,10 +156,10 @@ def report(
 
 @dataclass(frozen=True)
 class _Ask:
-    waterfall: object
+    waterfall: Waterfall
     level: str
     by: str | None
-    period: object
+    period: Period
     window_days: int
     engine: str
     native_percentiles: bool

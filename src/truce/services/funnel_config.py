@@ -28,6 +28,7 @@ import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, func, select
@@ -159,7 +160,7 @@ def _validated(base: dict, sections: dict, path: Path, text: str | None) -> Truc
     try:
         config = TruceConfig.model_validate(merged)
     except ValidationError as exc:
-        errors = exc.errors()
+        errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
     else:
         errors = _beyond_the_clock(config)
         if not errors:
@@ -215,7 +216,7 @@ def _check_store(conn: Connection, old: Funnel, new: Funnel) -> None:
             select(Contact.stage, func.count()).where(Contact.stage.not_in(kept)).group_by(Contact.stage)
         ).all()
     )
-    named = {}
+    named: dict[str | None, int] = {}
     for column in (StageChange.to_stage, StageChange.from_stage):
         rows = conn.execute(
             select(column, func.count())
@@ -224,7 +225,7 @@ def _check_store(conn: Connection, old: Funnel, new: Funnel) -> None:
         ).all()
         for stage, moves in rows:
             named[stage] = named.get(stage, 0) + moves
-    in_use = sorted(set(at) | set(named))
+    in_use = sorted(s for s in set(at) | set(named) if s is not None)  # NOT IN leaves out NULL stages
     if in_use:
         said = "; ".join(
             f"{stage!r}: {at.get(stage, 0)} contacts stand at it, {named.get(stage, 0)} ledger moves name it"

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from truce.domain.access import role_of
 from truce.services.login_guard import GUARD, LoginGuard, PasswordChecks, clear_account
@@ -125,7 +125,8 @@ def add_user(
         now = _now()
         if found is None:
             user_id = conn.execute(
-                User.__table__.insert().values(
+                insert(User)
+                .values(
                     email=email,
                     name=name or email.split("@")[0].replace(".", " ").title(),
                     team=team,
@@ -135,7 +136,8 @@ def add_user(
                     is_leader=False,
                     created_at=now,
                 )
-            ).inserted_primary_key[0]
+                .returning(User.id)
+            ).scalar_one()
             before = None
         else:
             user_id = found.id
@@ -182,7 +184,7 @@ def _session_count(conn, user_id: int, keep_hash: str | None = None) -> int:
 def end_sessions_of(conn, user_id: int, keep_hash: str | None = None) -> int:
     """End the user's sessions (but the one whose hash is `keep_hash`); how many live ones ended."""
     live = _session_count(conn, user_id, keep_hash)
-    statement = WebSession.__table__.delete().where(WebSession.user_id == user_id)
+    statement = delete(WebSession).where(WebSession.user_id == user_id)
     if keep_hash is not None:
         statement = statement.where(WebSession.session_hash != keep_hash)
     conn.execute(statement)
@@ -227,7 +229,7 @@ def log_in(
     # The same work whoever the email names — nobody, an inactive user, one without a password —
     # and one message for all of them, so neither the answer nor its time tells who has an account.
     right = check_password(row.password_hash if row else None, password, guard.checks)
-    if not (right and row.active):
+    if row is None or not (right and row.active):
         throttled = guard.failed(engine, email, address, row.id if row else None, "web", "web")
         if throttled is not None:
             raise throttled
@@ -237,7 +239,7 @@ def log_in(
         now = _now()
         expires = now + dt.timedelta(days=SESSION_DAYS)
         work.conn.execute(
-            WebSession.__table__.insert().values(
+            insert(WebSession).values(
                 user_id=row.id, session_hash=_sha(secret), csrf_token=csrf, created_at=now, expires_at=expires
             )
         )
@@ -276,7 +278,7 @@ def log_out(engine: Engine, secret: str | None) -> None:
         ).first()
         if session is None:
             return
-        conn.execute(WebSession.__table__.delete().where(WebSession.id == session.id))
+        conn.execute(delete(WebSession).where(WebSession.id == session.id))
         before = {"session_expires_at": session.expires_at.isoformat()}
         _audit_session(conn, session.email, "log_out", session.user_id, before, None, _now())
 
@@ -291,14 +293,16 @@ def create_token(engine: Engine, *, email: str, name: str = "api", actor: str = 
             raise LoginError(f"no active user {email!r}; add one with: truce user add {email} --team …")
         now = _now()
         token_id = conn.execute(
-            ApiToken.__table__.insert().values(
+            insert(ApiToken)
+            .values(
                 user_id=user.id,
                 name=name,
                 prefix=secret[: len(TOKEN_PREFIX) + 6],
                 token_hash=_sha(secret),
                 created_at=now,
             )
-        ).inserted_primary_key[0]
+            .returning(ApiToken.id)
+        ).scalar_one()
         work.record("token_create", "api_token", token_id, None, {"user": email, "name": name}, at=now)
     return secret
 

@@ -176,8 +176,9 @@ def group_metrics(
         joint = _joint_activity(conn, start, end)
     spend: dict[int, Decimal] = defaultdict(Decimal)
     for campaign in campaign_costs(engine):
-        if campaign_owner.get(campaign.id) is not None:
-            spend[campaign_owner[campaign.id]] += campaign.within(start, end)
+        owner = campaign_owner.get(campaign.id)
+        if owner is not None:
+            spend[owner] += campaign.within(start, end)
     owners_of_campaigns = {o for o in campaign_owner.values() if o is not None}
     in_period = [d for d in deals if _inside(d.closed, start, end)]
     first_customer_deals = {d.id for d in _firsts(deals, lambda d: d.customer).values()}
@@ -260,8 +261,9 @@ def product_forecast_backtest(engine: Engine, config: TruceConfig, *, end: dt.da
     quarters = [p for p in f.months_and_quarters(last - dt.timedelta(days=364), last) if p.days > 31]
     by_product: dict[str, list] = defaultdict(list)
     for deal in deals:
-        if product_of.get(deal.id):
-            by_product[product_of[deal.id]].append(deal)
+        product = product_of.get(deal.id)
+        if product:
+            by_product[product].append(deal)
     if not by_product:
         return {}
     # Odds from every deal: one product's history alone is too thin to learn from. So they are

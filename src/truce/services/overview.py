@@ -174,7 +174,7 @@ def team_conversion(steps: list[dict], team: str) -> dict:
     own = [s for s in steps if s["team"] == team]
     if not own:
         return {"rate": None, "from_label": None, "to_label": None}
-    rate = 1.0
+    rate: float | None = 1.0
     for step in own:
         if step["rate"] is None:
             rate = None

@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from sqlalchemy import Connection, Engine, Table, and_, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,7 @@ from truce.services.lifecycle import NotFound
 from truce.store import work
 from truce.store.models import (
     Account,
+    Base,
     Campaign,
     Contact,
     Opportunity,
@@ -71,13 +73,14 @@ class InvalidField(ValueError):
 @dataclass(frozen=True)
 class Kind:
     entity: str  # as the audit log names it
-    model: type
+    model: type[Base]
     unique: tuple[str, ...] = ()  # columns no two records share, checked before a write
     owned: bool = False  # has owner_id, shown with the owner's email
 
     @property
     def table(self) -> Table:
-        return self.model.__table__
+        # A mapped class's __table__ is its Table; SQLAlchemy types it as the wider FromClause.
+        return cast(Table, self.model.__table__)
 
 
 KINDS = {

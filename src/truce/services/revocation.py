@@ -41,7 +41,7 @@ def _may_manage(by: Who | None) -> bool:
 
 
 def _require_manager(by: Who | None, what: str) -> None:
-    if not _may_manage(by):
+    if by is not None and not _may_manage(by):
         raise Forbidden(f"a {by.role} user may not {what}; allowed: revops")
 
 
@@ -88,10 +88,10 @@ def _tokens_query():
 def list_tokens(engine: Engine, *, by: Who | None = None, user: str | None = None) -> list[dict]:
     """API tokens (never their secret or hash), oldest first: everyone's for RevOps and the CLI,
     else the caller's own. `user` (an email) narrows the list to one user's."""
-    if user is not None and not _may_manage(by) and user.strip().lower() != by.email:
+    if user is not None and by is not None and not _may_manage(by) and user.strip().lower() != by.email:
         raise Forbidden(f"a {by.role} user may list only their own tokens; allowed for others: revops")
     query = _tokens_query().order_by(ApiToken.id)
-    if not _may_manage(by):
+    if by is not None and not _may_manage(by):
         query = query.where(ApiToken.user_id == by.id)
     elif user is not None:
         with engine.connect() as conn:
@@ -104,10 +104,11 @@ def revoke_token(engine: Engine, token_id: int, *, by: Who | None, actor: str, o
     """Revoke one token; it is refused from the next request on. The token after."""
     with unit_of_work(engine, actor, origin) as work:
         row = work.conn.execute(_tokens_query().where(ApiToken.id == token_id)).first()
-        if row is None or (not _may_manage(by) and row.user_id != by.id):
-            if row is not None:  # someone else's: say so, as for any record a role may not touch
-                raise Forbidden(f"token {token_id} belongs to {row.email}; a {by.role} user may revoke only their own")
+        if row is None:
             raise NoSuchLogin(f"no API token {token_id}")
+        if by is not None and not _may_manage(by) and row.user_id != by.id:
+            # someone else's: say so, as for any record a role may not touch
+            raise Forbidden(f"token {token_id} belongs to {row.email}; a {by.role} user may revoke only their own")
         if row.revoked_at is not None:
             raise RevocationRefused(f"token {token_id} was already revoked at {row.revoked_at.isoformat()}")
         work.conn.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=work.now))

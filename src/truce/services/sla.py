@@ -267,7 +267,8 @@ def insert_breaches(conn: Connection, rows: list[dict]) -> dict[tuple[int, str],
         .on_conflict_do_nothing(index_elements=["handoff_id", "kind"])
         .returning(SlaEvent.id, SlaEvent.handoff_id, SlaEvent.kind)
     )
-    return {(handoff_id, kind): event_id for event_id, handoff_id, kind in conn.execute(statement, rows)}
+    # A breach always names its handoff (the column is nullable for other kinds of event).
+    return {(int(handoff_id), kind): event_id for event_id, handoff_id, kind in conn.execute(statement, rows)}
 
 
 BREACH_COLUMNS = {"handoff_id": "integer", "contact_id": "integer", "side": "text", "kind": "text",

@@ -23,6 +23,7 @@ import datetime as dt
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, select
@@ -248,8 +249,8 @@ def record_response(
                 insert(SurveyResponse).returning(SurveyResponse.id),
                 {**values, "source": source, "submitted_at": now, **dict(zip(KEYS, ratings, strict=True))},
             ).scalar_one()
-            after = {"round": round_name, "respondent": email, "team": team, "role": role, "source": source}
-            after |= {"ratings": list(ratings), "score": total}
+            after: dict[str, Any] = {"round": round_name, "respondent": email, "team": team, "role": role}
+            after |= {"source": source, "ratings": list(ratings), "score": total}
             _audit(conn, actor, "create", "survey_response", response_id, after, now)
     except IntegrityError:  # the same respondent answering twice at the same moment
         raise SurveyError(_twice(email, round_name)) from None
@@ -316,7 +317,8 @@ def _rating(text: str) -> tuple[int | None, str | None]:
 
 
 def _parse_record(cells: dict[str, str], record: int, problems: _Problems) -> dict | None:
-    row, ok = {"record": record}, True
+    row: dict[str, Any] = {"record": record}
+    ok = True
     email = cells["respondent"].strip().lower()
     if not EMAIL.match(email):
         problems.add(record, "respondent", f"{cells['respondent'].strip()!r} is not an email address")
@@ -340,11 +342,11 @@ def _parse_record(cells: dict[str, str], record: int, problems: _Problems) -> di
             ok = False
     row["round"] = name
     for key in KEYS:
-        value, problem = _rating(cells[key])
+        rating, problem = _rating(cells[key])
         if problem:
             problems.add(record, key, problem)
             ok = False
-        row[key] = value
+        row[key] = rating
     return row if ok else None
 
 
@@ -635,7 +637,7 @@ def _trend(rounds: list[dict], answers: dict[int, list[dict]], threshold: int) -
                 "respondents": company["respondents"],
                 "score": company["score"],
                 "type": company["type"],
-                **{t: figures["teams"][t]["mean"] for t in SURVEY_TEAMS},
+                **{str(t): figures["teams"][t]["mean"] for t in SURVEY_TEAMS},
             }
         )
     return trend

@@ -13,6 +13,7 @@ has spoken.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -45,7 +46,7 @@ def round_overview(engine: Engine, config: TruceConfig) -> list[dict]:
         shown = []
         for r in rounds:
             answered = _answered_ids(conn, r.id)
-            teams = []
+            teams: list[dict[str, Any]] = []
             for team in SURVEY_TEAMS:
                 members = [u for u in asked if u.team == team]
                 done = sum(1 for u in members if u.id in answered)

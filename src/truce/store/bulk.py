@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,17 +38,25 @@ def _sqlite_column(column: pa.ChunkedArray) -> list:
     return column.to_pylist()
 
 
+def _driver(conn: Connection) -> Any:
+    """The DB-API connection under `conn`, for executemany and COPY past SQLAlchemy."""
+    raw = conn.connection.driver_connection
+    if raw is None:  # only after the pool has invalidated it; a live Connection always has one
+        raise RuntimeError("the database connection is closed")
+    return raw
+
+
 def _insert_sqlite(conn: Connection, name: str, batch: pa.Table) -> None:
     columns = batch.column_names
     values = zip(*(_sqlite_column(batch.column(c)) for c in columns), strict=True)
     placeholders = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})"
-    conn.connection.driver_connection.executemany(statement, values)
+    _driver(conn).executemany(statement, values)
 
 
 def _copy_postgres(conn: Connection, name: str, batch: pa.Table) -> None:
     columns = batch.column_names
-    raw = conn.connection.driver_connection
+    raw = _driver(conn)
     with raw.cursor().copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in zip(*(batch.column(c).to_pylist() for c in columns), strict=True):
             copy.write_row(row)
@@ -135,7 +144,7 @@ def insert_columns(conn: Connection, table, columns: dict[str, list]) -> None:
         convert = _converter(kind, conn.dialect.name)
         converted.append(values if convert is None else _convert_all(values, convert))
     wrote(conn, table.name)  # past SQLAlchemy, where the unit of work's listener cannot see it
-    raw = conn.connection.driver_connection
+    raw = _driver(conn)
     listed = ", ".join(names)
     if conn.dialect.name == "postgresql":
         with raw.cursor().copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:

@@ -203,7 +203,8 @@ def allowed(action: str):
             if sent is None and request.headers.get("content-type", "").startswith(
                 ("application/x-www-form-urlencoded", "multipart/form-data")
             ):
-                sent = (await request.form()).get("csrf")
+                field = (await request.form()).get("csrf")
+                sent = field if isinstance(field, str) else None  # a file named csrf is no token
             if sent != who.csrf:
                 raise CsrfRefused("the form is stale or came from another site: reload the page and try again")
         return who

@@ -9,7 +9,7 @@ not give the records, 503 busy); the vendor retries what was not answered 200.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -20,7 +20,7 @@ from truce.web.schemas import ErrorOut
 
 router = APIRouter(prefix="/hooks", tags=["webhooks"])
 ConnectionName = Annotated[str, Path(max_length=64, description="The connection's name (`truce connections`)")]
-REFUSALS = {
+REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "The body is not a delivery of this CRM; `error` names the problem"},
     401: {"model": ErrorOut, "description": "Forged, stale, from another account, or the wrong key: not taken"},
     404: {"model": ErrorOut, "description": "No such connection, or it was revoked"},

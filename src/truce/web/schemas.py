@@ -423,7 +423,7 @@ class AccountPatch(Strict):
     region: Text(64) | None = None
     segment: Text(64) | None = None
     owner: Email | None = Field(None, description="The owner's email")
-    is_key_account: bool = None
+    is_key_account: bool = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
     external_id: ExternalId | None = None
 
 
@@ -511,10 +511,10 @@ class OpportunityPatch(Strict):
     account_id: Id | None = None
     primary_contact_id: Id | None = None
     campaign_id: Id | None = None
-    amount: Money = None
+    amount: Money = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
     list_amount: Money | None = None
     discount_rate: Rate | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
     stage: Text(64, 1) = None
     status: Literal[OPPORTUNITY_STATUSES] = None  # type: ignore[valid-type]
     close_date: Day | None = None
@@ -680,9 +680,9 @@ class RejectionReasonIn(_StrictConfig, truce_config.RejectionReason):
 
 
 class FunnelIn(_StrictConfig, truce_config.Funnel):
-    stages: list[StageIn] = Field(min_length=2)
-    exits: list[StageIn] = Field(default_factory=list)
-    rejection_reasons: list[RejectionReasonIn] = Field(default_factory=list)
+    stages: list[StageIn] = Field(min_length=2)  # type: ignore[assignment]  # StageIn is a Stage: pydantic validates the field anew
+    exits: list[StageIn] = Field(default_factory=list)  # type: ignore[assignment]  # StageIn is a Stage: pydantic validates the field anew
+    rejection_reasons: list[RejectionReasonIn] = Field(default_factory=list)  # type: ignore[assignment]  # RejectionReasonIn is a RejectionReason: pydantic validates the field anew
 
 
 class SalesSlaIn(_StrictConfig, truce_config.SalesSla):

@@ -7,6 +7,7 @@ because they touch every journey; what comes back is small, and the maths on it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,13 +38,13 @@ class Credit:
             conv, rev = float(self.conversions[i]), float(self.revenue[i])
             if conv == 0 and rev == 0:
                 continue
-            row = {
+            row: dict[str, Any] = {
                 "key": label,
                 "conversions": conv,
                 "revenue": rev,
                 "share": conv / self.total_conversions if self.total_conversions else 0.0,
             }
-            if self.stderr_conversions is not None:
+            if self.stderr_conversions is not None and self.stderr_revenue is not None:
                 row["stderr_conversions"] = float(self.stderr_conversions[i])
                 row["stderr_revenue"] = float(self.stderr_revenue[i])
             rows.append(row)

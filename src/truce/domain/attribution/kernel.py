@@ -61,6 +61,8 @@ def heuristic(t: SortedTouches, model: str, n_keys: int, half_life_days: float =
         middle = u.middle / np.maximum(length - 2, 1)
         weight = np.where((pos == 0) | (pos == length - 1), edge, middle)
     elif model == "time_decay":
+        if t.ts is None:  # the caller's slip: touches were read without their times
+            raise ValueError("time_decay needs the touches' times")
         conv_ts = t.ts[last][owner]
         raw = np.exp((conv_ts - t.ts[index]) / MICROS_PER_DAY * (-log(2) / half_life_days))
         weight = raw / np.bincount(owner, raw)[owner]
@@ -117,7 +119,7 @@ def _first_order(t: SortedTouches, n_keys: int) -> dict[str, np.ndarray]:
     width = n_keys + 4
     small = width * width <= 1 << 20
     skip = width * width  # where repeats of the previous key are counted, then dropped
-    counts = np.zeros(skip + 1, dtype=np.int64) if small else None
+    counts = np.zeros(skip + 1 if small else 0, dtype=np.int64)  # unused (empty) when not small
     found = []
     opening = t.start[:-1]
     m, block = len(t.key), 1 << 18

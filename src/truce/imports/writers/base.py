@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from sqlalchemy import Connection
 
@@ -11,10 +12,11 @@ from truce.imports.batch import Batch
 from truce.imports.dialects import ID_COLUMN
 from truce.imports.fields import Reading
 from truce.imports.upsert import audit_updates, changes, insert_new, match_existing, scalar_default, update_rows
+from truce.store.models import Base
 
 
 class Writer:
-    model = None
+    model: ClassVar[type[Base]]  # each writer names its table's model
     entity = ""
     natural_key: str | None = None
     copies: tuple[str, ...] = ()  # truce fields stored as read, under the same name

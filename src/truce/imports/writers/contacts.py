@@ -178,6 +178,8 @@ class ContactWriter(Writer):
     def _dated_moves(self, batch: Batch, index: int, contact_id: int) -> list[dict]:
         key = batch.column(self.id_column)[index] or batch.store["email"][index]
         moves, before = [], None
+        if batch.history is None:  # called only for a file with dated moves
+            return moves
         for stage, when in batch.history[index]:
             moves.append(
                 move(

@@ -187,7 +187,7 @@ class StageChangeWriter(Writer):
         another id: matched to themselves, so they count as unchanged and are not written again."""
         keys = [_move_key(batch, i) for i in range(batch.size)]
         new = [i for i in batch.good() if batch.match[i] is None and keys[i] is not None]
-        stored = self._stored_keys({keys[i] for i in new})
+        stored = self._stored_keys({key for key in (keys[i] for i in new) if key is not None})
         for i in new:
             if keys[i] in stored or keys[i] in self._keys_in_file:
                 batch.match[i] = {column: values[i] for column, values in batch.store.items()}

@@ -73,6 +73,7 @@ class CrmHttp:
                 headers["Authorization"] = f"Bearer {self._token(False)}"
             try:
                 self.calls += 1
+                assert self.client is not None  # made in __post_init__ when not given
                 response = self.client.request(method, self.url(path), headers=headers, **kwargs)
             except httpx.TransportError as exc:
                 self._wait_or_give_up(attempt, None, f"{self.rules.name} did not answer ({type(exc).__name__}: {exc})")

@@ -212,7 +212,8 @@ def record_decision(
         _may_hold(by)
         meeting_id = _meeting_id(conn, chosen.label)
         on_item = _item(conn, meeting_id, item)
-        written = text(text_, "text", required=on_item is None) or on_item["text"]
+        # Without an item on record the text is required (text() refuses a blank one).
+        written = text(text_, "text", required=on_item is None) or (on_item["text"] if on_item else "")
         who = active_user(conn, owner, "owner")
         values = {"meeting_id": meeting_id, "agenda_item_id": on_item and on_item["id"], "text": written,
                   "owner_id": who["id"], "due_on": due_on, "indicator": key, "indicator_value": value,

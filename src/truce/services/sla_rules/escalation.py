@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
@@ -177,7 +178,7 @@ def _described(conn: Connection, handoffs: list[dict]) -> list[dict]:
 
 
 def _take_away(conn: Connection, config: TruceConfig, handoffs: list[dict], now: dt.datetime, actor: str) -> dict:
-    taken = {"rerouted": [], "nurtured": [], "breach_ids": [], "new_handoff_ids": [], "messages": 0}
+    taken: dict[str, Any] = {"rerouted": [], "nurtured": [], "breach_ids": [], "new_handoff_ids": [], "messages": 0}
     if not handoffs:
         return taken
     policy = config.sla.escalation

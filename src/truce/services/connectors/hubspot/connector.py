@@ -291,7 +291,7 @@ class HubSpotConnector:
         found = []
         with self.engine.connect() as conn:
             for engagement in engagement_ids:
-                prefix = f"{spec.touch[2]}{engagement}-"
+                prefix = f"{objects.touch_prefix(spec)}{engagement}-"
                 found += conn.execute(
                     select(Touchpoint.external_id).where(Touchpoint.external_id.startswith(prefix, autoescape=True))
                 ).scalars().all()  # fmt: skip

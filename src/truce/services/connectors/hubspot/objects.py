@@ -209,7 +209,14 @@ def deal_row(record: dict, stages: dict, company_id: str | None, contact_email: 
 
 def touch_id(spec: Spec, engagement_id: str, contact_id: str) -> str:
     """One touch per engagement and contact it was with: an email to three people touched three."""
-    return f"{spec.touch[2]}{engagement_id}-{contact_id}"
+    return f"{touch_prefix(spec)}{engagement_id}-{contact_id}"
+
+
+def touch_prefix(spec: Spec) -> str:
+    """How the ids of the touches made of this engagement object begin."""
+    if spec.touch is None:  # a caller's slip: only engagement objects make touches
+        raise ValueError(f"HubSpot {spec.obj.name} records are not engagements; they make no touches")
+    return spec.touch[2]
 
 
 def engagement_of(spec: Spec, crm_id: str) -> str:
@@ -223,6 +230,8 @@ def touch_rows(spec: Spec, record: dict, contact_ids: list[str]) -> list[dict]:
     """A touch per associated contact. Its kind is left to the importer: a sales owner's touch is
     sales, any other marketing. No contact, no touch: there is no one it touched."""
     p = record.get("properties") or {}
+    if spec.touch is None:  # not an engagement: it makes no touches
+        return []
     touch_type, channel, _ = spec.touch
     return [
         {

@@ -14,6 +14,11 @@ either flow: an expired session simply signs in again.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from truce.services.connectors.connections import Connection
+
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +71,7 @@ def token_form(connection, now: dt.datetime) -> dict[str, str]:
 class SignIn:
     """The access token and instance URL of one connector's life; `token` is CrmHttp's token hook."""
 
-    connection: object
+    connection: Connection
     http: CrmHttp
     engine: Engine | None
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)

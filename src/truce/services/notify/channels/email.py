@@ -121,7 +121,7 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        server = None
+        server: smtplib.SMTP | None = None
         try:
             if s.security == "ssl":
                 server = smtplib.SMTP_SSL(

@@ -15,6 +15,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 from urllib.parse import urlparse
 
 from truce.config import NotifyWebhook
@@ -27,7 +28,7 @@ CHANNEL_WIDE = {401, 403, 404, 410}
 def slack_body(message: Message) -> dict:
     """Slack's incoming webhook: `text` (the fallback) and blocks with a button back to truce."""
     text = f"*{message.subject}*\n{message.text}"
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     if message.link:
         text += f"\n<{message.link}|Open in truce>"
         blocks.append(
@@ -43,7 +44,7 @@ def slack_body(message: Message) -> dict:
 
 def teams_body(message: Message) -> dict:
     """A MessageCard, the shape a Teams incoming webhook accepts, with an "Open in truce" action."""
-    card = {
+    card: dict[str, Any] = {
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
         "summary": message.subject,
