@@ -21,6 +21,8 @@
 
   function shown(e) {
     if (e.closest("[hidden], [aria-hidden='true']")) return false;
+    // Inside a closed <details> only the summary shows; checkVisibility knows (content-visibility).
+    if (e.checkVisibility && !e.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true })) return false;
     const style = getComputedStyle(e);
     if (style.display === "none" || style.visibility === "hidden") return false;
     const box = e.getBoundingClientRect();

@@ -58,9 +58,13 @@ def serve_demo(folder, sqlite_template):
     demo_service.build(engine, contacts=300, seed=4, config=CONFIG, now=dt.datetime.now(dt.UTC))
     logins = {DEMO_ROLE[x["role"]]: (x["email"], x["password"]) for x in add_demo_logins(engine)}
     with engine.connect() as conn:
-        leader = conn.execute(
-            select(User.email).where(User.team == "sales", User.is_leader.is_(True), User.active.is_(True))
-        ).scalars().first()
+        leader = (
+            conn.execute(
+                select(User.email).where(User.team == "sales", User.is_leader.is_(True), User.active.is_(True))
+            )
+            .scalars()
+            .first()
+        )
     add_user(engine, email=leader, team="sales", password=LEADER_PASSWORD)
     logins["leader"] = (leader, LEADER_PASSWORD)
     assert set(logins) == set(ROLES), logins
@@ -113,7 +117,11 @@ class Crawl:
     pages: list[str] = field(default_factory=list)  # HTML pages whose links were read, in crawl order
 
     def bad(self) -> dict[str, str]:
-        return {url: f"{code} (linked from {self.found_on.get(url, '-')})" for url, code in self.status.items() if code != 200}
+        return {
+            url: f"{code} (linked from {self.found_on.get(url, '-')})"
+            for url, code in self.status.items()
+            if code != 200
+        }
 
     def one_per_shape(self) -> list[str]:
         first: dict[str, str] = {}
@@ -122,12 +130,16 @@ class Crawl:
         return list(first.values())
 
 
-def crawl(request, base: str, start: str = "/") -> Crawl:
-    """Follow every link from `start` that stays on `base`, with `request` (a Playwright APIRequestContext)."""
+def crawl(request, base: str, start: str = "/", *, per_shape: int | None = None) -> Crawl:
+    """Follow every link from `start` that stays on `base`, with `request` (a Playwright APIRequestContext).
+
+    With `per_shape`, only that many URLs of each shape are requested (enough to find every page once)."""
     result, queue, shapes = Crawl(), [start], Counter()
     queued = {start}
     while queue:
         url = queue.pop(0)
+        if per_shape is not None and shapes[shape(url)] >= per_shape:
+            continue
         response = request.get(base + url, max_redirects=0)
         result.status[url] = response.status
         html = "text/html" in response.headers.get("content-type", "")

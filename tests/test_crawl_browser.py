@@ -15,9 +15,27 @@ from every_role import ROLES, crawl, log_in, serve_demo, shape
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 # The pages each role's navigation leads to, at least: a crawl that finds fewer has lost its way.
-EVERY_ROLE_READS = {"/", "/funnel", "/handoffs", "/sla", "/attribution", "/economics", "/feedback", "/survey",
-                    "/targets", "/brief", "/meetings", "/decisions", "/initiatives", "/access", "/account-plans",
-                    "/campaign-costs", "/metrics", "/directory", "/notifications"}
+EVERY_ROLE_READS = {
+    "/",
+    "/funnel",
+    "/handoffs",
+    "/sla",
+    "/attribution",
+    "/economics",
+    "/feedback",
+    "/survey",
+    "/targets",
+    "/brief",
+    "/meetings",
+    "/decisions",
+    "/initiatives",
+    "/access",
+    "/account-plans",
+    "/campaign-costs",
+    "/metrics",
+    "/directory",
+    "/notifications",
+}
 REVOPS_ALSO = {"/audit", "/connections", "/survey/rounds", "/users"}
 
 
