@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
-from sqlalchemy import Boolean, Date, Engine, Integer, Numeric, and_, select
+from sqlalchemy import Boolean, Date, Engine, FromClause, Integer, Numeric, and_, select
 from sqlalchemy.types import JSON
 
 from truce.csvsafe import neutralise
@@ -158,7 +158,8 @@ def exported_header(name: str) -> list[str]:
 def _with_references(name: str) -> tuple[list, object]:
     """The selected columns and the joins that fetch each reference's key (an outer join: no reference, blank)."""
     table = Base.metadata.tables[name]
-    columns, joined, aliases = list(exported_columns(name)), table, {}
+    joined: FromClause = table
+    columns, aliases = list(exported_columns(name)), {}
     for reference in REFERENCES.get(name, ()):
         slot = (reference.via, reference.table, reference.when)
         if slot not in aliases:
