@@ -130,7 +130,7 @@ def duckdb_connection() -> ibis.BaseBackend:
     con.raw_sql("SET preserve_insertion_order = false")
     # Its progress bar would write over ours (and into captured output). In a notebook without
     # ipywidgets DuckDB starts with it off and refuses to be told so again: ask first.
-    if con.raw_sql("SELECT current_setting('enable_progress_bar')").fetchone()[0]:
+    if con.raw_sql("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:  # all: no unfinished result
         con.raw_sql("SET enable_progress_bar = false")
     return con
 
