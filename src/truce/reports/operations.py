@@ -230,6 +230,7 @@ class ImportReport(Report):
     became_mql: int
     written: bool
     unknown_columns: list[str]
+    managed_columns: dict[str, str] = {}  # truce's own columns in its export: name → why import leaves it
     error_count: int
     rejects_file: str | None
     warnings: dict[str, Any]
