@@ -35,7 +35,7 @@ class FunnelReport(Report):
     start: Moment | None = Field(alias="from")
     end: Moment | None = Field(alias="to")
     window_days: int
-    as_of: Moment
+    as_of: Moment | None  # None: an empty store has no moment to read as of
     stages: list[str]
     exits: list[str]
     months: list[str]
