@@ -88,7 +88,7 @@ def _whole_months(start: dt.date, end: dt.date) -> set[str]:
 def _sla(engine: Engine, config: TruceConfig, start: dt.date, end: dt.date, now: dt.datetime) -> dict:
     from truce.services.sla_report import report
 
-    data = report(engine, config, now, start, end)
+    data = report(engine, config, now, start, end, with_queue=False)
     sales = data["sales"]
     due = sales["first_touch"]["due"] + sales["decision"]["due"]
     met = sales["first_touch"]["met"] + sales["decision"]["met"]
