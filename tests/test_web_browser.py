@@ -20,9 +20,10 @@ from sqlalchemy import select
 from truce import config as truce_config
 from truce.services import demo as demo_service
 from truce.services import handoff, survey
+from truce.services.ingest import ingest
 from truce.services.logins import add_user
 from truce.store import db
-from truce.store.models import User
+from truce.store.models import Contact, User
 from truce.web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -54,9 +55,26 @@ def _emails(engine, team: str) -> list[str]:
         return list(conn.execute(query).scalars())
 
 
+def _lead_for_another_seller(engine) -> None:
+    """A small demo's queue is the cast's two leads, both Eva's: push one more MQL the way a CRM
+    would, and RevOps hands it to another seller, who then has a queue of their own."""
+    waiting = {h["owner"] for h in handoff.queue(engine, CONFIG) if h["owner"]}
+    if len(waiting) >= 2:
+        return
+    with engine.connect() as conn:
+        email = conn.execute(select(Contact.email).where(Contact.stage == "inquiry").order_by(Contact.id)).scalar()
+        others = [e for e in _emails(engine, "sales") if e not in waiting]
+    revops = _emails(engine, "revops")[0]
+    moved = [{"external_id": "browser-test-mql", "contact_email": email, "to_stage": "mql",
+              "changed_at": dt.datetime.now(dt.UTC).isoformat()}]  # fmt: skip
+    ingest(engine, CONFIG, "stage_changes", moved, revops)
+    handoff.assign(engine, CONFIG, email, others[0], revops)
+
+
 def _logins(engine) -> dict[str, str]:
     """A password for a user of each role; the seller has at least two leads waiting, and a second
     seller with leads of their own poses for the screenshot of the queue (the flows empty the first one's)."""
+    _lead_for_another_seller(engine)
     waiting = [h["owner"] for h in handoff.queue(engine, CONFIG) if h["owner"]]
     seller, other = sorted(set(waiting), key=lambda owner: (-waiting.count(owner), owner))[:2]
     assert waiting.count(seller) >= 2
