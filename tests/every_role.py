@@ -38,6 +38,7 @@ DEMO_ROLE = {"sales": "seller", "marketing": "marketer", "revops": "revops", "vi
 LEADER_PASSWORD = "a leader reads every page"
 READ_PER_SHAPE = 25
 # Leaving the page through these is not a request to another server.
+REDIRECTS = (301, 302, 303, 307, 308)
 NOT_REQUESTS = ("mailto:", "tel:", "javascript:void(0)")
 # Links that end the session or change data are POST forms in truce; a GET link to these would be a bug.
 NEVER_FOLLOW = ("/logout",)
@@ -115,13 +116,20 @@ class Crawl:
     outside: list[tuple[str, str]] = field(default_factory=list)  # (link, page) leaving 127.0.0.1
     not_requests: Counter = field(default_factory=Counter)  # mailto: and the like, by scheme
     pages: list[str] = field(default_factory=list)  # HTML pages whose links were read, in crawl order
+    redirects: dict[str, str] = field(default_factory=dict)  # URL → where it sent the browser
 
     def bad(self) -> dict[str, str]:
         return {
             url: f"{code} (linked from {self.found_on.get(url, '-')})"
             for url, code in self.status.items()
-            if code != 200
+            if code != 200 and not self._leads_somewhere(url)
         }
+
+    def _leads_somewhere(self, url: str) -> bool:
+        """A redirect is a good link when it lands on a page that answers (/leads/find → /leads/7),
+        but not when it sends the user to log in again."""
+        target = self.redirects.get(url)
+        return target is not None and not target.startswith("/login") and self.status.get(target) == 200
 
     def one_per_shape(self) -> list[str]:
         first: dict[str, str] = {}
@@ -142,6 +150,8 @@ def crawl(request, base: str, start: str = "/", *, per_shape: int | None = None)
             continue
         response = request.get(base + url, max_redirects=0)
         result.status[url] = response.status
+        if response.status in REDIRECTS:
+            _follow(request, result, base, url, response.headers.get("location", ""))
         html = "text/html" in response.headers.get("content-type", "")
         download = "attachment" in response.headers.get("content-disposition", "")
         if response.status != 200 or not html or download:
@@ -156,6 +166,20 @@ def crawl(request, base: str, start: str = "/", *, per_shape: int | None = None)
                 result.found_on[link] = url
                 queue.append(link)
     return result
+
+
+def _follow(request, result: Crawl, base: str, url: str, location: str) -> None:
+    """Where a redirect lands, requested at once: a page skipped as one more of its shape still
+    has to answer for the link that led to it."""
+    target = urlparse(urljoin(base + url, location))
+    local = target.path + (f"?{target.query}" if target.query else "")
+    if f"{target.scheme}://{target.netloc}" != base:
+        result.outside.append((location, url))
+        return
+    result.redirects[url] = local
+    if local not in result.status:
+        result.status[local] = request.get(base + local, max_redirects=0).status
+        result.found_on.setdefault(local, url)
 
 
 def _targets(result: Crawl, base: str, page: str, hrefs: list[str]) -> list[str]:
