@@ -50,15 +50,7 @@ def _moment(text: str | None) -> dt.datetime:
 
 
 def _decide(action, json: bool):
-    from truce.domain.access import Forbidden
-    from truce.domain.lifecycle import IllegalMove
-    from truce.services.handoff import HandoffRefused
-    from truce.services.lifecycle import NotFound
-
-    try:
-        decided = action()
-    except (HandoffRefused, NotFound, IllegalMove, Forbidden) as exc:
-        fail(str(exc))
+    decided = _acting(action)
     if json:
         print_json(decided.as_dict(), report="HandoffDecided")
         return
@@ -258,6 +250,7 @@ def undo(
 
 
 def _acting(action):
+    """Run a seller's action; a refusal (not theirs, not waiting, an illegal move) is a clear error."""
     from truce.domain.access import Forbidden
     from truce.domain.lifecycle import IllegalMove
     from truce.services.handoff import HandoffRefused

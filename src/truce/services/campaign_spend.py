@@ -52,7 +52,9 @@ def amount(text: str | None, field: str) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
-def set_cost(engine: Engine, campaign_id: int, *, budget: str, actual_cost: str, actor: str, origin: str = "web") -> dict:
+def set_cost(
+    engine: Engine, campaign_id: int, *, budget: str, actual_cost: str, actor: str, origin: str = "web"
+) -> dict:
     """Set what was typed (a blank field keeps its value); the campaign as it is afterwards."""
     given = {k: v for k, v in (("budget", amount(budget, "budget")), ("actual_cost", amount(actual_cost, "actual_cost")))
              if v is not None}  # fmt: skip

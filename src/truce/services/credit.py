@@ -125,7 +125,9 @@ def team_credit(
 
 def _deals(engine: Engine, conversion: str, start: dt.date | None, end: dt.date | None) -> dict[int, dict]:
     """{id: {"amount", "name", "close_date"}}: deals won (by close date) or created (by UTC day) in the period."""
-    query = select(Opportunity.id, Opportunity.name, Opportunity.amount, Opportunity.close_date).where(present(Opportunity))
+    query = select(Opportunity.id, Opportunity.name, Opportunity.amount, Opportunity.close_date).where(
+        present(Opportunity)
+    )
     if conversion == "won":
         query = query.where(Opportunity.status == "won", Opportunity.close_date.is_not(None))
         if start:

@@ -28,7 +28,15 @@ from truce.config import TruceConfig
 from truce.domain.desk import claimers, read_clock
 from truce.services import sla
 from truce.services.connectors import writeback
-from truce.services.handoff import HandoffRefused, NotYours, _seller, _sellers, _territories, _waiting, not_yours
+from truce.services.handoff import (
+    HandoffRefused,
+    NotYours,
+    acting_seller,
+    not_yours,
+    routable_sellers,
+    territories,
+    waiting_contact,
+)
 from truce.services.lifecycle import ID_CHUNK, contact_by_email, user_by_email
 from truce.store.models import Account, Campaign, Contact, Handoff, StageChange, Touchpoint, User
 from truce.store.present import present
@@ -115,7 +123,7 @@ def mql_campaigns(conn: Connection, leads: Sequence[tuple[int, dt.datetime]]) ->
             .order_by(Touchpoint.contact_id, Touchpoint.occurred_at, Touchpoint.id)
         )
         for contact_id, occurred_at, campaign_id, name, channel in rows:
-            if sla._utc(occurred_at) <= became[contact_id]:
+            if sla.as_utc(occurred_at) <= became[contact_id]:
                 found[contact_id] = (campaign_id, name, channel)  # later rows win: the last before the MQL
     return {c: {"id": i, "name": n, "channel": ch} for c, (i, n, ch) in found.items()}
 
@@ -218,7 +226,7 @@ def log_touch(
     at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # a moment without a zone is UTC, as everywhere in truce
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn
-        seller = _seller(conn, actor_email)
+        seller = acting_seller(conn, actor_email)
         contact = contact_by_email(conn, email)
         _may_touch(conn, seller, contact)
         touch_id = conn.execute(
@@ -260,7 +268,7 @@ def _stop_first_touch_clock(conn: Connection, config: TruceConfig, contact_id: i
         business = config.business_hours.clock(config.company.timezone)
         hours = business.between(due, at) / sla.HOUR
         detail = f"first sales touch {at.isoformat()}, {hours:.1f} business hours late"
-        sla._record_and_tell(conn, config, handoff, "first_touch_late", due, detail)
+        sla.record_and_tell(conn, config, handoff, "first_touch_late", due, detail)
     return True, late
 
 
@@ -271,8 +279,8 @@ def claim(engine: Engine, config: TruceConfig, email: str, actor_email: str | No
     """A seller takes a waiting lead nobody owns. Its SLA clocks run on from its MQL moment."""
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn
-        seller = _seller(conn, actor_email)
-        contact = _waiting(conn, config, email)
+        seller = acting_seller(conn, actor_email)
+        contact = waiting_contact(conn, config, email)
         found = sla.open_handoff_of(conn, contact["id"])
         if found is None:
             raise HandoffRefused(f"{contact['email']} has no open handoff to claim")
@@ -298,8 +306,8 @@ def claim(engine: Engine, config: TruceConfig, email: str, actor_email: str | No
 
 
 def _may_claim(conn: Connection, config: TruceConfig, seller, contact) -> None:
-    region, segment = _territories(conn, [contact["id"]]).get(contact["id"], (None, None))
-    allowed, rule = claimers(_sellers(conn), region, segment, config.routing.rules)
+    region, segment = territories(conn, [contact["id"]]).get(contact["id"], (None, None))
+    allowed, rule = claimers(routable_sellers(conn), region, segment, config.routing.rules)
     if seller["id"] not in allowed:
         raise NotYours(
             f"{contact['email']} belongs to the sellers of {rule} by the routing rules; "
@@ -319,7 +327,7 @@ def undo(
     now = now or dt.datetime.now(dt.UTC)
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn
-        seller = _seller(conn, actor_email)
+        seller = acting_seller(conn, actor_email)
         contact = contact_by_email(conn, email)
         decision = _last_decision(conn, config, contact)
         handoff = _decided_handoff(conn, contact["id"])
@@ -361,7 +369,7 @@ def _may_undo(conn: Connection, seller, contact, decision, handoff, now: dt.date
     if decision["changed_by_id"] != seller["id"] or handoff["decided_by_id"] != seller["id"]:
         decider = conn.execute(select(User.email).where(User.id == decision["changed_by_id"])).scalar_one_or_none()
         raise NotYours(f"only the person who decided {contact['email']} ({decider or 'nobody named'}) may undo it")
-    recorded = sla._utc(decision["recorded_at"])
+    recorded = sla.as_utc(decision["recorded_at"])
     if now - recorded > UNDO_WINDOW:
         minutes = int(UNDO_WINDOW / dt.timedelta(minutes=1))
         raise HandoffRefused(

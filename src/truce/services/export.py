@@ -85,7 +85,9 @@ REFERENCES: dict[str, tuple[Reference, ...]] = {
     "stage_changes": (
         Reference("contact_email", "entity_id", "contacts", "email", ("entity_type", "contact")),
         Reference("contact_external_id", "entity_id", "contacts", "external_id", ("entity_type", "contact")),
-        Reference("opportunity_external_id", "entity_id", "opportunities", "external_id", ("entity_type", "opportunity")),
+        Reference(
+            "opportunity_external_id", "entity_id", "opportunities", "external_id", ("entity_type", "opportunity")
+        ),
         _owner("changed_by_email", "changed_by_id"),
     ),
 }

@@ -37,7 +37,7 @@ class NotYours(Forbidden):
     """The lead is routed to someone else; the message names its owner and who may decide it."""
 
 
-def _sellers(conn: Connection) -> list[Seller]:
+def routable_sellers(conn: Connection) -> list[Seller]:
     load = (
         select(Handoff.owner_id, func.count().label("open"))
         .where(Handoff.status == "open")
@@ -127,8 +127,8 @@ def open_handoffs(
 
 def _route(conn: Connection, config: TruceConfig, contact_ids: Sequence[int], previous: Mapping[int, Mapping]):
     """(contact, routing decision, moment) for each contact in order, never to the seller it is taken from."""
-    places = _territories(conn, contact_ids)
-    sellers = {seller.id: seller for seller in _sellers(conn)}
+    places = territories(conn, contact_ids)
+    sellers = {seller.id: seller for seller in routable_sellers(conn)}
     stamp = None
     for contact_id in contact_ids:
         region, segment = places.get(contact_id, (None, None))
@@ -138,14 +138,14 @@ def _route(conn: Connection, config: TruceConfig, contact_ids: Sequence[int], pr
         stamp = _later(stamp)
         if decision.seller_id is not None:
             chosen = sellers[decision.seller_id]
-            # What `_sellers` would read back after this insert: one more open, assigned just now.
+            # What `routable_sellers` would read back after this insert: one more open, assigned just now.
             sellers[chosen.id] = replace(chosen, open_handoffs=chosen.open_handoffs + 1, last_assigned_at=stamp)
         yield contact_id, decision, stamp
 
 
 def other_seller_exists(conn: Connection, owner_id: int | None) -> bool:
     """Whether an active seller other than `owner_id` could take a lead (before re-routing it)."""
-    return any(s.active and s.id != owner_id for s in _sellers(conn))
+    return any(s.active and s.id != owner_id for s in routable_sellers(conn))
 
 
 def _owe_routed(conn: Connection, opened: list[dict], replacing: Sequence[Mapping]) -> None:
@@ -154,7 +154,7 @@ def _owe_routed(conn: Connection, opened: list[dict], replacing: Sequence[Mappin
     owe_routed(conn, opened, "re-routed" if replacing else "routed")
 
 
-def _territories(conn: Connection, contact_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
+def territories(conn: Connection, contact_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
     """(region, segment) of each contact's account; contacts without one are left out."""
     places = {}
     ordered = sorted(set(contact_ids))
@@ -217,7 +217,7 @@ class Decided:
         }
 
 
-def _seller(conn: Connection, actor_email: str | None):
+def acting_seller(conn: Connection, actor_email: str | None):
     if not actor_email:
         raise HandoffRefused("say who decides: --as EMAIL or TRUCE_USER (a sales user)")
     user = user_by_email(conn, actor_email)
@@ -230,7 +230,7 @@ def _seller(conn: Connection, actor_email: str | None):
     return user
 
 
-def _waiting(conn: Connection, config: TruceConfig, email: str):
+def waiting_contact(conn: Connection, config: TruceConfig, email: str):
     contact = contact_by_email(conn, email)
     if contact["stage"] != config.funnel.handoff_stage:
         raise HandoffRefused(
@@ -273,8 +273,8 @@ def accept(
     at = at or dt.datetime.now(dt.UTC)
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn
-        seller = _seller(conn, actor_email)
-        contact = _waiting(conn, config, email)
+        seller = acting_seller(conn, actor_email)
+        contact = waiting_contact(conn, config, email)
         may_decide(conn, seller, contact)
         move_contact(
             conn,
@@ -310,8 +310,8 @@ def reject(
     at = at or dt.datetime.now(dt.UTC)
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn
-        seller = _seller(conn, actor_email)
-        contact = _waiting(conn, config, email)
+        seller = acting_seller(conn, actor_email)
+        contact = waiting_contact(conn, config, email)
         may_decide(conn, seller, contact)
         warnings = sla.check_attempts(conn, config, contact["id"], reason, at)
         exit_stage = codes[reason].exit
@@ -338,7 +338,7 @@ def assign(
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn
         actor = _assigner(conn, actor_email)
-        contact = _waiting(conn, config, email)
+        contact = waiting_contact(conn, config, email)
         seller = user_by_email(conn, to_email)
         if seller["team"] != "sales" or not seller["active"]:
             raise HandoffRefused(f"a lead goes to an active sales user; {seller['email']} is not one")

@@ -13,8 +13,15 @@ from truce.store.work import unit_of_work
 
 
 def move(
-    engine: Engine, config: TruceConfig, email: str, to_stage: str, *, actor_email: str | None,
-    reason: str | None = None, note: str | None = None, at: dt.datetime | None = None,
+    engine: Engine,
+    config: TruceConfig,
+    email: str,
+    to_stage: str,
+    *,
+    actor_email: str | None,
+    reason: str | None = None,
+    note: str | None = None,
+    at: dt.datetime | None = None,
 ) -> dict:
     """Move a lead to another stage by hand, through the same rules as every other move."""
     at = at or dt.datetime.now(dt.UTC)
@@ -23,10 +30,26 @@ def move(
         actor = user_by_email(conn, actor_email) if actor_email else None
         contact = contact_by_email(conn, email)
         _decision_by_whoever_may(conn, config, contact, to_stage, actor)
-        moved = move_contact(conn, config, contact["id"], to_stage, at=at, actor_id=actor["id"] if actor else None,
-                             actor=actor["email"] if actor else "cli", reason=reason, note=note, origin="cli")
-    return {"email": contact["email"], "from_stage": moved.from_stage, "to_stage": moved.to_stage,
-            "team_before": moved.team_before, "team_after": moved.team_after, "skipped": list(moved.skipped)}
+        moved = move_contact(
+            conn,
+            config,
+            contact["id"],
+            to_stage,
+            at=at,
+            actor_id=actor["id"] if actor else None,
+            actor=actor["email"] if actor else "cli",
+            reason=reason,
+            note=note,
+            origin="cli",
+        )
+    return {
+        "email": contact["email"],
+        "from_stage": moved.from_stage,
+        "to_stage": moved.to_stage,
+        "team_before": moved.team_before,
+        "team_after": moved.team_after,
+        "skipped": list(moved.skipped),
+    }
 
 
 def _decision_by_whoever_may(conn, config: TruceConfig, contact, to_stage: str, actor) -> None:
@@ -48,31 +71,71 @@ def history(engine: Engine, email: str) -> dict:
     who = User.__table__.alias("who")
     with engine.connect() as conn:
         contact = contact_by_email(conn, email)
-        moves = conn.execute(
-            select(StageChange.changed_at, StageChange.from_stage, StageChange.to_stage, StageChange.team_after,
-                   StageChange.reason, StageChange.note, StageChange.origin, who.c.email.label("by"))
-            .outerjoin(who, who.c.id == StageChange.changed_by_id)
-            .where(StageChange.entity_type == "contact", StageChange.entity_id == contact["id"])
-            .order_by(StageChange.changed_at, StageChange.id)
-        ).mappings().all()
-        handoffs = conn.execute(
-            select(Handoff.id, Handoff.mql_at, Handoff.status, Handoff.routing_rule, Handoff.first_touch_due_at,
-                   Handoff.decision_due_at, Handoff.decided_at, Handoff.rejection_reason, who.c.email.label("owner"))
-            .outerjoin(who, who.c.id == Handoff.owner_id)
-            .where(Handoff.contact_id == contact["id"]).order_by(Handoff.id)
-        ).mappings().all()
-        breaches = conn.execute(
-            select(SlaEvent.handoff_id, SlaEvent.kind, SlaEvent.due_at, SlaEvent.detail)
-            .where(SlaEvent.contact_id == contact["id"]).order_by(SlaEvent.id)
-        ).mappings().all()
-        touches = conn.execute(
-            select(Touchpoint.occurred_at, Touchpoint.kind, Touchpoint.touch_type, Touchpoint.channel)
-            .where(Touchpoint.contact_id == contact["id"]).order_by(Touchpoint.occurred_at)
-        ).mappings().all()
+        moves = (
+            conn.execute(
+                select(
+                    StageChange.changed_at,
+                    StageChange.from_stage,
+                    StageChange.to_stage,
+                    StageChange.team_after,
+                    StageChange.reason,
+                    StageChange.note,
+                    StageChange.origin,
+                    who.c.email.label("by"),
+                )
+                .outerjoin(who, who.c.id == StageChange.changed_by_id)
+                .where(StageChange.entity_type == "contact", StageChange.entity_id == contact["id"])
+                .order_by(StageChange.changed_at, StageChange.id)
+            )
+            .mappings()
+            .all()
+        )
+        handoffs = (
+            conn.execute(
+                select(
+                    Handoff.id,
+                    Handoff.mql_at,
+                    Handoff.status,
+                    Handoff.routing_rule,
+                    Handoff.first_touch_due_at,
+                    Handoff.decision_due_at,
+                    Handoff.decided_at,
+                    Handoff.rejection_reason,
+                    who.c.email.label("owner"),
+                )
+                .outerjoin(who, who.c.id == Handoff.owner_id)
+                .where(Handoff.contact_id == contact["id"])
+                .order_by(Handoff.id)
+            )
+            .mappings()
+            .all()
+        )
+        breaches = (
+            conn.execute(
+                select(SlaEvent.handoff_id, SlaEvent.kind, SlaEvent.due_at, SlaEvent.detail)
+                .where(SlaEvent.contact_id == contact["id"])
+                .order_by(SlaEvent.id)
+            )
+            .mappings()
+            .all()
+        )
+        touches = (
+            conn.execute(
+                select(Touchpoint.occurred_at, Touchpoint.kind, Touchpoint.touch_type, Touchpoint.channel)
+                .where(Touchpoint.contact_id == contact["id"])
+                .order_by(Touchpoint.occurred_at)
+            )
+            .mappings()
+            .all()
+        )
     return {
-        "email": contact["email"], "stage": contact["stage"], "score": contact["score"],
-        "moves": [dict(m) for m in moves], "handoffs": [dict(h) for h in handoffs],
-        "sla_breaches": [dict(b) for b in breaches], "touchpoints": [dict(t) for t in touches],
+        "email": contact["email"],
+        "stage": contact["stage"],
+        "score": contact["score"],
+        "moves": [dict(m) for m in moves],
+        "handoffs": [dict(h) for h in handoffs],
+        "sla_breaches": [dict(b) for b in breaches],
+        "touchpoints": [dict(t) for t in touches],
     }
 
 

@@ -97,10 +97,10 @@ def first_touches(conn: Connection, handoff_ids: list[int]) -> dict[int, dt.date
         .where(Handoff.id.in_(handoff_ids))
         .group_by(Handoff.id)
     ).all()
-    return {handoff_id: _utc(first) for handoff_id, first in rows}
+    return {handoff_id: as_utc(first) for handoff_id, first in rows}
 
 
-def _utc(value):
+def as_utc(value):
     if isinstance(value, str):  # SQLite returns aggregates of timestamps as text
         value = dt.datetime.fromisoformat(value)
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
@@ -374,7 +374,7 @@ def id_ranges(ids: list[int]) -> list[list[int]]:
     return runs
 
 
-def _record_and_tell(conn: Connection, config, handoff, kind: str, due: dt.datetime, detail: str) -> None:
+def record_and_tell(conn: Connection, config, handoff, kind: str, due: dt.datetime, detail: str) -> None:
     """A breach found at decision time, owed to the seller and the sales leaders like the sweep's."""
     from truce.services.sla_rules.breaches import owe_breaches  # rules build on this module
 
@@ -392,7 +392,7 @@ def after_decision(conn: Connection, config: TruceConfig, handoff, decided_at: d
         clock = config.business_hours.clock(config.company.timezone)
         late = clock.between(handoff["decision_due_at"], decided_at) / HOUR
         detail = f"decided {decided_at.isoformat()}, {late:.1f} business hours late"
-        _record_and_tell(conn, config, handoff, "decision_late", handoff["decision_due_at"], detail)
+        record_and_tell(conn, config, handoff, "decision_late", handoff["decision_due_at"], detail)
     settled = handoff["first_touch_at"] is not None
     pending = None if settled else handoff["first_touch_due_at"]
     conn.execute(update(Handoff).where(Handoff.id == handoff["id"]).values(sla_due_at=pending))
@@ -419,7 +419,7 @@ def check_attempts(conn: Connection, config: TruceConfig, contact_id: int, reaso
     if attempts >= promise.min_attempts:
         return []
     detail = f"rejected for no response after {attempts} of {promise.min_attempts} attempts"
-    _record_and_tell(conn, config, handoff, "too_few_attempts", at, detail)
+    record_and_tell(conn, config, handoff, "too_few_attempts", at, detail)
     return [
         f"SLA breach recorded: {detail} (the SLA asks for {promise.min_attempts} within {promise.attempt_window_days} days)"
     ]

@@ -29,10 +29,17 @@ def people(engine: Engine) -> list[dict]:
         rows = conn.execute(select(User).order_by(User.active.desc(), User.team, User.name, User.id)).all()
     return [
         {
-            "id": u.id, "email": u.email, "name": u.name, "team": u.team, "access": u.access,
-            "leader": bool(u.is_leader), "active": bool(u.active), "marketing_focus": u.marketing_focus,
+            "id": u.id,
+            "email": u.email,
+            "name": u.name,
+            "team": u.team,
+            "access": u.access,
+            "leader": bool(u.is_leader),
+            "active": bool(u.active),
+            "marketing_focus": u.marketing_focus,
             "can_log_in": u.password_hash is not None,
-            "accounts_owned": accounts.get(u.id, 0), "campaigns_owned": campaigns.get(u.id, 0),
+            "accounts_owned": accounts.get(u.id, 0),
+            "campaigns_owned": campaigns.get(u.id, 0),
         }  # fmt: skip
         for u in rows
     ]
@@ -60,5 +67,7 @@ def change_user(
             )
         if changed:
             conn.execute(update(User).where(User.id == user_id).values(**changed))
-            work.record("user_update", "user", user_id, {k: found[k] for k in changed}, {"email": found["email"], **changed})
+            work.record(
+                "user_update", "user", user_id, {k: found[k] for k in changed}, {"email": found["email"], **changed}
+            )
     return {"id": user_id, "email": found["email"], "changed": changed}

@@ -220,7 +220,11 @@ def _row(conn, name: str):
     row = conn.execute(select(CrmConnection).where(CrmConnection.name == name)).first()
     if row is None:
         known = conn.execute(select(CrmConnection.name).order_by(CrmConnection.name)).scalars().all()
-        hint = f"; known: {', '.join(known)}" if known else "; add one with `truce connect hubspot` or `truce connect salesforce`"
+        hint = (
+            f"; known: {', '.join(known)}"
+            if known
+            else "; add one with `truce connect hubspot` or `truce connect salesforce`"
+        )
         raise NoSuchConnection(f"no connection called {name!r}{hint}")
     return row
 

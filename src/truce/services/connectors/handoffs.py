@@ -36,7 +36,9 @@ def follow(conn: Connection, config: TruceConfig, contact_ids: list[int], now: d
     for contact_id in left:
         move = _last_move(conn, contact_id, leaving=stage)
         if move is not None:
-            handoff.close(conn, config, contact_id, move.to_stage, move.changed_at, move.changed_by_id, move.reason, move.note)
+            handoff.close(
+                conn, config, contact_id, move.to_stage, move.changed_at, move.changed_by_id, move.reason, move.note
+            )
     by_moment: dict[dt.datetime, list[int]] = defaultdict(list)
     arrivals = _arrivals(conn, arrived, stage)
     for contact_id in arrived:
@@ -52,7 +54,9 @@ def _arrivals(conn: Connection, contact_ids: list[int], stage: str) -> dict[int,
         return {}
     rows = conn.execute(
         select(StageChange.entity_id, func.max(StageChange.changed_at))
-        .where(StageChange.entity_type == "contact", StageChange.entity_id.in_(contact_ids), StageChange.to_stage == stage)
+        .where(
+            StageChange.entity_type == "contact", StageChange.entity_id.in_(contact_ids), StageChange.to_stage == stage
+        )
         .group_by(StageChange.entity_id)
     ).all()
     return {contact_id: _aware(at) for contact_id, at in rows}
@@ -61,7 +65,9 @@ def _arrivals(conn: Connection, contact_ids: list[int], stage: str) -> dict[int,
 def _last_move(conn: Connection, contact_id: int, leaving: str):
     return conn.execute(
         select(StageChange)
-        .where(StageChange.entity_type == "contact", StageChange.entity_id == contact_id, StageChange.from_stage == leaving)
+        .where(
+            StageChange.entity_type == "contact", StageChange.entity_id == contact_id, StageChange.from_stage == leaving
+        )
         .order_by(StageChange.changed_at.desc(), StageChange.id.desc())
         .limit(1)
     ).first()

@@ -87,9 +87,7 @@ def merge(work, table_name: str, dialect: str, pairs: Iterable[tuple[str, str]])
         for follower, reference in FOLLOWERS[table_name]:
             if reference in follower.c:
                 work.conn.execute(update(follower).where(follower.c[reference] == loser).values({reference: survivor}))
-        work.conn.execute(
-            update(table).where(table.c.id == loser).values(deleted_at=work.now, merged_into_id=survivor)
-        )
+        work.conn.execute(update(table).where(table.c.id == loser).values(deleted_at=work.now, merged_into_id=survivor))
         work.record(
             "crm_merged", table_name.rstrip("s"), loser, {"merged_into_id": already},
             {"merged_into_id": survivor, "crm_id": loser_crm, "survivor_crm_id": survivor_crm},
@@ -147,4 +145,6 @@ def missing_from(engine: Engine, table_name: str, dialect: str, seen, prefix: st
 
 
 def _plain(row) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if v is not None else None) for k, v in row.items()}
+    return {
+        k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if v is not None else None) for k, v in row.items()
+    }

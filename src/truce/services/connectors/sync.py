@@ -134,12 +134,18 @@ def _start_run(engine: Engine, connection, full: bool, actor: str, origin: str) 
         ).scalar_one_or_none()
         latest = max([heartbeat, *(r.started_at for r in running)], default=None, key=lambda t: t or work.now)
         if running and latest and (work.now - latest).total_seconds() < BUSY_SECONDS:
-            raise SyncRefused(f"a sync of {connection.name!r} is running (run {running[-1].id}); try again when it ends")
+            raise SyncRefused(
+                f"a sync of {connection.name!r} is running (run {running[-1].id}); try again when it ends"
+            )
         for stale in running:  # a sync that died: its pages are in, its cursor says where it stopped
             work.conn.execute(
                 update(CrmSyncRun)
                 .where(CrmSyncRun.id == stale.id)
-                .values(status="failed", finished_at=work.now, error="interrupted; the next sync resumed after its last page")
+                .values(
+                    status="failed",
+                    finished_at=work.now,
+                    error="interrupted; the next sync resumed after its last page",
+                )
             )
         return work.conn.execute(
             insert(CrmSyncRun).returning(CrmSyncRun.id),
@@ -156,7 +162,11 @@ def _end_run(engine, connection, report: SyncReport, status: str, error: str | N
             .values(status=status, finished_at=work.now, counts=report.totals() | {"objects": report.objects},
                     differences=report.differences or None, error=error)
         )  # fmt: skip
-        values = {"last_error": error, "last_error_at": work.now} if error else {"last_sync_at": work.now, "last_error": None}
+        values = (
+            {"last_error": error, "last_error_at": work.now}
+            if error
+            else {"last_sync_at": work.now, "last_error": None}
+        )
         work.conn.execute(update(CrmConnection).where(CrmConnection.id == connection.id).values(values))
 
 
@@ -234,7 +244,9 @@ def _ahead(pages: Iterator[Page], depth: int = 8) -> Iterator[Page]:
 
 
 def _keys(page: Page) -> set:
-    return {(table, row.get("external_id")) for table, rows in page.rows.items() for row in rows if row.get("external_id")}
+    return {
+        (table, row.get("external_id")) for table, rows in page.rows.items() for row in rows if row.get("external_id")
+    }
 
 
 def _together(pages: list[Page]) -> Page:
@@ -359,7 +371,9 @@ def _retry_rejects(engine, config, connection, connector: Connector, obj: CrmObj
         page = connector.fetch(obj, chunk)
         page.cursor = page.position = None
         with unit_of_work(engine, actor, origin) as work:
-            _, rejects = write_records(work, config, connection, obj, page, report, actor, f"{connection.system} {obj.name}")
+            _, rejects = write_records(
+                work, config, connection, obj, page, report, actor, f"{connection.system} {obj.name}"
+            )
             still = {crm_id for crm_id, _ in rejects}
             work.conn.execute(
                 update(CrmSyncReject)

@@ -368,7 +368,11 @@ def record_failure(engine: Engine, config: TruceConfig, unit: list[Claimed], err
     later = now + backoff(attempts, retries.backoff_seconds, retries.max_backoff_seconds)
     if not unit[0].digest:
         later = next_opening(_clock(config), later)  # a retry of an urgent message keeps quiet hours too
-    values: dict[str, Any] = {"status": "dead" if dead else "failed", "last_error": error[:ERROR_CHARS], "claimed_until": None}
+    values: dict[str, Any] = {
+        "status": "dead" if dead else "failed",
+        "last_error": error[:ERROR_CHARS],
+        "claimed_until": None,
+    }
     if not dead:
         values["next_attempt_at"] = later
     with unit_of_work(engine, ACTOR, "job") as work:

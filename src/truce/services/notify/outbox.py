@@ -60,7 +60,10 @@ EVENT_KINDS: dict[str, EventKind] = {
             "discount_approval", "Discount approval", "now", "a discount beyond policy waits for, or got, an answer"
         ),
         EventKind(
-            "survey_reminder", "The diagnostic waits for your answer", "digest", "RevOps' reminder of an open survey round"
+            "survey_reminder",
+            "The diagnostic waits for your answer",
+            "digest",
+            "RevOps' reminder of an open survey round",
         ),
         EventKind(
             "crm_write_back",

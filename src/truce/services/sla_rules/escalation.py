@@ -187,7 +187,7 @@ def _take_away(conn: Connection, config: TruceConfig, handoffs: list[dict], now:
         conn.execute(
             select(User.id).where(User.team == "sales", User.active.is_(True), User.access != "viewer")
         ).scalars()
-    )  # who routing may choose (truce.services.handoff._sellers), without its per-seller load
+    )  # who routing may choose (truce.services.handoff.routable_sellers), without its per-seller load
     for h in handoffs:
         other = bool(sellers - {h["owner_id"]})
         action = rules.take_away_action(policy.action, reroutes.get(h["id"], 0), policy.max_reroutes, other)
@@ -214,7 +214,7 @@ def _reroutes_so_far(conn: Connection, handoffs: list[dict]) -> dict[int, int]:
             .where(Handoff.contact_id.in_(contacts[start : start + 900]), Handoff.status == "expired")
             .group_by(Handoff.contact_id, Handoff.mql_at)
         ).all()
-        counts.update({(contact_id, sla._utc(mql_at)): n for contact_id, mql_at, n in rows})
+        counts.update({(contact_id, sla.as_utc(mql_at)): n for contact_id, mql_at, n in rows})
     return {h["id"]: counts.get((h["contact_id"], h["mql_at"]), 0) for h in chained}
 
 
