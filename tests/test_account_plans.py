@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
 from truce.cli import app
+from truce.domain.access import Forbidden
 from truce.services.account_plans import PlanRefused, key_accounts_without_plan, list_plans, set_plan
 from truce.services.lifecycle import NotFound
 from truce.store import db
@@ -132,6 +133,27 @@ def test_it_refuses_the_wrong_people_and_writes_nothing(engine, accounts, change
     with pytest.raises(error, match=message):
         plan(engine, **change)
     assert snapshot(engine) == before
+
+
+def test_only_a_plans_people_a_sales_leader_or_revops_change_it(engine, accounts):
+    plan(engine)  # Eva owns it, Mia is its liaison
+    before = snapshot(engine)
+    for outsider in ("nick@s.example", "ola@m.example"):
+        with pytest.raises(Forbidden, match=f"{outsider} may not change it"):
+            set_plan(engine, account="acme.example", liaison_email="mia@m.example", owner_email="eva@s.example",
+                     next_action="mine now", actor=outsider)  # fmt: skip
+    assert snapshot(engine) == before
+    for person, action in (("eva@s.example", "call"), ("mia@m.example", "webinar"), ("rex@r.example", "review")):
+        changed = set_plan(engine, account="acme.example", liaison_email="mia@m.example", owner_email="eva@s.example",
+                           next_action=action, actor=person)  # fmt: skip
+        assert changed["next_action"] == action
+    with writing(engine) as conn:
+        conn.execute(User.__table__.update().where(User.email == "nick@s.example").values(is_leader=True))
+    assert set_plan(engine, account="acme.example", liaison_email="mia@m.example", owner_email="eva@s.example",
+                    next_action="leader's call", actor="nick@s.example")["next_action"] == "leader's call"  # fmt: skip
+    # A key account's first plan may be written by anyone who edits plans.
+    assert set_plan(engine, account="beta.example", liaison_email="ola@m.example", owner_email="eva@s.example",
+                    actor="ola@m.example")["liaison"] == "ola@m.example"  # fmt: skip
 
 
 def test_someone_must_set_the_plan(engine, accounts):

@@ -256,6 +256,13 @@ def test_an_account_plan_is_added_on_the_page_counted_against_key_accounts_and_l
     with engine.connect() as conn:
         assert conn.execute(select(AccountPlan.objectives)).scalars().all() == ["Land the EU arm"]
     assert [a[0] for a in trail(engine, "account_plan_create")] == [email("rex")]
+    # Sam sells too, but the plan is Eva's and Mia's: his change is refused on the form, nothing written.
+    sam = browser(app, "sam")
+    refused = sam.post("/account-plans", data={**form, "next_action_due": "", "objectives": "Mine now", "csrf": sam.csrf})
+    assert refused.status_code == 403 and "sam@yourco.example may not change it" in flash_of(refused.text)[0]
+    assert 'value="Joint QBR"' in refused.text  # what he typed is still there
+    with engine.connect() as conn:
+        assert conn.execute(select(AccountPlan.objectives)).scalars().all() == ["Land the EU arm"]
 
 
 # ---- metrics and directory -----------------------------------------------------------------------

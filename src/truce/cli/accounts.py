@@ -43,6 +43,7 @@ def plan(
     Example:  truce accounts plan acme.example --liaison mia.ross@truce-demo.example --owner eva.lind@truce-demo.example --next-action "Joint workshop" --due 2026-12-10 --as owen.price@truce-demo.example
     """
     due_day = parse_day("--due", due)
+    from truce.domain.access import Forbidden
     from truce.services.account_plans import PlanRefused, set_plan
     from truce.services.lifecycle import NotFound
 
@@ -59,7 +60,7 @@ def plan(
                 next_action_due=due_day,
                 actor=actor or os.environ.get("TRUCE_USER"),
             )
-        except (PlanRefused, NotFound) as exc:
+        except (PlanRefused, NotFound, Forbidden) as exc:
             fail(str(exc))
     if json:
         print_json(saved, report="AccountPlan")

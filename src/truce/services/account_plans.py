@@ -17,6 +17,7 @@ import datetime as dt
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from truce.domain.access import Forbidden
 from truce.services.lifecycle import NotFound, user_by_email
 from truce.store.models import Account, AccountPlan, User
 from truce.store.work import record, unit_of_work
@@ -98,6 +99,7 @@ def set_plan(
         target = account_by_key(conn, account)
         given["liaison_id"] = _member(conn, liaison_email, "marketing", "liaison")["id"]
         given["owner_id"] = _member(conn, owner_email, "sales", "owner")["id"]
+        _may_change(conn, by, target)
         plan_id = _write(conn, target["id"], given, by["email"], now)
         if not target["is_key_account"]:
             conn.execute(update(Account).where(Account.id == target["id"]).values(is_key_account=True, updated_at=now))
@@ -112,6 +114,23 @@ def set_plan(
                 now,
             )
         return _plans(conn, AccountPlan.id == plan_id)[0]
+
+
+def _may_change(conn: Connection, by, account) -> None:
+    """A plan is its people's: once written, only its owner, its liaison, the account's owner, a sales
+    leader or RevOps change it; anyone allowed to edit plans may write a key account's first one."""
+    plan = conn.execute(
+        select(AccountPlan.owner_id, AccountPlan.liaison_id).where(AccountPlan.account_id == account["id"])
+    ).one_or_none()
+    if plan is None or by["team"] == "revops" or by["is_leader"]:
+        return
+    if by["id"] in (plan.owner_id, plan.liaison_id, account["owner_id"]):
+        return
+    names = conn.execute(select(User.email).where(User.id.in_([plan.owner_id, plan.liaison_id]))).scalars().all()
+    raise Forbidden(
+        f"the joint plan for {account['name']} belongs to {' and '.join(sorted(names)) or 'its owner and liaison'}; "
+        f"{by['email']} may not change it (they, a sales leader or RevOps may)"
+    )
 
 
 def _write(conn: Connection, account_id: int, given: dict, actor: str, now: dt.datetime) -> int:

@@ -114,6 +114,7 @@ def save_plan(
     next_action_due: str = Form(""),
     who: Caller = Depends(allowed("edit_account_plans")),
 ) -> Response:
+    from truce.domain.access import Forbidden
     from truce.services.account_plans import PlanRefused, set_plan
     from truce.services.lifecycle import NotFound
 
@@ -124,8 +125,8 @@ def save_plan(
         due = _due(next_action_due)
         plan = set_plan(engine, account=account, liaison_email=liaison, owner_email=owner, objectives=objectives,
                         next_action=next_action, next_action_due=due, actor=who.who.email, origin="web")  # fmt: skip
-    except (PlanRefused, NotFound) as exc:
-        return _plans_page(request, who, 400, typed=typed, form_error=str(exc))
+    except (PlanRefused, NotFound, Forbidden) as exc:
+        return _plans_page(request, who, 403 if isinstance(exc, Forbidden) else 400, typed=typed, form_error=str(exc))
     return back(f"/account-plans#plan-{plan['account_id']}", f"The joint plan for {plan['account']} is saved.")
 
 
