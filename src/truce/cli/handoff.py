@@ -28,7 +28,9 @@ ActorOption = Annotated[
 ]
 AtOption = Annotated[
     str | None,
-    typer.Option("--at", "--as-of", help="Evaluate as of this moment (ISO 8601, e.g. 2026-11-20T09:00Z). Default: now."),
+    typer.Option(
+        "--at", "--as-of", help="Evaluate as of this moment (ISO 8601, e.g. 2026-11-20T09:00Z). Default: now."
+    ),
 ]
 
 
@@ -78,9 +80,13 @@ def queue(db: DbOption = None, config: ConfigOption = None, at: AtOption = None,
         return
     from rich.table import Table
 
+    from truce.cli.common import drop_first
+
     table = Table(title=f"Handoff queue: {len(waiting)} leads waiting")
     for column in ("lead", "owner", "score", "MQL at", "h to first touch", "h to decision", "routed by"):
-        table.add_column(column)
+        table.add_column(column, justify="right" if column.startswith("h to") or column == "score" else "left")
+    # A narrow terminal keeps who waits and how long is left on each clock: those are the seller's call.
+    drop_first(table, "routed by", "MQL at", "score", "owner")
     for lead in waiting:
         cells = [lead["hours_to_first_touch"], lead["hours_to_decision"]]
         shown = [f"[red]{h}[/]" if h < 0 else str(h) for h in cells]
@@ -323,8 +329,10 @@ def _show_sla(data: dict) -> None:
 
 
 def _kept(month: dict) -> str:
-    """"yes", or "no" with the promise that broke: marketing promises a volume and an acceptance rate."""
-    broken = [name for name, met in (("volume", month["volume_met"]), ("acceptance", month["acceptance_met"])) if not met]
+    """ "yes", or "no" with the promise that broke: marketing promises a volume and an acceptance rate."""
+    broken = [
+        name for name, met in (("volume", month["volume_met"]), ("acceptance", month["acceptance_met"])) if not met
+    ]
     return "yes" if not broken else f"[red]no: {' and '.join(broken)}[/]"
 
 

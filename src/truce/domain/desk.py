@@ -90,11 +90,11 @@ def claimers(
     The sellers the routing would have chosen from: the first of the configured rules that
     names anyone active (territory, then segment, …); when none does, any active seller.
     """
-    from truce.domain.routing import _pool
+    from truce.domain.routing import rule_pool
 
     active = [s for s in sellers if s.active]
     for rule in rules:
-        pool, described = _pool(rule, active, region, segment)
+        pool, described = rule_pool(rule, active, region, segment)
         if pool:
             return {s.id for s in pool}, described
     return {s.id for s in active}, "any seller"

@@ -31,7 +31,9 @@ class Decision:
     rule: str  # e.g. "territory EMEA/enterprise, round robin"
 
 
-def _pool(rule: str, sellers: Sequence[Seller], region: str | None, segment: str | None) -> tuple[list[Seller], str]:
+def rule_pool(
+    rule: str, sellers: Sequence[Seller], region: str | None, segment: str | None
+) -> tuple[list[Seller], str]:
     if rule == "territory":
         chosen = [s for s in sellers if region and segment and s.region == region and s.segment == segment]
         return chosen, f"territory {region}/{segment}"
@@ -48,7 +50,7 @@ def route(
     """The seller for a lead at an account in `region` and `segment`."""
     active = [s for s in sellers if s.active]
     for rule in rules:
-        pool, described = _pool(rule, active, region, segment)
+        pool, described = rule_pool(rule, active, region, segment)
         if pool:
             return Decision(_pick(pool, strategy).id, f"{described}, {strategy.replace('_', ' ')}")
     return Decision(None, "no active seller matched any rule")
