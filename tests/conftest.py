@@ -16,12 +16,18 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from truce import config as truce_config
-from truce.store import db
-from truce.store.work import unit_of_work
+# pytest-xdist's workers inherit COLUMNS=80, and a Rich console created while COLUMNS is set keeps
+# that width for good, so a test's own COLUMNS would be ignored; every worker starts as a plain run does.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from truce import config as truce_config  # noqa: E402
+from truce.store import db  # noqa: E402
+from truce.store.work import unit_of_work  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("TRUCE_TEST_DATABASE_URL")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -98,7 +99,9 @@ def _run(limit: int, headers: list[tuple[bytes, bytes]], chunks: list[bytes]):
         await send({"type": "http.response.body", "body": b"ok"})
 
     scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
-    asyncio.run(BodyLimit(reader, limit=limit)(scope, receive, send))
+    # A thread of its own: a browser test earlier in this process may have left Playwright's loop running here.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, BodyLimit(reader, limit=limit)(scope, receive, send)).result()
     return sent[0]["status"], len(read), seen
 
 

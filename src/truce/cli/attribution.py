@@ -164,7 +164,7 @@ def _from_file(path: str, model: Model | None, engine: Engine, config: str | Non
         "credits": rows,
         "notes": result.notes,
     }
-    console.print(f"[bold]{path}[/]")
+    console.print(f"[bold]{path}[/]", soft_wrap=True)  # a path stays whole, to copy
     _show(data, loaded.company.currency)
 
 

@@ -45,7 +45,10 @@ def brief(
     at: Annotated[
         str | None,
         typer.Option(
-            "--at", "--as-of", metavar="DATE", help="As of the end of this day, YYYY-MM-DD (company time zone). Default: now."
+            "--at",
+            "--as-of",
+            metavar="DATE",
+            help="As of the end of this day, YYYY-MM-DD (company time zone). Default: now.",
         ),
     ] = None,
     db: DbOption = None,
@@ -80,7 +83,9 @@ def brief(
     if out is not None:
         _write(out, fmt, data)
         errors.print(
-            f"wrote {out} ({data['period']['label']}, {len(data['decisions'])} decisions needed)", highlight=False
+            f"wrote {out} ({data['period']['label']}, {len(data['decisions'])} decisions needed)",
+            highlight=False,
+            soft_wrap=True,  # the path stays whole, to copy
         )
     elif not json:
         from truce.brief import render_markdown

@@ -89,26 +89,49 @@ def connect(
     ] = None,
     auth: Annotated[
         Auth | None,
-        typer.Option("--auth", help="How truce signs in. HubSpot: private_app_token. Salesforce: client_credentials (default) or jwt_bearer."),
+        typer.Option(
+            "--auth",
+            help="How truce signs in. HubSpot: private_app_token. Salesforce: client_credentials (default) or jwt_bearer.",
+        ),
     ] = None,
     token_env: Annotated[
         str | None,
-        typer.Option("--token-env", metavar="VARIABLE", help="The environment variable holding the secret (HubSpot token; Salesforce client secret, or the JWT private key in PEM). Read when truce signs in; never stored."),
+        typer.Option(
+            "--token-env",
+            metavar="VARIABLE",
+            help="The environment variable holding the secret (HubSpot token; Salesforce client secret, or the JWT private key in PEM). Read when truce signs in; never stored.",
+        ),
     ] = None,
     token_stdin: Annotated[
-        bool, typer.Option("--token-stdin", help="Read the secret from standard input and keep it sealed (encrypted) in the store.")
+        bool,
+        typer.Option(
+            "--token-stdin", help="Read the secret from standard input and keep it sealed (encrypted) in the store."
+        ),
     ] = False,
-    client_id: Annotated[str | None, typer.Option("--client-id", help="Salesforce: the connected app's consumer key.")] = None,
-    username: Annotated[str | None, typer.Option("--username", help="Salesforce JWT bearer flow: the user truce acts as.")] = None,
+    client_id: Annotated[
+        str | None, typer.Option("--client-id", help="Salesforce: the connected app's consumer key.")
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", help="Salesforce JWT bearer flow: the user truce acts as.")
+    ] = None,
     login_url: Annotated[
-        str | None, typer.Option("--login-url", help="Salesforce: where tokens come from. Default: https://login.salesforce.com.")
+        str | None,
+        typer.Option("--login-url", help="Salesforce: where tokens come from. Default: https://login.salesforce.com."),
     ] = None,
     webhook_secret_env: Annotated[
         str | None,
-        typer.Option("--webhook-secret-env", metavar="VARIABLE", help="HubSpot: the app's client secret, which signs webhooks. Salesforce: a shared secret for the outbound-message route."),
+        typer.Option(
+            "--webhook-secret-env",
+            metavar="VARIABLE",
+            help="HubSpot: the app's client secret, which signs webhooks. Salesforce: a shared secret for the outbound-message route.",
+        ),
     ] = None,
-    org_id: Annotated[str | None, typer.Option("--org-id", help="Salesforce: the org id outbound messages must carry.")] = None,
-    portal_id: Annotated[str | None, typer.Option("--portal-id", help="HubSpot: the account (portal) id webhooks must carry.")] = None,
+    org_id: Annotated[
+        str | None, typer.Option("--org-id", help="Salesforce: the org id outbound messages must carry.")
+    ] = None,
+    portal_id: Annotated[
+        str | None, typer.Option("--portal-id", help="HubSpot: the account (portal) id webhooks must carry.")
+    ] = None,
     actor: ActorOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -264,7 +287,9 @@ def writes(
     name: Annotated[str, typer.Argument(help="The connection.")],
     status: Annotated[
         WriteStatus | None,
-        typer.Option("--status", help="Only these: conflict (the CRM's newer edit was kept), dead (gave up), pending, sent, …"),
+        typer.Option(
+            "--status", help="Only these: conflict (the CRM's newer edit was kept), dead (gave up), pending, sent, …"
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="At most this many, newest first.")] = 200,
     db: DbOption = None,
@@ -300,12 +325,19 @@ def writes(
 
 
 def sync(
-    name: Annotated[str, typer.Argument(help="The connection: hubspot, salesforce, or the --name given to truce connect.")],
+    name: Annotated[
+        str, typer.Argument(help="The connection: hubspot, salesforce, or the --name given to truce connect.")
+    ],
     full: Annotated[
-        bool, typer.Option("--full", help="Read every record again and report what differed (records the CRM no longer has are marked deleted).")
+        bool,
+        typer.Option(
+            "--full",
+            help="Read every record again and report what differed (records the CRM no longer has are marked deleted).",
+        ),
     ] = False,
     objects: Annotated[
-        str | None, typer.Option("--objects", metavar="NAME,...", help="Only these objects (e.g. contacts,deals or Lead,Contact).")
+        str | None,
+        typer.Option("--objects", metavar="NAME,...", help="Only these objects (e.g. contacts,deals or Lead,Contact)."),
     ] = None,
     actor: ActorOption = None,
     db: DbOption = None,
@@ -332,7 +364,9 @@ def sync(
     only = [o.strip() for o in objects.split(",") if o.strip()] if objects else None
     try:
         with _progress(json) as advance:
-            report = run_sync(engine, loaded, name, full=full, actor=_actor(actor), origin="cli", only=only, progress=advance)
+            report = run_sync(
+                engine, loaded, name, full=full, actor=_actor(actor), origin="cli", only=only, progress=advance
+            )
     except connections.NoSuchConnection as exc:
         fail(str(exc), code=2)
     except (SyncRefused, SecretUnavailable) as exc:
@@ -365,7 +399,9 @@ def _progress(quiet: bool):
 def _print_report(report) -> None:
     from rich.table import Table
 
-    table = Table("object", "pages", "read", "new", "updated", "unchanged", "rejected", "deleted", "merged", "MQLs queued")
+    table = Table(
+        "object", "pages", "read", "new", "updated", "unchanged", "rejected", "deleted", "merged", "MQLs queued"
+    )
     for name, counts in report.objects.items():
         table.add_row(name, *(f"{counts[k]:,}" for k in ("pages", "read", "inserted", "updated", "unchanged",
                                                        "rejected", "deleted", "merged", "handoffs_opened")))  # fmt: skip

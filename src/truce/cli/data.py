@@ -200,15 +200,15 @@ def _show_report(report) -> None:
             f"{report.became_mql:,} {entered} the handoff queue"
         )
     if report.managed_columns:
-        console.print(
-            f"truce's own columns, kept by truce and not imported: {', '.join(report.managed_columns)}"
-        )
+        console.print(f"truce's own columns, kept by truce and not imported: {', '.join(report.managed_columns)}")
     if report.unknown_columns:
         console.print(f"[yellow]ignored columns[/] (map them with --mapping): {', '.join(report.unknown_columns)}")
     for warning, count in report.warnings.items():
         console.print(f"[yellow]warning[/]: {warning} ({counted(count, 'row')})")
     if report.rejects_file:
-        console.print(f"[yellow]{counted(report.rejected, 'rejected row')}[/] written to {report.rejects_file}")
+        console.print(
+            f"[yellow]{counted(report.rejected, 'rejected row')}[/] written to {report.rejects_file}", soft_wrap=True
+        )
         for error in report.errors[:10]:
             console.print(f"  {error}")
 
@@ -240,4 +240,4 @@ def export_command(
     if json:
         print_json({"table": name, "format": format.value, "file": str(out), "rows": rows}, report="Exported")
     else:
-        console.print(f"Wrote {rows:,} rows of {name} to {out}")
+        console.print(f"Wrote {rows:,} rows of {name} to {out}", soft_wrap=True)

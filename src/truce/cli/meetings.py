@@ -137,10 +137,14 @@ def decide(
         str | None, typer.Option("--text", help="What was decided. Default: the agenda item's text.")
     ] = None,
     owner: Annotated[str | None, typer.Option("--owner", metavar="EMAIL", help="Who does it.")] = None,
-    due: Annotated[str | None, typer.Option("--due", metavar="DATE", help="When it is due: YYYY-MM-DD, or +4d / +2w from today.")] = None,
+    due: Annotated[
+        str | None, typer.Option("--due", metavar="DATE", help="When it is due: YYYY-MM-DD, or +4d / +2w from today.")
+    ] = None,
     indicator: Annotated[
         str | None,
-        typer.Option("--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate. Required."),
+        typer.Option(
+            "--indicator", metavar="KEY", help="The indicator it should move, e.g. mql_acceptance_rate. Required."
+        ),
     ] = None,
     period: PeriodOption = None,
     actor: ActorOption = None,

@@ -53,7 +53,9 @@ def explain(
     at: Annotated[
         str | None,
         typer.Option(
-            "--at", "--as-of", help="Score as of this moment (ISO date or time; UTC unless it names a zone). Default: now."
+            "--at",
+            "--as-of",
+            help="Score as of this moment (ISO date or time; UTC unless it names a zone). Default: now.",
         ),
     ] = None,
     db: DbOption = None,

@@ -177,7 +177,14 @@ def deactivate(
 
     Example:  truce user deactivate eva.lind@truce-demo.example --as owen.price@truce-demo.example
     """
-    _act_on_user("deactivate_user", email, actor, db, json, lambda done: f"{done['email']} is inactive: {done['sessions_ended']} sessions ended, API tokens refused")
+    _act_on_user(
+        "deactivate_user",
+        email,
+        actor,
+        db,
+        json,
+        lambda done: f"{done['email']} is inactive: {done['sessions_ended']} sessions ended, API tokens refused",
+    )
 
 
 @user_app.command("activate")
@@ -207,7 +214,9 @@ def end(
 
     Example:  truce user sessions end eva.lind@truce-demo.example --as owen.price@truce-demo.example
     """
-    _act_on_user("end_sessions", email, actor, db, json, lambda done: f"{done['email']}: {done['sessions_ended']} sessions ended")
+    _act_on_user(
+        "end_sessions", email, actor, db, json, lambda done: f"{done['email']}: {done['sessions_ended']} sessions ended"
+    )
 
 
 @token_app.command("list")
