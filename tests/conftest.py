@@ -194,3 +194,14 @@ def local_page(chromium_browser):
     context.route("**/*", guard)
     yield page
     context.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Schemathesis names each API operation's test in its name but not its node id, so every one
+    shares an id; pytest-xdist schedules by id and would run one of them. Give each its own."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and not item.nodeid.endswith("]"):
+            from _pytest.nodeid import coerce_node_id
+
+            item._id = coerce_node_id(f"{item.nodeid}[{label}]")
