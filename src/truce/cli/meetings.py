@@ -119,13 +119,12 @@ def _print_meeting(meeting: dict, json: bool) -> None:
     )
     for item in meeting["agenda"]:
         console.print(
-            f"  {item['item']}. {escape('[' + (item['owner_team'] or '-') + ']')} {escape(item['text'])}",
-            soft_wrap=True,
-        )
+            f"  {item['item']}. {escape('[' + (item['owner_team'] or '-') + ']')} {escape(item['text'])}"
+        )  # wrapped at word boundaries, so an email or a figure is never cut
     if not meeting["agenda"]:
         console.print("  The brief called for no decision.")
     for d in meeting["decisions"]:
-        console.print("  " + _decision_line(d), soft_wrap=True)
+        console.print("  " + _decision_line(d))
 
 
 @meeting_app.command("decide")
