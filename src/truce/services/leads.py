@@ -66,67 +66,59 @@ def _decision_by_whoever_may(conn, config: TruceConfig, contact, to_stage: str, 
     may_decide(conn, actor, contact)
 
 
+def _all(conn, query) -> list:
+    return list(conn.execute(query).mappings().all())
+
+
 def history(engine: Engine, email: str) -> dict:
     """Every move, handoff, breach and touch of one lead, oldest first."""
     who = User.__table__.alias("who")
     with engine.connect() as conn:
         contact = contact_by_email(conn, email)
-        moves = (
-            conn.execute(
-                select(
-                    StageChange.changed_at,
-                    StageChange.from_stage,
-                    StageChange.to_stage,
-                    StageChange.team_after,
-                    StageChange.reason,
-                    StageChange.note,
-                    StageChange.origin,
-                    who.c.email.label("by"),
-                )
-                .outerjoin(who, who.c.id == StageChange.changed_by_id)
-                .where(StageChange.entity_type == "contact", StageChange.entity_id == contact["id"])
-                .order_by(StageChange.changed_at, StageChange.id)
+        moves = _all(
+            conn,
+            select(
+                StageChange.changed_at,
+                StageChange.from_stage,
+                StageChange.to_stage,
+                StageChange.team_after,
+                StageChange.reason,
+                StageChange.note,
+                StageChange.origin,
+                who.c.email.label("by"),
             )
-            .mappings()
-            .all()
+            .outerjoin(who, who.c.id == StageChange.changed_by_id)
+            .where(StageChange.entity_type == "contact", StageChange.entity_id == contact["id"])
+            .order_by(StageChange.changed_at, StageChange.id),
         )
-        handoffs = (
-            conn.execute(
-                select(
-                    Handoff.id,
-                    Handoff.mql_at,
-                    Handoff.status,
-                    Handoff.routing_rule,
-                    Handoff.first_touch_due_at,
-                    Handoff.decision_due_at,
-                    Handoff.decided_at,
-                    Handoff.rejection_reason,
-                    who.c.email.label("owner"),
-                )
-                .outerjoin(who, who.c.id == Handoff.owner_id)
-                .where(Handoff.contact_id == contact["id"])
-                .order_by(Handoff.id)
+        handoffs = _all(
+            conn,
+            select(
+                Handoff.id,
+                Handoff.mql_at,
+                Handoff.status,
+                Handoff.routing_rule,
+                Handoff.first_touch_due_at,
+                Handoff.decision_due_at,
+                Handoff.decided_at,
+                Handoff.rejection_reason,
+                who.c.email.label("owner"),
             )
-            .mappings()
-            .all()
+            .outerjoin(who, who.c.id == Handoff.owner_id)
+            .where(Handoff.contact_id == contact["id"])
+            .order_by(Handoff.id),
         )
-        breaches = (
-            conn.execute(
-                select(SlaEvent.handoff_id, SlaEvent.kind, SlaEvent.due_at, SlaEvent.detail)
-                .where(SlaEvent.contact_id == contact["id"])
-                .order_by(SlaEvent.id)
-            )
-            .mappings()
-            .all()
+        breaches = _all(
+            conn,
+            select(SlaEvent.handoff_id, SlaEvent.kind, SlaEvent.due_at, SlaEvent.detail)
+            .where(SlaEvent.contact_id == contact["id"])
+            .order_by(SlaEvent.id),
         )
-        touches = (
-            conn.execute(
-                select(Touchpoint.occurred_at, Touchpoint.kind, Touchpoint.touch_type, Touchpoint.channel)
-                .where(Touchpoint.contact_id == contact["id"])
-                .order_by(Touchpoint.occurred_at)
-            )
-            .mappings()
-            .all()
+        touches = _all(
+            conn,
+            select(Touchpoint.occurred_at, Touchpoint.kind, Touchpoint.touch_type, Touchpoint.channel)
+            .where(Touchpoint.contact_id == contact["id"])
+            .order_by(Touchpoint.occurred_at),
         )
     return {
         "email": contact["email"],
