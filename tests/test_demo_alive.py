@@ -9,17 +9,19 @@ import tomllib
 import uuid
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import PG_URL, _admin_engine, needs
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from truce import config as truce_config
 from truce.services import demo as demo_service
-from truce.services import handoff, survey
+from truce.services import handoff, sla_report, survey
 from truce.services.brief import build_brief
 from truce.store import db
+from truce.store.models import Handoff
 
 CONFIG = truce_config.parse(truce_config.default_text(), source="(built-in default truce.toml)")
 RULES = tomllib.loads(truce_config.default_text())["scoring"]
@@ -187,6 +189,30 @@ def test_every_contact_has_its_score_of_today_and_no_inquiry_is_over_the_line(al
 
 
 # ---- survey, plans, meeting, brief -------------------------------------------------------------
+
+
+def test_marketing_kept_both_promises_in_a_recent_month_and_broke_them_in_others(alive):
+    """The demo shows a healthy marketing month beside weak ones, counted here from the handoffs
+    themselves. A 1,500-contact company is held to 30 MQLs a month (the built-in 100 fits the
+    5,000 contacts of `truce demo`)."""
+    text_ = truce_config.default_text().replace("mqls_per_month = 100", "mqls_per_month = 30")
+    config = truce_config.parse(text_, source="(scaled truce.toml)")
+    zone = ZoneInfo(config.company.timezone)
+    counted: dict[str, list[int]] = {}
+    with alive.connect() as conn:
+        handoffs = conn.execute(select(Handoff.mql_at, Handoff.status, Handoff.previous_handoff_id)).all()
+    for mql_at, status, previous in handoffs:
+        month = _utc(mql_at).astimezone(zone).strftime("%Y-%m")
+        tally = counted.setdefault(month, [0, 0, 0])  # MQLs, accepted, rejected
+        tally[0] += previous is None
+        tally[1] += status == "accepted"
+        tally[2] += status == "rejected"
+    recent = sorted(m for m in counted if m < FRIDAY.astimezone(zone).strftime("%Y-%m"))[-6:]
+    kept = {m for m in recent if counted[m][0] >= 30 and counted[m][1] >= 0.7 * (counted[m][1] + counted[m][2])}
+    assert kept and set(recent) - kept, {m: counted[m] for m in recent}
+    report = sla_report.report(alive, config, FRIDAY, with_queue=False)["marketing"]["by_month"]
+    said = {m["month"] for m in report if m["month"] in recent and m["volume_met"] and m["acceptance_met"]}
+    assert said == kept
 
 
 def test_the_survey_report_shows_two_rounds_the_second_better_and_a_playbook(alive):

@@ -49,6 +49,10 @@ TITLE_ACCEPT = np.array([0.45, 0.92, 1.0, 1.08])
 TITLE_SQL = np.array([0.5, 0.85, 1.0, 1.15])
 SEGMENT_MQL = np.array([0.9, 1.1, 1.05])
 CLOSE_DAYS = np.array([35, 65, 120])
+# Marketing tightened its scoring after the last survey round: MQLs since the start of the last two
+# complete months are accepted more often, so a recent month keeps both promises and earlier ones do not
+# (the demo shows a healthy month beside weak ones).
+TIGHTENED_ACCEPT = 1.15
 BASE_WIN = np.array([0.40, 0.35, 0.29])
 
 PRODUCT_SHARE = np.array([[0.72, 0.18, 0.10, 0.0], [0.55, 0.22, 0.18, 0.05], [0.30, 0.15, 0.15, 0.40]])
@@ -113,6 +117,7 @@ class Funnel:
         self.icp = np.array([icp for _, _, icp, _ in names.INDUSTRIES])[a.industry[c.account]]
         self.stage = np.full(n, INQUIRY, np.int8)
         self.at = c.created.copy()
+        self.tightened_at = self.window.month_starts[max(len(self.window.month_starts) - 4, 0)]
         self.alive = np.ones(n, bool)
         self.owner = np.full(n, -1, np.int64)
         self.first_owner = np.full(n, -1, np.int64)
@@ -260,6 +265,7 @@ class Funnel:
             * np.where(self.icp[sub], 1.06, 0.8)
             * u.accept_bias[self.owner[sub]]
             * np.where(self.recycles[sub] > 0, 1.15, 1.0)
+            * np.where(self.at[sub] >= self.tightened_at, TIGHTENED_ACCEPT, 1.0)
         )
         accept = r.random(sub.size) < np.clip(p, 0.05, 0.97)
         reason = self._reasons(sub[~accept], REJECT_WEIGHT, other=1.0, boost=True)
