@@ -280,6 +280,16 @@ def test_the_cast_is_there_as_the_readme_names_it(alive):
         alive, "SELECT email, first_name, last_name FROM contacts WHERE email LIKE '%@acme.example'")}  # fmt: skip
     assert names["ann.fischer@acme.example"] == ("Ann", "Fischer")
     assert names["bob.novak@acme.example"] == ("Bob", "Novak")
+    assert names["cara.silva@acme.example"] == ("Cara", "Silva")
+
+
+def test_cara_waits_unowned_and_overdue_until_a_seller_of_her_territory_claims_her(alive):
+    cara = {q["email"]: q for q in handoff.queue(alive, CONFIG, FRIDAY)}["cara.silva@acme.example"]
+    # 27 business hours since her MQL against a 24-hour decision clock: 3 hours past it, and short of
+    # the escalation's first step (8 hours past it), so nothing takes her away on the day.
+    assert cara["owner"] is None
+    assert -3.25 <= cara["hours_to_decision"] <= -2.75, cara
+    assert cara["score"] is not None
 
 
 # ---- the records the --help examples name by id (docs/cli.md, "What the demo plants") -----------------

@@ -34,7 +34,6 @@ NEEDS = {
     "truce score refresh --db postgresql://": "a PostgreSQL server",
     "truce db upgrade --db postgresql://": "a PostgreSQL server",
     "export ": "a shell's environment, not a truce command",
-    "truce handoff claim": "an MQL that routing left with no owner; the demo routes every lead (tests/test_seller_desk*.py claim one)",
 }
 
 # Commands whose examples run before the others, because later examples use what they make;

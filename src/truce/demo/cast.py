@@ -3,11 +3,14 @@
 - Eva Lind, a seller who owns the key account Acme Analytics (acme.example) and has two leads
   waiting in her queue: Ann Fischer, whose first-touch clock runs out within the next few
   business hours, and Bob Novak, whom she has called and must still accept or reject;
+- Cara Silva, a third Acme MQL that arrived while routing was paused for a territory reshuffle:
+  nobody owns her, her decision deadline has just passed, and a seller of her territory may claim
+  her (the example of `truce handoff claim`); the queue always shows an overdue lead;
 - Mia Ross, a downstream marketer, Acme's marketing liaison;
 - Owen Price, RevOps.
 
 Everyone else keeps the name the seeded generator gave them: the cast is chosen among the
-generated people and renamed, and Ann and Bob are added to Acme's buying group.
+generated people and renamed, and Ann, Bob and Cara are added to Acme's buying group.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 
 from truce.demo import names
 from truce.demo.clock import DAY, HOUR, NEVER, to_datetime
-from truce.demo.funnel import INQUIRY, MQL, Funnel
+from truce.demo.funnel import CUSTOMER, INQUIRY, LOST, MQL, Funnel
 from truce.demo.marketing import CH, Campaigns
 from truce.demo.people import MARKETING, REVOPS, Users
 
@@ -28,13 +31,16 @@ ACCOUNT_NAME = "Acme Analytics"
 SELLER = ("Eva", "Lind")
 MARKETER = ("Mia", "Ross")
 REVOPS_LEAD = ("Owen", "Price")
-# Ann and Bob: first names the word lists lack, given codes past their end (drawing is unchanged).
-LEAD_FIRST_NAMES = ("Ann", "Bob")
+# Ann, Bob and Cara: first names the word lists lack, given codes past their end (drawing is unchanged).
+LEAD_FIRST_NAMES = ("Ann", "Bob", "Cara")
 CONTACT_FIRST_NAMES = names.FIRST_NAMES + LEAD_FIRST_NAMES
-# (first name, last name, title class and index in names.TITLES, channel, days known, business hours as MQL)
+# (first name, last name, title class and index in names.TITLES, channel, days known, business hours as
+# MQL, whether Eva owns the lead). Cara has waited 3 business hours past the 24-hour decision deadline
+# of the default SLA: overdue, yet short of the escalation's first step (8 hours after it).
 LEADS = (
-    ("Ann", "Fischer", 3, 1, "webinar", 24, None),
-    ("Bob", "Novak", 3, 3, "organic_search", 41, 10.0),
+    ("Ann", "Fischer", 3, 1, "webinar", 24, None, True),
+    ("Bob", "Novak", 3, 3, "organic_search", 41, 10.0, True),
+    ("Cara", "Silva", 2, 0, "event", 30, 27.0, False),
 )
 # Ann's first touch is due this many business hours after the demo is built.
 ANN_DUE_IN_HOURS = 1.5
@@ -46,17 +52,25 @@ class Cast:
     marketer: int
     revops: int
     account: int  # account index of Acme
-    leads: tuple[int, ...] = ()  # contact indexes of Ann and Bob
+    leads: tuple[int, ...] = ()  # contact indexes of Ann, Bob and Cara
 
 
-def choose(users: Users, key: np.ndarray, owner_now: np.ndarray) -> Cast:
-    """Eva is the owner of the first key account held by a steady seller; Mia and Owen the first of their kind."""
+# Eva's open deals the demo needs: one at the id the help names, and one per discount request.
+EVA_OPEN_DEALS = 4
+
+
+def choose(users: Users, key: np.ndarray, owner_now: np.ndarray, funnel: Funnel) -> Cast:
+    """Eva owns the first key account held by a steady seller with enough open deals for the help's
+    examples (else the steadiest seller with the most); Mia and Owen are the first of their kind."""
     steady = users.active & ~users.slow
     steady[users.successor] = False
     found = np.flatnonzero(key & steady[owner_now])
     if found.size == 0:
         found = np.flatnonzero(key & users.active[owner_now])
-    account = int(found[0])
+    deals = _open_deals_per_seller(funnel, users.count)[owner_now[found]]
+    enough = found[deals >= EVA_OPEN_DEALS]
+    account = int(enough[0]) if enough.size else int(found[np.argmax(deals)])
+    _take_over_open_deals(funnel, users, int(owner_now[account]))
     downstream = users.of(MARKETING, focus=1, leaders=False)
     cast = Cast(
         seller=int(owner_now[account]),
@@ -67,6 +81,25 @@ def choose(users: Users, key: np.ndarray, owner_now: np.ndarray) -> Cast:
     for index, (first, last) in ((cast.seller, SELLER), (cast.marketer, MARKETER), (cast.revops, REVOPS_LEAD)):
         users.first[index], users.last[index] = first, last
     return cast
+
+
+def _open_deals(funnel: Funnel) -> np.ndarray:
+    return (funnel.opportunity_at >= 0) & ~np.isin(funnel.stage, (CUSTOMER, LOST)) & (funnel.owner >= 0)
+
+
+def _open_deals_per_seller(funnel: Funnel, sellers: int) -> np.ndarray:
+    return np.bincount(funnel.owner[_open_deals(funnel)], minlength=sellers)
+
+
+def _take_over_open_deals(funnel: Funnel, users: Users, seller: int) -> None:
+    """In a small company Eva may hold too few open deals for the help's examples: when territories
+    were reshuffled she took over the newest open deals of active colleagues (with their contacts)."""
+    short = EVA_OPEN_DEALS - int((_open_deals(funnel) & (funnel.owner == seller)).sum())
+    if short <= 0:
+        return
+    others = np.flatnonzero(_open_deals(funnel) & (funnel.owner != seller) & users.active[np.maximum(funnel.owner, 0)])
+    newest = others[np.argsort(-funnel.opportunity_at[others], kind="stable")][:short]
+    funnel.owner[newest] = seller
 
 
 def _before(clock, now: dt.datetime, hours: float) -> dt.datetime:
@@ -83,12 +116,12 @@ def _before(clock, now: dt.datetime, hours: float) -> dt.datetime:
 
 
 def add_leads(rng, funnel: Funnel, campaigns: Campaigns, cast: Cast, config, window) -> Cast:
-    """Ann and Bob join Acme's buying group as MQLs waiting in Eva's queue, timed by the SLA clock."""
+    """Ann, Bob and Cara join Acme's buying group as waiting MQLs, timed by the SLA clock."""
     clock = config.business_hours.clock(config.company.timezone)
     now = to_datetime(window.end)
     first_touch = config.sla.sales.first_touch_hours
     added = []
-    for first, last, title_class, title, channel, days_known, hours_waiting in LEADS:
+    for first, last, title_class, title, channel, days_known, hours_waiting, owned in LEADS:
         hours = max(first_touch - ANN_DUE_IN_HOURS, 0.25) if hours_waiting is None else hours_waiting
         mql_at = int(_before(clock, now, hours).timestamp())
         created = min(window.end - days_known * DAY + 14 * HOUR, mql_at - 2 * DAY)
@@ -108,7 +141,7 @@ def add_leads(rng, funnel: Funnel, campaigns: Campaigns, cast: Cast, config, win
             channel=CH[channel],
             created=max(created, window.start),
         )
-        _make_mql(funnel, index, mql_at, cast.seller, touched)
+        _make_mql(funnel, index, mql_at, cast.seller if owned else -1, touched if owned else -1)
         added.append(index)
     return Cast(cast.seller, cast.marketer, cast.revops, cast.account, tuple(added))
 

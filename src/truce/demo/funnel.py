@@ -53,6 +53,8 @@ CLOSE_DAYS = np.array([35, 65, 120])
 # complete months are accepted more often, so a recent month keeps both promises and earlier ones do not
 # (the demo shows a healthy month beside weak ones).
 TIGHTENED_ACCEPT = 1.15
+# An unanswered MQL is closed out about this many days after it arrived (see Funnel._close_out).
+CLOSE_OUT_DAYS = 6
 BASE_WIN = np.array([0.40, 0.35, 0.29])
 
 PRODUCT_SHARE = np.array([[0.72, 0.18, 0.10, 0.0], [0.55, 0.22, 0.18, 0.05], [0.30, 0.15, 0.15, 0.40]])
@@ -298,8 +300,9 @@ class Funnel:
     def _close_out(self, sub) -> None:
         """An MQL nobody answered is closed weeks late, as "no response", by whoever holds it then.
 
-        A queue is cleared sooner or later (the escalation sees to it), so only the last weeks'
-        forgotten leads are still waiting, overdue, on the day the demo is built.
+        A queue is cleared sooner or later: the escalation both teams signed takes a lead from its
+        seller 16 business hours after its decision deadline (about a week after the MQL), so only
+        the last days' forgotten leads are still waiting, overdue, on the day the demo is built.
         """
         if sub.size == 0:
             return
@@ -307,7 +310,7 @@ class Funnel:
         recycles = np.flatnonzero(self.reasons.exit_stage == RECYCLED)
         code = codes.index("no_response") if "no_response" in codes else int(recycles[0] if recycles.size else 0)
         reason = np.full(sub.size, code, np.int8)
-        at = self._sales_step(sub, 10, 0.5)
+        at = self._sales_step(sub, CLOSE_OUT_DAYS, 0.3)
         self._note_recycled(self._move(sub, self.reasons.exit_stage[reason], at, reason))
 
     def _reasons(self, sub, base: dict, other: float, boost: bool) -> np.ndarray:

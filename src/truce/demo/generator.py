@@ -114,12 +114,12 @@ def generate(
     users = make_users(rng["staff"], contacts, window)
     campaigns = make_campaigns(rng["campaigns"], users, window, size_factor(contacts))
     tick("staff")
-    # The cast's two leads are among the contacts asked for, so the count is the one given.
+    # The cast's leads are among the contacts asked for, so the count is the one given.
     accounts, people = _accounts_and_contacts(rng, contacts, users, campaigns, window, len(demo_cast.LEADS))
     tick("accounts and contacts")
     funnel = Funnel(rng["funnel"], window, users, accounts, people, Reasons.from_config(config.funnel))
     funnel.run()
-    cast = demo_cast.choose(users, accounts.key, _accounts_now(accounts, people, funnel, users)[0])
+    cast = demo_cast.choose(users, accounts.key, _accounts_now(accounts, people, funnel, users)[0], funnel)
     cast = demo_cast.add_leads(rng["cast"], funnel, campaigns, cast, rules, window)
     ledger = funnel.ledger()
     tick("funnel")
