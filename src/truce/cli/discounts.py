@@ -151,7 +151,7 @@ def discounts(
 
     table = Table(title=f"Discount approvals: {len(found)}{' waiting' if pending else ''}", title_justify="left")
     table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("deal", no_wrap=True, overflow="ellipsis", max_width=max(12, console.width - 62))
+    table.add_column("deal", ratio=1)  # a long deal name wraps at its words rather than losing them
     table.add_column("asked / policy", no_wrap=True)
     table.add_column("reason", no_wrap=True)
     table.add_column("state", no_wrap=True)
