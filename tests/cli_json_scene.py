@@ -20,14 +20,19 @@ TOKEN_ENV = "TRUCE_SCENE_HUBSPOT_TOKEN"  # the runner sets it: a connection name
 Run = Callable[[list[str]], object]
 
 
-def play(run: Run, unown: Callable[[str], None], folder: Path) -> Iterator[tuple[str, object]]:
+def play(
+    run: Run, unown: Callable[[str], None], folder: Path, free_deal: Callable[[str], int]
+) -> Iterator[tuple[str, object]]:
     """Each step's label and JSON, for the steps that print JSON (`run` answers None for the rest)."""
-    return ((label, data) for label, data in _steps(run, unown, folder) if data is not None)
+    return ((label, data) for label, data in _steps(run, unown, folder, free_deal) if data is not None)
 
 
-def _steps(run: Run, unown: Callable[[str], None], folder: Path) -> Iterator[tuple[str, object]]:
+def _steps(
+    run: Run, unown: Callable[[str], None], folder: Path, free_deal: Callable[[str], int]
+) -> Iterator[tuple[str, object]]:
     """Each step's label and JSON. `run(args)` runs one command with --db/--json and returns its
-    parsed JSON; `unown(email)` takes the owner off a waiting lead (what a leaver leaves behind)."""
+    parsed JSON; `unown(email)` takes the owner off a waiting lead (what a leaver leaves behind);
+    `free_deal(email)` is an open deal of that seller with no discount request yet."""
 
     def step(*args: str | int | Path) -> tuple[str, object]:
         # a file by its name and an id as N: the label stays the same when the demo's ids move
@@ -66,8 +71,8 @@ def _steps(run: Run, unown: Callable[[str], None], folder: Path) -> Iterator[tup
     yield step("initiative", "adopt", "key_account_liaison", "--owner", MIA, "--start", "2026-12-01",
                "--indicator", "cold_leads.sales", "--as", OWEN)
     yield step("initiatives")
-    label, asked = step("discount", "request", 21, "--discount", "0.25", "--reason", "competitor",
-                        "--note", "Rival quoted 22 % off", "--as", "rafael.russo@truce-demo.example")
+    label, asked = step("discount", "request", free_deal(EVA), "--discount", "0.25", "--reason", "competitor",
+                        "--note", "Rival quoted 22 % off", "--as", EVA)
     yield label, asked
     yield step("discount", "approve", asked["id"], "--note", "Three-year term", "--as", OWEN)  # type: ignore[index]
     yield step("discounts")

@@ -238,7 +238,8 @@ def demo_path(sqlite_template, tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("pricing") / "demo.db"
     shutil.copy(sqlite_template, path)
     engine = db.connect(f"sqlite:///{path}")
-    demo.build(engine, contacts=2000, seed=11)
+    # A fixed day: the period below must hold the same deals whenever the test runs.
+    demo.build(engine, contacts=2000, seed=11, until=dt.date(2026, 11, 20))
     engine.dispose()
     return str(path)
 
@@ -295,7 +296,7 @@ def compare(found: dict, expected: dict) -> None:
         assert found[name] == pytest.approx(value, abs=1e-9), name
 
 
-@pytest.mark.parametrize("period", [(None, None), ("2025-07-01", "2026-03-31")], ids=["all", "period"])
+@pytest.mark.parametrize("period", [(None, None), ("2026-01-01", "2026-09-30")], ids=["all", "period"])
 def test_it_agrees_with_a_brute_force_recount_of_the_demo(demo_path, period):
     start, end = period
     engine = db.connect(f"sqlite:///{demo_path}")
