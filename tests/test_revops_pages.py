@@ -22,6 +22,7 @@ from truce import config as truce_config
 from truce.services import logins
 from truce.services.logins import add_user
 from truce.services.survey_rounds import round_overview, send_reminders
+from truce.services.targets import set_target
 from truce.store.models import (
     Account,
     AccountPlan,
@@ -331,3 +332,22 @@ def test_a_target_is_replaced_only_after_confirmation_and_a_bad_period_shows_onc
         assert conn.execute(select(Target.amount)).scalars().all() == [Decimal("650000.00")]
     # Set, replaced after the confirmation, then set again to the amount it had (no question asked).
     assert [(a[2] or {}).get("amount") for a in trail(engine, "target_set")] == [None, "500000.00", "650000.00"]
+
+
+def test_a_confirmation_does_not_overwrite_a_change_it_did_not_show(engine, app, ids):
+    revops = browser(app, "rex")
+    form = {"metric": "revenue", "team": "shared", "period": "2027-Q2", "amount": "900000", "csrf": revops.csrf}
+    revops.post("/targets", data=form)
+    asked = revops.post("/targets", data={**form, "amount": "950000"})
+    assert 'name="replaces" value="900000.00"' in asked.text  # the amount the question showed
+    # While Rex reads the question, someone else changes the target.
+    set_target(engine, metric="revenue", period="2027-Q2", amount="1000000", actor=email("rex"))
+    late = revops.post("/targets", data={**form, "amount": "950000", "confirm": "replace", "replaces": "900000.00"})
+    assert late.status_code == 409
+    assert "holds 1000000.00 now, not the 900000.00 you confirmed" in flash_of(late.text)[0]
+    with engine.connect() as conn:
+        amounts = conn.execute(select(Target.amount).where(Target.metric == "revenue")).scalars().all()
+    assert amounts == [Decimal("1000000.00")]
+    # Confirming what is really there goes through.
+    done = revops.post("/targets", data={**form, "amount": "950000", "confirm": "replace", "replaces": "1000000.00"})
+    assert "changed from 1000000.00" in ok_of(done.text)

@@ -46,6 +46,10 @@ class TargetRefused(TargetError):
     """The person setting the target may not: only active RevOps users set targets."""
 
 
+class TargetMoved(TargetError):
+    """The target someone confirmed replacing is no longer the one in place: another person changed it."""
+
+
 def set_target(
     engine: Engine,
     *,
@@ -57,8 +61,13 @@ def set_target(
     end: dt.date | None = None,
     team: str = "shared",
     origin: str = "cli",
+    replaces: Decimal | str | None = None,
 ) -> dict:
-    """Create or update the target for (metric, period, team); audited. Returns the target and whether it was new."""
+    """Create or update the target for (metric, period, team); audited. Returns the target and whether it was new.
+
+    `replaces` is the amount the person confirmed replacing (the page's "Replace the target"): when
+    the target in place no longer holds it, nothing is written, so a confirmation never overwrites a
+    change it did not show."""
     wanted = _checked(metric, amount, period, start, end, team)
     with unit_of_work(engine, actor or "unknown", origin) as work:
         conn = work.conn
@@ -73,6 +82,7 @@ def set_target(
             & (Target.team.is_(None) if wanted["team"] is None else Target.team == wanted["team"])
         )
         existing = conn.execute(select(Target).where(key).order_by(Target.id)).mappings().first()
+        _still_in_place(existing, replaces)
         now = dt.datetime.now(dt.UTC)
         if existing is None:
             target_id = conn.execute(insert(Target).returning(Target.id), {**wanted, "created_at": now}).scalar_one()
@@ -84,6 +94,22 @@ def set_target(
         after = _audit_form({**wanted, "id": target_id})
         work.record("target_set", "target", target_id, before, after, actor=user["email"], at=now)
     return {**after, "created": before is None, "previous_amount": before["amount"] if before else None}
+
+
+def _still_in_place(existing, replaces: Decimal | str | None) -> None:
+    if replaces is None:
+        return
+    try:
+        confirmed = Decimal(str(replaces))
+    except ArithmeticError:
+        raise TargetError(f"replaces: not an amount: {replaces!r}") from None
+    now = None if existing is None else existing["amount"]
+    if now is None or Decimal(str(now)) != confirmed:
+        held = "no target" if now is None else f"{now}"
+        raise TargetMoved(
+            f"the target changed while you were deciding: it holds {held} now, not the {replaces} you confirmed "
+            "replacing; nothing was written — look at it again"
+        )
 
 
 def target_in_place(

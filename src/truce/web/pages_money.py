@@ -284,12 +284,13 @@ def set_target(
     period: str = Form(""),
     amount: str = Form(""),
     confirm: str = Form(""),
+    replaces: str = Form(""),
     who: Caller = Depends(allowed("edit_targets")),
 ) -> Response:
     """Set a target. One that would replace another's amount is asked about first (confirm=replace);
     a refusal shows once, beside the form, with the values as typed."""
     from truce.domain.forecast import PeriodError, parse_period
-    from truce.services.targets import TargetError, target_in_place
+    from truce.services.targets import TargetError, TargetMoved, target_in_place
     from truce.services.targets import set_target as save
 
     engine, _ = engine_and_config(request)
@@ -306,10 +307,11 @@ def set_target(
                 return _targets_page(request, who, shown, typed=typed, replacing=replaced)
         saved = save(
             engine, metric=metric, amount=typed["amount"], actor=who.who.email, period=typed["period"], team=team,
-            origin="web",
+            origin="web", replaces=(replaces or None) if confirm == "replace" else None,
         )  # fmt: skip
     except (TargetError, PeriodError) as exc:
-        return _targets_page(request, who, shown, status=400, typed=typed, form_error=str(exc))
+        status = 409 if isinstance(exc, TargetMoved) else 400
+        return _targets_page(request, who, shown, status=status, typed=typed, form_error=str(exc))
     verb = "set" if saved["created"] else f"changed from {saved['previous_amount']}"
     here = with_query("/targets", period=typed["period"])
     return back(here, f"Target {metric} for {team} in {typed['period']}: {saved['amount']} ({verb})")
