@@ -117,6 +117,27 @@ def test_an_mql_pushed_through_ingestion_is_in_the_queue_with_an_owner_at_once(e
     assert "cat@acme.example" in [h["email"] for h in queue]
 
 
+def test_the_api_gives_the_desks_cards_with_people_companies_and_clocks_in_words(engine, store):
+    eva = api(engine, "eva@yourco.example")
+    cards = eva.get("/api/v1/handoffs/cards").json()
+    assert [c["email"] for c in cards] == [h["email"] for h in eva.get("/api/v1/handoffs").json()]
+    ann = next(c for c in cards if c["email"] == "ann@acme.example")
+    assert (ann["name"], ann["company"], ann["source_channel"], ann["owner"]) == (
+        "Ann Fischer", "Acme Analytics", "paid_search", "eva@yourco.example")  # fmt: skip
+    # Five minutes into a 4-hour clock (or before business hours start): nearly all of it left.
+    assert ann["first_touch"]["tone"] == "ok" and 3.9 <= ann["first_touch"]["hours_left"] <= 4
+    month_on = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    late = eva.get("/api/v1/handoffs/cards", params={"at": month_on}).json()
+    assert {(c["first_touch"]["tone"], c["decision"]["tone"]) for c in late} == {("overdue", "overdue")}
+    assert all(c["decision"]["hours_left"] < 0 for c in late)
+    with writing(engine) as conn:
+        conn.execute(update(Handoff).where(Handoff.contact_id == store["bob"]).values(owner_id=None))
+    nobodys = eva.get("/api/v1/handoffs/cards", params={"owner": "none"}).json()
+    assert [c["email"] for c in nobodys] == ["bob@acme.example"]
+    hers = eva.get("/api/v1/handoffs/cards", params={"owner": "EVA@yourco.example"}).json()
+    assert [c["email"] for c in hers] == ["ann@acme.example"]
+
+
 # ---- the pages ---------------------------------------------------------------------------------------
 
 

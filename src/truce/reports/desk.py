@@ -27,6 +27,39 @@ class QueuedLead(Row):
     hours_to_decision: Number | None
 
 
+class SlaClock(Row):
+    """One clock of a handoff card: due when, business hours left (negative: overdue), in words and tone."""
+
+    due_at: Moment | None
+    hours_left: Number | None
+    words: str
+    tone: str  # ok, soon (under a quarter of the clock left: amber), overdue (red)
+    label: str
+
+
+class HandoffCard(Row):
+    """A waiting lead as the seller's desk shows it: who, from where, its score and its two clocks."""
+
+    handoff_id: int
+    contact_id: int
+    email: str
+    name: str | None
+    title: str | None
+    company: str | None
+    account_id: int | None
+    segment: str | None
+    source_channel: str | None
+    campaign: Detail | None
+    score: Number | None
+    owner: str | None
+    owner_name: str | None
+    routing_rule: str | None
+    mql_at: Moment
+    first_touch_at: Moment | None
+    first_touch: SlaClock | None  # None once the first touch is logged
+    decision: SlaClock
+
+
 class HandoffQueue(Report):
     """The queue as of a moment (the library's answer; the CLI and the API print the `leads` list)."""
 
@@ -203,6 +236,7 @@ class SlaRebuilt(Report):
 
 __all__ = [
     "DecisionUndone",
+    "HandoffCard",
     "HandoffDecided",
     "HandoffQueue",
     "LeadAssigned",
@@ -217,6 +251,7 @@ __all__ = [
     "ScoreExplained",
     "ScoreItem",
     "ScoresRefreshed",
+    "SlaClock",
     "SlaRebuilt",
     "SlaSwept",
     "TouchLogged",

@@ -76,6 +76,16 @@ def cards(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) -
     return [_card(config, r, campaigns.get(r["contact_id"]), now) for r in rows]
 
 
+def held_by(found: list[dict], owner: str | None) -> list[dict]:
+    """The cards of one seller (an email, any case), of nobody (`none`), or all (None)."""
+    if owner is None:
+        return found
+    wanted = owner.strip().lower()
+    if wanted == "none":
+        return [c for c in found if c["owner"] is None]
+    return [c for c in found if (c["owner"] or "").lower() == wanted]
+
+
 def _card(config: TruceConfig, row, campaign: dict | None, now: dt.datetime) -> dict:
     name = " ".join(part for part in (row["first_name"], row["last_name"]) if part) or None
     return {

@@ -19,6 +19,7 @@ from truce.reports.models import (
     AccountPlans,
     DecisionUndone,
     FeedbackItem,
+    HandoffCard,
     HandoffDecided,
     LeadAssigned,
     LeadClaimed,
@@ -70,6 +71,27 @@ def handoff_queue(request: Request, who: Reader, at: At = None) -> list[dict]:
 
     with clock_limits():
         return as_json(typed(QueuedLead, queue(store(request), settings(request), at)))
+
+
+@router.get(
+    "/handoffs/cards",
+    summary="Leads waiting for sales as the seller's desk shows them: name, company, score, clocks in words",
+    response_model=list[HandoffCard],
+)
+def handoff_cards(
+    request: Request,
+    who: Reader,
+    at: At = None,
+    owner: Annotated[
+        str | None,
+        Query(max_length=254, description="Only this seller's leads (an email), or `none` for the leads nobody owns"),
+    ] = None,
+) -> list[dict]:
+    from truce.services.desk import cards, held_by
+
+    with clock_limits():
+        found = cards(store(request), settings(request), at)
+    return as_json(typed(HandoffCard, held_by(found, owner)))
 
 
 @router.post(
