@@ -12,11 +12,15 @@ from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from truce.store import db
-from truce.store.models import AuditEntry, Base, Contact, Opportunity, StageChange
+from truce.store.models import AuditEntry, Base, Contact, Handoff, Opportunity, SlaEvent, StageChange
+
+NOW = dt.datetime(2026, 11, 20, 10, 30, tzinfo=dt.UTC)
 
 
 def test_it_upgrades_an_empty_database_and_downgrades_it_again(database_url):
     engine = db.connect(database_url)
+    db.downgrade(engine, db.HISTORY_REVISION)  # every migration's own downgrade, down to the first
+    assert db.current_revision(engine) == db.HISTORY_REVISION
     db.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     db.upgrade(engine)
@@ -63,6 +67,26 @@ def test_a_downgrade_that_drops_the_trail_and_the_ledger_refuses_while_they_hold
     with pytest.raises(db.HistoryAtStake):
         db.downgrade(engine, "-1")
     db.downgrade(engine, "base", discard_history=True)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_a_downgrade_past_0010_refuses_expired_handoffs_and_breaches_the_older_schema_cannot_hold(engine):
+    with writing(engine) as conn:
+        contact = conn.execute(insert(Contact).returning(Contact.id), {
+            "email": "ann@acme.example", "stage": "mql", "created_at": NOW, "updated_at": NOW}).scalar_one()  # fmt: skip
+        handoff = conn.execute(insert(Handoff).returning(Handoff.id), {
+            "contact_id": contact, "mql_at": NOW, "status": "expired", "created_at": NOW, "updated_at": NOW,
+            "first_touch_due_at": NOW, "decision_due_at": NOW}).scalar_one()  # fmt: skip
+        conn.execute(insert(SlaEvent), {"handoff_id": handoff, "contact_id": contact, "side": "sales",
+                                        "kind": "decision_expired", "due_at": NOW, "detected_at": NOW})  # fmt: skip
+    for target in ("0009", "0004"):
+        with pytest.raises(db.OlderSchemaCannotHold, match=f"1 expired handoff and 1 decision_expired breach, which "
+                                                           f"schema {target} cannot hold"):  # fmt: skip
+            db.downgrade(engine, target)
+        assert db.current_revision(engine) == db.head_revision()
+    db.downgrade(engine, "0010")  # 0011 and later are undone; the rows stay
+    assert db.current_revision(engine) == "0010"
+    db.downgrade(engine, "base", discard_history=True)  # back to nothing: every table dropped
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
 
 

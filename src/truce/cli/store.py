@@ -64,6 +64,8 @@ def downgrade(
         store.downgrade(engine, revision, discard_history=discard_history)
     except store.HistoryAtStake as exc:
         fail(f"{exc}. To drop them anyway, add --discard-history.")
+    except store.OlderSchemaCannotHold as exc:
+        fail(str(exc))
     except CommandError as exc:
         fail(f"cannot downgrade to {revision!r}: {exc}")
     console.print(f"{store.describe(str(engine.url))}: schema now {store.current_revision(engine) or 'empty'}")

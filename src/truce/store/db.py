@@ -27,6 +27,19 @@ class HistoryAtStake(RuntimeError):
         self.ledger_rows = ledger_rows
 
 
+class OlderSchemaCannotHold(RuntimeError):
+    """Migrating back would undo a migration whose new kinds or statuses rows still use; nothing was changed."""
+
+
+# Rows that a migration's downgrade cannot carry back: (revision, what they are, the table, the condition).
+# 0010 let a handoff expire and a breach be `decision_expired`; the schema before it refuses both, and
+# breaches are append-only, so they cannot be rewritten on the way down.
+NEWER_ROWS = (
+    ("0010", ("expired handoff", "expired handoffs"), "handoffs", "status = 'expired'"),
+    ("0010", ("decision_expired breach", "decision_expired breaches"), "sla_events", "kind = 'decision_expired'"),
+)
+
+
 def resolve_url(url: str | None = None) -> str:
     """--db beats TRUCE_DATABASE_URL beats the embedded default `truce.db` here."""
     url = url or os.environ.get("TRUCE_DATABASE_URL") or DEFAULT_URL
@@ -131,7 +144,33 @@ def downgrade(engine: Engine, revision: str, *, discard_history: bool = False) -
                 audit_entries,
                 ledger_rows,
             )
+    if revision == "base":
+        # Every table goes: dropping them is the same end, and it does not stop at rows that an
+        # intermediate schema could not hold.
+        drop_every_table(engine)
+        return
+    _refuse_rows_the_older_schema_cannot_hold(engine, revision)
     command.downgrade(_alembic_config(engine), revision)
+
+
+def _refuse_rows_the_older_schema_cannot_hold(engine: Engine, revision: str) -> None:
+    from sqlalchemy import text
+
+    undone = set(undone_revisions(engine, revision))
+    tables = set(inspect(engine).get_table_names())
+    found = []
+    with engine.connect() as conn:
+        for step, what, table, condition in NEWER_ROWS:
+            if step in undone and table in tables:
+                count = conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE {condition}")).scalar_one()
+                if count:
+                    found.append(plural(count, *what))
+    if found:
+        raise OlderSchemaCannotHold(
+            f"{describe(str(engine.url))} holds {' and '.join(found)}, which schema {revision} cannot hold "
+            f"(they came with migration 0010); nothing was changed. Keep this schema, or downgrade to base "
+            "to start again without them"
+        )
 
 
 # The PostgreSQL function behind the append-only triggers (migration 0001); a table's triggers go with it.
@@ -185,19 +224,24 @@ def _drop_on_postgresql(conn, found) -> None:
 
 def drops_history(engine: Engine, revision: str) -> bool:
     """Whether migrating back to `revision` undoes the migration that created audit_log and stage_changes."""
+    return HISTORY_REVISION in undone_revisions(engine, revision)
+
+
+def undone_revisions(engine: Engine, revision: str) -> list[str]:
+    """The migrations that migrating back to `revision` would undo (none when alembic cannot reach it)."""
     from alembic.script import ScriptDirectory
     from alembic.script.revision import RevisionError
     from alembic.util import CommandError
 
     current = current_revision(engine)
     if current is None:
-        return False
+        return []
     script = ScriptDirectory.from_config(_alembic_config(engine))
     try:
         undone = list(script.iterate_revisions(current, revision, select_for_downgrade=True))
     except (CommandError, RevisionError):  # not a target alembic can reach: command.downgrade says why
-        return False
-    return any(step.revision == HISTORY_REVISION for step in undone)
+        return []
+    return [step.revision for step in undone]
 
 
 def history_rows(engine: Engine, audit_where=(), ledger_where=()) -> tuple[int, int]:
