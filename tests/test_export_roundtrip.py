@@ -1,8 +1,8 @@
 """A table exported by truce imports back: into the same store it changes nothing, into an empty store it
 gives the same records.
 
-Exports are CSV here: `truce import` reads CSV only (a Parquet export is for analysis tools).
-The expected contents are rebuilt in this file from the stores themselves: every truce id is
+Both formats go round: CSV, and Parquet (`truce export --format parquet`), which `truce import`
+reads too. The expected contents are rebuilt in this file from the stores themselves: every truce id is
 replaced by the natural key of the record it names, so two stores whose ids differ compare equal
 when they hold the same records.
 """
@@ -67,11 +67,14 @@ def _build_demo(engine, config) -> None:
     demo.build(engine, contacts=CONTACTS, seed=3, until=AS_OF, config=config)
 
 
-def _export_all(engine, folder) -> dict[str, object]:
+FORMATS = ("csv", "parquet")
+
+
+def _export_all(engine, folder, fmt: str = "csv") -> dict[str, object]:
     files = {}
     for table in TABLES:
-        files[table] = folder / f"{table}.csv"
-        export_table(engine, table, files[table])
+        files[table] = folder / f"{table}.{fmt}"
+        export_table(engine, table, files[table], fmt)
     return files
 
 
@@ -103,20 +106,32 @@ def _contents(engine, table: str) -> list[tuple]:
     return sorted(records, key=repr)
 
 
+def _exported(folder, config, fmt: str):
+    engine = db.connect(f"sqlite:///{folder / 'demo.db'}")
+    _build_demo(engine, config)
+    return engine, _export_all(engine, folder, fmt)
+
+
 @pytest.fixture
 def source(tmp_path_factory, default_config):
-    """A small demo in a SQLite file of its own, exported table by table."""
-    folder = tmp_path_factory.mktemp("source")
-    engine = db.connect(f"sqlite:///{folder / 'demo.db'}")
-    _build_demo(engine, default_config)
-    files = _export_all(engine, folder)
+    """A small demo in a SQLite file of its own, exported table by table as CSV."""
+    engine, files = _exported(tmp_path_factory.mktemp("source"), default_config, "csv")
     yield engine, files
     engine.dispose()
 
 
-def test_it_changes_nothing_when_the_export_goes_back_into_the_same_store(engine, default_config, tmp_path):
+@pytest.fixture(params=FORMATS)
+def exported(request, tmp_path_factory, default_config):
+    """The same, once as CSV and once as Parquet."""
+    engine, files = _exported(tmp_path_factory.mktemp("exported"), default_config, request.param)
+    yield engine, files
+    engine.dispose()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_it_changes_nothing_when_the_export_goes_back_into_the_same_store(engine, default_config, tmp_path, fmt):
     _build_demo(engine, default_config)
-    files = _export_all(engine, tmp_path)
+    files = _export_all(engine, tmp_path, fmt)
     rows = {table: _count(engine, table) for table in TABLES}
     before = {table: _contents(engine, table) for table in TABLES}
     revision = data_revision(engine)
@@ -132,8 +147,8 @@ def test_it_changes_nothing_when_the_export_goes_back_into_the_same_store(engine
     assert data_revision(engine) == revision
 
 
-def test_it_reproduces_the_records_in_an_empty_store(engine, source, default_config):
-    origin, files = source
+def test_it_reproduces_the_records_in_an_empty_store(engine, exported, default_config):
+    origin, files = exported
     for table in TABLES:
         report = import_file(engine, table, files[table], default_config, Options(actor="roundtrip"))
         assert report.unknown_columns == [], table
@@ -143,8 +158,8 @@ def test_it_reproduces_the_records_in_an_empty_store(engine, source, default_con
     assert _count(engine, "stage_changes") == _count(origin, "stage_changes")
 
 
-def test_it_reads_the_export_twice_into_an_empty_store_as_once(engine, source, default_config):
-    _origin, files = source
+def test_it_reads_the_export_twice_into_an_empty_store_as_once(engine, exported, default_config):
+    _origin, files = exported
     for table in TABLES:
         import_file(engine, table, files[table], default_config, Options(actor="roundtrip"))
     counts = {table: _count(engine, table) for table in TABLES}

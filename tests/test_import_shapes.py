@@ -204,3 +204,36 @@ def test_it_skips_blank_lines_but_counts_them(sqlite_engine, default_config, tmp
     assert count(sqlite_engine, Contact) == 2
     path.write_bytes(b"email,first_name\n\nann@x.example,Ann\n\n\nbob@x,Bob\n\n")
     assert failure(sqlite_engine, default_config, "contacts", path) == [(6, "email", "not an email address: 'bob@x'")]
+
+
+# ---- Parquet (what `truce export --format parquet` writes) ------------------------------------------------
+
+
+def test_it_reads_a_parquet_file_and_names_a_bad_row_by_its_csv_line(sqlite_engine, default_config, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "contacts.parquet"
+    table = pa.table({
+        "email": ["ann@x.example", "bob@x.example", "not-an-email"],
+        "stage": ["mql", "inquiry", "mql"],
+        "created_at": pa.array([dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)] * 3, pa.timestamp("us", tz="UTC")),
+        "employees": pa.array([None, 12, 40], pa.int64()),
+    })  # fmt: skip
+    pq.write_table(table, path)
+    # Row 3 is line 4 of the same table written as CSV (the header is line 1); nothing is written.
+    assert failure(sqlite_engine, default_config, "contacts", path) == [(4, "email", "not an email address: 'not-an-email'")]
+    assert rows(sqlite_engine, Contact, "email") == []
+    pq.write_table(table.slice(0, 2), path)
+    report = import_file(sqlite_engine, "contacts", path, default_config)
+    assert report.inserted == 2
+    assert rows(sqlite_engine, Contact, "email", "stage", "created_at") == [
+        ("ann@x.example", "mql", dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)),
+        ("bob@x.example", "inquiry", dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)),
+    ]
+
+
+def test_it_refuses_a_damaged_parquet_file_by_name(sqlite_engine, default_config, tmp_path):
+    path = write(tmp_path, b"PAR1 this is not really parquet")
+    with pytest.raises(ValueError, match=r"cannot read the Parquet file"):
+        import_file(sqlite_engine, "contacts", path, default_config)

@@ -77,7 +77,7 @@ def _read_mapping(path: Path | None) -> dict[str, str] | None:
 def import_command(
     table: Annotated[ImportTable, typer.Argument(help="What the file holds.")],
     file: Annotated[
-        Path, typer.Argument(help="A CSV export (UTF-8, comma or semicolon separated).", show_default=False)
+        Path, typer.Argument(help="A CSV export (UTF-8, comma or semicolon separated), or a Parquet file.", show_default=False)
     ],
     format: Annotated[
         Dialect | None, typer.Option("--format", help="Force the dialect instead of detecting it from the header.")
@@ -109,7 +109,8 @@ def import_command(
     config: ConfigOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Load a CSV export into the shared database: all rows or none.
+    """Load a CSV export (or a Parquet file, such as truce export writes) into the shared database:
+    all rows or none.
 
     Reads truce's own columns, Salesforce exports (API names or report labels) and HubSpot
     exports (including the "Became a … Date" columns, which become stage history). Every bad
@@ -120,6 +121,7 @@ def import_command(
       truce import accounts accounts.csv
       truce import contacts hubspot-contacts.csv --dry-run
       truce import contacts leads.csv --format salesforce --skip-invalid
+      truce export touchpoints --format parquet && truce import touchpoints touchpoints.parquet
     """
     from truce.imports.service import ImportFailed, Options, import_file
 

@@ -27,6 +27,7 @@ from truce.imports import dialects
 from truce.imports.batch import RowError, read_batch
 from truce.imports.csvfile import CsvFile, FileProblem
 from truce.imports.fields import REQUIRED, Reading, parsers
+from truce.imports.parquetfile import ParquetFile, is_parquet
 from truce.imports.rejects import write_rejects
 from truce.store.models import ImportRun
 from truce.store.work import make_way, unit_of_work, waiting_writers
@@ -135,7 +136,7 @@ def import_file(
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
     path = Path(path)
-    source = CsvFile(path)
+    source = _open(path)
     dialect = options.dialect or dialects.detect(source.header, table)
     plan = dialects.plan(source.header, table, dialect, options.mapping)
     _check_header(table, path, plan)
@@ -145,7 +146,7 @@ def import_file(
     if len(ahead) < 2 or options.skip_invalid:
         return job.write(source, chain(ahead, batches), passes=1)
     job.check(source, chain(ahead, batches))
-    again = CsvFile(path)
+    again = _open(path)
     return job.write(again, again.batches(options.batch_size), passes=2)
 
 
@@ -330,6 +331,11 @@ def _reject(
     report.errors.extend(errors[: max(room, 0)])
     if options.skip_invalid:
         rejects.append((record, cells, errors))
+
+
+def _open(path: Path) -> CsvFile | ParquetFile:
+    """A CSV export, or a Parquet file such as `truce export --format parquet` writes."""
+    return ParquetFile(path) if is_parquet(path) else CsvFile(path)
 
 
 def _malformed(source: CsvFile, report: ImportReport, rejects: list, options: Options) -> None:
