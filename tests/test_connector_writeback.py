@@ -190,3 +190,45 @@ def test_the_score_link_opens_the_leads_score_explained(engine, monkeypatch):
         page = client.get(path)
         assert page.status_code == 200 and "ann@acme.example: score 40" in page.text
         assert client.get(f"/leads/{ids['ann'] + 1000}/score").status_code == 404
+
+
+def test_an_undo_tells_the_crm_the_lead_is_open_again_and_a_new_decision_is_written_again(engine, monkeypatch):
+    from truce.services import desk
+
+    config = config_with("handoff_status", "rejection_reason", "lifecycle_stage")
+    ids = company(engine, monkeypatch)
+    make_mql(engine, config, ids["ann"])
+    handoff.reject(engine, config, "ann@acme.example", "eva@seller.example", "no_budget", at=REJECTED_AT)
+    desk.undo(engine, config, "ann@acme.example", "eva@seller.example")
+    handoff.accept(engine, config, "ann@acme.example", "eva@seller.example", at=REJECTED_AT)
+    handoff_id = _handoff_id(engine, ids["ann"])
+    messages = owed(engine)
+    assert [m["key"].removeprefix("crm:hubspot:contacts:101:") for m in messages] == [
+        f"handoff:{handoff_id}:rejected",
+        f"handoff:{handoff_id}:undo-1",
+        f"handoff:{handoff_id}:accepted:after-undo-1",
+    ]
+    assert [m["fields"] for m in messages] == [
+        {"handoff_status": "rejected", "rejection_reason": "no_budget", "lifecycle_stage": "recycled"},
+        {"handoff_status": "open", "rejection_reason": None, "lifecycle_stage": "mql"},
+        {"handoff_status": "accepted", "rejection_reason": None, "lifecycle_stage": "sal"},
+    ]
+
+
+def test_the_undo_window_is_the_configs(engine, monkeypatch):
+    from truce import config as truce_config
+    from truce.services import desk
+    from truce.services.handoff import HandoffRefused
+
+    config = config_with("handoff_status")
+    ids = company(engine, monkeypatch)
+    make_mql(engine, config, ids["ann"])
+    handoff.accept(engine, config, "ann@acme.example", "eva@seller.example", at=REJECTED_AT)
+    shut = truce_config.TruceConfig.model_validate(
+        config.model_dump() | {"sla": config.sla.model_dump() | {"sales": config.sla.sales.model_dump() | {"undo_minutes": 0}}}
+    )
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    with pytest.raises(HandoffRefused, match="can be undone for 0 minutes only"):
+        desk.undo(engine, shut, "ann@acme.example", "eva@seller.example", now=later)
+    assert desk.undoable(engine, shut, "eva@seller.example", now=later) == []
+    assert [u["email"] for u in desk.undoable(engine, config, "eva@seller.example", now=later)] == ["ann@acme.example"]

@@ -268,8 +268,8 @@ def test_only_the_decider_may_undo(engine, company):
     handoff.accept(engine, CONFIG, "ann@acme.example", "eva@seller.example")
     with pytest.raises(Forbidden, match=r"only the person who decided ann@acme.example \(eva@seller.example\)"):
         desk.undo(engine, CONFIG, "ann@acme.example", "nick@seller.example")
-    assert [u["email"] for u in desk.undoable(engine, "eva@seller.example")] == ["ann@acme.example"]
-    assert desk.undoable(engine, "nick@seller.example") == []
+    assert [u["email"] for u in desk.undoable(engine, CONFIG, "eva@seller.example")] == ["ann@acme.example"]
+    assert desk.undoable(engine, CONFIG, "nick@seller.example") == []
 
 
 def test_there_is_nothing_to_undo_on_a_lead_still_waiting(engine, company):

@@ -175,6 +175,12 @@ class SalesSla(_Strict):
     decision_hours: float = Field(default=24, gt=0)
     min_attempts: int = Field(default=6, ge=0)
     attempt_window_days: int = Field(default=10, ge=1)
+    # How long the seller who accepted or rejected a lead may take it back (truce handoff undo).
+    undo_minutes: int = Field(default=10, ge=0, le=24 * 60)
+
+    @property
+    def undo_window(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.undo_minutes)
 
 
 class MarketingSla(_Strict):

@@ -236,7 +236,7 @@ def undo(
     config: ConfigOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Take back your own accept or reject within 10 minutes: the lead waits in your queue again.
+    """Take back your own accept or reject within [sla.sales] undo_minutes (default 10): the lead waits in your queue again.
 
     The ledger keeps both moves: the decision, and the undo (a move back with reason "undo").
 

@@ -9,7 +9,7 @@
 - `log_touch`: a call, email or meeting by the seller, recorded as a sales touchpoint; the first
   one after the MQL stops the first-touch clock the SLA measures (truce.services.sla), at once.
 - `claim`: a seller takes an open lead nobody owns (who may: truce.domain.desk.claimers).
-- `undo`: the seller who accepted or rejected a lead takes it back within UNDO_WINDOW; the ledger
+- `undo`: the seller who accepted or rejected a lead takes it back within `[sla.sales] undo_minutes`; the ledger
   is append-only, so the undo is a new move back to the handoff stage with reason "undo", and the
   handoff it decided opens again with its clocks as they were.
 
@@ -42,7 +42,6 @@ from truce.store.models import Account, Campaign, Contact, Handoff, StageChange,
 from truce.store.present import present
 from truce.store.work import unit_of_work
 
-UNDO_WINDOW = dt.timedelta(minutes=10)
 TOUCH_KINDS = ("call", "email", "meeting")
 SOON_HOURS = 4  # "due in the next 4 business hours"
 
@@ -332,8 +331,9 @@ def undo(
     engine: Engine, config: TruceConfig, email: str, actor_email: str | None,
     now: dt.datetime | None = None, origin: str = "cli",
 ) -> dict:  # fmt: skip
-    """Take back one's own accept or reject within UNDO_WINDOW: the lead returns to the queue, its
-    handoff opens again with the clocks it had, and the ledger gains a move with reason "undo"."""
+    """Take back one's own accept or reject within `[sla.sales] undo_minutes`: the lead returns to the
+    queue, its handoff opens again with the clocks it had, the ledger gains a move with reason "undo",
+    and a CRM that was told of the decision is told it is open again."""
     now = now or dt.datetime.now(dt.UTC)
     with unit_of_work(engine, actor_email or "unknown", origin) as work:
         conn = work.conn
@@ -341,9 +341,10 @@ def undo(
         contact = contact_by_email(conn, email)
         decision = _last_decision(conn, config, contact)
         handoff = _decided_handoff(conn, contact["id"])
-        _may_undo(conn, seller, contact, decision, handoff, now)
+        _may_undo(conn, seller, contact, decision, handoff, now, config.sla.sales.undo_window)
         _move_back(conn, config, contact, decision, seller, now, origin)
         _reopen(conn, handoff, now)
+        writeback.owe_undo(conn, config, handoff, config.funnel.handoff_stage)
         work.record("handoff_undo", "handoff", handoff["id"],
                     {"status": handoff["status"], "stage": contact["stage"]},
                     {"status": "open", "stage": config.funnel.handoff_stage})  # fmt: skip
@@ -375,13 +376,13 @@ def _decided_handoff(conn: Connection, contact_id: int):
     return handoff
 
 
-def _may_undo(conn: Connection, seller, contact, decision, handoff, now: dt.datetime) -> None:
+def _may_undo(conn: Connection, seller, contact, decision, handoff, now: dt.datetime, window: dt.timedelta) -> None:
     if decision["changed_by_id"] != seller["id"] or handoff["decided_by_id"] != seller["id"]:
         decider = conn.execute(select(User.email).where(User.id == decision["changed_by_id"])).scalar_one_or_none()
         raise NotYours(f"only the person who decided {contact['email']} ({decider or 'nobody named'}) may undo it")
     recorded = sla.as_utc(decision["recorded_at"])
-    if now - recorded > UNDO_WINDOW:
-        minutes = int(UNDO_WINDOW / dt.timedelta(minutes=1))
+    if now - recorded > window:
+        minutes = int(window / dt.timedelta(minutes=1))
         raise HandoffRefused(
             f"{contact['email']} was {handoff['status']} at {recorded:%H:%M} UTC; a decision can be undone "
             f"for {minutes} minutes only (a sales leader or RevOps can move it by hand: truce lead move)"
@@ -423,7 +424,9 @@ def _reopen(conn: Connection, handoff, now: dt.datetime) -> None:
     )  # fmt: skip
 
 
-def undoable(engine: Engine, seller_email: str, now: dt.datetime | None = None) -> list[dict]:
+def undoable(
+    engine: Engine, config: TruceConfig, seller_email: str, now: dt.datetime | None = None
+) -> list[dict]:
     """The seller's own decisions still inside the undo window, newest first (for the page's Undo buttons)."""
     now = now or dt.datetime.now(dt.UTC)
     with engine.connect() as conn:
@@ -437,7 +440,7 @@ def undoable(engine: Engine, seller_email: str, now: dt.datetime | None = None) 
             .join(StageChange, (StageChange.entity_type == "contact") & (StageChange.entity_id == Handoff.contact_id)
                   & (StageChange.changed_by_id == seller))
             .where(Handoff.decided_by_id == seller, Handoff.status.in_(("accepted", "rejected")),
-                   StageChange.recorded_at >= now - UNDO_WINDOW)
+                   StageChange.recorded_at >= now - config.sla.sales.undo_window)
             .group_by(Handoff.id, Handoff.contact_id, Handoff.status, Handoff.decided_at, Contact.email)
             .order_by(Handoff.id.desc())
         ).mappings().all()  # fmt: skip

@@ -175,7 +175,7 @@ def claim(request: Request, who: Seller, contact: ContactKey) -> dict:
 
 @router.post(
     "/handoffs/{contact}/undo",
-    summary="The seller who accepted or rejected a lead takes it back within 10 minutes (as `truce handoff undo`)",
+    summary="The seller who accepted or rejected a lead takes it back within `[sla.sales] undo_minutes` (default 10; as `truce handoff undo`)",
     response_model=DecisionUndone,
 )
 def undo(request: Request, who: Seller, contact: ContactKey) -> dict:

@@ -52,8 +52,8 @@ def handoffs(request: Request, who: Caller = Depends(allowed("read_reports"))) -
         accepted=next(s.label for s in config.funnel.stages if s.key == config.funnel.accepted_stage),
         sellers=_sellers(engine) if who.who.role == "revops" else [],
         standing=desk.standing(engine, config, me) if seller else None,
-        undoable=desk.undoable(engine, me) if seller else [],
-        undo_minutes=int(desk.UNDO_WINDOW / dt.timedelta(minutes=1)),
+        undoable=desk.undoable(engine, config, me) if seller else [],
+        undo_minutes=config.sla.sales.undo_minutes,
         touch_kinds=desk.TOUCH_KINDS,
         note_limit=NOTE_LIMIT,
     )
@@ -91,7 +91,9 @@ def accept(request: Request, email: str = Form(""), who: Caller = Depends(allowe
     from truce.services import handoff
 
     engine, config = engine_and_config(request)
-    return _decided(lambda: handoff.accept(engine, config, email, who.who.email, origin="web"))
+    return _decided(
+        lambda: handoff.accept(engine, config, email, who.who.email, origin="web"), config.sla.sales.undo_minutes
+    )
 
 
 @router.post("/handoffs/reject")
@@ -106,11 +108,12 @@ def reject(
 
     engine, config = engine_and_config(request)
     return _decided(
-        lambda: handoff.reject(engine, config, email, who.who.email, reason or None, note.strip() or None, origin="web")
+        lambda: handoff.reject(engine, config, email, who.who.email, reason or None, note.strip() or None, origin="web"),
+        config.sla.sales.undo_minutes,
     )
 
 
-def _decided(decide) -> Response:
+def _decided(decide, undo_minutes: int) -> Response:
     from truce.domain.lifecycle import IllegalMove
     from truce.services.handoff import HandoffRefused
     from truce.services.lifecycle import NotFound
@@ -122,10 +125,7 @@ def _decided(decide) -> Response:
     text = f"{decided.email}: {decided.status}, now at stage {decided.stage}" + (
         " (after the deadline)" if decided.late else ""
     )
-    from truce.services.desk import UNDO_WINDOW
-
-    minutes = int(UNDO_WINDOW / dt.timedelta(minutes=1))
-    undo = f"You can undo it for {minutes} minutes (Just decided, below)."
+    undo = f"You can undo it for {undo_minutes} minutes (Just decided, below)."
     return back("/handoffs", " ".join([text, *decided.warnings, undo]))
 
 

@@ -25,10 +25,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from truce.config import TruceConfig
-from truce.store.models import Contact, CrmConnection, CrmSyncCursor, User
+from truce.store.models import Contact, CrmConnection, CrmSyncCursor, StageChange, User
 from truce.store.work import work_of
 
 KIND = "crm_write_back"
@@ -203,16 +203,43 @@ def _from_a_crm(conn: Connection) -> bool:
     return work_of(conn).origin in CRM_ORIGINS
 
 
+DECISION_FIELDS = ("handoff_status", "rejection_reason", "lifecycle_stage")
+
+
 def owe_decision(conn: Connection, config: TruceConfig, handoff, status: str, reason: str | None, stage: str) -> int:
     """A handoff accepted or rejected: its status, the reason (cleared on acceptance) and the lead's new stage."""
-    if _from_a_crm(conn):
+    if _from_a_crm(conn) or not _systems_wanting(config, DECISION_FIELDS):
         return 0
     fields = {"handoff_status": status, "rejection_reason": reason if status == "rejected" else None,
               "lifecycle_stage": stage}  # fmt: skip
+    # A decision made again after an undo is a new event: the key must differ from the first one's.
+    undone = _undos(conn, handoff["contact_id"])
+    event = f"handoff:{handoff['id']}:{status}" + (f":after-undo-{undone}" if undone else "")
+    return owe_fields(conn, config, [(handoff["contact_id"], event, fields)], _decided(stage))
+
+
+def owe_undo(conn: Connection, config: TruceConfig, handoff, stage: str) -> int:
+    """A decision taken back (truce handoff undo): the CRM hears the lead is open and back at `stage`."""
+    if _from_a_crm(conn) or not _systems_wanting(config, DECISION_FIELDS):
+        return 0
+    fields = {"handoff_status": "open", "rejection_reason": None, "lifecycle_stage": stage}
+    event = f"handoff:{handoff['id']}:undo-{_undos(conn, handoff['contact_id'])}"
+    return owe_fields(conn, config, [(handoff["contact_id"], event, fields)], _decided(stage))
+
+
+def _decided(stage: str) -> dict:
     # The stage the decision took the lead to travels with it even when lifecycle_stage is off: a CRM
     # whose one status field means both (Salesforce) must not write a status that reads back as another stage.
-    context = {"decided_stage": stage}
-    return owe_fields(conn, config, [(handoff["contact_id"], f"handoff:{handoff['id']}:{status}", fields)], context)
+    return {"decided_stage": stage}
+
+
+def _undos(conn: Connection, contact_id: int) -> int:
+    """How many times a decision on this lead was taken back (the ledger's moves with reason "undo")."""
+    return conn.execute(
+        select(func.count()).select_from(StageChange).where(
+            StageChange.entity_type == "contact", StageChange.entity_id == contact_id, StageChange.reason == "undo"
+        )
+    ).scalar_one()
 
 
 def owe_owners(conn: Connection, config: TruceConfig, assigned: Iterable[dict]) -> int:
