@@ -129,3 +129,33 @@ def test_it_documents_each_reports_model_in_the_openapi_document(store):
     models = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["AttributionReport"]
     assert models["properties"]["model"]["enum"][:2] == ["first_touch", "last_touch"]
     assert {"from", "to", "credits", "total_revenue"} <= set(models["properties"])
+
+
+def test_every_json_the_cli_prints_goes_through_a_report_model():
+    # One encoder and one shape per answer: a print_json without its model would print an unchecked dict.
+    root = Path(__file__).parent.parent / "src" / "truce" / "cli"
+    untyped = [
+        f"{path.name}:{number}"
+        for path in sorted(root.glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "print_json(" in line and "def print_json" not in line and "report=" not in line
+    ]
+    assert untyped == []
+
+
+def test_the_demo_and_config_check_answer_with_their_models(tmp_path):
+    from typer.testing import CliRunner
+
+    from truce.cli import app
+    from truce.reports.models import ConfigChecked, DemoBuilt
+
+    runner = CliRunner()
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    built = runner.invoke(app, ["demo", "--contacts", "300", "--seed", "3", "--db", url, "--json"])
+    assert built.exit_code == 0, built.output
+    answer = json.loads(built.output)
+    assert DemoBuilt.model_validate(answer).tables["contacts"] == 300
+    assert "logins" not in answer  # only with --serve
+    checked = json.loads(runner.invoke(app, ["config", "check", "--json"]).output)
+    assert ConfigChecked.model_validate(checked).valid is True
+    assert checked["sla"]["sales"]["first_touch_hours"] == 4  # the default truce.toml's

@@ -61,7 +61,7 @@ def config_check(config: ConfigOption = None, json: JsonOption = False) -> None:
         loaded = load_config(config)
     funnel = loaded.funnel
     if json:
-        print_json({"source": loaded.source_path, "valid": True, **loaded.model_dump(mode="json")})
+        print_json({"source": loaded.source_path, "valid": True, **loaded.model_dump(mode="json")}, report="ConfigChecked")
         return
     from rich.table import Table
 
@@ -158,7 +158,8 @@ def demo(
     result = demo_service.summary(engine, loaded)
     logins = _demo_logins(engine) if serve else None
     if json:
-        print_json({"database": store.describe(str(engine.url)), **result, **({"logins": logins} if serve else {})})
+        built = {"database": store.describe(str(engine.url)), **result, **({"logins": logins} if serve else {})}
+        print_json(built, report="DemoBuilt")
     else:
         _show_summary(result, store.describe(str(engine.url)))
     if serve:

@@ -1,7 +1,7 @@
 """Running truce: the store's state, people and tokens, notifications, jobs, account plans,
 feedback items, and what an import, an export or a survey import did.
 
-What `truce status`, `truce db current`, `truce user …`, `truce token …`, `truce notifications …`,
+What `truce status`, `truce demo`, `truce config check`, `truce db current`, `truce user …`, `truce token …`, `truce notifications …`,
 `truce jobs`, `truce worker`, `truce accounts …`, `truce feedback add|list|answer`,
 `truce import`, `truce export` and `truce survey import` print with --json, and what the API's
 /account-plans and /feedback routes answer.
@@ -9,7 +9,10 @@ What `truce status`, `truce db current`, `truce user …`, `truce token …`, `t
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from pydantic import Field
 
 from truce.reports.base import Detail, Moment, Number, Report, Row
 
@@ -245,9 +248,64 @@ class Exported(Report):
     rows: int
 
 
+class ChannelWon(Row):
+    channel: str
+    contacts: int
+    revenue_won: Decimal
+
+
+class DemoLogin(Row):
+    role: str
+    email: str
+    password: str
+    name: str | None
+
+
+class DemoBuilt(Report):
+    """`truce demo --json`: where the demo went, its row counts, funnel and revenue by channel."""
+
+    database: str
+    tables: dict[str, int]
+    contacts_per_stage: dict[str, int]
+    revenue_won: Decimal
+    deals_won: int
+    touchpoints_by_team: dict[str, int]
+    top_channels: list[ChannelWon]
+    logins: list[DemoLogin] | None = Field(default=None, description="only with --serve")
+
+
+class ConfigChecked(Report):
+    """`truce config check --json`: the file read and every section of the configuration it gives,
+    with defaults filled in (docs/cli.md and the comments of the default truce.toml say what each holds)."""
+
+    source: str | None
+    valid: bool
+    company: Detail
+    funnel: Detail
+    mapping: Detail
+    business_hours: Detail
+    sla: Detail
+    custody: Detail
+    scoring: Detail
+    routing: Detail
+    attribution: Detail
+    pricing: Detail
+    diagnostic: Detail
+    brief: Detail
+    serve: Detail
+    schedule: Detail
+    feedback: Detail
+    notify: Detail
+    connectors: Detail
+
+
 __all__ = [
     "AccountPlan",
     "AccountPlans",
+    "ChannelWon",
+    "ConfigChecked",
+    "DemoBuilt",
+    "DemoLogin",
     "DeliveriesRetried",
     "DeliveryRound",
     "Exported",
