@@ -509,3 +509,23 @@ def test_the_sla_page_says_which_marketing_promise_broke_in_a_month_not_kept(sha
         if m["mqls"] < m["target"]:
             assert f"{m['mqls']} of {m['target']} MQLs" in said
         assert ("acceptance" in said) == (not m["acceptance_met"]), (m, said)
+
+
+def test_the_navigation_is_grouped_and_each_team_finds_its_own_work_first(shared_engine, logins):
+    def groups(role: str) -> list[tuple[str, list[str]]]:
+        page = browser(shared_engine, logins[role]).get("/").text
+        nav = page.split('<nav id="site-nav"', 1)[1].split("</nav>", 1)[0]
+        return [
+            (label, re.findall(r'<a href="([^"]+)"', body))
+            for label, body in re.findall(r'<span class="nav-label"[^>]*>([^<]+)</span>(.*?)</div>', nav, re.S)
+        ]
+
+    seller, marketer, revops = groups("sales"), groups("marketing"), groups("revops")
+    assert seller[0] == ("Handoff", ["/handoffs", "/sla"])
+    assert marketer[0] == ("Marketing", ["/attribution", "/economics", "/campaign-costs"])
+    assert [label for label, _ in revops] == ["Revenue", "Handoff", "Marketing", "Alignment", "People"]
+    # Nothing lost in the grouping: RevOps sees every page, a seller not the ones RevOps runs.
+    everything = [href for _, hrefs in revops for href in hrefs]
+    assert len(everything) == len(set(everything)) == 22
+    sellers_pages = {href for _, hrefs in seller for href in hrefs}
+    assert {"/users", "/audit", "/survey/rounds"}.isdisjoint(sellers_pages) and "/handoffs" in sellers_pages

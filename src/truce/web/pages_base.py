@@ -36,31 +36,45 @@ templates.env.filters["words"] = lambda key: "–" if key is None else str(key).
 templates.env.filters.update(LABEL_FILTERS)
 templates.env.filters.update(LINK_FILTERS)  # contact_link, deal_link: every contact and deal opens its page
 
-# (path, label, the action that shows it). Every role reads reports and sees its own access; the audit trail is RevOps'.
-NAV = (
-    ("/", "Overview", "read_reports"),
-    ("/funnel", "Funnel", "read_reports"),
-    ("/handoffs", "Handoffs", "read_reports"),
-    ("/sla", "SLA", "read_reports"),
-    ("/attribution", "Attribution", "read_reports"),
-    ("/economics", "Economics", "read_reports"),
-    ("/feedback", "Feedback", "read_reports"),
-    ("/survey", "Diagnostic", "read_reports"),
-    ("/targets", "Targets", "read_reports"),
-    ("/brief", "Brief", "read_reports"),
-    ("/meetings", "Meetings", "read_reports"),
-    ("/decisions", "Decisions", "read_reports"),
-    ("/initiatives", "Initiatives", "read_reports"),
-    ("/access", "Access", "manage_own_credentials"),
-    ("/audit", "Audit", "read_audit"),
-    ("/connections", "Connections", "manage_connections"),
-    ("/survey/rounds", "Survey rounds", "run_survey_rounds"),
-    ("/account-plans", "Account plans", "read_reports"),
-    ("/campaign-costs", "Campaign costs", "read_reports"),
-    ("/metrics", "Metrics", "read_reports"),
-    ("/directory", "Directory", "read_reports"),
-    ("/users", "Users", "manage_users"),
-)
+# The pages in groups a newcomer recognises: (group, [(path, label, the action that shows it)]).
+# Every role reads reports and sees its own access; the audit trail is RevOps'.
+NAV_GROUPS = (
+    ("Revenue", (
+        ("/", "Overview", "read_reports"),
+        ("/funnel", "Funnel", "read_reports"),
+        ("/targets", "Targets", "read_reports"),
+        ("/metrics", "Metrics", "read_reports"),
+        ("/brief", "Brief", "read_reports"),
+    )),
+    ("Handoff", (
+        ("/handoffs", "Handoffs", "read_reports"),
+        ("/sla", "SLA", "read_reports"),
+    )),
+    ("Marketing", (
+        ("/attribution", "Attribution", "read_reports"),
+        ("/economics", "Economics", "read_reports"),
+        ("/campaign-costs", "Campaign costs", "read_reports"),
+    )),
+    ("Alignment", (
+        ("/feedback", "Feedback", "read_reports"),
+        ("/survey", "Diagnostic", "read_reports"),
+        ("/survey/rounds", "Survey rounds", "run_survey_rounds"),
+        ("/account-plans", "Account plans", "read_reports"),
+        ("/meetings", "Meetings", "read_reports"),
+        ("/decisions", "Decisions", "read_reports"),
+        ("/initiatives", "Initiatives", "read_reports"),
+    )),
+    ("People", (
+        ("/directory", "Directory", "read_reports"),
+        ("/users", "Users", "manage_users"),
+        ("/access", "Access", "manage_own_credentials"),
+        ("/audit", "Audit", "read_audit"),
+        ("/connections", "Connections", "manage_connections"),
+    )),
+)  # fmt: skip
+NAV = tuple(item for _group, items in NAV_GROUPS for item in items)
+# Each team finds its own work first.
+FIRST_GROUP = {"sales": "Handoff", "marketing": "Marketing"}
 
 
 def wants_page(request: Request) -> bool:
@@ -162,11 +176,18 @@ def refused(request: Request, message: str, status: int) -> Response:
 
 
 def nav_for(role: str, path: str) -> list[dict]:
-    return [
-        {"href": href, "label": label, "current": href == path or (href != "/" and path.startswith(href + "/"))}
-        for href, label, action in NAV
-        if can(role, action)
-    ]
+    """The role's pages, in groups, its team's group first: [{"label", "items": [{"href", "label", "current"}]}]."""
+    groups = []
+    for group, items in NAV_GROUPS:
+        shown = [
+            {"href": href, "label": label, "current": href == path or (href != "/" and path.startswith(href + "/"))}
+            for href, label, action in items
+            if can(role, action)
+        ]
+        if shown:
+            groups.append({"label": group, "items": shown})
+    first = FIRST_GROUP.get(role)
+    return sorted(groups, key=lambda g: g["label"] != first)
 
 
 def render(request: Request, who: Caller, template: str, status: int = 200, **context) -> HTMLResponse:
