@@ -207,7 +207,9 @@ def describe(record: dict) -> str:
 
 
 def summary(state: dict) -> str:
-    """One line for a run: "machine: quiet", or "machine: busy — " and the reasons."""
+    """One line for a run: "machine: quiet", or "machine: busy — " and its first reasons."""
     if state["machine"] == "quiet":
-        return "machine: quiet (every measurement: load, less this benchmark's own, < 1 and CPU pressure < 10 %)"
-    return f"machine: busy — {'; '.join(state['machine_reasons'])}"
+        return "machine: quiet (every measurement: load less this benchmark's own < 1, CPU pressure < 10 %)"
+    reasons = state["machine_reasons"]
+    more = f" (and {len(reasons) - 2} more)" if len(reasons) > 2 else ""
+    return f"machine: busy — {'; '.join(reasons[:2])}{more}"

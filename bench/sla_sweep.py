@@ -24,7 +24,8 @@ What is timed, in this one process, on the same store:
 
 Target: the job in under 2 s at 100,000 contacts and 10,000 handoffs. A miss prints "TARGET
 MISSED" (exit code 0: it is a measurement); a job that owes nothing, or records no breach,
-exits 1 (the data did not exercise it).
+exits 1 (the data did not exercise it). The machine's state is sampled before and after the count
+and the job (bench/machine.py); a verdict counts only when every measurement of the run was quiet.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import machine  # bench/machine.py: this script's own folder is on sys.path
 from sqlalchemy import func, insert, select
 
 from truce import config as truce_config
@@ -137,13 +139,16 @@ def measure(url: str, contacts: int, handoffs: int, seed: int, escalation: bool)
     started = time.perf_counter()
     build(engine, config, contacts, handoffs, seed)
     built = time.perf_counter() - started
-    count_seconds, overdue = bare_count(engine)
-    started, cpu = time.perf_counter(), time.process_time()
-    if os.environ.get("BENCH_PROFILE"):
-        done = _profiled(lambda: sla_sweep(engine, config, NOW))
-    else:
-        done = sla_sweep(engine, config, NOW)
-    job_seconds, job_cpu = time.perf_counter() - started, time.process_time() - cpu
+    label = f"{make_backend(url)}, {SCENARIOS[escalation]}"
+    with machine.measured(f"{label}: bare count") as counted:
+        count_seconds, overdue = bare_count(engine)
+    with machine.measured(f"{label}: job") as job:
+        started, cpu = time.perf_counter(), time.process_time()
+        if os.environ.get("BENCH_PROFILE"):
+            done = _profiled(lambda: sla_sweep(engine, config, NOW))
+        else:
+            done = sla_sweep(engine, config, NOW)
+        job_seconds, job_cpu = time.perf_counter() - started, time.process_time() - cpu
     with engine.connect() as conn:
         outbox = dict(conn.execute(select(OutboxMessage.kind, func.count()).group_by(OutboxMessage.kind)).all())
         breaches = conn.execute(select(func.count()).select_from(SlaEvent)).scalar_one()
@@ -162,7 +167,8 @@ def measure(url: str, contacts: int, handoffs: int, seed: int, escalation: bool)
         "job": done,
         "breaches": breaches,
         "outbox": outbox,
-        "load": round(os.getloadavg()[0], 2),
+        "load": job.record["after"]["load_1min"],  # the 1-minute load average after the job
+        "machine_states": [counted.record, job.record],
     }
 
 
@@ -220,6 +226,7 @@ def main() -> int:
         if args.pg_url:
             _empty(args.pg_url)
             results.append(measure(args.pg_url, args.contacts, args.handoffs, args.seed, escalation))
+    state = machine.overall([record for r in results for record in r["machine_states"]])
     failed = False
     for r in results:
         print(
@@ -228,7 +235,9 @@ def main() -> int:
             f"load {r['load']}"
         )
         print(f"           job: {r['job']}; outbox: {r['outbox']}")
-        verdict = "met" if r["job_seconds"] < TARGET_SECONDS else "MISSED"
+        for record in r["machine_states"]:
+            print(f"           machine: {machine.describe(record)}")
+        verdict = machine.verdict(r["job_seconds"] < TARGET_SECONDS, state["machine"])
         print(f"           target {TARGET_SECONDS} s: {verdict} ({r['job_seconds']:.2f} s)")
         if (
             not r["outbox"]
@@ -237,8 +246,9 @@ def main() -> int:
         ):
             print("           the data did not exercise the job (nothing owed or recorded)")
             failed = True
+    print(machine.summary(state))
     if args.json:
-        print(json.dumps({"python": platform.python_version(), "results": results}, indent=2, default=str))
+        print(json.dumps({"python": platform.python_version(), **state, "results": results}, indent=2, default=str))
     return 1 if failed else 0
 
 
