@@ -8,6 +8,9 @@
 
     python bench/login_flood.py            # 16 parallel log-ins, 10 rounds of timing
     python bench/login_flood.py --parallel 32 --rounds 20
+
+Each measurement's line carries the machine's state before and after it (bench/machine.py), and the
+last line says whether the whole run was quiet.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import machine  # bench/machine.py: this script's own folder is on sys.path
 
 PASSWORD = "correct horse battery"
 
@@ -129,11 +134,22 @@ def main() -> None:
     if args.flood:
         print(json.dumps(flood(args.parallel, None if args.flood == "bounded" else args.parallel)))
         return
-    print("timing:", json.dumps(timing(args.rounds)))
+    records = []
+    with machine.measured("timing") as timed:
+        found = timing(args.rounds)
+    records.append(timed.record)
+    print("timing:", json.dumps(found | {"machine_state": timed.record}))
+    print(f"        machine: {machine.describe(timed.record)}")
     for kind in ("unbounded", "bounded"):
         run = [sys.executable, __file__, "--flood", kind, "--parallel", str(args.parallel)]
-        found = subprocess.run(run, capture_output=True, text=True, check=True)
-        print(f"{kind}:", found.stdout.strip())
+        with machine.measured(f"{kind} flood") as flooded:
+            done = subprocess.run(run, capture_output=True, text=True, check=True)
+        records.append(flooded.record)
+        print(f"{kind}:", json.dumps(json.loads(done.stdout) | {"machine_state": flooded.record}))
+        print(f"        machine: {machine.describe(flooded.record)}")
+    state = machine.overall(records)
+    print("run:", json.dumps(state))
+    print(machine.summary(state))
 
 
 if __name__ == "__main__":
