@@ -26,7 +26,9 @@ compared: counts exactly, medians and p75 to 1e-9 days. The totals and rates the
 derives from those in Python are left out of the comparison (they are sums of what is compared).
 
 Target: truce at least 5× faster than pandas. A miss prints "TARGET MISSED" (exit code 0, it
-is a measurement); results that differ print the first differences and exit 1.
+is a measurement); results that differ print the first differences and exit 1. The machine's state
+is sampled before and after each engine's runs (bench/machine.py); the verdict counts only when
+both were quiet.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import sys
 import time
 from pathlib import Path
 
+import machine  # bench/machine.py: this script's own folder is on sys.path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -397,17 +400,23 @@ def main() -> int:
     import truce.analytics.sources  # noqa: F401
     import truce.services.funnel  # noqa: F401
 
-    truce_s, truce_report = best_of(options.repeat, lambda: run_truce(folder, funnel, options.by))
-    print(f"truce  (Ibis on DuckDB) {truce_s:8.2f} s")
-    pandas_s, pandas_numbers = best_of(options.repeat, lambda: run_pandas(folder, funnel, options.by))
-    print(f"pandas                  {pandas_s:8.2f} s")
+    with machine.measured("truce") as on_truce:
+        truce_s, truce_report = best_of(options.repeat, lambda: run_truce(folder, funnel, options.by))
+    print(f"truce  (Ibis on DuckDB) {truce_s:8.2f} s   machine: {machine.describe(on_truce.record)}")
+    with machine.measured("pandas") as on_pandas:
+        pandas_s, pandas_numbers = best_of(options.repeat, lambda: run_pandas(folder, funnel, options.by))
+    print(f"pandas                  {pandas_s:8.2f} s   machine: {machine.describe(on_pandas.record)}")
+    records = [on_truce.record, on_pandas.record]
+    state = machine.overall(records)
     ratio = pandas_s / truce_s
     problems = differences(numbers(truce_report), pandas_numbers)
     compared = len(numbers(truce_report))
     print(
-        f"truce is {ratio:.1f}× faster than pandas (target ≥ {SPEED_TARGET:.0f}×)"
+        f"truce is {ratio:.1f}× faster than pandas (target ≥ {SPEED_TARGET:.0f}×): "
+        + machine.verdict(ratio >= SPEED_TARGET, state["machine"])
         + ("" if ratio >= SPEED_TARGET else "  TARGET MISSED")
     )
+    print(machine.summary(state))
     print(
         f"results: {'identical' if not problems else 'DIFFERENT'} ({compared:,} keyed results, every number compared)"
     )
@@ -424,7 +433,9 @@ def main() -> int:
                     "ratio": ratio,
                     "identical": not problems,
                     "compared": compared,
-                    "machine": f"{platform.python_version()}, {os.cpu_count()} cores",
+                    "host": f"{platform.python_version()}, {os.cpu_count()} cores",
+                    **state,
+                    "machine_states": records,
                 },
                 indent=2,
             )
