@@ -32,13 +32,16 @@ Phases, in order:
 
 A wrong answer (a status other than 200, an idempotent re-send that changed something) is an
 error: errors are counted, printed, and make the exit code 1. A missed target prints
-"TARGET MISSED" (exit code 0: it is a measurement).
+"TARGET MISSED" (exit code 0: it is a measurement). The machine's state is sampled before and
+after the baseline and each phase (bench/machine.py); the server, the clients and the import are
+this benchmark's own processes. A target counts as met only when every phase ran on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -51,6 +54,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import machine  # bench/machine.py: this script's own folder is on sys.path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -472,28 +477,40 @@ def start_server(copy: Path, port: int, log: Path) -> subprocess.Popen:
 # ---- the run --------------------------------------------------------------------------------------
 
 
-async def measure(args, port: int, token: str, batches: list[list[dict]]) -> dict:
+@contextlib.contextmanager
+def phase_state(results: dict, name: str):
+    """The machine's state before and after a phase, kept in results["machine_states"]."""
+    with machine.measured(name) as measured:
+        yield
+    results["machine_states"].append(measured.record)
+
+
+async def measure(args, port: int, token: str, batches: list[list[dict]], states: list[dict]) -> dict:
     host = "127.0.0.1"
     bodies = [json.dumps({"items": batch}).encode() for batch in batches]
-    results: dict = {}
+    results: dict = {"machine_states": states}
     print(f"floor: {args.clients} clients on {FLOOR} for {args.seconds:g} s …", flush=True)
-    results["floor"] = (await run_readers("floor", host, port, token, [FLOOR], args.clients, args.seconds)).summary()
+    with phase_state(results, "floor"):
+        results["floor"] = (await run_readers("floor", host, port, token, [FLOOR], args.clients, args.seconds)).summary()
     errors: list[str] = []
     if not args.only_import:
         errors += await reports_and_ingest(args, host, port, token, bodies, results)
     elif args.import_rows:  # the reports computed once, so that the writers' baseline is not a cold start
         print("cold: each report computed once …", flush=True)
-        results["cold_seconds"] = await cold_reports(host, port, token, MAIN_REPORTS)
+        with phase_state(results, "cold"):
+            results["cold_seconds"] = await cold_reports(host, port, token, MAIN_REPORTS)
     if args.import_rows:
         print(f"writers: {args.clients} readers and {args.writers} writers for {args.seconds:g} s …", flush=True)
         end = time.perf_counter() + args.seconds
-        reading, writing = await readers_and_writers(
-            "writers", host, port, token, args.clients, args.writers, lambda: time.perf_counter() < end
-        )
+        with phase_state(results, "writers"):
+            reading, writing = await readers_and_writers(
+                "writers", host, port, token, args.clients, args.writers, lambda: time.perf_counter() < end
+            )
         results["writers"] = {"readers": reading.summary(), "writers": writing.summary()}
         errors += reading.errors + writing.errors
         print(f"import: {args.import_rows:,} touchpoints imported while they read and write …", flush=True)
-        results["import"] = await during_import(args, host, port, token, args.copy, args.import_path, args.folder)
+        with phase_state(results, "import"):
+            results["import"] = await during_import(args, host, port, token, args.copy, args.import_path, args.folder)
     results["error_samples"] = (errors + results.get("import", {}).get("error_samples", []))[:10]
     results["errors"] = len(errors) + results["floor"]["errors"] + results.get("import", {}).get("errors", 0)
     return results
@@ -502,13 +519,16 @@ async def measure(args, port: int, token: str, batches: list[list[dict]]) -> dic
 async def reports_and_ingest(args, host, port, token, bodies, results: dict) -> list[str]:
     """The cold, reports, ingest and mixed phases; their errors."""
     print("cold: each report computed once …", flush=True)
-    results["cold_seconds"] = await cold_reports(host, port, token, MAIN_REPORTS)
+    with phase_state(results, "cold"):
+        results["cold_seconds"] = await cold_reports(host, port, token, MAIN_REPORTS)
     print(f"reports: {args.clients} clients, {len(MAIN_REPORTS)} reports for {args.seconds:g} s …", flush=True)
-    reports = await run_readers("reports", host, port, token, MAIN_REPORTS, args.clients, args.seconds)
+    with phase_state(results, "reports"):
+        reports = await run_readers("reports", host, port, token, MAIN_REPORTS, args.clients, args.seconds)
     results["reports"] = reports.summary()
     print(f"ingest: {len(bodies) - args.mixed_batches} batches of {BATCH:,} touchpoints …", flush=True)
     pushed = Pushed()
-    await push(host, port, token, bodies[: len(bodies) - args.mixed_batches], pushed)
+    with phase_state(results, "ingest"):
+        await push(host, port, token, bodies[: len(bodies) - args.mixed_batches], pushed)
     pushed.errors += await resend(host, port, token, bodies[len(bodies) - args.mixed_batches - 1])
     results["ingest"] = {
         "touchpoints": pushed.touchpoints,
@@ -524,7 +544,8 @@ async def reports_and_ingest(args, host, port, token, bodies, results: dict) -> 
         until = time.perf_counter() + max(args.seconds, 1.0) * 4
         readers = run_readers("mixed", host, port, token, MAIN_REPORTS, args.clients, args.seconds)
         pusher = push(host, port, token, bodies[len(bodies) - args.mixed_batches :], mixed_push, until)
-        mixed, _ = await asyncio.gather(readers, pusher)
+        with phase_state(results, "mixed"):
+            mixed, _ = await asyncio.gather(readers, pusher)
         results["mixed"] = mixed.summary() | {
             "ingested": mixed_push.touchpoints,
             "ingest_per_s": round(mixed_push.touchpoints / mixed_push.seconds, 1) if mixed_push.seconds else 0.0,
@@ -534,7 +555,7 @@ async def reports_and_ingest(args, host, port, token, bodies, results: dict) -> 
 
 
 def report(results: dict, args) -> bool:
-    floor = results["floor"]
+    floor, state = results["floor"], results["machine"]
     print()
     print(f"{'phase':<9} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'errors':>6}  cache")
     for phase in ("floor", "reports", "mixed"):
@@ -567,15 +588,20 @@ def report(results: dict, args) -> bool:
         if during["p99_ms"] >= WRITER_P99_TARGET_MS:
             missed.append(f"writers' p99 during the import {during['p99_ms']:.0f} ms ≥ {WRITER_P99_TARGET_MS:g} ms")
     print()
+    for record in results["machine_states"]:
+        print(f"machine: {machine.describe(record)}")
+    print(machine.summary(results))
+    busy = "" if state == "quiet" else " (on a busy machine: not counted)"
     for line in missed:
-        print(f"TARGET MISSED: {line}")
+        print(f"TARGET MISSED: {line}{busy}")
     if not missed:
         met = []
         if "reports" in results:
             met += [f"reports p99 < {P99_TARGET_MS:g} ms at {args.clients} clients", f"ingest ≥ {INGEST_TARGET:,.0f}/s"]
         if "import" in results:
             met.append(f"writers' p99 < {WRITER_P99_TARGET_MS:g} ms during the import")
-        print(f"targets met: {', '.join(met)}")
+        print(f"targets ({', '.join(met)}): {machine.verdict(True, state)}")
+    results["targets_verdict"] = machine.verdict(not missed, state)
     if results["errors"]:
         print(f"ERRORS: {results['errors']}")
         for sample in results["error_samples"]:
@@ -628,13 +654,14 @@ def main() -> int:
     copy = working_copy(store, folder)
     token = api_token(copy)
     batches = touchpoint_batches(copy, args.batches + args.mixed_batches, args.seed)
-    raw = raw_insert_rate(copy, batches[: args.batches], folder)
+    with machine.measured("baseline: sqlite3 executemany") as baseline:
+        raw = raw_insert_rate(copy, batches[: args.batches], folder)
     args.copy, args.folder = copy, folder
     args.import_path = import_file_rows(copy, args.import_rows, args.seed, folder) if args.import_rows else None
     port = free_port()
     server = start_server(copy, port, folder / "server.log")
     try:
-        results = asyncio.run(measure(args, port, token, batches))
+        results = asyncio.run(measure(args, port, token, batches, [baseline.record]))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -646,8 +673,9 @@ def main() -> int:
         "batches": args.batches,
         "python": platform.python_version(),
         "cores": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "load_average": results["machine_states"][-1]["after"]["load_1min"],  # 1-minute, after the last phase
     }
+    results |= machine.overall(results["machine_states"])
     ok = report(results, args)
     if args.json:
         (args.out / "serve_load.json").write_text(json.dumps(results, indent=2))
