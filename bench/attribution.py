@@ -38,7 +38,9 @@ peak memory ≤ 2 GiB at 1e7. Agreement is printed too: truce's exact Markov aga
 simulation (largest |difference| of a channel's share, percentage points) and truce's Shapley
 against MAM's (largest relative difference of a channel's credit). A missed target prints
 "TARGET MISSED" (exit code 0: it is a measurement); totals that differ between the packages
-(the same conversions and revenue must be credited) print "WRONG RESULT" and exit 1.
+(the same conversions and revenue must be credited) print "WRONG RESULT" and exit 1. The machine's
+state is sampled before and after each measurement (bench/machine.py); a target counts as met only
+when every measurement of the run was taken on a quiet machine.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import sys
 import time
 from pathlib import Path
 
+import machine  # bench/machine.py: this script's own folder is on sys.path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -339,16 +342,14 @@ CHILDREN = {
 
 
 def in_child(spec: dict) -> dict:
-    """Run one measurement in a fresh interpreter; its result, its peak memory and the load after it."""
+    """Run one measurement in a fresh interpreter; its result and its peak memory."""
     done = subprocess.run(
         [sys.executable, __file__, "--child"], input=json.dumps(spec), capture_output=True, text=True, check=False
     )
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     if done.returncode or line is None:
         raise SystemExit(f"{spec['kind']} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    result = json.loads(line[len("RESULT ") :])
-    result["load_1min"] = os.getloadavg()[0]
-    return result
+    return json.loads(line[len("RESULT ") :])
 
 
 # -- judging and printing ------------------------------------------------------------------------
@@ -431,11 +432,11 @@ def targets(result: dict) -> list[dict]:
 
 
 def table(result: dict) -> str:
-    m = result["machine"]
+    m, state = result["host"], result["machine"]
     lines = [
         f"attribution: long tables in Parquet, seed {result['seed']}, best of {result['repeat']} "
         f"(a run over {LONG_RUN_S:.0f} s is not repeated)",
-        f"machine: {m['nproc']} CPUs ({m.get('cpu', '?')}), {m.get('ram_gib', '?')} GiB RAM, Python {m['python']}; "
+        f"host: {m['nproc']} CPUs ({m.get('cpu', '?')}), {m.get('ram_gib', '?')} GiB RAM, Python {m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
         "",
         f"{'journeys':>10} {'rows':>11} {'floor s':>8} {'truce s':>8} {'÷floor':>7} {'CA s':>8} {'(paths)':>8} "
@@ -469,8 +470,7 @@ def table(result: dict) -> str:
     for t in result["targets"]:
         value = f"{t['value']:.0f}" if t["unit"] == " MiB" else f"{t['value']:.2f}"
         lines.append(
-            f"target {t['target']} at {t['journeys']:,}: {value}{t['unit']} (goal {t['goal']}): "
-            + ("met" if t["met"] else "MISSED")
+            f"target {t['target']} at {t['journeys']:,}: {value}{t['unit']} (goal {t['goal']}): {t['verdict']}"
         )
         if not t["met"]:
             missed.append(t["target"])
@@ -508,14 +508,19 @@ def table(result: dict) -> str:
         for problem in s["problems"]:
             lines.append(f"WRONG RESULT at {s['journeys']:,}: {problem}")
     lines.append("")
+    for s in result["sizes"]:
+        for run in s["runs"].values():
+            lines.append(f"machine: {machine.describe(run['machine_state'])}")
+    lines.append(machine.summary(result))
+    busy = "" if state == "quiet" else " (on a busy machine: not counted)"
     if not result["targets"]:
         lines.append("no target at these sizes (they are at 1e6 and 1e7 journeys)")
     else:
-        lines.append(f"TARGET MISSED: {'; '.join(missed)}" if missed else "every measured target met")
+        lines.append(f"TARGET MISSED: {'; '.join(missed)}{busy}" if missed else f"every measured target {machine.verdict(True, state)}")
     return "\n".join(lines)
 
 
-def machine() -> dict:
+def host() -> dict:
     from importlib import metadata
 
     import truce
@@ -622,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python", "bench/attribution.py", *(argv if argv is not None else sys.argv[1:])]),
         "seed": args.seed,
         "repeat": args.repeat,
-        "machine": machine(),
+        "host": host(),
         "sizes": [],
         "skipped": [],
     }
@@ -653,15 +658,19 @@ def main(argv: list[str] | None = None) -> int:
         runs = {}
         for name, spec in plan:
             print(f"{n:,} journeys: {name} …", file=sys.stderr, flush=True)
-            runs[name] = in_child({**base, **spec})
+            with machine.measured(f"{n:,} journeys: {name}") as m:
+                runs[name] = in_child({**base, **spec})
+            # load_1min: the 1-minute load average after the measurement (the key the table used before).
+            runs[name] |= {"load_1min": m.record["after"]["load_1min"], "machine_state": m.record}
             print(
                 f"  best {min(runs[name]['seconds']):.2f} s of {len(runs[name]['seconds'])}, "
-                f"peak {runs[name]['peak_mib']:.0f} MiB, load {runs[name]['load_1min']:.1f}",
+                f"peak {runs[name]['peak_mib']:.0f} MiB, load {runs[name]['load_1min']:.1f}, machine {m.record['machine']}",
                 file=sys.stderr,
                 flush=True,
             )
         result["sizes"].append(judge({**facts, "runs": runs}))
-    result["targets"] = targets(result)
+    result |= machine.overall([run["machine_state"] for s in result["sizes"] for run in s["runs"].values()])
+    result["targets"] = [t | {"verdict": machine.verdict(t["met"], result["machine"])} for t in targets(result)]
     (folder / "attribution.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 1 if any(s["problems"] for s in result["sizes"]) else 0
