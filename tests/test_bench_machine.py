@@ -1,7 +1,8 @@
-"""bench/machine.py: when a measurement counts as taken on a quiet machine."""
+"""bench/machine.py: when a measurement counts as taken on a quiet machine, and that every benchmark asks."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import math
 from pathlib import Path
@@ -110,3 +111,32 @@ def test_a_measurement_records_the_state_before_and_after():
         assert {"load_1min", "cores", "cpu_pressure_some_avg10", "own_load", "own_cores"} <= set(record[key])
     assert (record["machine"] == "busy") == bool(record["reasons"])
     assert machine.describe(record).startswith(f"nothing: {record['machine']} (load ")
+
+
+SCRIPTS = sorted(p for p in BENCH.glob("*.py") if p.name != "machine.py")
+
+
+def test_there_are_benchmarks_to_check():
+    assert len(SCRIPTS) >= 7
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_every_benchmark_judges_the_machine(script):
+    """A new benchmark cannot forget it: it imports the helper, measures through it, and reports the run's state."""
+    tree = ast.parse(script.read_text(encoding="utf-8"))
+    imported = any(
+        isinstance(node, ast.Import) and any(alias.name == "machine" for alias in node.names) for node in ast.walk(tree)
+    )
+    called = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "machine"
+    }
+    assert imported, f"{script.name} does not `import machine`"
+    assert "measured" in called, f"{script.name} measures nothing through machine.measured"
+    assert "overall" in called, f"{script.name} does not report the run's machine state (machine.overall)"
+    no_load = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "getloadavg"]
+    assert not no_load, f"{script.name} reads os.getloadavg() itself (line {no_load[0]}): use machine.sample()"
