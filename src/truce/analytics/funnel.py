@@ -394,7 +394,7 @@ def velocity(m: ir.Table, by: str | None, period: Period, native: bool = True) -
         rank=ibis.row_number().over(ibis.window(group_by=keys, order_by=[d.seconds])),
         n=d.count().over(ibis.window(group_by=keys)),
     )
-    parts = {}
+    parts: dict[str, ir.Value] = {}
     for name, fraction in (("median", MEDIAN), ("p75", P75)):
         parts |= _rank_parts(ranked, name, fraction)
     found = ranked.group_by(keys).aggregate(**parts)

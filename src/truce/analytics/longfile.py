@@ -113,7 +113,7 @@ def _first(mask: pa.Array) -> int:
 
 
 def _timestamps(text: pa.Array) -> pa.Array:
-    parsed = []
+    parsed: list[int | None] = []
     # One vectorised cast for the common case; cell by cell only to find the bad one.
     try:
         return _to_micros(pc.cast(text, pa.timestamp("us", tz="UTC")))

@@ -178,7 +178,7 @@ def _show(data: dict) -> None:
     console.print(velocity)
 
     leakage = table("Leakage — moves out of the funnel", "stage", "moves", "without reason", "reasons")
-    reasons = defaultdict(lambda: defaultdict(int))
+    reasons: defaultdict[tuple[str, str | None], defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in data["leakage"]["moves"]:
         reasons[r["from_stage"], r["slice"]][f"{r['to_stage']}: {r['reason'] or '(none)'}"] += r["moves"]
     for r in data["leakage"]["stages"]:

@@ -66,7 +66,8 @@ class Users:
 
 def _unique_names(rng: np.random.Generator, count: int) -> tuple[list[str], list[str]]:
     seen: set[tuple[str, str]] = set()
-    first, last = [], []
+    first: list[str] = []
+    last: list[str] = []
     while len(first) < count:
         pair = (str(rng.choice(names.FIRST_NAMES)), str(rng.choice(names.LAST_NAMES)))
         if pair not in seen:

@@ -140,7 +140,7 @@ def read_batch(raw: RawBatch, plan: HeaderPlan, parsers: dict[str, Callable], re
 
 
 def _became(batch: Batch, raw: RawBatch, plan: HeaderPlan, parse: Callable) -> list:
-    dated = [[] for _ in range(batch.size)]
+    dated: list[list[tuple[str, dt.datetime]]] = [[] for _ in range(batch.size)]
     for header, stage_name in plan.became.items():
         for index, when in enumerate(_parse_column(batch, header, _texts(raw.columns[header]), parse)):
             if when is not None:

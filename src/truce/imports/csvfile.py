@@ -185,7 +185,8 @@ class CsvFile:
 
     def locate(self, records: set[int]) -> dict[int, int]:
         """The line each of `records` (indices among well-formed records) starts on."""
-        found, index, width = {}, 0, len(self.header)
+        found: dict[int, int] = {}
+        index, width = 0, len(self.header)
         if not records:
             return found
         last = max(records)

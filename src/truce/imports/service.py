@@ -197,7 +197,8 @@ class _Job:
 
         Raises ImportFailed when any row is bad: the store is as it was.
         """
-        report, rejects = self._report(), []
+        report = self._report()
+        rejects: list[tuple[int, dict, list[RowError]]] = []
         with self.engine.connect() as conn:
             writer = self._writer(conn, report)
             writer.checking_only = True
@@ -220,7 +221,8 @@ class _Job:
         `commit_seconds`: then it commits, with an audit entry naming the records it holds, and
         the waiting writers go first. Alone, a long import commits about once a second.
         """
-        report, rejects, slot, writer = self._report(), [], _Slot(), None
+        report, slot, writer = self._report(), _Slot(), None
+        rejects: list[tuple[int, dict, list[RowError]]] = []
         self.committed = 0  # rows read in the parts already committed
         with ExitStack() as held:
             work = None

@@ -108,7 +108,15 @@ def audit_updates(conn, entity_type: str, updates: list[tuple[int, dict, dict]],
     """One audit entry per changed record, holding only the columns that changed."""
     if not updates:
         return
-    rows = {"at": [], "actor": [], "action": [], "entity_type": [], "entity_id": [], "before": [], "after": []}
+    rows: dict[str, list] = {
+        "at": [],
+        "actor": [],
+        "action": [],
+        "entity_type": [],
+        "entity_id": [],
+        "before": [],
+        "after": [],
+    }
     for record_id, before, changed in updates:
         rows["at"].append(now)
         rows["actor"].append(actor)

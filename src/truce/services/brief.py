@@ -467,7 +467,9 @@ def _cold_leads(engine: Engine, ask: _Ask) -> dict:
     from truce.services.custody import cold_leads
 
     found = cold_leads(engine, ask.config, now=ask.until)
-    now, before, held = Counter(), Counter(), defaultdict(list)
+    now: Counter[str] = Counter()
+    before: Counter[str] = Counter()
+    held: defaultdict[str, list[float]] = defaultdict(list)
     people: Counter = Counter()
     still = Counter(lead["team"] for lead in found["leads"])
     for lead in found["leads"]:

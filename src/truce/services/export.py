@@ -161,7 +161,8 @@ def _with_references(name: str) -> tuple[list, object]:
     """The selected columns and the joins that fetch each reference's key (an outer join: no reference, blank)."""
     table = Base.metadata.tables[name]
     joined: FromClause = table
-    columns, aliases = list(exported_columns(name)), {}
+    columns = list(exported_columns(name))
+    aliases: dict[tuple[str, str, tuple[str, str] | None], FromClause] = {}
     for reference in REFERENCES.get(name, ()):
         slot = (reference.via, reference.table, reference.when)
         if slot not in aliases:

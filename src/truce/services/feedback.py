@@ -384,7 +384,9 @@ def feedback_themes(engine: Engine, config=None, *, start: dt.date | None = None
         ).all()
         recent = _items(conn, period.where(FeedbackItem.created_at), limit=RECENT_ITEMS)
     competitor_names, product_names = _pattern(competitors), _pattern(products)
-    by_competitor, by_product, trend = Counter(), Counter(), Counter()
+    by_competitor: Counter[str] = Counter()
+    by_product: Counter[str] = Counter()
+    trend: Counter[tuple[str, str]] = Counter()
     for row in rows:
         by_competitor.update(_found(competitor_names, competitors, row.text) | _linked(row.competitor))
         by_product.update(_found(product_names, products, row.text) | _linked(row.product))

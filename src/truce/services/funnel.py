@@ -305,7 +305,8 @@ def _rate(part: int, whole: int) -> float | None:
 def _cohort(rows: list[dict], converted: list[dict], waterfall, order: _Order) -> dict:
     target = dict(waterfall.pairs)
     won = {(r["stage"], r["month"], order.slice(r)): r["converted"] for r in converted}
-    monthly, totals = [], defaultdict(lambda: [0, 0, 0])
+    monthly: list[dict] = []
+    totals: defaultdict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in rows:
         part = order.slice(r)
         n_won = won.get((r["stage"], r["month"], part), 0)
@@ -341,13 +342,16 @@ def _cohort(rows: list[dict], converted: list[dict], waterfall, order: _Order) -
 
 
 def _period(entered: list[dict], entered_out: list[dict], waterfall, order: _Order) -> dict:
-    into = defaultdict(int)  # (stage, month, slice) -> entities entering, sliced as the denominator
+    # (stage, month, slice) -> entities entering, sliced as the denominator
+    into: defaultdict[tuple[str, int, str | None], int] = defaultdict(int)
     for r in entered:
         into[r["stage"], r["month"], order.slice(r)] += r["entered"]
-    onward = defaultdict(int)  # the same for the numerator (team: who held the stage left)
+    # the same for the numerator (team: who held the stage left)
+    onward: defaultdict[tuple[str, int, str | None], int] = defaultdict(int)
     for r in entered_out:
         onward[r["stage"], r["month"], order.slice(r)] += r["entered"]
-    monthly, totals = [], defaultdict(lambda: [0, 0])
+    monthly: list[dict] = []
+    totals: defaultdict[tuple[str, str, str | None], list[int]] = defaultdict(lambda: [0, 0])
     for a, b in waterfall.pairs:
         keys = {(month, part) for stage, month, part in into if stage == a}
         keys |= {(month, part) for stage, month, part in onward if stage == b}
@@ -377,7 +381,8 @@ def _period(entered: list[dict], entered_out: list[dict], waterfall, order: _Ord
 
 def _skips(rows: list[dict], waterfall, order: _Order) -> dict:
     skipped = {(a, b): list(between) for a, b, between in waterfall.skips}
-    moves, per_stage = [], defaultdict(int)
+    moves: list[dict] = []
+    per_stage: defaultdict[tuple[str, str | None], int] = defaultdict(int)
     for r in rows:
         part = order.slice(r)
         jumped = skipped[r["from_stage"], r["to_stage"]]
@@ -423,7 +428,8 @@ def _days(seconds) -> float | None:
 
 
 def _leakage(rows: list[dict], order: _Order) -> dict:
-    moves, per_stage = [], defaultdict(lambda: [0, 0])
+    moves: list[dict] = []
+    per_stage: defaultdict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
         part = order.slice(r)
         moves.append(

@@ -156,7 +156,7 @@ def _owe_routed(conn: Connection, opened: list[dict], replacing: Sequence[Mappin
 
 def territories(conn: Connection, contact_ids: Sequence[int]) -> dict[int, tuple[str | None, str | None]]:
     """(region, segment) of each contact's account; contacts without one are left out."""
-    places = {}
+    places: dict[int, tuple[str | None, str | None]] = {}
     ordered = sorted(set(contact_ids))
     for start in range(0, len(ordered), ID_CHUNK):
         rows = conn.execute(

@@ -40,7 +40,8 @@ def _episodes(conn, config: TruceConfig) -> list[dict]:
         .where((StageChange.to_stage == stage) | (StageChange.from_stage == stage))
         .order_by(StageChange.entity_id, StageChange.changed_at, StageChange.id)
     ).all()
-    episodes, open_ = [], {}
+    episodes: list[dict] = []
+    open_: dict[int, dict] = {}
     for contact_id, from_stage, to_stage, at, by, reason in moves:
         if from_stage == stage and contact_id in open_:
             episode = open_.pop(contact_id)

@@ -78,7 +78,7 @@ class _ApiStageChanges(StageChangeWriter):
         no move on record, where it stands now (a contact created or imported without history)."""
         from truce.imports.writers.ledger import LEDGER
 
-        found = {}
+        found: dict[int, str] = {}
         ordered = sorted(contact_ids)
         for start in range(0, len(ordered), ID_CHUNK):
             chunk = ordered[start : start + ID_CHUNK]

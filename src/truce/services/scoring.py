@@ -105,7 +105,7 @@ def _promote(conn: Connection, config: TruceConfig, candidates: list[tuple[int, 
     inquiry, threshold = config.funnel.stages[0].key, config.scoring.threshold
     # Re-read the stage: our score update holds the row now, but another writer may have moved
     # the lead after we read it, and moving an MQL to MQL again would be refused.
-    still = set()
+    still: set[int] = set()
     for chunk in _chunks([cid for cid, _ in candidates], ID_CHUNK):
         still.update(conn.scalars(select(Contact.id).where(Contact.id.in_(chunk), Contact.stage == inquiry)))
     moves = [(cid, f"score {points} reached threshold {threshold}") for cid, points in candidates if cid in still]

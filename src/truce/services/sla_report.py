@@ -99,7 +99,9 @@ def report(
         for handoff_id, kind in conn.execute(select(SlaEvent.handoff_id, SlaEvent.kind)):
             breaches[handoff_id].add(kind)
         emails = dict(conn.execute(select(User.id, User.email)).all())
-    overall, people, months = _Tally(), defaultdict(_Tally), defaultdict(_Tally)
+    overall = _Tally()
+    people: defaultdict[str, _Tally] = defaultdict(_Tally)
+    months: defaultdict[str, _Tally] = defaultdict(_Tally)
     volume: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for handoff in handoffs:
         month_day = handoff["mql_at"].astimezone(zone).date()

@@ -363,7 +363,8 @@ def _read_file(path: Path) -> tuple[CsvFile, list[dict], _Problems]:
                 "respondent, team, role, round and s1 … s20"
             ],
         )
-    rows, first_seen = [], {}
+    rows: list[dict] = []
+    first_seen: dict[tuple[str, str], int] = {}
     for batch in csv.batches(5000):
         for index in range(batch.size):
             record = batch.first_record + index

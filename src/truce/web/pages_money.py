@@ -259,7 +259,7 @@ def _mql_counts(request: Request, report: dict, today: dt.date) -> list[dict]:
     from truce.services.mql_counts import mql_counts
 
     engine, config = engine_and_config(request)
-    found = []
+    found: list[dict] = []
     for t in report["targets"]:
         if t["metric"] != "mqls" or t["period_start"] > today:
             continue

@@ -150,18 +150,18 @@ def _funnel_view(report: dict, config) -> dict:
     labels = {s.key: s.label for s in config.funnel.stages} | {e.key: e.label for e in config.funnel.exits}
     teams = {s.key: s.team for s in config.funnel.stages}
     slices = sorted({r["slice"] for r in report["volume"]["total"]}, key=lambda s: (s is None, str(s)))
-    entered = defaultdict(dict)
+    entered: defaultdict[str, dict[str | None, int]] = defaultdict(dict)
     for row in report["volume"]["total"]:
         entered[row["stage"]][row["slice"]] = row["entered"]
-    now = defaultdict(dict)
+    now: defaultdict[str, dict[str | None, int]] = defaultdict(dict)
     for row in report["volume"]["snapshot"]:
         now[row["stage"]][row["slice"]] = row["count"]
-    cohort = defaultdict(dict)
+    cohort: defaultdict[tuple[str, str], dict[str | None, dict]] = defaultdict(dict)
     for row in report["conversion"]["cohort"]["total"]:
         cohort[(row["from_stage"], row["to_stage"])][row["slice"]] = row
     steps = list(zip(report["stages"], report["stages"][1:], strict=False))
     totals = [{"label": labels[s], "team": teams.get(s), "entered": sum(entered[s].values())} for s in report["stages"]]
-    monthly = defaultdict(dict)
+    monthly: defaultdict[str, dict[str, int]] = defaultdict(dict)
     for row in report["volume"]["monthly"]:
         monthly[row["stage"]][row["month"]] = monthly[row["stage"]].get(row["month"], 0) + row["entered"]
     months = report["months"][-24:]

@@ -172,7 +172,7 @@ def _refusal(scope, foreign: str):
 
         from truce.web.pages_base import templates
 
-        context = {"who": None, "csrf": None, "nav": [], "flash": None, "message": message}
+        context: dict[str, object] = {"who": None, "csrf": None, "nav": [], "flash": None, "message": message}
         return templates.TemplateResponse(Request(scope), "refused.html", context, status_code=403)
     return JSONResponse({"error": message, "errors": []}, status_code=403)
 

@@ -141,7 +141,7 @@ class ContactWriter(Writer):
         if not wanted:
             return
         cache = self.accounts["company"]
-        names = {}
+        names: dict[str, str] = {}
         for i in batch.good():
             if wanted[i] is not None and cache.get(wanted[i]) is None:
                 names.setdefault(wanted[i].casefold(), wanted[i])
@@ -177,7 +177,8 @@ class ContactWriter(Writer):
 
     def _dated_moves(self, batch: Batch, index: int, contact_id: int) -> list[dict]:
         key = batch.column(self.id_column)[index] or batch.store["email"][index]
-        moves, before = [], None
+        moves: list[dict] = []
+        before: str | None = None
         if batch.history is None:  # called only for a file with dated moves
             return moves
         for stage, when in batch.history[index]:

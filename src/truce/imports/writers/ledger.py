@@ -199,7 +199,7 @@ class StageChangeWriter(Writer):
     def _stored_keys(self, keys: set[tuple]) -> set[tuple]:
         if not keys:
             return set()
-        found = set()
+        found: set[tuple] = set()
         ordered = sorted({(kind, entity_id) for kind, entity_id, *_ in keys})
         for start in range(0, len(ordered), ID_CHUNK):
             chunk = ordered[start : start + ID_CHUNK]

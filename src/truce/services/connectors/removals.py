@@ -134,7 +134,7 @@ def missing_from(engine: Engine, table_name: str, dialect: str, seen, prefix: st
         query = query.where(table.c.deleted_at.is_(None))
     if prefix:
         query = query.where(column.startswith(prefix, autoescape=True))
-    missing = []
+    missing: list[str] = []
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=50_000).execute(query).scalars()
         for chunk in result.partitions():

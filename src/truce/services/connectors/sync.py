@@ -179,7 +179,9 @@ def _sync_object(engine, config, connection, connector, obj: CrmObject, report, 
     # The ids a full listing returned, as 8-byte hashes: four million touch ids held as strings
     # would take half a gigabyte; as hashes they take 32 MB (a collision could only hide a deletion).
     seen = array("q") if full else None
-    held, held_keys, opened = [], set(), time.monotonic()
+    held: list[Page] = []
+    held_keys: set[tuple[str, str]] = set()
+    opened = time.monotonic()
     for page in _ahead(connector.pages(obj, cursor, position if full else None, full)):
         keys = _keys(page)
         if held and not held_keys.isdisjoint(keys):
@@ -301,7 +303,8 @@ def _write_page(engine, config, connection, obj: CrmObject, page: Page, report: 
 def write_records(work, config, connection, obj: CrmObject, page: Page, report: SyncReport, actor, source):
     """Rows through the importer, then merges and deletions, then the handoffs they start or end.
     Returns (records written, [(crm id, reason)])."""
-    rejects, written, touched_contacts = [], 0, set()
+    rejects: list[tuple[str, str]] = []
+    written, touched_contacts = 0, set()
     for table, rows in page.rows.items():
         result = import_rows(work.conn, table, obj.dialect, rows, config, actor=actor, now=work.now, source=source)
         written += len(rows)

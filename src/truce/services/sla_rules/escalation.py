@@ -77,7 +77,7 @@ def _one_batch(conn: Connection, config: TruceConfig, now: dt.datetime, batch: i
     claimed = _claim(conn, [h["id"] for h in due], now)
     mine = [h for h in due if h["id"] in claimed]
     steps = _steps(config, mine, now)
-    done = Counter()
+    done: Counter[str] = Counter()
     _wait_more(conn, steps["none"])
     told = _tell_leaders(conn, steps[rules.TELL_LEADER])
     done["leaders_told"] = len(steps[rules.TELL_LEADER])

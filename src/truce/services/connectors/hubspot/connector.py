@@ -131,7 +131,8 @@ class HubSpotConnector:
             if since is None
             else [{"filters": [{"propertyName": spec.modified, "operator": "GT", "value": str(since)}]}]
         )
-        held, after = [], None
+        held: list[dict] = []
+        after = None
         while True:
             body = self.api.search(spec.obj.name, groups, spec.modified, spec.properties, after)
             pool, after = held + (body.get("results") or []), _next(body)
@@ -198,7 +199,7 @@ class HubSpotConnector:
         return Page(deleted=self._touch_ids(spec, gone) if spec.touch else gone)
 
     def _owners(self) -> Iterator[Page]:
-        listed = []
+        listed: list[dict] = []
         for archived in (False, True):
             after = None
             while True:
@@ -288,7 +289,7 @@ class HubSpotConnector:
 
     def _touch_ids(self, spec: Spec, engagement_ids: list[str]) -> list[str]:
         """The touches truce made of these engagements (one per contact)."""
-        found = []
+        found: list[str] = []
         with self.engine.connect() as conn:
             for engagement in engagement_ids:
                 prefix = f"{objects.touch_prefix(spec)}{engagement}-"
