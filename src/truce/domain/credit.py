@@ -75,7 +75,7 @@ def clamped_shares(
         return min(value, cap) if cap is not None else value
 
     def paid(lam: Fraction) -> Fraction:
-        return sum(part(lam, x) for x in w)
+        return sum((part(lam, x) for x in w), Fraction(0))
 
     bends = sorted({b for x in w if x > 0 for b in (lo / x, *((cap / x,) if cap is not None else ()))} | {Fraction(0)})
     bends.append(bends[-1] * 2 + total / min(x for x in w if x > 0) + 1)  # beyond every bend

@@ -61,7 +61,7 @@ def cold_leads(engine: Engine, config: TruceConfig, now: dt.datetime | None = No
         emails = dict(conn.execute(select(User.id, User.email)).all())
         campaign_owners = _last_campaign_owner(conn)
         broken = _broken_promises(conn)
-    leads = []
+    leads: list[dict] = []
     for contact_id, email, stage, owner_id, created_at in contacts:
         entered_at = entered.get(contact_id) or created_at
         last = max(t for t in (touched.get(contact_id), entered_at, created_at) if t is not None)

@@ -24,9 +24,10 @@ Every write is one unit of work with its audit entry; the messages are owed in t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, func, insert, select, update
 
 from truce.config import TruceConfig
 from truce.domain import discounts as rules
@@ -569,7 +570,7 @@ def deal_record(engine: Engine, config: TruceConfig, opportunity_id: int) -> dic
     return record
 
 
-def requests_in(conn: Connection, start: dt.date | None, end: dt.date | None) -> list:
+def requests_in(conn: Connection, start: dt.date | None, end: dt.date | None) -> Sequence[RowMapping]:
     """The requests made in [start, end] (UTC dates of `requested_at`), for the pricing report."""
     query = select(DiscountApproval)
     if start is not None:

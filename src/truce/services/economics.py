@@ -269,7 +269,10 @@ def _unattributed(pipeline: dict, won: dict) -> dict:
 
 
 def _sums(rows: list[dict]) -> tuple[float, float, float, float]:
-    return tuple(math.fsum(r[name] for r in rows) for name in ("pipeline", "opportunities", "revenue", "customers"))
+    pipeline, opportunities, revenue, customers = (
+        math.fsum(r[name] for r in rows) for name in ("pipeline", "opportunities", "revenue", "customers")
+    )
+    return pipeline, opportunities, revenue, customers
 
 
 def _sourced(report: dict) -> dict:

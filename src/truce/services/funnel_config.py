@@ -267,7 +267,7 @@ def _blocks(lines: list[str]) -> list[tuple[str | None, list[str]]]:
             while start > 0 and lines[start - 1].lstrip().startswith("#"):
                 start -= 1
             starts.append((start, (_keys(found[1]) or [""])[0]))
-    blocks = [(None, lines[: starts[0][0]] if starts else lines)]
+    blocks: list[tuple[str | None, list[str]]] = [(None, lines[: starts[0][0]] if starts else lines)]
     for (start, name), following in zip(starts, [*starts[1:], (len(lines), None)], strict=True):
         blocks.append((name, lines[start : following[0]]))
     return blocks

@@ -60,10 +60,11 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, Row, RowMapping, and_, select
 
 from truce.config import Pricing, TruceConfig
 from truce.store.models import Account, Opportunity, User
@@ -124,8 +125,8 @@ def pricing_report(
     won = [d for d in deals if d.status == "won"]
     names = {d.rep: d.rep_name for d in won}
     by_rep = _rows(won, lambda d: d.rep, pricing)
-    for row in by_rep:
-        row["name"] = names.get(row["key"])
+    for entry in by_rep:
+        entry["name"] = names.get(entry["key"])
     return {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
@@ -186,7 +187,7 @@ def _check(start, end) -> None:
         raise PricingError(f"the period starts on {start} after it ends on {end}")
 
 
-def _read(engine: Engine, start, end) -> list:
+def _read(engine: Engine, start, end) -> Sequence[Row]:
     query = (
         select(
             Opportunity.id,
@@ -346,7 +347,7 @@ def _limit(deal: Deal, pricing: Pricing) -> Decimal:
     return Decimal(str(pricing.discount_policy.limit_for(deal.segment, deal.product))).quantize(RATE)
 
 
-def _answers(requests: list, clock, now: dt.datetime, config: TruceConfig) -> dict:
+def _answers(requests: Sequence[RowMapping], clock, now: dt.datetime, config: TruceConfig) -> dict:
     from truce.domain import discounts as rules
 
     states = [r["state"] for r in requests]

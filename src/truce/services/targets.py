@@ -22,10 +22,11 @@ revenue credited so far in the period. Pipeline and MQLs: the run-rate.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, RowMapping, func, insert, select, text, update
 
 from truce.config import TruceConfig
 from truce.domain import forecast as f
@@ -223,7 +224,7 @@ def targets_report(
     }
 
 
-def _targets(engine: Engine, span: f.Period | None, as_of: dt.date) -> list:
+def _targets(engine: Engine, span: f.Period | None, as_of: dt.date) -> Sequence[RowMapping]:
     query = select(Target)
     if span is None:
         query = query.where(Target.period_start <= as_of, Target.period_end >= as_of)

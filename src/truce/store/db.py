@@ -109,7 +109,10 @@ def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     config = _alembic_config(None)  # type: ignore[arg-type]
-    return ScriptDirectory.from_config(config).get_current_head()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:  # only a package installed without its migrations has none
+        raise RuntimeError(f"no migrations in {MIGRATIONS}")
+    return head
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import overload
 
 from sqlalchemy import DateTime, Numeric
 from sqlalchemy.types import TypeDecorator
@@ -11,6 +12,10 @@ from sqlalchemy.types import TypeDecorator
 CENT = Decimal("0.01")
 
 
+@overload
+def to_money(value: None) -> None: ...
+@overload
+def to_money(value: Decimal | int | str) -> Decimal: ...
 def to_money(value: Decimal | int | str | None) -> Decimal | None:
     """Money is a Decimal rounded to cents, never a float."""
     if value is None:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from pydantic import AfterValidator
 
 from truce.reports import typed
@@ -66,7 +67,7 @@ AccountKey = Annotated[
     summary="Leads waiting for sales, oldest first (as `truce handoff queue --json`)",
     response_model=list[QueuedLead],
 )
-def handoff_queue(request: Request, who: Reader, at: At = None) -> list[dict]:
+def handoff_queue(request: Request, who: Reader, at: At = None) -> Response:
     from truce.services.handoff import queue
 
     with clock_limits():
@@ -99,7 +100,7 @@ def handoff_cards(
     summary="Sales accepts a lead: it moves to the accepted stage",
     response_model=HandoffDecided,
 )
-def accept(request: Request, who: Seller, contact: ContactKey) -> dict:
+def accept(request: Request, who: Seller, contact: ContactKey) -> Response:
     from truce.services import handoff
 
     engine = store(request)
@@ -112,7 +113,7 @@ def accept(request: Request, who: Seller, contact: ContactKey) -> dict:
     summary="Sales rejects a lead with a reason code from truce.toml; it goes to nurture or out",
     response_model=HandoffDecided,
 )
-def reject(request: Request, who: Seller, contact: ContactKey, body: RejectIn) -> dict:
+def reject(request: Request, who: Seller, contact: ContactKey, body: RejectIn) -> Response:
     from truce.services import handoff
 
     config = settings(request)
@@ -133,7 +134,7 @@ def reject(request: Request, who: Seller, contact: ContactKey, body: RejectIn) -
 )
 def assign(
     request: Request, who: Annotated[Caller, Depends(allowed("assign_handoffs"))], contact: ContactKey, body: AssignIn
-) -> dict:
+) -> Response:
     from truce.services import handoff
 
     engine = store(request)
@@ -148,7 +149,7 @@ def assign(
     status_code=201,
     response_model=TouchLogged,
 )
-def log_touch(request: Request, who: Seller, contact: ContactKey, body: TouchIn) -> dict:
+def log_touch(request: Request, who: Seller, contact: ContactKey, body: TouchIn) -> Response:
     from truce.services import desk
 
     engine = store(request)
@@ -164,7 +165,7 @@ def log_touch(request: Request, who: Seller, contact: ContactKey, body: TouchIn)
     "or segment by the routing rules, else any seller",
     response_model=LeadClaimed,
 )
-def claim(request: Request, who: Seller, contact: ContactKey) -> dict:
+def claim(request: Request, who: Seller, contact: ContactKey) -> Response:
     from truce.services import desk
 
     engine = store(request)
@@ -178,7 +179,7 @@ def claim(request: Request, who: Seller, contact: ContactKey) -> dict:
     summary="The seller who accepted or rejected a lead takes it back within `[sla.sales] undo_minutes` (default 10; as `truce handoff undo`)",
     response_model=DecisionUndone,
 )
-def undo(request: Request, who: Seller, contact: ContactKey) -> dict:
+def undo(request: Request, who: Seller, contact: ContactKey) -> Response:
     from truce.services import desk
 
     engine = store(request)
@@ -201,7 +202,7 @@ def list_feedback(
     kind: Annotated[FeedbackKind | None, Query()] = None,
     mine: Annotated[bool, Query(description="Only what the caller said")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[dict]:
+) -> Response:
     from truce.services.feedback import list_feedback as items
 
     author = who.who.email if mine else None
@@ -209,7 +210,9 @@ def list_feedback(
 
 
 @router.post("/feedback", summary="One line of feedback for marketing", status_code=201, response_model=FeedbackItem)
-def add_feedback(request: Request, who: Annotated[Caller, Depends(allowed("add_feedback"))], body: FeedbackIn) -> dict:
+def add_feedback(
+    request: Request, who: Annotated[Caller, Depends(allowed("add_feedback"))], body: FeedbackIn
+) -> Response:
     from truce.services.feedback import add_feedback as add
 
     item = add(
@@ -235,7 +238,7 @@ def answer_feedback(
     who: Annotated[Caller, Depends(allowed("answer_feedback"))],
     item_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: FeedbackAnswerIn,
-) -> dict:
+) -> Response:
     from truce.services.feedback import answer_feedback as answer
 
     if body.status == "acted_on" and not body.reply:
@@ -252,7 +255,7 @@ def answer_feedback(
     summary="Set a shared or team target (as `truce target set`); setting it again changes it",
     response_model=TargetSet,
 )
-def set_target(request: Request, who: Annotated[Caller, Depends(allowed("edit_targets"))], body: TargetIn) -> dict:
+def set_target(request: Request, who: Annotated[Caller, Depends(allowed("edit_targets"))], body: TargetIn) -> Response:
     from truce.services.targets import set_target as save
 
     saved = save(
@@ -277,7 +280,7 @@ def set_target(request: Request, who: Annotated[Caller, Depends(allowed("edit_ta
 )
 def answer_survey(
     request: Request, who: Annotated[Caller, Depends(allowed("take_survey"))], body: SurveyResponseIn
-) -> dict:
+) -> Response:
     from truce.services import survey
 
     engine, config = store(request), settings(request)
@@ -315,7 +318,7 @@ def _this_quarter() -> str:
 )
 def list_account_plans(
     request: Request, who: Reader, overdue: Annotated[bool, Query(description="Only overdue plans")] = False
-) -> dict:
+) -> Response:
     from truce.services.account_plans import key_accounts_without_plan, list_plans
 
     engine = store(request)
@@ -340,7 +343,7 @@ def set_account_plan(
     who: Annotated[Caller, Depends(allowed("edit_account_plans"))],
     account: AccountKey,
     body: AccountPlanIn,
-) -> dict:
+) -> Response:
     from truce.services.account_plans import set_plan
 
     if account.strip().isdigit() and not (account.strip().isascii() and int(account) <= MAX_ID):
@@ -369,7 +372,7 @@ def set_account_plan(
 )
 def edit_funnel_config(
     request: Request, who: Annotated[Caller, Depends(allowed("edit_funnel_config"))], body: FunnelConfigIn
-) -> dict:
+) -> Response:
     from truce.services import funnel_config
 
     path = request.app.state.config_path

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import Field
 
 from truce.reports import typed
@@ -49,7 +50,7 @@ def list_requests(
     request: Request,
     who: Reader,
     pending: Annotated[bool, Query(description="Only requests waiting for an answer, the soonest due first")] = False,
-) -> list[dict]:
+) -> Response:
     from truce.services.discounts import list_approvals
 
     return as_json(typed(DiscountApproval, list_approvals(store(request), settings(request), pending=pending)))
@@ -60,7 +61,7 @@ def list_requests(
     summary="One discount approval request",
     response_model=DiscountApproval,
 )
-def get_request(request: Request, who: Reader, approval_id: ApprovalId) -> dict:
+def get_request(request: Request, who: Reader, approval_id: ApprovalId) -> Response:
     from truce.services.discounts import get_approval
 
     return as_json(typed(DiscountApproval, get_approval(store(request), settings(request), approval_id)))
@@ -72,7 +73,7 @@ def get_request(request: Request, who: Reader, approval_id: ApprovalId) -> dict:
     status_code=201,
     response_model=DiscountApproval,
 )
-def ask(request: Request, who: Requester, body: DiscountRequestIn) -> dict:
+def ask(request: Request, who: Requester, body: DiscountRequestIn) -> Response:
     from truce.services import discounts
 
     made = discounts.request(
@@ -87,7 +88,7 @@ def ask(request: Request, who: Requester, body: DiscountRequestIn) -> dict:
     summary="The pricing owner approves a request, with a note",
     response_model=DiscountApproval,
 )
-def approve(request: Request, who: Approver, approval_id: ApprovalId, body: DiscountAnswerIn) -> dict:
+def approve(request: Request, who: Approver, approval_id: ApprovalId, body: DiscountAnswerIn) -> Response:
     from truce.services import discounts
 
     return as_json(
@@ -103,7 +104,7 @@ def approve(request: Request, who: Approver, approval_id: ApprovalId, body: Disc
     summary="The pricing owner refuses a request, with a note",
     response_model=DiscountApproval,
 )
-def refuse(request: Request, who: Approver, approval_id: ApprovalId, body: DiscountAnswerIn) -> dict:
+def refuse(request: Request, who: Approver, approval_id: ApprovalId, body: DiscountAnswerIn) -> Response:
     from truce.services import discounts
 
     return as_json(
@@ -119,7 +120,7 @@ def refuse(request: Request, who: Approver, approval_id: ApprovalId, body: Disco
     summary="Who asked (or a sales leader) takes a request back",
     response_model=DiscountApproval,
 )
-def withdraw(request: Request, who: Requester, approval_id: ApprovalId, body: DiscountWithdrawIn) -> dict:
+def withdraw(request: Request, who: Requester, approval_id: ApprovalId, body: DiscountWithdrawIn) -> Response:
     from truce.services import discounts
 
     return as_json(

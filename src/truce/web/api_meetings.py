@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import AfterValidator, Field
 
 from truce.reports import typed
@@ -64,7 +65,7 @@ class InitiativeIn(Strict):
     summary="Start the joint meeting of a brief period from the brief (again: the same meeting)",
     response_model=Meeting,
 )
-def start_meeting(request: Request, who: Holder, body: MeetingIn) -> dict:
+def start_meeting(request: Request, who: Holder, body: MeetingIn) -> Response:
     from truce.services.meetings import start_meeting as start
 
     meeting = start(store(request), settings(request), period=body.period, attendees=body.attendees,
@@ -77,7 +78,7 @@ def start_meeting(request: Request, who: Holder, body: MeetingIn) -> dict:
     summary="A meeting: attendees, agenda and decisions (as `truce meeting show --json`)",
     response_model=Meeting,
 )
-def show_meeting(request: Request, who: Reader, period: PeriodPath) -> dict:
+def show_meeting(request: Request, who: Reader, period: PeriodPath) -> Response:
     from truce.services.meetings import show_meeting as show
 
     return as_json(typed(Meeting, show(store(request), settings(request), period=period)))
@@ -93,7 +94,7 @@ def list_decisions(
     who: Reader,
     state: Annotated[DecisionFilter, Query()] = "open",
     owner: Annotated[str | None, Query(max_length=254, description="Only this owner's (email)")] = None,
-) -> list[dict]:
+) -> Response:
     from truce.services.meetings import list_decisions as listed
 
     return as_json(
@@ -107,7 +108,7 @@ def list_decisions(
     status_code=201,
     response_model=Decision,
 )
-def record_decision(request: Request, who: Holder, body: DecisionIn) -> dict:
+def record_decision(request: Request, who: Holder, body: DecisionIn) -> Response:
     from truce.services.meetings import record_decision as record
 
     decided = record(store(request), settings(request), period=body.period, item=body.item, text_=body.text,
@@ -115,7 +116,7 @@ def record_decision(request: Request, who: Holder, body: DecisionIn) -> dict:
     return as_json(typed(Decision, decided), status_code=201)
 
 
-def _close(request: Request, who: Caller, decision_id: int, state: str, note: str | None):
+def _close(request: Request, who: Caller, decision_id: int, state: str, note: str | None) -> Response:
     from truce.services.meetings import close_decision
 
     closed = close_decision(store(request), settings(request), decision_id, state=state, note=note,
@@ -128,12 +129,12 @@ def _close(request: Request, who: Caller, decision_id: int, state: str, note: st
     summary="Mark a decision done (its owner, a leader of their team, RevOps)",
     response_model=Decision,
 )
-def decision_done(request: Request, who: Closer, decision_id: DecisionId, body: CloseIn) -> dict:
+def decision_done(request: Request, who: Closer, decision_id: DecisionId, body: CloseIn) -> Response:
     return _close(request, who, decision_id, "done", body.note)
 
 
 @router.post("/decisions/{decision_id}/drop", summary="Drop a decision with a note saying why", response_model=Decision)
-def decision_drop(request: Request, who: Closer, decision_id: DecisionId, body: CloseIn) -> dict:
+def decision_drop(request: Request, who: Closer, decision_id: DecisionId, body: CloseIn) -> Response:
     return _close(request, who, decision_id, "dropped", body.note)
 
 
@@ -142,7 +143,7 @@ def decision_drop(request: Request, who: Closer, decision_id: DecisionId, body: 
     summary="Initiatives with their indicators at the start and now (as `truce initiatives --json`)",
     response_model=list[Initiative],
 )
-def list_initiatives(request: Request, who: Reader) -> list[dict]:
+def list_initiatives(request: Request, who: Reader) -> Response:
     from truce.services.meetings import list_initiatives as listed
 
     return as_json(typed(Initiative, listed(store(request), settings(request))))
@@ -156,7 +157,7 @@ def list_initiatives(request: Request, who: Reader) -> list[dict]:
 )
 def adopt_initiative(
     request: Request, who: Annotated[Caller, Depends(allowed("adopt_initiatives"))], body: InitiativeIn
-) -> dict:
+) -> Response:
     from truce.services.meetings import adopt_initiative as adopt
 
     adopted = adopt(store(request), settings(request), move=body.move, owner=body.owner, start=body.start,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
+from fastapi.responses import Response
 
 from truce.reports import typed
 from truce.reports.models import (
@@ -74,7 +75,7 @@ def funnel(
     engine: Annotated[
         Literal["duckdb", "store"], Query(description="DuckDB in process, or the store itself")
     ] = "duckdb",
-) -> dict:
+) -> Response:
     from truce.services.funnel import funnel_report
 
     return as_json(
@@ -100,7 +101,7 @@ def funnel(
     response_model=SlaReport,
 )
 @cached_report
-def sla(request: Request, who: Reader, at: At = None) -> dict:
+def sla(request: Request, who: Reader, at: At = None) -> Response:
     from truce.services.sla_report import report
 
     with clock_limits():
@@ -111,7 +112,7 @@ def sla(request: Request, who: Reader, at: At = None) -> dict:
     "/reports/custody", summary="Cold leads and who held them (as `truce custody --json`)", response_model=CustodyReport
 )
 @cached_report
-def custody(request: Request, who: Reader, at: At = None) -> dict:
+def custody(request: Request, who: Reader, at: At = None) -> Response:
     from truce.services.custody import cold_leads
 
     with clock_limits():
@@ -134,7 +135,7 @@ def attribution(
     lookback: Annotated[Days | None, Query(description="Touches count this many days before a conversion")] = None,
     start: DayQuery("from", "First conversion day counted (UTC)") = None,
     end: DayQuery("to", "Last conversion day counted (UTC)") = None,
-) -> dict:
+) -> Response:
     from truce.services.attribution import attribution_report
 
     data = attribution_report(
@@ -164,7 +165,7 @@ def roi(
     by: Annotated[Literal["channel", "campaign"], Query()] = "channel",
     start: From = None,
     end: To = None,
-) -> dict:
+) -> Response:
     from truce.services.economics import roi_report
 
     return as_json(
@@ -188,7 +189,7 @@ def budget(
     low: Annotated[float, Query(alias="min", ge=0, le=1e6, allow_inf_nan=False, description="% of baseline")] = 50.0,
     high: Annotated[float, Query(alias="max", ge=0, le=1e6, allow_inf_nan=False, description="% of baseline")] = 150.0,
     model: ModelQuery = None,
-) -> dict:
+) -> Response:
     from truce.services.economics import EconomicsError, budget_report, parse_bounds, parse_what_if
 
     if total is not None and not optimize:
@@ -224,7 +225,7 @@ def budget(
     response_model=PricingReport,
 )
 @cached_report
-def pricing(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
+def pricing(request: Request, who: Reader, start: From = None, end: To = None) -> Response:
     from truce.services.pricing import pricing_report
 
     return as_json(typed(PricingReport, pricing_report(store(request), settings(request), start=start, end=end)))
@@ -236,7 +237,7 @@ def pricing(request: Request, who: Reader, start: From = None, end: To = None) -
     response_model=SurveyReport,
 )
 @cached_report
-def survey(request: Request, who: Reader, round: RoundQuery = None) -> dict:
+def survey(request: Request, who: Reader, round: RoundQuery = None) -> Response:
     from truce.services.survey import survey_report
 
     return as_json(typed(SurveyReport, survey_report(store(request), settings(request), round)))
@@ -248,7 +249,7 @@ def survey(request: Request, who: Reader, round: RoundQuery = None) -> dict:
     response_model=FeedbackThemes,
 )
 @cached_report
-def feedback_themes(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
+def feedback_themes(request: Request, who: Reader, start: From = None, end: To = None) -> Response:
     from truce.services.feedback import feedback_themes as themes
 
     return as_json(typed(FeedbackThemes, themes(store(request), start=start, end=end)))
@@ -265,7 +266,7 @@ def targets(
     who: Reader,
     period: TargetPeriodQuery = None,
     at: DayQuery("at", "As of the end of this day (UTC). Default: today") = None,
-) -> dict:
+) -> Response:
     from truce.domain.forecast import PeriodError
     from truce.services.targets import targets_report
 
@@ -294,7 +295,7 @@ def credit(
     team_split: TextQuery("Teams' shares for team_then_credit, e.g. marketing:40,sales:60", 200, "team_split") = None,
     floor: TextQuery("Least payout per person", 32) = None,
     cap: TextQuery("Most payout per person", 32) = None,
-) -> dict:
+) -> Response:
     from truce.services.credit import bonus_pool, credit_ledger
 
     weights = _team_split(team_split)
@@ -330,7 +331,7 @@ def _team_split(text: str | None) -> dict | None:
     "/reports/metrics", summary="Integrated metrics per group (as `truce metrics --json`)", response_model=MetricsReport
 )
 @cached_report
-def metrics(request: Request, who: Reader, start: From = None, end: To = None) -> dict:
+def metrics(request: Request, who: Reader, start: From = None, end: To = None) -> Response:
     from truce.services.metrics import group_metrics
 
     return as_json(typed(MetricsReport, group_metrics(store(request), settings(request), start=start, end=end)))
@@ -344,7 +345,7 @@ def directory(
     request: Request,
     who: Reader,
     team: Annotated[Team | None, Query(description="Only this team")] = None,
-) -> list[dict]:
+) -> Response:
     from truce.services.metrics import directory as people
 
     return as_json(typed(DirectoryEntry, people(store(request), team=team)))
@@ -359,15 +360,20 @@ def brief(
     who: Reader,
     period: BriefPeriodQuery = None,
     at: DayQuery("at", "As of the end of this day (company time zone). Default: now") = None,
-) -> dict:
+) -> Response:
     from truce.services.brief import build_brief
 
     with clock_limits():
         return as_json(typed(Brief, build_brief(store(request), settings(request), period=period, as_of=at)))
 
 
-@router.get("/config/funnel", summary="The signed funnel: stages, owners, moves, rejection reasons")
-def funnel_config(request: Request, who: Reader) -> dict:
+# response_model=dict: the OpenAPI document says "a JSON object"; a Response return type has no schema.
+@router.get(
+    "/config/funnel",
+    summary="The signed funnel: stages, owners, moves, rejection reasons",
+    response_model=dict,
+)
+def funnel_config(request: Request, who: Reader) -> Response:
     funnel = settings(request).funnel
     return as_json(
         {**funnel.model_dump(mode="json"), "moves": {k or "entry": list(v) for k, v in funnel.moves().items()}}
@@ -379,7 +385,7 @@ def funnel_config(request: Request, who: Reader) -> dict:
     summary="The diagnostic's 20 statements (as `truce survey statements --json`)",
     response_model=list[SurveyStatement],
 )
-def survey_statements(who: Reader) -> list[dict]:
+def survey_statements(who: Reader) -> Response:
     from truce.services.survey import statements
 
     return as_json(typed(SurveyStatement, statements()))

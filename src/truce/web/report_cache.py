@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -379,7 +379,7 @@ def revision_text(revision: Any) -> str:
     return str(data)
 
 
-def cached_report(route: Callable[..., Any]) -> Callable[..., Response]:
+def cached_report(route: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
     """An API report route whose JSON is computed once per revision of the data, for every reader.
 
     The route is keyed by its path and query, so two readers asking the same question share one
