@@ -8,10 +8,11 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from truce.vocabulary import AttributionModelName, Conversion, JourneyLevel, Team
 
@@ -279,10 +280,13 @@ class Scoring(_Strict):
     engagement: dict[str, float] = Field(default_factory=dict)  # touch_type → points when fresh
 
 
+RoutingRule = Literal["territory", "segment", "any"]
+
+
 class Routing(_Strict):
     """Who gets a new MQL: the first rule with an active seller wins, then the strategy picks."""
 
-    rules: list[Literal["territory", "segment", "any"]] = Field(default_factory=lambda: ["territory", "segment", "any"])
+    rules: list[RoutingRule] = Field(default_factory=lambda: list(get_args(RoutingRule)))  # all, in this order
     strategy: Literal["round_robin", "least_loaded"] = "round_robin"
 
 
@@ -666,7 +670,7 @@ def default_text() -> str:
     return resources.files("truce").joinpath("default_truce.toml").read_text(encoding="utf-8")
 
 
-def _where(error: dict) -> str:
+def _where(error: ErrorDetails) -> str:
     return ".".join(str(part) for part in error["loc"] if part not in ("function-after",)) or "(top level)"
 
 

@@ -18,7 +18,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, ClassVar, get_args, get_origin
+from typing import Any, ClassVar, cast, get_args, get_origin
 
 from pydantic import BaseModel, PrivateAttr
 
@@ -73,9 +73,9 @@ class Tables:
         return polars.from_arrow(self.to_arrow(table))
 
 
-def _data(report: BaseModel) -> dict:
-    # Python values (Decimal money, datetimes), keyed as the JSON is.
-    return report.model_dump(mode="python", by_alias=True, exclude_unset=True)
+def _data(report: Tables) -> dict:
+    # Python values (Decimal money, datetimes), keyed as the JSON is. Every Tables is a report model.
+    return cast(BaseModel, report).model_dump(mode="python", by_alias=True, exclude_unset=True)
 
 
 def _paths_of_rows(value: Any, path: str = ""):
@@ -275,7 +275,7 @@ class Truce:
         from truce.services.handoff import queue
 
         now = _moment("at", at)
-        return HandoffQueue(as_of=now, leads=queue(self.engine, self.config, now))
+        return typed(HandoffQueue, {"as_of": now, "leads": queue(self.engine, self.config, now)})
 
     def sla(self, at: When = None) -> SlaReport:
         """`truce sla`: both sides' promises kept, per person and month, and the queue."""
@@ -423,7 +423,7 @@ class Truce:
         """`truce directory`: who is who, and which accounts, campaigns and key accounts they own."""
         from truce.services.metrics import directory
 
-        return Directory(people=directory(self.engine, team=team))
+        return typed(Directory, {"people": directory(self.engine, team=team)})
 
     # ---- the voice of both teams, and the meeting ----
 

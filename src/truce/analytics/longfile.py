@@ -15,6 +15,7 @@ VARCHAR), ts (BIGINT microseconds since 1970-01-01 UTC), channel (VARCHAR), conv
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,7 +30,7 @@ class FileError(ValueError):
     """The file cannot be used; the message names the file, the column and the first bad line."""
 
 
-def open_long_table(con, path: str | Path) -> str:
+def open_long_table(con, path: str | os.PathLike[str]) -> str:
     """Register the file's rows as the view `journey_rows` on a DuckDB Ibis connection; its name."""
     path = Path(path)
     if not path.exists():

@@ -81,6 +81,7 @@ def brief(
     if json:
         print_json(data, report="Brief")
     if out is not None:
+        assert fmt is not None  # checked with --out, above
         _write(out, fmt, data)
         errors.print(
             f"wrote {out} ({data['period']['label']}, {len(data['decisions'])} decisions needed)",

@@ -163,6 +163,7 @@ def demo(
     else:
         _show_summary(result, store.describe(str(engine.url)))
     if serve:
+        assert logins is not None  # made above when serving
         _serve(logins, port, db, config, quiet=json)
 
 

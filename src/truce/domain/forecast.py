@@ -206,6 +206,7 @@ def stage_on(deal: Deal, as_of: dt.date, closing: frozenset[str]) -> str | None:
 
 def closed_at(deal: Deal, closing: frozenset[str]) -> dt.datetime:
     """When a closed deal closed: its move into a closing stage, else the end of its close day."""
+    assert deal.close_date is not None  # asked only of deals closed_by() a day, which have one
     day_end = end_of(deal.close_date)
     return next((at for at, stage in reversed(deal.moves) if stage in closing and at < day_end), day_end)
 

@@ -9,6 +9,7 @@ not the rule.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
 from truce.domain.business_hours import BusinessHours
@@ -30,7 +31,7 @@ def backoff(failures: int, base_seconds: float, most_seconds: float) -> dt.timed
     return dt.timedelta(seconds=min(most_seconds, base_seconds * 2 ** max(failures - 1, 0)))
 
 
-def next_digest_slot(instant: dt.datetime, at: dt.time, days: list[str], zone: ZoneInfo) -> dt.datetime:
+def next_digest_slot(instant: dt.datetime, at: dt.time, days: Collection[str], zone: ZoneInfo) -> dt.datetime:
     """The first digest slot (local time `at` on one of `days`) at or after `instant`, in UTC."""
     start = instant.astimezone(zone).date()
     for offset in range(8):

@@ -25,7 +25,7 @@ Everything here is plain numpy: no I/O, no database.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,7 +84,7 @@ def fit_curve(spend, revenue) -> Curve:
     return Curve(float(a[0]), float(b[0]))
 
 
-def fit_channel(spend, revenue, *, draws: int = 500, seed: int = 0) -> ChannelFit:
+def fit_channel(spend, revenue, *, draws: int = 500, seed: int | Sequence[int] = 0) -> ChannelFit:
     """Fit a channel's months (zero-spend months included) and bootstrap them `draws` times.
 
     Refuses with CurveError when fewer than MIN_MONTHS months had any spend.

@@ -98,6 +98,7 @@ def describe(rule: FitRule) -> str:
         return f"{rule.field} is one of {_quoted(rule.one_of)}"
     if rule.contains is not None:
         return f"{rule.field} contains any of {_quoted(rule.contains)}"
+    assert rule.at_least is not None  # FitRule holds exactly one test
     return f"{rule.field} at least {_number(rule.at_least)}"
 
 
@@ -154,6 +155,7 @@ class _FitTest:
         met = self.met(value)
         if met is None:
             return ScoreItem("fit", self.text, self.points, 1.0, 0.0, "missing", self.field)
+        status: Literal["met", "not met"]
         status, points = ("met", self.points) if met else ("not met", 0.0)
         return ScoreItem("fit", self.text, self.points, 1.0, points, status, self.field, str(value))
 
@@ -201,6 +203,7 @@ class Scorer:
     def _touch(self, touch: Touch, now: dt.datetime) -> ScoreItem:
         age = (now - touch.occurred_at).total_seconds() / DAY_SECONDS
         raw = self._raw(touch.touch_type)
+        status: Literal["future", "not scored", "counted"]
         if age < 0:
             status, decay = "future", 0.0
         else:

@@ -53,6 +53,7 @@ def match_existing(
         found = by_id.get(ids[i]) if ids[i] is not None else None
         other = by_key.get(keys[i]) if keys[i] is not None else None
         if found is not None and other is not None and other != found:
+            assert natural_key is not None  # `other` was found by it
             batch.fail(
                 i, natural_key, "duplicate", f"{natural_key} {keys[i]!r} belongs to another {entity} (id {other})"
             )

@@ -19,8 +19,8 @@ is listed, most credited first.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,12 @@ class FileResult:
 
 
 def file_report(
-    path: str | Path, model: str, settings: Settings = Settings(), *, engine: str = "duckdb", fast: bool | None = None
+    path: str | os.PathLike[str],
+    model: str,
+    settings: Settings = Settings(),
+    *,
+    engine: str = "duckdb",
+    fast: bool | None = None,
 ) -> FileResult:
     from truce.analytics.longfile import open_long_table
     from truce.analytics.sources import duckdb_connection

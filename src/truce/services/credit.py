@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 
@@ -76,6 +77,7 @@ def credit_ledger(
             raise RuntimeError("the user and team journeys credit different deals")  # a bug, not a user error
         uncredited = left_out
         rows += split
+    assert uncredited is not None  # `by` is not empty: the loop ran
     left = sum((deals[d]["amount"] for d in uncredited or ()), Decimal("0.00"))
     people = _totals([r for r in rows if r["by"] == "user"], won) if "user" in by else []
     _name_people(engine, people)
@@ -267,7 +269,7 @@ def bonus_pool(
     pool: Decimal | int | str,
     *,
     split: str = "credit",
-    team_split: dict[str, Fraction | Decimal | int] | None = None,
+    team_split: Mapping[str, Fraction | Decimal | int] | None = None,
     floor: Decimal | int | str | None = None,
     cap: Decimal | int | str | None = None,
 ) -> dict:

@@ -75,7 +75,7 @@ def cold_leads(engine: Engine, config: TruceConfig, now: dt.datetime | None = No
                 "email": email,
                 "stage": stage,
                 "team": team,
-                "person": emails.get(holder),
+                "person": emails.get(holder) if holder is not None else None,
                 "went_cold_at": went_cold.isoformat(),
                 "last_activity_at": last.isoformat(),
                 "held_days": round((went_cold - entered_at) / dt.timedelta(days=1), 2),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, func, insert, select, update
 
@@ -380,7 +381,7 @@ def _tell_approvers(conn: Connection, config: TruceConfig, row, deal, requester:
         f"{ask}. Asked by {requester.email}; answer due {row['due_at']:%Y-%m-%d %H:%M} UTC. "
         f"Approve or refuse with a note: truce discount approve {row['id']} --note ..."
     )
-    message = {"subject": subject, "text": text, "link": LINK, "facts": _facts(row, deal)}
+    message: dict[str, Any] = {"subject": subject, "text": text, "link": LINK, "facts": _facts(row, deal)}
     people = _approvers(conn, config.pricing.approval.approver, row["requested_by_id"])
     if not people:  # nobody of that kind yet: the company's channels, so the request is not lost
         found = owe(
@@ -543,7 +544,7 @@ def discount_flag(config: TruceConfig, deal, approved: Decimal | None, open_requ
     discount = discount_of(deal["amount"], deal["list_amount"], deal["discount_rate"])
     limit = limit_of(config, deal["segment"], deal["product"])
     beyond = discount is not None and rules.needs_approval(discount, limit)
-    covered = beyond and rules.covered(discount, [approved] if approved is not None else [])
+    covered = beyond and discount is not None and rules.covered(discount, [approved] if approved is not None else [])
     return {
         "discount": float(discount) if discount is not None else None,
         "limit": float(limit),

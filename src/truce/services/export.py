@@ -157,7 +157,7 @@ def exported_header(name: str) -> list[str]:
     return [c.name for c in exported_columns(name)] + [r.name for r in REFERENCES.get(name, ())]
 
 
-def _with_references(name: str) -> tuple[list, object]:
+def _with_references(name: str) -> tuple[list, FromClause]:
     """The selected columns and the joins that fetch each reference's key (an outer join: no reference, blank)."""
     table = Base.metadata.tables[name]
     joined: FromClause = table

@@ -371,7 +371,7 @@ def _period(entered: list[dict], entered_out: list[dict], waterfall, order: _Ord
             sums = totals[a, b, part]
             sums[0], sums[1] = sums[0] + n_from, sums[1] + n_to
     monthly.sort(key=lambda r: (order.stage(r["from_stage"]), r["month"], order.slice_key(r["slice"])))
-    total = [
+    total: list[dict] = [
         {"from_stage": a, "to_stage": b, "slice": part, "entered_from": n, "entered_to": m, "rate": _rate(m, n)}
         for (a, b, part), (n, m) in totals.items()
     ]
@@ -398,7 +398,7 @@ def _skips(rows: list[dict], waterfall, order: _Order) -> dict:
         for stage in jumped:
             per_stage[stage, part] += r["moves"]
     moves.sort(key=lambda r: (order.stage(r["from_stage"]), order.stage(r["to_stage"]), order.slice_key(r["slice"])))
-    stages = [{"stage": stage, "slice": part, "moves": n} for (stage, part), n in per_stage.items()]
+    stages: list[dict] = [{"stage": stage, "slice": part, "moves": n} for (stage, part), n in per_stage.items()]
     stages.sort(key=lambda r: (order.stage(r["stage"]), order.slice_key(r["slice"])))
     return {"moves": moves, "stages": stages}
 
@@ -452,7 +452,7 @@ def _leakage(rows: list[dict], order: _Order) -> dict:
             (r["reason"] is None, r["reason"] or ""),
         )
     )
-    stages = [
+    stages: list[dict] = [
         {"from_stage": stage, "slice": part, "moves": n, "without_reason": bare}
         for (stage, part), (n, bare) in per_stage.items()
     ]

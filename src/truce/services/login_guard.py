@@ -117,7 +117,7 @@ class LoginGuard:
         now = self.clock()
         waits = {row.kind: throttle.seconds_to_wait(_count(row), now) for row in rows}
         if any(waits.values()):
-            kind = max(waits, key=waits.get)
+            kind = max(waits, key=lambda k: waits[k])
             raise Throttled(_too_many(kind, waits[kind]), waits[kind])
 
     # ---- after it ----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import Connection, Date, Engine, and_, case, cast, func, literal, select, true, union_all
+from sqlalchemy import ColumnElement, Connection, Date, Engine, and_, case, cast, func, literal, select, true, union_all
 
 from truce.config import TruceConfig
 from truce.services.economics import campaign_costs
@@ -325,7 +325,7 @@ def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None
     team = case((User.team.in_(("marketing", "sales")), User.team), else_=Touchpoint.kind)
     day = _utc_day(conn, Touchpoint.occurred_at)
     live = func.max(case((Touchpoint.touch_type.in_(LIVE_TOUCHES), 1), else_=0))
-    when = [true()]
+    when: list[ColumnElement[bool]] = [true()]
     if start:
         when.append(Touchpoint.occurred_at >= dt.datetime.combine(start, dt.time(), dt.UTC))
     if end:

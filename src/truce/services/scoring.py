@@ -158,7 +158,7 @@ def refresh(
     """
     now, scorer, tally = _now(now), Scorer(config.scoring), _Tally()
     with engine.connect() as reading:
-        total = reading.scalar(select(func.count()).select_from(Contact)) if progress else 0
+        total = reading.execute(select(func.count()).select_from(Contact)).scalar_one() if progress else 0
         # One pass over the touchpoints, merged with the contact pages by contact id.
         stream = iter(reading.execute(_TOUCHES, execution_options={"yield_per": STREAM_ROWS}))
         pending = next(stream, None)

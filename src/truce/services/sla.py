@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -268,7 +269,7 @@ def insert_breaches(conn: Connection, rows: list[dict]) -> dict[tuple[int, str],
         .returning(SlaEvent.id, SlaEvent.handoff_id, SlaEvent.kind)
     )
     # A breach always names its handoff (the column is nullable for other kinds of event).
-    return {(int(handoff_id), kind): event_id for event_id, handoff_id, kind in conn.execute(statement, rows)}
+    return {(cast(int, handoff_id), kind): event_id for event_id, handoff_id, kind in conn.execute(statement, rows)}
 
 
 BREACH_COLUMNS = {"handoff_id": "integer", "contact_id": "integer", "side": "text", "kind": "text",

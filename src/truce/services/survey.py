@@ -298,8 +298,8 @@ class _Problems:
         wanted = {r for line, r, *_ in self.found if line is None} | {ref for *_, ref in self.found if ref is not None}
         lines = csv.locate(wanted)
         placed = []
-        for line, record, column, message, refers_to in self.found:
-            line = line if line is not None else lines.get(record, "?")
+        for at, record, column, message, refers_to in self.found:
+            line = at if at is not None else lines.get(record, "?")
             if refers_to is not None:
                 message = message.replace("{line}", str(lines.get(refers_to, "?")))
             where = f"{self.path}, line {line}" + (f", column {column}" if column else "")

@@ -96,7 +96,7 @@ def _create_private(database: str | None) -> None:
     os.close(handle)
 
 
-def _alembic_config(engine: Engine):
+def _alembic_config(engine: Engine | None):
     from alembic.config import Config
 
     config = Config()
@@ -108,7 +108,7 @@ def _alembic_config(engine: Engine):
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    config = _alembic_config(None)  # type: ignore[arg-type]
+    config = _alembic_config(None)
     head = ScriptDirectory.from_config(config).get_current_head()
     if head is None:  # only a package installed without its migrations has none
         raise RuntimeError(f"no migrations in {MIGRATIONS}")

@@ -8,7 +8,7 @@ token keeps its row with `revoked_at`, so these are POSTs, like every other acti
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
@@ -23,7 +23,7 @@ Manager = Annotated[Caller, Depends(allowed("manage_users"))]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-WAIT_AND_RETRY = {
+WAIT_AND_RETRY: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorOut, "description": "Too many failed password checks: wait `Retry-After` seconds"},
     503: {"model": ErrorOut, "description": "Too many password checks running: try again after `Retry-After`"},
 }

@@ -7,7 +7,7 @@ where its secret lives (an environment variable's name, or "sealed in the store"
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 
@@ -21,7 +21,7 @@ RevOps = Annotated[Caller, Depends(allowed("manage_connections"))]
 Name = Annotated[str, Path(max_length=64, description="The connection's name, e.g. hubspot")]
 
 
-SYNC_ERRORS = {
+SYNC_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "The connection was revoked, or a sync of it is running"},
     502: {"model": ErrorOut, "description": "The CRM refused or failed (its message quoted); the run is on record"},
     503: {"model": ErrorOut, "description": "The store was too busy; nothing written, retry after Retry-After"},

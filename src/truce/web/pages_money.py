@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -47,7 +48,7 @@ def attribution(
     engine, config = engine_and_config(request)
     asked = {"model": model or config.attribution.model, "by": by, "conversion": conversion or config.attribution.conversion,
              "level": level or config.attribution.level, "from": start.strip(), "to": end.strip()}  # fmt: skip
-    choices = {"models": _models(), "bys": ATTRIBUTION_BY, "conversions": CONVERSIONS, "levels": LEVELS}
+    choices: dict[str, Any] = {"models": _models(), "bys": ATTRIBUTION_BY, "conversions": CONVERSIONS, "levels": LEVELS}
     keep = {"model": model, "by": by, "conversion": conversion, "level": level}
     picks = _picks("/attribution", keep)
     try:

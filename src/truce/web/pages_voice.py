@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -42,7 +43,12 @@ def feedback(
     engine, config = engine_and_config(request)
     limit = min(max(limit, 1), FEEDBACK_MOST)
     asked = {"status": status, "kind": kind, "mine": mine, "limit": limit}
-    context = {"kinds": FEEDBACK_KINDS, "statuses": FEEDBACK_STATUSES, "next_statuses": NEXT_STATUSES, "asked": asked}
+    context: dict[str, Any] = {
+        "kinds": FEEDBACK_KINDS,
+        "statuses": FEEDBACK_STATUSES,
+        "next_statuses": NEXT_STATUSES,
+        "asked": asked,
+    }
     try:
         items = list_feedback(
             engine, status=status or None, kind=kind or None, author=who.who.email if mine else None, limit=limit + 1

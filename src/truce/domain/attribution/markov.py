@@ -24,10 +24,17 @@ rules differ when channels close deals of different sizes; both are reported.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 START, CONVERSION, NULL = -1, -2, -3
+
+
+class ChannelsOf(Protocol):
+    """State id → the channel ids it contains: a list, or a lookup indexed like one."""
+
+    def __getitem__(self, state: int, /) -> tuple[int, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class Transitions:
     dst: np.ndarray
     count: np.ndarray
     value: np.ndarray
-    channels: list[tuple[int, ...]]
+    channels: ChannelsOf
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ class _Chain:
         solved = np.linalg.solve(np.eye(len(self.q)) - self.q, np.column_stack([self.to_conversion, self.to_value]))
         return float(solved[0, 0]), float(solved[0, 1])
 
-    def removal(self, channels: list[tuple[int, ...]], n_channels: int) -> dict[int, tuple[float, float]]:
+    def removal(self, channels: ChannelsOf, n_channels: int) -> dict[int, tuple[float, float]]:
         """(P(conversion), E(value)) from START with each channel's states turned into NULL."""
         holders: dict[int, list[int]] = {}
         for i, state in enumerate(self.states.tolist(), start=1):

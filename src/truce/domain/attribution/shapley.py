@@ -156,13 +156,13 @@ class _Game:
         errors = tuple(g.std(axis=0, ddof=1) / np.sqrt(samples) for g in gains)
         return means, errors
 
-    def credit(self, i: int, parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def credit(self, i: int | np.integer, parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if not self.rate:
             return parts
         share = parts[0] / parts[0].sum()
         return share * self.conversions[i], share * self.revenue[i]
 
-    def scale(self, i: int, parts) -> tuple[float, float]:
+    def scale(self, i: int | np.integer, parts) -> tuple[float, float]:
         """What turns a φ's standard error into a credit's."""
         if not self.rate:
             return 1.0, 1.0

@@ -186,15 +186,15 @@ class StageChangeWriter(Writer):
         """Rows new by external id whose move is already in the ledger (or earlier in the file) under
         another id: matched to themselves, so they count as unchanged and are not written again."""
         keys = [_move_key(batch, i) for i in range(batch.size)]
-        new = [i for i in batch.good() if batch.match[i] is None and keys[i] is not None]
-        stored = self._stored_keys({key for key in (keys[i] for i in new) if key is not None})
-        for i in new:
-            if keys[i] in stored or keys[i] in self._keys_in_file:
+        new = {i: key for i in batch.good() if batch.match[i] is None and (key := keys[i]) is not None}
+        stored = self._stored_keys(set(new.values()))
+        for i, key in new.items():
+            if key in stored or key in self._keys_in_file:
                 batch.match[i] = {column: values[i] for column, values in batch.store.items()}
                 self.report.warnings[
                     "the same move is already in the ledger under another external id: not written again"
                 ] += 1
-            self._keys_in_file.add(keys[i])
+            self._keys_in_file.add(key)
 
     def _stored_keys(self, keys: set[tuple]) -> set[tuple]:
         if not keys:

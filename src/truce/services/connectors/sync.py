@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, insert, select, update
@@ -392,7 +392,7 @@ def _retry_rejects(engine, config, connection, connector: Connector, obj: CrmObj
                              "still_rejected": len(still)})  # fmt: skip
 
 
-def _reconcile(engine, connection, obj: CrmObject, seen: set[str], report: SyncReport, actor, origin) -> dict:
+def _reconcile(engine, connection, obj: CrmObject, seen: Iterable[int], report: SyncReport, actor, origin) -> dict:
     """After a full read: truce records of this object the CRM did not list are marked deleted."""
     counts = report.objects[obj.name]
     missing = removals.missing_from(engine, obj.table, obj.dialect, seen, obj.id_prefix)

@@ -144,7 +144,7 @@ def _target(row, connection, cursors: dict, switched_on: frozenset[str]) -> Targ
         return None  # never read from this CRM: nothing there to write to
     obj = object_of(connection.system, crm_id)
     read_at = cursors.get((connection.id, obj)) if obj else None
-    if read_at is None:
+    if obj is None or read_at is None:
         return None  # the sync has not read this object yet: truce cannot know what it would overwrite
     return Target(connection.name, obj, crm_id, read_at, switched_on)
 

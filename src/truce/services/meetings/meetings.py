@@ -196,7 +196,7 @@ def record_decision(
         raise MeetingRefused("due", "due needs a date, YYYY-MM-DD")
     if due_on < today:
         raise MeetingRefused("due", f"due {due_on} is before today ({today}): a decision is due today or later")
-    if not (indicator or "").strip():
+    if indicator is None or not indicator.strip():
         # A decision is judged by the indicator it should move; without one it cannot be followed up.
         raise MeetingRefused(
             "indicator", f"required: the indicator this decision should move, one of: {', '.join(rules.INDICATORS)}"

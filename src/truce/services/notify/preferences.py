@@ -7,6 +7,7 @@ channel is allowed: the person is then not told of that kind at all. Every chang
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -41,7 +42,7 @@ def preferences(engine: Engine, config: TruceConfig, email: str) -> dict:
 
 
 def set_preferences(
-    engine: Engine, config: TruceConfig, email: str, choices: dict[str, list[str]], *, actor: str, origin: str
+    engine: Engine, config: TruceConfig, email: str, choices: Mapping[str, Sequence[str]], *, actor: str, origin: str
 ) -> dict:
     """Set the channels of the kinds in `choices` (others keep theirs); audited. InvalidField names a bad kind or channel."""
     cleaned = {kind: _checked(kind, channels) for kind, channels in choices.items()}
@@ -61,7 +62,7 @@ def set_preferences(
     return _shown(config, user, after)
 
 
-def _checked(kind: str, channels: list[str]) -> list[str]:
+def _checked(kind: str, channels: Sequence[str]) -> list[str]:
     if kind not in EVENT_KINDS or kind in MACHINE_KINDS:
         raise InvalidField(f"channels.{kind}", f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
     unknown = [c for c in channels if c not in NOTIFY_CHANNELS]

@@ -140,7 +140,7 @@ def _tell_leaders(conn: Connection, handoffs: list[dict]) -> int:
     )
     items = _described(conn, handoffs)
     leaders = sales_leaders(conn)
-    by_person = {leader: items for leader in leaders} if leaders else {None: items}
+    by_person: dict[int | None, list[dict]] = {leader: items for leader in leaders} if leaders else {None: items}
 
     def one(item: dict) -> Notice:
         return Notice(
@@ -295,7 +295,8 @@ def _tell_taken(conn: Connection, taken: dict, new_owners: dict[int, dict]) -> i
     items = _described(conn, handoffs)
     names = emails_of(conn, new_owner_of.values())
     for item in items:
-        item["new_owner"] = names.get(new_owner_of.get(item["id"]))
+        owner = new_owner_of.get(item["id"])
+        item["new_owner"] = names.get(owner) if owner is not None else None
         item["new_handoff_id"] = by_old.get(item["id"])
     leaders = sales_leaders(conn)
     owed = owe_each(conn, "sla_escalated", to_owner_and_leaders(items, leaders), _taken_one, _taken_many)

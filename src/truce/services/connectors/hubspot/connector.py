@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 from sqlalchemy import Engine, select
 
@@ -283,9 +284,8 @@ class HubSpotConnector:
         if not crm_ids:
             return {}
         with self.engine.connect() as conn:
-            return dict(
-                conn.execute(select(Contact.hubspot_id, Contact.email).where(Contact.hubspot_id.in_(crm_ids))).all()
-            )
+            rows = conn.execute(select(Contact.hubspot_id, Contact.email).where(Contact.hubspot_id.in_(crm_ids))).all()
+            return dict(cast(Sequence[tuple[str, str]], rows))  # in_() leaves out a NULL id
 
     def _touch_ids(self, spec: Spec, engagement_ids: list[str]) -> list[str]:
         """The touches truce made of these engagements (one per contact)."""
@@ -293,9 +293,8 @@ class HubSpotConnector:
         with self.engine.connect() as conn:
             for engagement in engagement_ids:
                 prefix = f"{objects.touch_prefix(spec)}{engagement}-"
-                found += conn.execute(
-                    select(Touchpoint.external_id).where(Touchpoint.external_id.startswith(prefix, autoescape=True))
-                ).scalars().all()  # fmt: skip
+                query = select(Touchpoint.external_id).where(Touchpoint.external_id.startswith(prefix, autoescape=True))
+                found += cast(Sequence[str], conn.execute(query).scalars().all())  # startswith() leaves out a NULL id
         return found
 
     # -- single records ------------------------------------------------------------------------

@@ -100,6 +100,8 @@ SPECS: dict[str, Spec] = {
 def moment(record: dict, spec: Spec) -> int:
     """A record's last-modified time in epoch milliseconds (what searches filter on)."""
     value = (record.get("properties") or {}).get(spec.modified) or record.get("updatedAt")
+    if value is None:  # HubSpot always sends updatedAt
+        raise ValueError(f"{spec.obj.name} record {record.get('id')} has neither {spec.modified} nor updatedAt")
     return to_ms(value)
 
 
