@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -160,43 +160,49 @@ def _text(value: str | None) -> str | None:
     return None if value is None else printable(value)
 
 
-def DayQuery(name: str, description: str):  # noqa: N802 - reads as a type
-    documented = WithJsonSchema({"type": "string", "format": "date", "examples": DAY_EXAMPLES})
-    return Annotated[
-        Annotated[dt.date, documented] | None,
+# A parameter is its type and its rules: `Annotated[QueryDay | None, *DayQuery("from", "First day")]`.
+# The helpers give the rules (metadata), not a type, so that mypy reads the parameter as a date.
+QueryDay = Annotated[dt.date, WithJsonSchema({"type": "string", "format": "date", "examples": DAY_EXAMPLES})]
+QueryMoment = Annotated[
+    dt.datetime, WithJsonSchema({"type": "string", "format": "date-time", "examples": MOMENT_EXAMPLES})
+]
+
+
+def DayQuery(name: str, description: str) -> tuple[Any, ...]:  # noqa: N802 - read with its type
+    return (
         Query(alias=name, description=f"{description}, YYYY-MM-DD, {_DAYS}"),
         BeforeValidator(_iso_day),
         AfterValidator(_day_in_range),
-    ]
+    )
 
 
-def MomentQuery(name: str, description: str):  # noqa: N802
-    documented = WithJsonSchema({"type": "string", "format": "date-time", "examples": MOMENT_EXAMPLES})
-    return Annotated[
-        Annotated[dt.datetime, documented] | None,
+def MomentQuery(name: str, description: str) -> tuple[Any, ...]:  # noqa: N802
+    return (
         Query(alias=name, description=f"{description} (ISO 8601; without a zone, UTC; its date as written {_DAYS})"),
         BeforeValidator(_iso_moment),
         AfterValidator(_moment_in_range),
-    ]
+    )
 
 
-def PeriodQuery(description: str, check, pattern: str, examples: list[str]):  # noqa: N802
+def _period_text(pattern: str, examples: list[str]) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "maxLength": 16, "pattern": pattern, "examples": examples})
+
+
+def PeriodQuery(description: str, check) -> tuple[Any, ...]:  # noqa: N802
     """A period parameter: `check` (from truce.web.schemas) refuses, naming the period, what is not one."""
-    documented = WithJsonSchema({"type": "string", "maxLength": 16, "pattern": pattern, "examples": examples})
-    return Annotated[
-        Annotated[str, documented] | None,
+    return (
         Query(max_length=16, description=description),
         AfterValidator(lambda text: None if text is None else check(printable(text))),
-    ]
+    )
 
 
-def TextQuery(description: str, longest: int = 254, name: str | None = None):  # noqa: N802
-    return Annotated[str | None, Query(alias=name, max_length=longest, description=description), AfterValidator(_text)]
+def TextQuery(description: str, longest: int = 254, name: str | None = None) -> tuple[Any, ...]:  # noqa: N802
+    return (Query(alias=name, max_length=longest, description=description), AfterValidator(_text))
 
 
-From = DayQuery("from", "First day counted (UTC)")
-To = DayQuery("to", "Last day counted (UTC)")
-At = MomentQuery("at", "Evaluate as of this moment. Default: now")
+From = Annotated[QueryDay | None, *DayQuery("from", "First day counted (UTC)")]
+To = Annotated[QueryDay | None, *DayQuery("to", "Last day counted (UTC)")]
+At = Annotated[QueryMoment | None, *MomentQuery("at", "Evaluate as of this moment. Default: now")]
 Limit = Annotated[int, Query(ge=1, le=500, description="At most this many records (1–500)")]
 Cursor = Annotated[
     str | None,
@@ -204,15 +210,16 @@ Cursor = Annotated[
 ]
 Offset = Annotated[int | None, Query(ge=0, le=1_000_000_000, description="Skip this many records (instead of cursor)")]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-TargetPeriodQuery = PeriodQuery(
-    f"A year (2026), quarter (2026-Q4) or month (2026-11), {_YEARS}", target_period, PERIOD_PATTERN, PERIOD_EXAMPLES
-)
-BriefPeriodQuery = PeriodQuery(
-    f"An ISO week (2026-W47), month, quarter or year, {_YEARS}. Default: the last complete week",
-    brief_period,
-    BRIEF_PERIOD_PATTERN,
-    BRIEF_PERIOD_EXAMPLES,
-)
+TargetPeriodQuery = Annotated[
+    Annotated[str, _period_text(PERIOD_PATTERN, PERIOD_EXAMPLES)] | None,
+    *PeriodQuery(f"A year (2026), quarter (2026-Q4) or month (2026-11), {_YEARS}", target_period),
+]
+BriefPeriodQuery = Annotated[
+    Annotated[str, _period_text(BRIEF_PERIOD_PATTERN, BRIEF_PERIOD_EXAMPLES)] | None,
+    *PeriodQuery(
+        f"An ISO week (2026-W47), month, quarter or year, {_YEARS}. Default: the last complete week", brief_period
+    ),
+]
 RoundQuery = Annotated[
     str | None,
     Query(

@@ -29,16 +29,18 @@ ApprovalId = Annotated[int, Path(ge=1, le=MAX_ID, description="The request's num
 class DiscountRequestIn(Strict):
     opportunity_id: Id = Field(description="The deal")
     discount: Rate = Field(description="The discount asked for, as a rate: 0.25 is 25 %")
-    reason: Text(64, 1) = Field(description="A reason from truce.toml [pricing.approval] reasons, e.g. competitor")
-    note: Text(2000) | None = Field(None, description="What the approver should know")
+    reason: Annotated[str, *Text(64, 1)] = Field(
+        description="A reason from truce.toml [pricing.approval] reasons, e.g. competitor"
+    )
+    note: Annotated[str, *Text(2000)] | None = Field(None, description="What the approver should know")
 
 
 class DiscountAnswerIn(Strict):
-    note: Text(2000, 1) = Field(description="Why: for the seller and the record")
+    note: Annotated[str, *Text(2000, 1)] = Field(description="Why: for the seller and the record")
 
 
 class DiscountWithdrawIn(Strict):
-    note: Text(2000) | None = Field(None, description="Why the request is taken back")
+    note: Annotated[str, *Text(2000)] | None = Field(None, description="Why the request is taken back")
 
 
 @router.get(

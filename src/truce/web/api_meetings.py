@@ -33,31 +33,41 @@ DecisionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class MeetingIn(Strict):
-    period: Text(16, 1) = Field(description="The brief period: an ISO week (2026-W49), month, quarter or year")
+    period: Annotated[str, *Text(16, 1)] = Field(
+        description="The brief period: an ISO week (2026-W49), month, quarter or year"
+    )
     attendees: list[Email] = Field(default_factory=list, max_length=200, description="Emails of who is there")
 
 
 class DecisionIn(Strict):
-    period: Text(16) | None = Field(None, description="The meeting's brief period. Default: this week")
+    period: Annotated[str, *Text(16)] | None = Field(None, description="The meeting's brief period. Default: this week")
     item: int | None = Field(
         None, ge=1, le=1000, description="The agenda item's number, or none for a decision of its own"
     )
-    text: Text(2000) | None = Field(None, description="What was decided. Default: the agenda item's text")
+    text: Annotated[str, *Text(2000)] | None = Field(
+        None, description="What was decided. Default: the agenda item's text"
+    )
     owner: Email = Field(description="Who does it: an active user of marketing, sales or RevOps")
     due: Day = Field(description="When it is due, YYYY-MM-DD, today or later")
-    indicator: Text(64, 1) = Field(description="The indicator it should move, e.g. mql_acceptance_rate")
+    indicator: Annotated[str, *Text(64, 1)] = Field(
+        description="The indicator it should move, e.g. mql_acceptance_rate"
+    )
 
 
 class CloseIn(Strict):
-    note: Text(2000) | None = Field(None, description="What was done, or why it is dropped (required to drop)")
+    note: Annotated[str, *Text(2000)] | None = Field(
+        None, description="What was done, or why it is dropped (required to drop)"
+    )
 
 
 class InitiativeIn(Strict):
-    move: Text(40, 1) = Field(description="The playbook move's key, e.g. key_account_liaison")
+    move: Annotated[str, *Text(40, 1)] = Field(description="The playbook move's key, e.g. key_account_liaison")
     owner: Email = Field(description="Who carries it out")
     start: Day = Field(description="When it starts, YYYY-MM-DD")
-    indicators: list[Text(64, 1)] = Field(default_factory=list, max_length=12, description="Default: the move's own")
-    note: Text(2000) | None = None
+    indicators: list[Annotated[str, *Text(64, 1)]] = Field(
+        default_factory=list, max_length=12, description="Default: the move's own"
+    )
+    note: Annotated[str, *Text(2000)] | None = None
 
 
 @router.post(

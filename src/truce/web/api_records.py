@@ -20,6 +20,7 @@ from truce.web.api_common import (
     Limit,
     MomentQuery,
     Offset,
+    QueryMoment,
     TextQuery,
     api_router,
     settings,
@@ -55,10 +56,12 @@ Reader = Annotated[Caller, Depends(allowed("read_records"))]
 Writer = Annotated[Caller, Depends(allowed("write_records"))]
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 BigId = Annotated[int, Path(ge=1, le=MAX_BIG_ID)]
-Owner = TextQuery("Only records this user (email) owns")
-UpdatedSince = MomentQuery("updated_since", "Only records updated at or after this moment")
-Since = MomentQuery("since", "At or after this moment")
-Until = MomentQuery("until", "Before this moment")
+Owner = Annotated[str | None, *TextQuery("Only records this user (email) owns")]
+UpdatedSince = Annotated[
+    QueryMoment | None, *MomentQuery("updated_since", "Only records updated at or after this moment")
+]
+Since = Annotated[QueryMoment | None, *MomentQuery("since", "At or after this moment")]
+Until = Annotated[QueryMoment | None, *MomentQuery("until", "Before this moment")]
 
 
 def _page(request: Request, records_of: str, limit: int, cursor: str | None, offset: int | None, **filters) -> dict:
@@ -92,10 +95,10 @@ def list_accounts(
     cursor: Cursor = None,
     offset: Offset = None,
     owner: Owner = None,
-    segment: TextQuery("Only this segment", 64) = None,
-    region: TextQuery("Only this region", 64) = None,
+    segment: Annotated[str | None, *TextQuery("Only this segment", 64)] = None,
+    region: Annotated[str | None, *TextQuery("Only this region", 64)] = None,
     key_account: Annotated[bool | None, Query(description="Only key accounts (true) or the others")] = None,
-    domain: TextQuery("The account with this web domain", 253) = None,
+    domain: Annotated[str | None, *TextQuery("The account with this web domain", 253)] = None,
     updated_since: UpdatedSince = None,
 ):
     return _page(
@@ -140,11 +143,11 @@ def list_contacts(
     limit: Limit = 50,
     cursor: Cursor = None,
     offset: Offset = None,
-    stage: TextQuery("Only contacts at this funnel stage, e.g. mql", 32) = None,
+    stage: Annotated[str | None, *TextQuery("Only contacts at this funnel stage, e.g. mql", 32)] = None,
     owner: Owner = None,
     account_id: IdQuery = None,
-    source_channel: TextQuery("Only contacts from this channel", 64, "source_channel") = None,
-    email: TextQuery("The contact with this email") = None,
+    source_channel: Annotated[str | None, *TextQuery("Only contacts from this channel", 64, "source_channel")] = None,
+    email: Annotated[str | None, *TextQuery("The contact with this email")] = None,
     updated_since: UpdatedSince = None,
 ):
     return _page(
@@ -196,7 +199,7 @@ def list_campaigns(
     limit: Limit = 50,
     cursor: Cursor = None,
     offset: Offset = None,
-    channel: TextQuery("Only this channel", 64) = None,
+    channel: Annotated[str | None, *TextQuery("Only this channel", 64)] = None,
     owning_team: Annotated[Team | None, Query()] = None,
     owner: Owner = None,
 ):
@@ -249,7 +252,7 @@ def list_opportunities(
     cursor: Cursor = None,
     offset: Offset = None,
     status: Annotated[Literal["open", "won", "lost"] | None, Query()] = None,
-    stage: TextQuery("Only deals at this deal stage", 64) = None,
+    stage: Annotated[str | None, *TextQuery("Only deals at this deal stage", 64)] = None,
     owner: Owner = None,
     account_id: IdQuery = None,
     updated_since: UpdatedSince = None,
@@ -306,7 +309,7 @@ def list_touchpoints(
     offset: Offset = None,
     contact_id: IdQuery = None,
     campaign_id: IdQuery = None,
-    channel: TextQuery("Only this channel", 64) = None,
+    channel: Annotated[str | None, *TextQuery("Only this channel", 64)] = None,
     kind: Annotated[Literal["marketing", "sales"] | None, Query()] = None,
     since: Since = None,
     until: Until = None,
@@ -385,7 +388,7 @@ def list_stage_changes(
     offset: Offset = None,
     entity_type: Annotated[Literal["contact", "opportunity"] | None, Query()] = None,
     entity_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    to_stage: TextQuery("Only moves into this stage", 64, "to_stage") = None,
+    to_stage: Annotated[str | None, *TextQuery("Only moves into this stage", 64, "to_stage")] = None,
     since: Since = None,
     until: Until = None,
 ):
@@ -414,9 +417,9 @@ def audit_trail(
     limit: Limit = 50,
     cursor: Cursor = None,
     offset: Offset = None,
-    actor: TextQuery("Only what this user (email) or process did") = None,
-    action: TextQuery("Only this action, e.g. update, stage_move, ingest", 32) = None,
-    entity_type: TextQuery("Only this kind of record, e.g. contact", 32, "entity_type") = None,
+    actor: Annotated[str | None, *TextQuery("Only what this user (email) or process did")] = None,
+    action: Annotated[str | None, *TextQuery("Only this action, e.g. update, stage_move, ingest", 32)] = None,
+    entity_type: Annotated[str | None, *TextQuery("Only this kind of record, e.g. contact", 32, "entity_type")] = None,
     entity_id: Annotated[int | None, Query(ge=1, le=MAX_BIG_ID)] = None,
     since: Since = None,
     until: Until = None,

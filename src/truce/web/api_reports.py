@@ -38,6 +38,7 @@ from truce.web.api_common import (
     BriefPeriodQuery,
     DayQuery,
     From,
+    QueryDay,
     RoundQuery,
     TargetPeriodQuery,
     TextQuery,
@@ -133,8 +134,8 @@ def attribution(
     level: Annotated[JourneyLevel | None, Query()] = None,
     conversion: Annotated[Conversion | None, Query()] = None,
     lookback: Annotated[Days | None, Query(description="Touches count this many days before a conversion")] = None,
-    start: DayQuery("from", "First conversion day counted (UTC)") = None,
-    end: DayQuery("to", "Last conversion day counted (UTC)") = None,
+    start: Annotated[QueryDay | None, *DayQuery("from", "First conversion day counted (UTC)")] = None,
+    end: Annotated[QueryDay | None, *DayQuery("to", "Last conversion day counted (UTC)")] = None,
 ) -> Response:
     from truce.services.attribution import attribution_report
 
@@ -182,10 +183,14 @@ def roi(
 def budget(
     request: Request,
     who: Reader,
-    what_if: TextQuery('Monthly spend changes, e.g. "paid_search:-20%,webinar:+20%"', 2000, "what_if") = None,
+    what_if: Annotated[
+        str | None, *TextQuery('Monthly spend changes, e.g. "paid_search:-20%,webinar:+20%"', 2000, "what_if")
+    ] = None,
     optimize: Annotated[bool, Query(description="Suggest the allocation of total that maximises revenue")] = False,
     total: Annotated[float | None, Query(ge=0, le=1e13, allow_inf_nan=False, description="Monthly budget")] = None,
-    bounds: TextQuery('Per-channel monthly limits, e.g. "paid_search:1000-5000,webinar:50%-200%"', 2000) = None,
+    bounds: Annotated[
+        str | None, *TextQuery('Per-channel monthly limits, e.g. "paid_search:1000-5000,webinar:50%-200%"', 2000)
+    ] = None,
     low: Annotated[float, Query(alias="min", ge=0, le=1e6, allow_inf_nan=False, description="% of baseline")] = 50.0,
     high: Annotated[float, Query(alias="max", ge=0, le=1e6, allow_inf_nan=False, description="% of baseline")] = 150.0,
     model: ModelQuery = None,
@@ -265,7 +270,7 @@ def targets(
     request: Request,
     who: Reader,
     period: TargetPeriodQuery = None,
-    at: DayQuery("at", "As of the end of this day (UTC). Default: today") = None,
+    at: Annotated[QueryDay | None, *DayQuery("at", "As of the end of this day (UTC). Default: today")] = None,
 ) -> Response:
     from truce.domain.forecast import PeriodError
     from truce.services.targets import targets_report
@@ -287,14 +292,16 @@ def credit(
     request: Request,
     who: Reader,
     model: ModelQuery = None,
-    start: DayQuery("from", "First close day counted") = None,
-    end: DayQuery("to", "Last close day counted") = None,
+    start: Annotated[QueryDay | None, *DayQuery("from", "First close day counted")] = None,
+    end: Annotated[QueryDay | None, *DayQuery("to", "Last close day counted")] = None,
     by: Annotated[Literal["user", "team"] | None, Query(description="Only people or only teams. Default: both")] = None,
-    pool: TextQuery("What-if: share out a bonus pool of this much", 32) = None,
+    pool: Annotated[str | None, *TextQuery("What-if: share out a bonus pool of this much", 32)] = None,
     split: Annotated[Literal["credit", "team_then_credit"], Query()] = "credit",
-    team_split: TextQuery("Teams' shares for team_then_credit, e.g. marketing:40,sales:60", 200, "team_split") = None,
-    floor: TextQuery("Least payout per person", 32) = None,
-    cap: TextQuery("Most payout per person", 32) = None,
+    team_split: Annotated[
+        str | None, *TextQuery("Teams' shares for team_then_credit, e.g. marketing:40,sales:60", 200, "team_split")
+    ] = None,
+    floor: Annotated[str | None, *TextQuery("Least payout per person", 32)] = None,
+    cap: Annotated[str | None, *TextQuery("Most payout per person", 32)] = None,
 ) -> Response:
     from truce.services.credit import bonus_pool, credit_ledger
 
@@ -359,7 +366,9 @@ def brief(
     request: Request,
     who: Reader,
     period: BriefPeriodQuery = None,
-    at: DayQuery("at", "As of the end of this day (company time zone). Default: now") = None,
+    at: Annotated[
+        QueryDay | None, *DayQuery("at", "As of the end of this day (company time zone). Default: now")
+    ] = None,
 ) -> Response:
     from truce.services.brief import build_brief
 

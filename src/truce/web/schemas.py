@@ -27,8 +27,7 @@ from pydantic import (
 from truce import config as truce_config
 from truce.domain import calendar_range
 from truce.domain.calendar_range import FIRST_DAY, LAST_DAY, YEAR_PATTERN
-from truce.store.models import FEEDBACK_KINDS, OPPORTUNITY_STATUSES, TEAMS, TOUCH_KINDS
-from truce.vocabulary import TargetMetric
+from truce.vocabulary import FeedbackKind, OpportunityStatus, TargetMetric, Team, TouchKind
 
 MAX_ID = 2**31 - 1  # integer primary keys: PostgreSQL's int4
 MAX_BIG_ID = 2**63 - 1  # touchpoints, the ledger, the audit log
@@ -57,10 +56,12 @@ def _filled(text: str) -> str:
     return text
 
 
-def Text(longest: int, shortest: int = 0):  # noqa: N802 - reads as a type
-    """At most `longest` characters (as sent), kept without surrounding space; blank refused if required."""
+def Text(longest: int, shortest: int = 0) -> tuple[Any, ...]:  # noqa: N802 - read with its type
+    """The rules of a text field, `Annotated[str, *Text(200, 1)]`: at most `longest` characters (as
+    sent), kept without surrounding space; blank refused if required. Metadata, not a type, so that
+    mypy reads the field as a str."""
     checks = (AfterValidator(_trimmed), *((AfterValidator(_filled),) if shortest else ()))
-    return Annotated[str, StringConstraints(min_length=shortest, max_length=longest), *checks]
+    return (StringConstraints(min_length=shortest, max_length=longest), *checks)
 
 
 def _in_range(day: dt.date) -> dt.date:
@@ -202,12 +203,12 @@ TargetPeriod = Annotated[
         {"type": "string", "minLength": 1, "maxLength": 16, "pattern": PERIOD_PATTERN, "examples": PERIOD_EXAMPLES}
     ),
 ]
-RoundName = Annotated[Text(32, 1), AfterValidator(round_name)]
+RoundName = Annotated[str, *Text(32, 1), AfterValidator(round_name)]
 Money = Annotated[Decimal, BeforeValidator(_money)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Email = Text(254, 3)
-ExternalId = Text(64, 1)
+Email = Annotated[str, *Text(254, 3)]
+ExternalId = Annotated[str, *Text(64, 1)]
 
 
 class Strict(BaseModel):
@@ -404,24 +405,24 @@ class AuditOut(BaseModel):
 
 
 class AccountIn(Strict):
-    name: Text(200, 1)
-    domain: Text(253) | None = None
-    industry: Text(100) | None = None
+    name: Annotated[str, *Text(200, 1)]
+    domain: Annotated[str, *Text(253)] | None = None
+    industry: Annotated[str, *Text(100)] | None = None
     employees: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
-    region: Text(64) | None = None
-    segment: Text(64) | None = None
+    region: Annotated[str, *Text(64)] | None = None
+    segment: Annotated[str, *Text(64)] | None = None
     owner: Email | None = Field(None, description="The owner's email")
     is_key_account: bool = False
     external_id: ExternalId | None = None
 
 
 class AccountPatch(Strict):
-    name: Text(200, 1) = None
-    domain: Text(253) | None = None
-    industry: Text(100) | None = None
+    name: Annotated[str, *Text(200, 1)] = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
+    domain: Annotated[str, *Text(253)] | None = None
+    industry: Annotated[str, *Text(100)] | None = None
     employees: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
-    region: Text(64) | None = None
-    segment: Text(64) | None = None
+    region: Annotated[str, *Text(64)] | None = None
+    segment: Annotated[str, *Text(64)] | None = None
     owner: Email | None = Field(None, description="The owner's email")
     is_key_account: bool = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
     external_id: ExternalId | None = None
@@ -429,14 +430,16 @@ class AccountPatch(Strict):
 
 class ContactIn(Strict):
     email: Email
-    first_name: Text(100) | None = None
-    last_name: Text(100) | None = None
-    title: Text(200) | None = None
-    phone: Text(50) | None = None
+    first_name: Annotated[str, *Text(100)] | None = None
+    last_name: Annotated[str, *Text(100)] | None = None
+    title: Annotated[str, *Text(200)] | None = None
+    phone: Annotated[str, *Text(50)] | None = None
     account_id: Id | None = None
-    source_channel: Text(64) | None = None
-    stage: Text(32, 1) | None = Field(None, description="Where the contact enters the funnel. Default: the first stage")
-    lead_status: Text(64) | None = None
+    source_channel: Annotated[str, *Text(64)] | None = None
+    stage: Annotated[str, *Text(32, 1)] | None = Field(
+        None, description="Where the contact enters the funnel. Default: the first stage"
+    )
+    lead_status: Annotated[str, *Text(64)] | None = None
     owner: Email | None = Field(None, description="The owner's email")
     external_id: ExternalId | None = None
 
@@ -444,14 +447,14 @@ class ContactIn(Strict):
 class ContactPatch(Strict):
     """A contact's stage moves only through the handoff actions and stage-change ingestion."""
 
-    email: Email = None
-    first_name: Text(100) | None = None
-    last_name: Text(100) | None = None
-    title: Text(200) | None = None
-    phone: Text(50) | None = None
+    email: Email = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
+    first_name: Annotated[str, *Text(100)] | None = None
+    last_name: Annotated[str, *Text(100)] | None = None
+    title: Annotated[str, *Text(200)] | None = None
+    phone: Annotated[str, *Text(50)] | None = None
     account_id: Id | None = None
-    source_channel: Text(64) | None = None
-    lead_status: Text(64) | None = None
+    source_channel: Annotated[str, *Text(64)] | None = None
+    lead_status: Annotated[str, *Text(64)] | None = None
     owner: Email | None = Field(None, description="The owner's email")
     external_id: ExternalId | None = None
 
@@ -459,9 +462,9 @@ class ContactPatch(Strict):
 class CampaignIn(Strict):
     """A campaign's budget and cost are set with PUT /campaigns/{id}/cost (marketing only)."""
 
-    name: Text(200, 1)
-    channel: Text(64, 1)
-    owning_team: Literal[TEAMS] = "marketing"  # type: ignore[valid-type]
+    name: Annotated[str, *Text(200, 1)]
+    channel: Annotated[str, *Text(64, 1)]
+    owning_team: Team = "marketing"
     starts_on: Day | None = None
     ends_on: Day | None = None
     owner: Email | None = Field(None, description="The owner's email")
@@ -469,9 +472,9 @@ class CampaignIn(Strict):
 
 
 class CampaignPatch(Strict):
-    name: Text(200, 1) = None
-    channel: Text(64, 1) = None
-    owning_team: Literal[TEAMS] = None  # type: ignore[valid-type]
+    name: Annotated[str, *Text(200, 1)] = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
+    channel: Annotated[str, *Text(64, 1)] = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
+    owning_team: Team = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
     starts_on: Day | None = None
     ends_on: Day | None = None
     owner: Email | None = Field(None, description="The owner's email")
@@ -484,7 +487,7 @@ class CampaignCostIn(Strict):
 
 
 class OpportunityIn(Strict):
-    name: Text(200) | None = None
+    name: Annotated[str, *Text(200)] | None = None
     account_id: Id | None = None
     primary_contact_id: Id | None = None
     campaign_id: Id | None = None
@@ -494,20 +497,20 @@ class OpportunityIn(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
         None, description="ISO 4217 code. Default: the company's currency"
     )
-    stage: Text(64, 1)
-    status: Literal[OPPORTUNITY_STATUSES] | None = Field(  # type: ignore[valid-type]
+    stage: Annotated[str, *Text(64, 1)]
+    status: OpportunityStatus | None = Field(
         None, description="Default: from the stage, by truce.toml's won and lost deal stages"
     )
     close_date: Day | None = None
-    loss_reason: Text(100) | None = None
-    competitor: Text(100) | None = None
-    product: Text(100) | None = None
+    loss_reason: Annotated[str, *Text(100)] | None = None
+    competitor: Annotated[str, *Text(100)] | None = None
+    product: Annotated[str, *Text(100)] | None = None
     owner: Email | None = Field(None, description="The owner's email")
     external_id: ExternalId | None = None
 
 
 class OpportunityPatch(Strict):
-    name: Text(200) | None = None
+    name: Annotated[str, *Text(200)] | None = None
     account_id: Id | None = None
     primary_contact_id: Id | None = None
     campaign_id: Id | None = None
@@ -515,21 +518,21 @@ class OpportunityPatch(Strict):
     list_amount: Money | None = None
     discount_rate: Rate | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
-    stage: Text(64, 1) = None
-    status: Literal[OPPORTUNITY_STATUSES] = None  # type: ignore[valid-type]
+    stage: Annotated[str, *Text(64, 1)] = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
+    status: OpportunityStatus = None  # type: ignore[assignment]  # None: not sent (a partial update); a null sent is still refused
     close_date: Day | None = None
-    loss_reason: Text(100) | None = None
-    competitor: Text(100) | None = None
-    product: Text(100) | None = None
+    loss_reason: Annotated[str, *Text(100)] | None = None
+    competitor: Annotated[str, *Text(100)] | None = None
+    product: Annotated[str, *Text(100)] | None = None
     owner: Email | None = Field(None, description="The owner's email")
     external_id: ExternalId | None = None
 
 
 class UserIn(Strict):
     email: Email
-    team: Literal[TEAMS]  # type: ignore[valid-type]
+    team: Team
     role: Literal["member", "viewer"] = "member"
-    name: Text(200, 1) | None = None
+    name: Annotated[str, *Text(200, 1)] | None = None
     password: Annotated[str, StringConstraints(min_length=10, max_length=200), AfterValidator(printable)] | None = None
     revoke_tokens: bool = Field(False, description="With a new password for an existing user: revoke their API tokens")
 
@@ -538,8 +541,8 @@ class UserIn(Strict):
 
 
 class RejectIn(Strict):
-    reason: Text(64, 1) = Field(description="A rejection reason code from truce.toml, e.g. no_budget")
-    note: Text(500) | None = Field(None, description="Free text for marketing, at most 500 characters")
+    reason: Annotated[str, *Text(64, 1)] = Field(description="A rejection reason code from truce.toml, e.g. no_budget")
+    note: Annotated[str, *Text(500)] | None = Field(None, description="Free text for marketing, at most 500 characters")
 
 
 class AssignIn(Strict):
@@ -547,8 +550,8 @@ class AssignIn(Strict):
 
 
 class FeedbackIn(Strict):
-    text: Text(2000, 1) = Field(description="What you heard, in one line")
-    kind: Literal[FEEDBACK_KINDS]  # type: ignore[valid-type]
+    text: Annotated[str, *Text(2000, 1)] = Field(description="What you heard, in one line")
+    kind: FeedbackKind
     contact: Email | None = Field(None, description="The contact it concerns (email)")
     deal_id: Id | None = None
     campaign_id: Id | None = None
@@ -556,7 +559,9 @@ class FeedbackIn(Strict):
 
 class FeedbackAnswerIn(Strict):
     status: Literal["acknowledged", "acted_on"]
-    reply: Text(2000) | None = Field(None, description="What marketing says back; required for acted_on")
+    reply: Annotated[str, *Text(2000)] | None = Field(
+        None, description="What marketing says back; required for acted_on"
+    )
 
 
 class TargetIn(Strict):
@@ -592,8 +597,8 @@ class SurveyResponseIn(Strict):
 class AccountPlanIn(Strict):
     liaison: Email = Field(description="The marketing liaison's email")
     owner: Email = Field(description="The sales owner's email")
-    objectives: Text(2000) | None = None
-    next_action: Text(2000) | None = None
+    objectives: Annotated[str, *Text(2000)] | None = None
+    next_action: Annotated[str, *Text(2000)] | None = None
     next_action_due: Day | None = None
 
 
@@ -606,29 +611,33 @@ class TouchpointItem(Strict):
     contact_email: Email | None = Field(None, description="The contact (or contact_external_id)")
     contact_external_id: ExternalId | None = None
     campaign_external_id: ExternalId | None = None
-    channel: Text(64) | None = Field(None, description="Default: the campaign's channel")
-    kind: Literal[TOUCH_KINDS] | None = Field(  # type: ignore[valid-type]
-        None, description="Default: sales when user_email is a sales user, else marketing"
+    channel: Annotated[str, *Text(64)] | None = Field(None, description="Default: the campaign's channel")
+    kind: TouchKind | None = Field(None, description="Default: sales when user_email is a sales user, else marketing")
+    touch_type: Annotated[str, *Text(32)] | None = Field(
+        None, description="e.g. form, webinar, call, demo. Default: campaign_response"
     )
-    touch_type: Text(32) | None = Field(None, description="e.g. form, webinar, call, demo. Default: campaign_response")
     occurred_at: Moment = Field(description="ISO 8601; without a zone it is read in the company's time zone")
     user_email: Email | None = Field(None, description="Who made the touch, for sales touches")
 
 
 class StageChangeItem(Strict):
-    external_id: Text(128, 1) = Field(description="The move's id in the system sending it; the ledger is append-only")
+    external_id: Annotated[str, *Text(128, 1)] = Field(
+        description="The move's id in the system sending it; the ledger is append-only"
+    )
     entity_type: Literal["contact", "opportunity"] | None = Field(
         None, description="Default: opportunity when opportunity_external_id is given, else contact"
     )
     contact_email: Email | None = None
     contact_external_id: ExternalId | None = None
     opportunity_external_id: ExternalId | None = None
-    from_stage: Text(64) | None = Field(None, description="Default: where the lead was just before this move")
-    to_stage: Text(64, 1)
+    from_stage: Annotated[str, *Text(64)] | None = Field(
+        None, description="Default: where the lead was just before this move"
+    )
+    to_stage: Annotated[str, *Text(64, 1)]
     changed_at: Moment = Field(description="ISO 8601; without a zone it is read in the company's time zone")
     changed_by_email: Email | None = None
-    reason: Text(64) | None = None
-    note: Text(10_000) | None = None
+    reason: Annotated[str, *Text(64)] | None = None
+    note: Annotated[str, *Text(10_000)] | None = None
 
 
 class TouchpointBatch(Strict):
