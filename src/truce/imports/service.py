@@ -33,6 +33,7 @@ from truce.store.models import ImportRun
 from truce.store.work import make_way, unit_of_work, waiting_writers
 
 TABLES = tuple(dialects.TRUCE_FIELDS)
+Source = CsvFile | ParquetFile  # what an import reads: the same batches from either
 MAX_ERRORS_KEPT = 1000
 
 
@@ -188,11 +189,11 @@ class _Job:
 
         return WRITERS[self.table](conn, self.reading, self.dialect, report, self.started, self.options.actor)
 
-    def _progress(self, source: CsvFile, passes: int, done_passes: int) -> None:
+    def _progress(self, source: Source, passes: int, done_passes: int) -> None:
         if self.options.progress:
             self.options.progress(done_passes * source.size + source.position, passes * source.size)
 
-    def check(self, source: CsvFile, batches: Iterable) -> None:
+    def check(self, source: Source, batches: Iterable) -> None:
         """The first pass over a long file: every row checked against the store, nothing written.
 
         Raises ImportFailed when any row is bad: the store is as it was.
@@ -214,7 +215,7 @@ class _Job:
             _finish_lines(source, report, rejects)
             raise ImportFailed(report, _failure_message(report, self.path))
 
-    def write(self, source: CsvFile, batches: Iterable, passes: int) -> ImportReport:
+    def write(self, source: Source, batches: Iterable, passes: int) -> ImportReport:
         """Write the batches, the run recorded with the last.
 
         Batches share one unit of work until someone else is waiting to write, or it has been open
@@ -266,7 +267,7 @@ class _Job:
         elif work.data_tables:
             work.record("import_batch", self.table, None, None, part.summary(self.path, raw, report))
 
-    def _finish(self, source: CsvFile, report: ImportReport, rejects: list, work) -> None:
+    def _finish(self, source: Source, report: ImportReport, rejects: list, work) -> None:
         if report.error_count:
             _finish_lines(source, report, rejects)
         if report.error_count and not self.options.skip_invalid:
@@ -277,7 +278,7 @@ class _Job:
         _record_run(work, report, self.path, self.options.actor, self.started)
         report.written = True
 
-    def _refuse(self, source: CsvFile, report: ImportReport, rejects: list) -> None:
+    def _refuse(self, source: Source, report: ImportReport, rejects: list) -> None:
         """A bad row found while writing: the first pass found none, so another writer changed the
         store in between. The batches before this one are in; this one and the rest are not."""
         _finish_lines(source, report, rejects)
@@ -335,12 +336,12 @@ def _reject(
         rejects.append((record, cells, errors))
 
 
-def _open(path: Path) -> CsvFile | ParquetFile:
+def _open(path: Path) -> Source:
     """A CSV export, or a Parquet file such as `truce export --format parquet` writes."""
     return ParquetFile(path) if is_parquet(path) else CsvFile(path)
 
 
-def _malformed(source: CsvFile, report: ImportReport, rejects: list, options: Options) -> None:
+def _malformed(source: Source, report: ImportReport, rejects: list, options: Options) -> None:
     """Rows with more or fewer cells than the header: Arrow skipped them; report each by line."""
     if not source.malformed:
         return
@@ -350,7 +351,7 @@ def _malformed(source: CsvFile, report: ImportReport, rejects: list, options: Op
         _reject(report, rejects, -line, cells, [error], options)
 
 
-def _finish_lines(source: CsvFile, report: ImportReport, rejects: list) -> None:
+def _finish_lines(source: Source, report: ImportReport, rejects: list) -> None:
     """Turn record numbers into the lines a person sees in an editor (one pass over the file)."""
     wanted = {e.record for e in report.errors if e.record >= 0} | {
         e.refers_to for e in report.errors if e.refers_to is not None

@@ -87,7 +87,7 @@ def handoff_cards(
         str | None,
         Query(max_length=254, description="Only this seller's leads (an email), or `none` for the leads nobody owns"),
     ] = None,
-) -> list[dict]:
+) -> Response:
     from truce.services.desk import cards, held_by
 
     with clock_limits():
