@@ -71,6 +71,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v1/stage-changes"): "read_records",
     ("GET", "/api/v1/audit"): "read_audit",
     ("GET", "/api/v1/handoffs"): "read_records",
+    ("GET", "/api/v1/handoffs/cards"): "read_records",
     ("POST", "/api/v1/handoffs/{contact}/accept"): "decide_handoffs",
     ("POST", "/api/v1/handoffs/{contact}/reject"): "decide_handoffs",
     ("POST", "/api/v1/handoffs/{contact}/touch"): "decide_handoffs",

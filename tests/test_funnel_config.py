@@ -144,6 +144,7 @@ def test_an_edit_replaces_funnel_and_sla_and_keeps_every_other_line(sqlite_engin
         "decision_hours": 24,
         "min_attempts": 6,
         "attempt_window_days": 10,
+        "undo_minutes": 10,
     }
 
 
@@ -199,7 +200,8 @@ def test_the_api_data_is_written_as_plain_toml_that_reads_back_as_sent(sqlite_en
         "transitions": {"entry_stages": ["inquiry"], "inquiry": ["mql"], "mql": ["sal", "recycled"], "sal": []},
     }
     assert written["sla"] == {
-        "sales": {"first_touch_hours": 2.5, "decision_hours": 24, "min_attempts": 6, "attempt_window_days": 10},
+        "sales": {"first_touch_hours": 2.5, "decision_hours": 24, "min_attempts": 6, "attempt_window_days": 10,
+                  "undo_minutes": 10},
         "marketing": {"mqls_per_month": 100, "min_acceptance_rate": 0.6},
         # Written whole: the promises' reminders and escalation keep their defaults (docs/sla.md).
         "remind_hours_left": [4, 1],
