@@ -92,7 +92,7 @@ def _check_queue_is_alive(queue: list[dict]) -> None:
     - every waiting lead has a score.
     """
     assert 4 <= len(queue) <= 60, len(queue)
-    due_soon = [q for q in queue if 0 < q["hours_to_first_touch"] <= 4 or 0 < q["hours_to_decision"] <= 4]
+    due_soon = [q for q in queue if 0 < (q["hours_to_first_touch"] or 0) <= 4 or 0 < q["hours_to_decision"] <= 4]
     overdue = [q for q in queue if q["hours_to_decision"] < 0]
     assert due_soon, queue
     # Half at most: before Monday's first business hour, the leads nobody decided last week are all

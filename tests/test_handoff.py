@@ -253,6 +253,16 @@ def test_the_queue_shows_business_hours_left_on_each_clock(engine, company):
     assert overdue["hours_to_first_touch"] == -2.0
 
 
+def test_a_lead_touched_in_time_has_no_first_touch_clock_left_and_is_not_past_it(engine, company):
+    from truce.services import desk
+
+    mql(engine, company["ann"])
+    desk.log_touch(engine, CONFIG, "ann@acme.example", "call", "eva@seller.example", at=at(16, 10))
+    (waiting,) = handoff.queue(engine, CONFIG, now=at(16, 15))  # the 4-hour first-touch clock ran out at 13:00
+    assert (waiting["hours_to_first_touch"], waiting["hours_to_decision"]) == (None, 18.0)
+    assert not handoff.past_first_touch(waiting) and not handoff.past_a_deadline(waiting)
+
+
 def test_two_sweeps_at_once_record_each_breach_exactly_once(engine, company):
     for name in ("ann", "bob", "cat"):
         mql(engine, company[name])

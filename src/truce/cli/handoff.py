@@ -89,7 +89,7 @@ def queue(db: DbOption = None, config: ConfigOption = None, at: AtOption = None,
     drop_first(table, "routed by", "MQL at", "score", "owner")
     for lead in waiting:
         cells = [lead["hours_to_first_touch"], lead["hours_to_decision"]]
-        shown = [f"[red]{h}[/]" if h < 0 else str(h) for h in cells]
+        shown = ["touched" if h is None else f"[red]{h}[/]" if h < 0 else str(h) for h in cells]
         table.add_row(
             lead["email"],
             lead["owner"] or "-",

@@ -398,7 +398,7 @@ def _sla(engine: Engine, ask: _Ask) -> dict:
         "queue": {
             "as_of": ask.now,
             "waiting": len(waiting),
-            "past_first_touch": sum(1 for row in waiting if row["hours_to_first_touch"] < 0),
+            "past_first_touch": sum(1 for row in waiting if handoff.past_first_touch(row)),
             "past_decision": sum(1 for row in waiting if row["hours_to_decision"] < 0),
         },
     }

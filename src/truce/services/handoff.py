@@ -399,6 +399,16 @@ def _late(conn: Connection, contact_id: int, at: dt.datetime) -> bool:
     return due is not None and at > due
 
 
+def past_first_touch(lead: dict) -> bool:
+    """A queued lead still waiting for its first touch after that clock ran out (one touched is not)."""
+    return lead["hours_to_first_touch"] is not None and lead["hours_to_first_touch"] < 0
+
+
+def past_a_deadline(lead: dict) -> bool:
+    """A queued lead past its first-touch clock (untouched) or its decision clock."""
+    return past_first_touch(lead) or lead["hours_to_decision"] < 0
+
+
 def queue(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) -> list[dict]:
     """Open handoffs, oldest first, with business hours left on each clock (negative: overdue)."""
     now = now or dt.datetime.now(dt.UTC)
@@ -426,7 +436,10 @@ def queue(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) -
             "mql_at": r["mql_at"],
             "first_touch_due_at": r["first_touch_due_at"],
             "decision_due_at": r["decision_due_at"],
-            "hours_to_first_touch": sla.hours_left(clock, now, r["first_touch_due_at"]),
+            # A lead already touched has no first-touch clock left to run: None, not the hours past it.
+            "hours_to_first_touch": None
+            if r["first_touch_at"] is not None
+            else sla.hours_left(clock, now, r["first_touch_due_at"]),
             "hours_to_decision": sla.hours_left(clock, now, r["decision_due_at"]),
         }
         for r in rows

@@ -126,7 +126,7 @@ def logout(request: Request, who: Caller = Depends(allowed("read_reports"))) -> 
 def overview(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTMLResponse:
     """The two teams side by side, the shared target with its pace, the funnel's worst leak, the
     decisions due, and what needs attention now (truce.services.overview)."""
-    from truce.services.handoff import queue
+    from truce.services.handoff import past_a_deadline, queue
     from truce.services.overview import overview as leaders_overview
 
     engine, config = engine_and_config(request)
@@ -142,7 +142,7 @@ def overview(request: Request, who: Caller = Depends(allowed("read_reports"))) -
         drill=with_query("/funnel", start=found["from"].isoformat(), end=found["to"].isoformat()),
         funnel_chart=charts.step_rates(steps, found["funnel"]["worst"]),
         waiting=waiting,
-        overdue=[h for h in waiting if h["hours_to_first_touch"] < 0 or h["hours_to_decision"] < 0],
+        overdue=[h for h in waiting if past_a_deadline(h)],
         mine=[h for h in waiting if h["owner"] == who.who.email],
         stalled=shared(request, "stalled", lambda: _stalled(engine, config, now)),
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from truce import palette
-from truce.services.handoff import NOTE_LIMIT
+from truce.services.handoff import NOTE_LIMIT, past_a_deadline
 from truce.web import charts
 from truce.web.app import Caller, allowed
 from truce.web.pages_base import PageRoute, back, engine_and_config, render, shared, with_query
@@ -209,7 +209,7 @@ def sla(request: Request, who: Caller = Depends(allowed("read_reports"))) -> HTM
         sales_months=sales_months,
         marketing_months=marketing_months,
         queue=queue,
-        overdue=sum(1 for h in queue if h["hours_to_first_touch"] < 0 or h["hours_to_decision"] < 0),
+        overdue=sum(1 for h in queue if past_a_deadline(h)),
         waiting_per_owner=dict(Counter(h["owner"] or "(unassigned)" for h in queue)),
         compliance_chart=charts.monthly_lines(
             [m["month"] for m in sales_months],
