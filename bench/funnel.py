@@ -70,7 +70,10 @@ NEXT = {
     "disqualified": {"recycled": 0.3},
     "lost": {"recycled": 0.35, "opportunity": 0.1},
 }
-ENTRY = {"inquiry": 0.86, "mql": 0.08, "sal": 0.02, "sql": 0.04}
+# Where contacts enter: the default funnel lets them in at inquiry or MQL only ([funnel.transitions]
+# entry_stages); skips happen later (inquiry → SAL or SQL). No deals are written: the moves into
+# lost carry their own reasons, so sources.from_parquet has no loss reasons to lend them.
+ENTRY = {"inquiry": 0.9, "mql": 0.1}
 # Median days spent in a stage before the next move, and the lognormal sigma.
 MEDIAN_DAYS = {"inquiry": 9, "mql": 1.5, "sal": 12, "sql": 7, "opportunity": 45, "recycled": 45, "disqualified": 60,
                "lost": 90, "customer": 1}  # fmt: skip

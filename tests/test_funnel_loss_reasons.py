@@ -84,3 +84,27 @@ def test_it_keeps_a_moves_own_reason_and_leaves_one_without_a_deal_without_reaso
                 )
             )
     assert _lost_by_reason(funnel_report(engine, default_config)) == {"price": 1, "competitor": 1, "(none)": 1}
+
+
+def test_a_parquet_folder_reads_the_loss_reasons_of_its_deals_and_runs_without_deals(engine, default_config, tmp_path):
+    from truce.analytics import sources
+    from truce.services.export import export_table
+    from truce.services.funnel import report
+
+    demo.build(engine, contacts=400, seed=11, until=dt.date(2026, 11, 20))
+    with engine.connect() as conn:
+        counted = dict(
+            conn.execute(
+                text("SELECT loss_reason, count(*) FROM opportunities WHERE status = 'lost' GROUP BY loss_reason")
+            ).all()
+        )
+    for table in ("stage_changes", "contacts", "accounts", "opportunities"):
+        export_table(engine, table, tmp_path / f"{table}.parquet", "parquet")
+    with sources.from_parquet(tmp_path) as tables:
+        with_deals = report(tables, default_config.funnel)
+    assert _lost_by_reason(with_deals) == counted  # the same count as SQL's, from the files
+    (tmp_path / "opportunities.parquet").unlink()
+    with sources.from_parquet(tmp_path) as tables:
+        without = report(tables, default_config.funnel)
+    # Without deals the moves into lost keep the ledger's own reason: none, in the demo.
+    assert _lost_by_reason(without) == {"(none)": sum(counted.values())}

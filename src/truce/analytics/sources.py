@@ -94,22 +94,44 @@ def _read_canonical(engine: Engine) -> dict:
 
 
 def from_parquet(folder: str | Path) -> Sources:
-    """stage_changes.parquet, contacts.parquet and accounts.parquet (store column names) in DuckDB."""
+    """stage_changes.parquet, contacts.parquet and accounts.parquet (store column names) in DuckDB,
+    and opportunities.parquet when there is one: lost deals lend their loss reasons to the ledger's
+    moves into the lost stage (without it, the ledger's own reasons stand)."""
     duck = duckdb_connection()
     folder = Path(folder)
     for name in ("stage_changes", "contacts", "accounts"):
         duck.read_parquet(folder / f"{name}.parquet", table_name=name)
+    if (folder / "opportunities.parquet").is_file():
+        duck.read_parquet(folder / "opportunities.parquet", table_name="opportunities")
+    else:
+        duck.raw_sql(NO_DEALS)
     _, contacts, accounts = _canonical(duck, lambda at: at.epoch_seconds())
+    present = "AND deleted_at IS NULL" if "deleted_at" in duck.table("opportunities").columns else ""
     # A view, not con.sql(): Ibis 12's con.sql() calls a cursor method DuckDB 2.0 no longer has.
-    duck.raw_sql(f"CREATE VIEW ledger AS {PARQUET_LEDGER}")
+    duck.raw_sql(f"CREATE VIEW ledger AS {PARQUET_LEDGER.format(present=present)}")
     return Sources(duck, duck.table("ledger"), contacts, accounts)
 
 
+# What _with_loss_reasons reads of the deals, empty: a folder of moves without deals.
+NO_DEALS = """
+CREATE TABLE opportunities (status VARCHAR, loss_reason VARCHAR, primary_contact_id BIGINT, close_date DATE)
+"""
+
 # Seconds and month straight from the TIMESTAMPTZ: Ibis's epoch_seconds and month() go through
 # a cast to TIMESTAMP and the time-zone library, which costs more than the rest of the reading.
+# A move without a reason on the day its contact's deal closed lost reads the deal's loss reason,
+# as _with_loss_reasons does for the store (the day is the UTC day, as there).
 PARQUET_LEDGER = """
-SELECT id, entity_id, from_stage, to_stage, ts,
-       CAST(year(day) * 100 + month(day) AS BIGINT) AS month, team_after, reason
+WITH lost AS (
+    SELECT CAST(primary_contact_id AS BIGINT) AS contact, close_date AS day, min(loss_reason) AS loss_reason
+    FROM opportunities
+    WHERE status = 'lost' AND loss_reason IS NOT NULL AND primary_contact_id IS NOT NULL
+          AND close_date IS NOT NULL {present}
+    GROUP BY 1, 2
+)
+SELECT m.id, m.entity_id, m.from_stage, m.to_stage, m.ts,
+       CAST(year(m.day) * 100 + month(m.day) AS BIGINT) AS month, m.team_after,
+       coalesce(m.reason, lost.loss_reason) AS reason
 FROM (
     SELECT *, DATE '1970-01-01' + CAST(floor(ts / 86400) AS INTEGER) AS day
     FROM (
@@ -118,7 +140,8 @@ FROM (
         FROM stage_changes
         WHERE entity_type = 'contact'
     )
-)
+) AS m
+LEFT JOIN lost ON m.reason IS NULL AND lost.contact = m.entity_id AND lost.day = m.day
 """
 
 
