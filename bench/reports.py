@@ -285,7 +285,8 @@ def _checked(run: dict) -> dict:
     """A run's figures with its output's hash, and why it failed (None if it did not)."""
     stdout, error = run.pop("stdout"), None
     if run["exit_code"] != 0:
-        error = f"exit {run['exit_code']}: {run['stderr_tail'].strip().splitlines()[-1:] or ''}"
+        last_line = (run["stderr_tail"].strip().splitlines() or [""])[-1]
+        error = f"exit {run['exit_code']}: {last_line}"
     else:
         try:
             json.loads(stdout)
@@ -335,8 +336,8 @@ def measure_size(contacts: int, args, as_of: dt.date) -> dict:
         print(f"{contacts:,} contacts: {report} …", file=sys.stderr, flush=True)
         measured = measure_report(report, store, as_of, args.config, args.repeat)
         floor = measure_floor(report, parquet, args.repeat)
-        found["reports"][report] = {**measured, "floor": floor,
-                                    "ratio": round(measured["wall_seconds"] / floor["wall_seconds"], 1)}  # fmt: skip
+        ratio = None if measured["error"] else round(measured["wall_seconds"] / floor["wall_seconds"], 1)
+        found["reports"][report] = {**measured, "floor": floor, "ratio": ratio}
     return found
 
 
@@ -350,6 +351,7 @@ def growth(sizes: list[dict]) -> dict:
         report: {"from": small["contacts"], "to": large["contacts"], "limit": limit,
                  "ratio": round(large["reports"][report]["wall_seconds"] / small["reports"][report]["wall_seconds"], 1)}
         for report in small["reports"]
+        if not (small["reports"][report]["error"] or large["reports"][report]["error"])
     }  # fmt: skip
 
 
@@ -368,14 +370,21 @@ def judged(result: dict) -> dict:
     for size in result["sizes"]:
         for name, report in size["reports"].items():
             report["target_ratio"] = BRIEF_RATIO_TARGET if name == "brief" else RATIO_TARGET
-            report["verdict"] = machine.verdict(report["ratio"] <= report["target_ratio"], state)
+            met = report["ratio"] is not None and report["ratio"] <= report["target_ratio"]
+            report["verdict"] = None if report["error"] else machine.verdict(met, state)
     for found in result["growth"].values():
         found["verdict"] = machine.verdict(found["ratio"] <= found["limit"], state)
     return result
 
 
-def target_line(verdict: str) -> str:
+def target_line(verdict: str | None) -> str:
+    if verdict is None:
+        return "not judged: the report failed"
     return ("TARGET MET " if verdict.startswith("met") else "TARGET MISSED ") + f"({verdict})"
+
+
+def _ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.1f}×"
 
 
 def print_text(result: dict, stream) -> None:
@@ -391,7 +400,7 @@ def print_text(result: dict, stream) -> None:
         for name, r in size["reports"].items():
             f = r["floor"]
             say(f"  {name:<12}{r['wall_seconds']:>8.2f}s{r['cpu_seconds']:>8.2f}s{r['max_rss_mib']:>6.0f}MiB"
-                f"{f['wall_seconds']:>8.2f}s{f['scan_seconds']:>7.2f}s{r['ratio']:>7.1f}×  "
+                f"{f['wall_seconds']:>8.2f}s{f['scan_seconds']:>7.2f}s{_ratio(r['ratio']):>8}  "
                 f"{(r['sha256'] or 'CHANGED BETWEEN RUNS')[:16]}{'' if r['pinned'] else ' (unpinned)'}")  # fmt: skip
             if r["error"]:
                 say(f"    FAILED: {r['error']}")
