@@ -271,6 +271,7 @@ def measure_report(report: str, store: Path, as_of: dt.date, config: Path | None
     failed = next((r for r in runs if r["error"]), None)
     return {
         "command": "truce " + " ".join(args),
+        "args": args,
         "pinned": report not in UNPINNED,
         "runs": runs,
         "wall_seconds": median_of(runs, "wall_seconds"),

@@ -72,12 +72,12 @@ def test_it_measures_each_report_against_its_floor_at_a_tiny_size(tiny_run):
 @pytest.mark.slow
 def test_the_printed_hash_is_the_reports_own_output(tiny_run):
     # The same command run here, apart from the benchmark, must print the bytes it hashed.
-    out, done = tiny_run
+    _, done = tiny_run
     report = json.loads(done.stdout)["sizes"][0]["reports"]["sla"]
-    args = report["command"].split()[1:]
     store = Path(json.loads(done.stdout)["sizes"][0]["store"])
+    assert report["args"][-2:] == ["--db", str(store)]
     again = subprocess.run(
-        [sys.executable, "-c", bench.TRUCE, *args], capture_output=True, cwd=store.parent,
+        [sys.executable, "-c", bench.TRUCE, *report["args"]], capture_output=True, cwd=store.parent,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=120,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
