@@ -109,9 +109,14 @@ def test_every_column_a_floor_reads_is_a_column_the_export_writes():
 
 def test_growth_is_judged_against_the_datas_own_growth():
     # Hand-worked: 10× the contacts allows 12×; 2 s → 30 s is 15× (missed), 1 s → 11 s is 11× (met).
-    small = {"contacts": 100_000, "reports": {"brief": {"wall_seconds": 2.0}, "sla": {"wall_seconds": 1.0}}}
-    large = {"contacts": 1_000_000, "reports": {"brief": {"wall_seconds": 30.0}, "sla": {"wall_seconds": 11.0}}}
-    found = bench.growth([small, large])
+    def size(contacts: int, brief: float, sla: float, funnel_error: str | None = None) -> dict:
+        figures = {"brief": brief, "sla": sla, "funnel": 1.0}
+        errors = {"funnel": funnel_error}
+        return {"contacts": contacts,
+                "reports": {name: {"wall_seconds": s, "error": errors.get(name)} for name, s in figures.items()}}  # fmt: skip
+
+    found = bench.growth([size(100_000, 2.0, 1.0), size(1_000_000, 30.0, 11.0, funnel_error="exit 1: boom")])
+    assert set(found) == {"brief", "sla"}  # a report that failed at either size has no growth
     assert found["brief"] == {"from": 100_000, "to": 1_000_000, "limit": 12.0, "ratio": 15.0}
     assert found["sla"]["ratio"] == 11.0
     judged = bench.judged({"machine": "quiet", "sizes": [], "growth": found})["growth"]
