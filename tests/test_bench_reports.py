@@ -64,6 +64,7 @@ def test_it_measures_each_report_against_its_floor_at_a_tiny_size(tiny_run):
         assert floor["columns"] == sum(len(c) for c in bench.READS[name].values())
         assert 0 < floor["scan_seconds"] < floor["wall_seconds"]
         assert report["ratio"] == round(report["wall_seconds"] / floor["wall_seconds"], 1)
+        assert report["cpu_ratio"] == round(report["cpu_seconds"] / floor["cpu_seconds"], 1)
         assert report["verdict"].startswith(("met", "MISSED"))
     assert result["growth"] == {}  # one size: nothing to grow from
     assert "TARGET M" in done.stderr and "machine:" in done.stderr
