@@ -4,6 +4,7 @@
     python bench/reports.py --quick                           # 20,000 contacts, a smoke run
     python bench/reports.py --sizes 1e5 --reports brief,sla   # some reports at one size
     python bench/reports.py --json                            # the figures as JSON on stdout (text on stderr)
+    python bench/reports.py --trace --sizes 2000              # does READS still list what each report reads?
 
 The store: `truce demo --contacts N --seed S --as-of DAY` into OUT/reports-N-S/truce-DAY.db, built
 once and reused while its build.json is there (a fixed --as-of, so runs months apart read the same
@@ -62,7 +63,7 @@ AS_OF = "2026-11-30"  # a Monday: the demo's history ends at 00:00 UTC on it
 # each report's command sends to SQLite on a 2,000-contact demo, every statement parsed with
 # sqlglot, projections pushed down to the base tables. Bookkeeping reads (alembic_version,
 # store_revision) are left out, and so is users.password_hash (metrics loads whole users; the
-# export never writes a secret). Re-trace when a report changes what it reads.
+# export never writes a secret). Re-trace when a report changes what it reads: --trace compares.
 _TOUCHES = ("campaign_id", "channel", "contact_id", "id", "kind", "occurred_at", "user_id")
 _JOURNEY_CONTACTS = ("account_id", "created_at", "deleted_at", "id")
 _DEALS = ("account_id", "amount", "close_date", "created_at", "deleted_at", "id", "primary_contact_id", "status")
@@ -178,6 +179,78 @@ for table, columns in reads.items():
     con.execute(f"SELECT count(*), {counts} FROM read_parquet($path)", {"path": f"{folder}/{table}.parquet"}).fetchall()
 print(json.dumps({"scan_seconds": time.perf_counter() - started}))
 """
+
+# --trace: the report's command with every statement sent to SQLite recorded, then each SELECT
+# parsed with sqlglot, projections pushed down, and the base tables' columns kept (how READS was made).
+TRACE = """
+import atexit, json, sqlite3, sys
+statements, connect = [], sqlite3.connect
+def traced(*args, **kwargs):
+    con = connect(*args, **kwargs)
+    con.set_trace_callback(statements.append)
+    return con
+sqlite3.connect = sqlite3.dbapi2.connect = traced
+def columns_read():
+    import sqlglot
+    from sqlglot.optimizer.pushdown_projections import pushdown_projections
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.scope import traverse_scope
+    con = connect(sys.argv[sys.argv.index("--db") + 1])
+    tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    schema = {t: {row[1]: "TEXT" for row in con.execute("SELECT * FROM pragma_table_info(?)", (t,))} for t in tables}
+    used = {}
+    for statement in statements:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            tree = qualify(sqlglot.parse_one(statement, read="sqlite"), schema=schema, dialect="sqlite",
+                           validate_qualify_columns=False)
+            for scope in traverse_scope(pushdown_projections(tree, schema=schema)):
+                for column in scope.columns:
+                    if isinstance(scope.sources.get(column.table), sqlglot.exp.Table):
+                        used.setdefault(scope.sources[column.table].name, set()).add(column.name)
+    with open(TRACED, "w") as out:
+        json.dump({t: sorted(c) for t, c in sorted(used.items())}, out)
+TRACED = sys.argv.pop(1)
+atexit.register(columns_read)
+sys.argv[0] = "truce"
+from truce.cli import main
+main()
+"""
+BOOKKEEPING = {"alembic_version": None, "store_revision": None, "users": {"password_hash"}}  # left out of READS
+
+
+def traced_reads(report: str, store: Path, as_of: dt.date) -> dict[str, tuple[str, ...]]:
+    """What `report` reads from the store now: table → columns, as READS lists them."""
+    path = store.parent / f"trace-{report}.json"
+    args = [str(path), *report_args(report, as_of), "--json", "--db", str(store)]
+    done = child(TRACE, args, store.parent, f"trace-{report}")
+    if done["exit_code"] != 0:
+        raise SystemExit(f"tracing {report} failed:\n{done['stderr_tail']}")
+    found = {}
+    for table, columns in json.loads(path.read_text()).items():
+        if table in BOOKKEEPING and BOOKKEEPING[table] is None:
+            continue
+        found[table] = tuple(c for c in columns if c not in (BOOKKEEPING.get(table) or ()))
+    return found
+
+
+def trace(args) -> int:
+    """--trace: compare READS with what each report reads from the smallest store; 1 if any differs."""
+    store, _ = store_for(args.out, args.sizes[0], args.seed, args.as_of)
+    differing = [report for report in args.reports if not _same_reads(report, traced_reads(report, store, args.as_of))]
+    return 1 if differing else 0
+
+
+def _same_reads(report: str, found: dict[str, tuple[str, ...]]) -> bool:
+    listed, same = READS[report], True
+    for table in sorted(set(found) | set(listed)):
+        read, named = set(found.get(table, ())), set(listed.get(table, ()))
+        if read != named:
+            same = False
+            print(
+                f"{report}: {table}: read but not listed {sorted(read - named)}; listed, not read {sorted(named - read)}"
+            )
+    print(f"{report}: {'matches' if same else 'differs from'} READS")
+    return same
 
 
 def report_args(report: str, as_of: dt.date) -> list[str]:
@@ -428,6 +501,7 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--as-of", default=AS_OF, type=dt.date.fromisoformat, help="the demo's last day + 1 (fixed)")
     parser.add_argument("--config", type=Path, default=None, help="a truce.toml for the reports (default: built-in)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
+    parser.add_argument("--trace", action="store_true", help="only compare READS with the columns each report reads")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout, the text on stderr")
     args = parser.parse_args(argv)
     args.reports = [r.strip() for r in args.reports.split(",") if r.strip()]
@@ -462,6 +536,8 @@ def locked(out: Path):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _lock = locked(args.out)
+    if args.trace:
+        return trace(args)
     sizes = [measure_size(contacts, args, args.as_of) for contacts in args.sizes]
     result = {"benchmark": "reports", "command": " ".join(["python", "bench/reports.py", *(argv or sys.argv[1:])]),
               "python": platform.python_version(), "as_of": str(args.as_of), "seed": args.seed,

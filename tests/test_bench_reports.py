@@ -133,3 +133,13 @@ def test_every_report_is_pinned_to_the_stores_last_day():
     assert bench.report_args("sla", as_of) == ["sla", "--at", "2026-11-30T00:00Z"]
     assert bench.report_args("funnel", as_of)[-2:] == ["--to", "2026-11-29"]
     assert set(bench.REPORTS) == set(bench.READS) and set(bench.UNPINNED) == {"budget"}
+
+
+def test_trace_comparison_names_what_a_report_reads_but_the_floor_does_not(capsys):
+    listed = bench.READS["target"]
+    assert bench._same_reads("target", dict(listed))
+    more = {**listed, "targets": (*listed["targets"], "updated_at"), "users": ("id",)}
+    assert not bench._same_reads("target", more)
+    printed = capsys.readouterr().out
+    assert "target: targets: read but not listed ['updated_at']; listed, not read []" in printed
+    assert "target: users: read but not listed ['id']" in printed and printed.endswith("differs from READS\n")
