@@ -455,9 +455,12 @@ def judged(result: dict) -> dict:
 
 
 def target_line(verdict: str | None) -> str:
+    """TARGET MET only from a quiet run; a miss is printed either way (README: "Quiet or busy")."""
     if verdict is None:
         return "not judged: the report failed"
-    return ("TARGET MET " if verdict.startswith("met") else "TARGET MISSED ") + f"({verdict})"
+    if verdict.startswith("met on a busy machine"):
+        return verdict
+    return "TARGET " + verdict.replace("met", "MET", 1)
 
 
 def _ratio(ratio: float | None) -> str:
