@@ -66,20 +66,33 @@ class CopyUnavailable(Exception):
     """The copy cannot be used here (turned off, an in-memory store, or another process is rebuilding it)."""
 
 
-def copy_path(engine: Engine) -> Path | None:
-    """Where this store's copy lives, or None when it has none (turned off, or an in-memory SQLite)."""
+def copy_folder(engine: Engine) -> Path | None:
+    """Where this store's copies live, or None when it has none (turned off, or an in-memory SQLite)."""
     if os.environ.get("TRUCE_COPY", "").strip().lower() in ("off", "0", "no", "false"):
         return None
     url = engine.url
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             return None
-        return Path(os.path.abspath(url.database + ".columns.duckdb"))
+        return Path(os.path.abspath(url.database + ".columns"))
     from truce.analytics.store_read import store_key
 
     folder = Path(os.environ.get("TRUCE_COPY_DIR") or Path.home() / ".cache" / "truce")
     digest = hashlib.sha256(store_key(engine).encode()).hexdigest()[:20]
-    return folder / f"{url.get_backend_name()}-{digest}.columns.duckdb"
+    return folder / f"{url.get_backend_name()}-{digest}.columns"
+
+
+def copy_path(engine: Engine, stamp: tuple[int, str] | None = None) -> Path | None:
+    """The file of the copy at `stamp` (default: the store's present), or None without copies.
+
+    The name carries the stamp: DuckDB keeps one open database per path in a process, so a
+    copy rebuilt under the old name would be read as the old one by a process that had it open.
+    """
+    folder = copy_folder(engine)
+    if folder is None:
+        return None
+    revision, made_at = stamp or store_stamp(engine)
+    return folder / f"r{revision}-{hashlib.sha256(made_at.encode()).hexdigest()[:12]}.duckdb"
 
 
 def open_copy(engine: Engine) -> duckdb.DuckDBPyConnection:
@@ -87,21 +100,22 @@ def open_copy(engine: Engine) -> duckdb.DuckDBPyConnection:
 
     Raises CopyUnavailable when there is none to be had; the caller then reads the store.
     """
-    path = copy_path(engine)
-    if path is None:
+    folder = copy_folder(engine)
+    if folder is None:
         raise CopyUnavailable("no analytical copy for this store")
     stamp = store_stamp(engine)
+    path = copy_path(engine, stamp)
     con = _open_if_current(path, stamp)
     if con is not None:
         return con
-    with _rebuild_lock(path):
+    with _rebuild_lock(folder):
         con = _open_if_current(path, stamp)  # another process may have rebuilt it while we waited
         if con is not None:
             return con
-        stamp = rebuild(engine, path)
-    con = _open_if_current(path, stamp)
-    if con is None:  # a write landed between the rebuild and this open: the store has moved on
-        raise CopyUnavailable("the store changed while its copy was being rebuilt")
+        made = rebuild(engine, folder)
+    con = _open_if_current(copy_path(engine, made), made)
+    if con is None:
+        raise CopyUnavailable("the analytical copy could not be opened after its rebuild")
     return con
 
 
@@ -143,9 +157,9 @@ def _session(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextlib.contextmanager
-def _rebuild_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(str(path) + ".lock", "a+") as lock:
+def _rebuild_lock(folder: Path) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(folder / "rebuild.lock", "a+") as lock:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             try:
@@ -161,9 +175,12 @@ def _rebuild_lock(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def rebuild(engine: Engine, path: Path) -> tuple[int, str]:
-    """Write the copy of the store as it is now to `path` (replacing any), and return its stamp."""
-    fd, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+def rebuild(engine: Engine, folder: Path) -> tuple[int, str]:
+    """Write the copy of the store as it is now into `folder`, drop the older ones, return its stamp.
+
+    A process reading an older copy keeps its open file; only the name goes.
+    """
+    fd, temporary = tempfile.mkstemp(prefix="rebuild-", suffix=".tmp", dir=folder)
     os.close(fd)
     os.unlink(temporary)  # DuckDB makes the file itself; mkstemp only chose a private, unused name
     try:
@@ -180,11 +197,16 @@ def rebuild(engine: Engine, path: Path) -> tuple[int, str]:
             finally:
                 con.close()
         os.chmod(temporary, 0o600)
+        path = copy_path(engine, stamp)
         os.replace(temporary, path)
     finally:
         for leftover in (temporary, temporary + ".wal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(leftover)
+    for older in folder.glob("r*.duckdb"):
+        if older != path:
+            with contextlib.suppress(FileNotFoundError):
+                older.unlink()
     return stamp
 
 
