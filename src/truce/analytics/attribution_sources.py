@@ -52,6 +52,10 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
     """The four tables on a DuckDB (in process) or Spark connection."""
     if analytics not in ENGINES:
         raise ValueError(f"unknown analytics engine {analytics!r}; choose one of {', '.join(ENGINES)}")
+    if analytics == "duckdb":
+        on_copy = _on_copy(engine, stages)
+        if on_copy is not None:
+            return on_copy
     arrow = read_store(engine, stages)
     if analytics == "duckdb":
         con = duckdb_connection()
@@ -66,6 +70,29 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
         tables = [hand_over(con, f"truce_{name}", arrow[name]) for name in NAMES]
     touches, contacts, opportunities, stage_entries = tables  # in the order of NAMES
     return AttributionSources(con, touches, contacts, opportunities, stage_entries, labels=arrow["labels"])
+
+
+def _on_copy(engine: Engine, stages: tuple[str, ...]) -> AttributionSources | None:
+    """The four tables as views on the analytical copy (truce.analytics.copy): DuckDB reads the
+    columns where they lie instead of taking a copy of the rows; None without a copy."""
+    from truce.analytics.copy import floor_seconds, ibis_on_copy
+
+    con = ibis_on_copy(engine)
+    if con is None:
+        return None
+    try:
+        con.raw_sql("SET threads = 1")  # as on the in-memory connection: the same credit to the last bit
+        con.raw_sql(f"CREATE TEMP VIEW truce_opportunities AS {OPPORTUNITIES_ON_COPY}")
+        tables = [
+            _touches(con, floor_seconds),
+            _contacts(con, floor_seconds),
+            con.table("truce_opportunities"),
+            _stage_entries(con, floor_seconds, stages),
+        ]
+        return AttributionSources(con, *tables, labels=_labels_on_copy(con))
+    except BaseException:
+        con.disconnect()
+        raise
 
 
 def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:
