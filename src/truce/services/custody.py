@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from truce.analytics.store_read import remembered
 from truce.config import TruceConfig
 from truce.store.models import Campaign, Contact, Handoff, SlaEvent, StageChange, Touchpoint, User
 from truce.store.present import present
@@ -46,7 +47,14 @@ def _last_campaign_owner(conn) -> dict[int, int]:
 
 
 def cold_leads(engine: Engine, config: TruceConfig, now: dt.datetime | None = None) -> dict:
+    """The cold leads as of `now`, worked out once per revision of the data, moment and rules:
+    the brief and the diagnostic's indicators both ask. Shared between callers: read, never change."""
     now = now or dt.datetime.now(dt.UTC)
+    rules = config.model_dump_json(include={"custody", "funnel", "company"})
+    return remembered(engine, ("custody.cold_leads", now, rules), lambda: _cold_leads(engine, config, now))
+
+
+def _cold_leads(engine: Engine, config: TruceConfig, now: dt.datetime) -> dict:
     quiet = dt.timedelta(days=config.custody.cold_after_days)
     final = set(config.custody.final_stages)
     zone = ZoneInfo(config.company.timezone)
