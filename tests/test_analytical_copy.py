@@ -19,6 +19,7 @@ from truce.analytics import copy as analytical
 from truce.analytics.store_read import forget
 from truce.services import demo
 from truce.services.attribution import attribution_report
+from truce.services.economics import roi_report
 from truce.services.funnel import funnel_report
 from truce.store import db
 from truce.store.models import Base, Contact, User
@@ -179,3 +180,17 @@ def test_an_in_memory_store_has_no_copy():
     assert analytical.copy_folder(engine) is None
     with pytest.raises(analytical.CopyUnavailable):
         analytical.open_copy(engine)
+
+
+def test_the_copy_is_rebuilt_once_per_revision_however_many_reports_read_it(demo_engine, monkeypatch):
+    rebuilt = []
+    real = analytical.rebuild
+    monkeypatch.setattr(analytical, "rebuild", lambda *a: rebuilt.append(1) or real(*a))
+    roi_report(demo_engine, CONFIG)  # three attribution runs
+    funnel_report(demo_engine, CONFIG, start=START, end=END)
+    assert len(rebuilt) == 1
+    with writing(demo_engine) as conn:
+        conn.execute(Contact.__table__.update().where(Contact.id == 1).values(stage="mql"))
+    funnel_report(demo_engine, CONFIG, start=START, end=END)
+    funnel_report(demo_engine, CONFIG, start=START, end=END)
+    assert len(rebuilt) == 2
