@@ -194,3 +194,9 @@ def test_the_copy_is_rebuilt_once_per_revision_however_many_reports_read_it(demo
     funnel_report(demo_engine, CONFIG, start=START, end=END)
     funnel_report(demo_engine, CONFIG, start=START, end=END)
     assert len(rebuilt) == 2
+
+
+def test_a_copy_switch_that_is_neither_on_nor_off_is_refused_by_name(sqlite_engine, monkeypatch):
+    monkeypatch.setenv("TRUCE_COPY", "sometimes")
+    with pytest.raises(ValueError, match="TRUCE_COPY='sometimes' must be on or off"):
+        analytical.copy_folder(sqlite_engine)

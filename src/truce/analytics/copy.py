@@ -42,6 +42,7 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Boolean, Date, Engine, Integer, Table, select
 
+from truce.envvars import switch_from
 from truce.store.models import Base, StoreRevision
 from truce.store.types import Money, Rate, UTCDateTime
 
@@ -68,7 +69,7 @@ class CopyUnavailable(Exception):
 
 def copy_folder(engine: Engine) -> Path | None:
     """Where this store's copies live, or None when it has none (turned off, or an in-memory SQLite)."""
-    if os.environ.get("TRUCE_COPY", "").strip().lower() in ("off", "0", "no", "false"):
+    if not switch_from("TRUCE_COPY", default=True):
         return None
     url = engine.url
     if url.get_backend_name() == "sqlite":
