@@ -83,13 +83,14 @@ def _on_copy(engine: Engine, stages: tuple[str, ...]) -> AttributionSources | No
     try:
         con.raw_sql("SET threads = 1")  # as on the in-memory connection: the same credit to the last bit
         con.raw_sql(f"CREATE TEMP VIEW truce_opportunities AS {OPPORTUNITIES_ON_COPY}")
-        tables = [
-            _touches(con, floor_seconds),
-            _contacts(con, floor_seconds),
-            con.table("truce_opportunities"),
-            _stage_entries(con, floor_seconds, stages),
-        ]
-        return AttributionSources(con, *tables, labels=_labels_on_copy(con))
+        return AttributionSources(
+            con,
+            touches=_touches(con, floor_seconds),
+            contacts=_contacts(con, floor_seconds),
+            opportunities=con.table("truce_opportunities"),
+            stage_entries=_stage_entries(con, floor_seconds, stages),
+            labels=_labels_on_copy(con),
+        )
     except BaseException:
         con.disconnect()
         raise

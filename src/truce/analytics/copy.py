@@ -92,7 +92,11 @@ def copy_path(engine: Engine, stamp: tuple[int, str] | None = None) -> Path | No
     folder = copy_folder(engine)
     if folder is None:
         return None
-    revision, made_at = stamp or store_stamp(engine)
+    return _file_in(folder, stamp or store_stamp(engine))
+
+
+def _file_in(folder: Path, stamp: tuple[int, str]) -> Path:
+    revision, made_at = stamp
     return folder / f"r{revision}-{hashlib.sha256(made_at.encode()).hexdigest()[:12]}.duckdb"
 
 
@@ -105,7 +109,7 @@ def open_copy(engine: Engine) -> duckdb.DuckDBPyConnection:
     if folder is None:
         raise CopyUnavailable("no analytical copy for this store")
     stamp = store_stamp(engine)
-    path = copy_path(engine, stamp)
+    path = _file_in(folder, stamp)
     con = _open_if_current(path, stamp)
     if con is not None:
         return con
@@ -114,7 +118,7 @@ def open_copy(engine: Engine) -> duckdb.DuckDBPyConnection:
         if con is not None:
             return con
         made = rebuild(engine, folder)
-    con = _open_if_current(copy_path(engine, made), made)
+    con = _open_if_current(_file_in(folder, made), made)
     if con is None:
         raise CopyUnavailable("the analytical copy could not be opened after its rebuild")
     return con
@@ -198,7 +202,7 @@ def rebuild(engine: Engine, folder: Path) -> tuple[int, str]:
             finally:
                 con.close()
         os.chmod(temporary, 0o600)
-        path = copy_path(engine, stamp)
+        path = _file_in(folder, stamp)
         os.replace(temporary, path)
     finally:
         for leftover in (temporary, temporary + ".wal"):
