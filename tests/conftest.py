@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from contextlib import contextmanager
 
@@ -21,6 +22,8 @@ import pytest
 # that width for good, so a test's own COLUMNS would be ignored; every worker starts as a plain run does.
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
+# PostgreSQL stores' analytical copies (truce.analytics.copy) go to a folder of this run, not ~/.cache.
+os.environ.setdefault("TRUCE_COPY_DIR", os.path.join(tempfile.mkdtemp(prefix="truce-copies-")))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402

@@ -52,6 +52,10 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
     """The four tables on a DuckDB (in process) or Spark connection."""
     if analytics not in ENGINES:
         raise ValueError(f"unknown analytics engine {analytics!r}; choose one of {', '.join(ENGINES)}")
+    if analytics == "duckdb":
+        on_copy = _on_copy(engine, stages)
+        if on_copy is not None:
+            return on_copy
     arrow = read_store(engine, stages)
     if analytics == "duckdb":
         con = duckdb_connection()
@@ -66,6 +70,30 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
         tables = [hand_over(con, f"truce_{name}", arrow[name]) for name in NAMES]
     touches, contacts, opportunities, stage_entries = tables  # in the order of NAMES
     return AttributionSources(con, touches, contacts, opportunities, stage_entries, labels=arrow["labels"])
+
+
+def _on_copy(engine: Engine, stages: tuple[str, ...]) -> AttributionSources | None:
+    """The four tables as views on the analytical copy (truce.analytics.copy): DuckDB reads the
+    columns where they lie instead of taking a copy of the rows; None without a copy."""
+    from truce.analytics.copy import floor_seconds, ibis_on_copy
+
+    con = ibis_on_copy(engine)
+    if con is None:
+        return None
+    try:
+        con.raw_sql("SET threads = 1")  # as on the in-memory connection: the same credit to the last bit
+        con.raw_sql(f"CREATE TEMP VIEW truce_opportunities AS {OPPORTUNITIES_ON_COPY}")
+        return AttributionSources(
+            con,
+            touches=_touches(con, floor_seconds),
+            contacts=_contacts(con, floor_seconds),
+            opportunities=con.table("truce_opportunities"),
+            stage_entries=_stage_entries(con, floor_seconds, stages),
+            labels=_labels_on_copy(con),
+        )
+    except BaseException:
+        con.disconnect()
+        raise
 
 
 def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:
@@ -84,15 +112,32 @@ def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:
 
 
 class _Store:
-    """The store's Ibis connection, opened on first use: a remembered read needs none."""
+    """Where the rows are read, opened on first use (a remembered read needs none): the analytical
+    copy when there is one (truce.analytics.copy), else the store's own Ibis connection."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine, self.con = engine, None
+        self.seconds = _store_ts(engine.dialect.name)
 
     def get(self):
         if self.con is None:
-            self.con = _connect_store(self.engine)
+            from truce.analytics.copy import floor_seconds, ibis_on_copy
+
+            self.con = ibis_on_copy(self.engine)
+            if self.con is not None:
+                self.seconds = floor_seconds
+            else:
+                self.con = _connect_store(self.engine)
         return self.con
+
+    @property
+    def on_copy(self) -> bool:
+        return self.get().name == "duckdb"
+
+    def arrow(self, exprs: dict) -> dict[str, pa.Table]:
+        if self.on_copy:
+            return {name: expr.to_pyarrow() for name, expr in exprs.items()}
+        return to_arrow(self.engine, self.get(), exprs)
 
     def close(self) -> None:
         if self.con is not None:
@@ -100,18 +145,20 @@ class _Store:
 
 
 def _read_base(engine: Engine, store: _Store) -> dict:
-    con, seconds = store.get(), _store_ts(engine.dialect.name)
-    found = to_arrow(engine, con, {"touches": _touches(con, seconds), "contacts": _contacts(con, seconds)})
+    con = store.get()
+    found = store.arrow({"touches": _touches(con, store.seconds), "contacts": _contacts(con, store.seconds)})
+    if store.on_copy:
+        return {**found, "opportunities": _opportunities_on_copy(con), "labels": _labels_on_copy(con)}
     return {**found, "opportunities": _opportunities(engine), "labels": _labels(engine)}
 
 
 def _read_stage_entries(engine: Engine, store: _Store, stages: tuple[str, ...]) -> pa.Table:
     con = store.get()
-    entries = _stage_entries(con, _store_ts(engine.dialect.name), stages)
+    entries = _stage_entries(con, store.seconds, stages)
     if not stages:
         # Deal conversions need no stage entries; asking the store for none still scans every move.
         return entries.schema().to_pyarrow().empty_table()
-    return to_arrow(engine, con, {"stage_entries": entries})["stage_entries"]
+    return store.arrow({"stage_entries": entries})["stage_entries"]
 
 
 def _touches(store, seconds):
@@ -182,6 +229,26 @@ def _opportunities(engine: Engine) -> pa.Table:
             "closed": pa.array([_end_of_day(r[6]) for r in rows], pa.int64()),
         }
     )
+
+
+# _opportunities' columns, read by DuckDB from the copy: the amount as the nearest double (as
+# float(Decimal)), times cut to the second, a close day read as its last second (UTC).
+OPPORTUNITIES_ON_COPY = """
+SELECT CAST(id AS BIGINT) AS id, CAST(primary_contact_id AS BIGINT) AS contact_id,
+       CAST(account_id AS BIGINT) AS account_id, CAST(amount AS DOUBLE) AS amount, status,
+       CAST(floor(epoch(created_at)) AS BIGINT) AS created,
+       CAST(epoch(CAST(close_date AS TIMESTAMP)) AS BIGINT) + 86399 AS closed
+FROM opportunities WHERE deleted_at IS NULL ORDER BY id
+"""
+
+
+def _opportunities_on_copy(con) -> pa.Table:
+    return con.con.sql(OPPORTUNITIES_ON_COPY).to_arrow_table()
+
+
+def _labels_on_copy(con) -> dict:
+    rows = con.con.sql("SELECT id, name FROM campaigns").fetchall()
+    return {"campaign": {str(i): name for i, name in rows}}
 
 
 def _end_of_day(day: dt.date | None) -> int | None:

@@ -74,10 +74,31 @@ def from_store(engine: Engine, analytics: str = "duckdb") -> Sources:
         except BaseException:
             store.disconnect()
             raise
+    on_copy = _from_copy(engine)
+    if on_copy is not None:
+        return on_copy
     arrow = remembered(engine, "funnel", lambda: _read_canonical(engine))
     duck = duckdb_connection()
     try:
         return Sources(duck, *[duck.create_table(name, arrow[name]) for name in TABLES])
+    except BaseException:
+        duck.disconnect()
+        raise
+
+
+def _from_copy(engine: Engine) -> Sources | None:
+    """The three tables as views on the analytical copy (truce.analytics.copy), or None without one."""
+    from truce.analytics.copy import ibis_on_copy
+
+    duck = ibis_on_copy(engine)
+    if duck is None:
+        return None
+    try:
+        duck.raw_sql(f"CREATE TEMP VIEW ledger AS {COPY_LEDGER}")
+        contacts = present_rows(duck.table("contacts"))
+        contacts = contacts.select(id=contacts.id, account_id=contacts.account_id, source_channel=contacts.source_channel)
+        accounts = present_rows(duck.table("accounts"))
+        return Sources(duck, duck.table("ledger"), contacts, accounts.select(id=accounts.id, segment=accounts.segment))
     except BaseException:
         duck.disconnect()
         raise
@@ -143,6 +164,14 @@ FROM (
 ) AS m
 LEFT JOIN lost ON m.reason IS NULL AND lost.contact = m.entity_id AND lost.day = m.day
 """
+
+
+# The ledger on the analytical copy: PARQUET_LEDGER over the moves of contacts still present
+# (as _canonical's semi-join) and the loss reasons of deals still present.
+COPY_LEDGER = PARQUET_LEDGER.replace(
+    "WHERE entity_type = 'contact'",
+    "WHERE entity_type = 'contact' AND entity_id IN (SELECT id FROM contacts WHERE deleted_at IS NULL)",
+).format(present="AND deleted_at IS NULL")
 
 
 def duckdb_connection() -> ibis.BaseBackend:

@@ -222,6 +222,7 @@ def _journeys(engine: Engine, ask: dict):
                 f"truce_keys_{ask['by']}",
                 pa.table({"value": pa.array(values, pa.string()), "key": pa.array(range(len(values)), pa.int64())}),
                 overwrite=True,
+                temp=True,  # the analytical copy is opened read-only
             )
             if src.con.name == "duckdb"
             else _spark_codes(src.con, values)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
+from truce.analytics.store_read import remembered
 from truce.config import TruceConfig
 from truce.services import handoff as handoff_service
 from truce.store.models import Handoff, SlaEvent, User
@@ -41,7 +42,7 @@ class _Tally:
     def __init__(self) -> None:
         self.counts: dict[str, int] = defaultdict(int)
 
-    def add(self, handoff, breaches: set[str], now: dt.datetime) -> None:
+    def add(self, handoff, breaches: frozenset[str], now: dt.datetime) -> None:
         counts = self.counts
         counts["handoffs"] += 1
         for promise, due_column in (("first_touch", "first_touch_due_at"), ("decision", "decision_due_at")):
@@ -93,12 +94,7 @@ def report(
     """
     now = now or dt.datetime.now(dt.UTC)
     zone = ZoneInfo(config.company.timezone)
-    with engine.connect() as conn:
-        handoffs = conn.execute(select(*TALLIED).order_by(Handoff.mql_at)).mappings().all()
-        breaches = defaultdict(set)
-        for handoff_id, kind in conn.execute(select(SlaEvent.handoff_id, SlaEvent.kind)):
-            breaches[handoff_id].add(kind)
-        emails = dict(conn.execute(select(User.id, User.email)).all())
+    handoffs, breaches, emails = remembered(engine, "sla_report.rows", lambda: _read(engine))
     overall = _Tally()
     people: defaultdict[str, _Tally] = defaultdict(_Tally)
     months: defaultdict[str, _Tally] = defaultdict(_Tally)
@@ -108,7 +104,7 @@ def report(
         if (start and month_day < start) or (end and month_day > end):
             continue
         month = month_day.strftime("%Y-%m")
-        kinds = breaches.get(handoff["id"], set())
+        kinds = breaches.get(handoff["id"], frozenset())
         for tally in (overall, people[emails.get(handoff["owner_id"], "(unassigned)")], months[month]):
             tally.add(handoff, kinds, now)
         # A re-routed lead is one MQL however many sellers held it (truce.services.sla_rules.escalation).
@@ -124,6 +120,44 @@ def report(
         "marketing": _marketing(config, volume, now.astimezone(zone).strftime("%Y-%m")),
         "queue": handoff_service.queue(engine, config, now) if with_queue else None,
     }
+
+
+def _read(engine: Engine) -> tuple[list, dict[int, frozenset[str]], dict[int, str]]:
+    """Every handoff's TALLIED columns, the breaches per handoff and the users' e-mails — read
+    once per revision of the data (the brief asks for four periods), from the analytical copy
+    when there is one. Shared between callers: read, never change."""
+    from truce.analytics.copy import CopyUnavailable, open_copy
+
+    try:
+        con = open_copy(engine)
+    except CopyUnavailable:
+        return _read_store(engine)
+    try:
+        names = [column.name for column in TALLIED]
+        handoffs = [
+            dict(zip(names, row, strict=True))
+            for row in con.execute(f"SELECT {', '.join(names)} FROM handoffs ORDER BY mql_at").fetchall()
+        ]
+        breaches = _grouped(con.execute("SELECT handoff_id, kind FROM sla_events").fetchall())
+        emails = dict(con.execute("SELECT id, email FROM users").fetchall())
+    finally:
+        con.close()
+    return handoffs, breaches, emails
+
+
+def _read_store(engine: Engine) -> tuple[list, dict[int, frozenset[str]], dict[int, str]]:
+    with engine.connect() as conn:
+        handoffs = conn.execute(select(*TALLIED).order_by(Handoff.mql_at)).mappings().all()
+        breaches = _grouped(conn.execute(select(SlaEvent.handoff_id, SlaEvent.kind)).all())
+        emails = dict(conn.execute(select(User.id, User.email)).all())
+    return list(handoffs), breaches, emails
+
+
+def _grouped(pairs) -> dict[int, frozenset[str]]:
+    found: defaultdict[int, set[str]] = defaultdict(set)
+    for handoff_id, kind in pairs:
+        found[handoff_id].add(kind)
+    return {handoff_id: frozenset(kinds) for handoff_id, kinds in found.items()}
 
 
 def _marketing(config: TruceConfig, volume: dict, current_month: str) -> dict:
