@@ -20,6 +20,9 @@ What is timed, each in a fresh process, median of --repeat runs:
             (READS below), with count(DISTINCT ...) over every one so no column is skipped: the
             process's wall seconds (interpreter, `import duckdb`, the scans) and the scans alone.
   startup   `truce --version`: what every report pays before it reads anything.
+  copy      the analytical copy (truce.analytics.copy) rebuilt from an empty folder: what the
+            first report after a write pays on top of its own time. Measured before the
+            reports, which then find it current (a quiet store's state: every CLI report).
 
 The ratio is report wall ÷ floor wall: both are a fresh process's wall time, so both pay an
 interpreter start. Targets (issue 15): every report ≤ 5× its floor, the brief ≤ 10×, and cost
@@ -402,11 +405,40 @@ def measure_startup(folder: Path, repeat: int) -> dict:
     return {"runs": runs, "wall_seconds": median_of(runs, "wall_seconds")}
 
 
+# The analytical copy (truce.analytics.copy) rebuilt from scratch: what the first report after a
+# write pays on top of its own time. Measured first, so the reports after it find the copy current.
+COPY_REBUILD = """
+import json, shutil, sys, time
+from truce.analytics import copy
+from truce.store.db import connect
+engine = connect(sys.argv[1])
+shutil.rmtree(copy.copy_folder(engine), ignore_errors=True)
+started = time.perf_counter()
+copy.open_copy(engine).close()
+print(json.dumps({"rebuild_seconds": time.perf_counter() - started}))
+"""
+
+
+def measure_copy(store: Path, repeat: int) -> dict:
+    runs = []
+    for i in range(repeat):
+        with machine.measured(f"copy rebuild at {store.parent.name}, run {i + 1}") as m:
+            run = child(COPY_REBUILD, [f"sqlite:///{store}"], store.parent, "copy")
+        if run["exit_code"] != 0:
+            raise SystemExit(f"the analytical copy's rebuild failed:\n{run['stderr_tail']}")
+        rebuilt = json.loads(run.pop("stdout"))["rebuild_seconds"]
+        run.pop("stderr_tail")
+        runs.append({**run, "rebuild_seconds": round(rebuilt, 3), "machine": m.record})
+    return {"runs": runs, "wall_seconds": median_of(runs, "wall_seconds"),
+            "rebuild_seconds": median_of(runs, "rebuild_seconds")}  # fmt: skip
+
+
 def measure_size(contacts: int, args, as_of: dt.date) -> dict:
     store, build = store_for(args.out, contacts, args.seed, as_of)
     parquet = parquet_for(store, as_of, {t for r in args.reports for t in READS[r]})
     found = {"contacts": contacts, "store": str(store), "build": build,
-             "startup": measure_startup(store.parent, args.repeat), "reports": {}}  # fmt: skip
+             "startup": measure_startup(store.parent, args.repeat),
+             "copy": measure_copy(store, args.repeat), "reports": {}}  # fmt: skip
     for report in args.reports:
         print(f"{contacts:,} contacts: {report} …", file=sys.stderr, flush=True)
         measured = measure_report(report, store, as_of, args.config, args.repeat)
@@ -436,6 +468,7 @@ def records(sizes: list[dict]) -> list[dict]:
     found = []
     for size in sizes:
         found += [run["machine"] for run in size["startup"]["runs"]]
+        found += [run["machine"] for run in size["copy"]["runs"]]
         for report in size["reports"].values():
             found += [run["machine"] for run in report["runs"] + report["floor"]["runs"]]
     return found
@@ -475,7 +508,8 @@ def print_text(result: dict, stream) -> None:
         build = size["build"]
         say(f"{size['contacts']:,} contacts ({build['tables']['touchpoints']:,} touchpoints, "
             f"{build['tables']['stage_changes']:,} stage changes, {build['tables']['opportunities']:,} deals); "
-            f"`truce --version` {size['startup']['wall_seconds']:.2f} s")  # fmt: skip
+            f"`truce --version` {size['startup']['wall_seconds']:.2f} s; "
+            f"analytical copy rebuilt in {size['copy']['rebuild_seconds']:.2f} s")  # fmt: skip
         say("  report           wall      cpu     peak    floor    scan   ratio cpu÷cpu  sha256")
         for name, r in size["reports"].items():
             f = r["floor"]
