@@ -200,3 +200,12 @@ def test_a_copy_switch_that_is_neither_on_nor_off_is_refused_by_name(sqlite_engi
     monkeypatch.setenv("TRUCE_COPY", "sometimes")
     with pytest.raises(ValueError, match="TRUCE_COPY='sometimes' must be on or off"):
         analytical.copy_folder(sqlite_engine)
+
+
+def test_a_migration_makes_a_new_copy_though_the_data_did_not_move(sqlite_engine):
+    before = analytical.store_stamp(sqlite_engine)
+    with sqlite_engine.begin() as conn:  # as `truce db upgrade` would: the schema moves, the data revision not
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'a_later_one'")
+    after = analytical.store_stamp(sqlite_engine)
+    assert after[0] == before[0]
+    assert analytical.copy_path(sqlite_engine, after) != analytical.copy_path(sqlite_engine, before)

@@ -59,6 +59,8 @@ COPIED = (
     "users",
 )
 SECRET_COLUMNS = {"users": frozenset({"password_hash"})}
+# Moves when COPIED, the columns or their types change, so a newer truce never reads an older copy.
+COPY_FORMAT = 1
 LOCK_WAIT_SECONDS = 2.0
 READ_BATCH_ROWS = 65_536
 
@@ -125,14 +127,20 @@ def open_copy(engine: Engine) -> duckdb.DuckDBPyConnection:
 
 
 def store_stamp(engine: Engine) -> tuple[int, str]:
-    """(data revision, the moment it was made) — what the copy must carry to be current."""
+    """What the copy must carry to be current: (data revision, the moment it was made | the schema's
+    migration | the copy's own format). A migration adds columns without moving the data revision."""
     with engine.connect() as conn:
-        row = conn.execute(
-            select(StoreRevision.revision, StoreRevision.changed_at).where(StoreRevision.id == 1)
-        ).one_or_none()
+        return _stamp_in(conn)
+
+
+def _stamp_in(conn) -> tuple[int, str]:
+    row = conn.execute(
+        select(StoreRevision.revision, StoreRevision.changed_at).where(StoreRevision.id == 1)
+    ).one_or_none()
+    schema = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one_or_none()
     if row is None:
-        return (0, "")
-    return (int(row[0]), row[1].astimezone(dt.UTC).isoformat())
+        return (0, f"|{schema}|{COPY_FORMAT}")
+    return (int(row[0]), f"{row[1].astimezone(dt.UTC).isoformat()}|{schema}|{COPY_FORMAT}")
 
 
 def _open_if_current(path: Path, stamp: tuple[int, str]) -> duckdb.DuckDBPyConnection | None:
@@ -253,10 +261,7 @@ class _Snapshot:
 
     def __init__(self, engine: Engine, conn) -> None:
         self.engine, self.conn = engine, conn
-        row = conn.execute(
-            select(StoreRevision.revision, StoreRevision.changed_at).where(StoreRevision.id == 1)
-        ).one_or_none()
-        self.stamp = (0, "") if row is None else (int(row[0]), row[1].astimezone(dt.UTC).isoformat())
+        self.stamp = _stamp_in(conn)
 
     def table(self, name: str) -> pa.Table:
         columns = _copied_columns(Base.metadata.tables[name])
