@@ -140,7 +140,7 @@ def _stamp_in(conn) -> tuple[int, str]:
     schema = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one_or_none()
     if row is None:
         return (0, f"|{schema}|{COPY_FORMAT}")
-    return (int(row[0]), f"{row[1].astimezone(dt.UTC).isoformat()}|{schema}|{COPY_FORMAT}")
+    return (int(row[0]), f"{_utc_text(row[1])}|{schema}|{COPY_FORMAT}")
 
 
 def _open_if_current(path: Path, stamp: tuple[int, str]) -> duckdb.DuckDBPyConnection | None:
@@ -257,32 +257,75 @@ def _duckdb_type(column) -> str:
 
 
 class _Snapshot:
-    """Reads every copied table from one consistent view of the store (one read transaction)."""
+    """Reads every copied table of a SQLite store from one consistent view (one read transaction)."""
 
     def __init__(self, engine: Engine, conn) -> None:
         self.engine, self.conn = engine, conn
         self.stamp = _stamp_in(conn)
 
     def table(self, name: str) -> pa.Table:
-        columns = _copied_columns(Base.metadata.tables[name])
-        if self.engine.dialect.name == "sqlite":
-            return _sqlite_columns(self.conn, name, columns)
-        return _postgres_columns(self.conn, name, columns)
+        return _sqlite_columns(self.conn, name, _copied_columns(Base.metadata.tables[name]))
 
 
 @contextlib.contextmanager
-def _store_snapshot(engine: Engine) -> Iterator[_Snapshot]:
+def _store_snapshot(engine: Engine) -> Iterator[_Snapshot | _AdbcSnapshot]:
+    if engine.dialect.name == "postgresql":
+        with _postgres_snapshot(engine) as snapshot:
+            yield snapshot
+        return
     with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
-        else:
-            # In WAL mode the first read fixes what this transaction sees until it ends.
-            conn.exec_driver_sql("BEGIN")
+        # In WAL mode the first read fixes what this transaction sees until it ends.
+        conn.exec_driver_sql("BEGIN")
         try:
             yield _Snapshot(engine, conn)
         finally:
             conn.rollback()
+
+
+@contextlib.contextmanager
+def _postgres_snapshot(engine: Engine) -> Iterator[_Snapshot | _AdbcSnapshot]:
+    """One REPEATABLE READ transaction for the stamp and every table, through ADBC's PostgreSQL
+    driver (binary COPY straight into Arrow columns)."""
+    from truce.analytics.store_read import _postgres_adbc
+
+    connect = _postgres_adbc(engine)
+    if connect is None:  # a base dependency; without it the reports read the store itself
+        raise CopyUnavailable("the ADBC PostgreSQL driver is not installed")
+    with connect() as adbc, adbc.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+        try:
+            yield _AdbcSnapshot(cursor)
+        finally:
+            adbc.rollback()
+
+
+class _AdbcSnapshot:
+    """_Snapshot's reads on an ADBC cursor: every value as text, typed by DuckDB's CAST after."""
+
+    def __init__(self, cursor) -> None:
+        self.cursor = cursor
+        cursor.execute("SELECT revision, changed_at FROM store_revision WHERE id = 1")
+        row = cursor.fetchone()
+        cursor.execute("SELECT version_num FROM alembic_version")
+        schema = (cursor.fetchone() or [None])[0]
+        made = "" if row is None else _utc_text(row[1])
+        self.stamp = (0 if row is None else int(row[0]), f"{made}|{schema}|{COPY_FORMAT}")
+
+    def table(self, name: str) -> pa.Table:
+        columns = _copied_columns(Base.metadata.tables[name])
+        self.cursor.execute(f'SELECT {", ".join(f"{_q(c.name)}::text" for c in columns)} FROM {_q(name)}')
+        return self.cursor.fetch_arrow_table()
+
+
+def _utc_text(moment) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
 
 
 def _sqlite_columns(conn, name: str, columns: list) -> pa.Table:
@@ -302,24 +345,6 @@ def _sqlite_columns(conn, name: str, columns: list) -> pa.Table:
             batches.append(pa.RecordBatch.from_struct_array(pa.array(rows, type=struct)))
     finally:
         cursor.close()
-    return pa.Table.from_batches(batches, schema=schema)
-
-
-def _postgres_columns(conn, name: str, columns: list) -> pa.Table:
-    """PostgreSQL's rows as Arrow through binary COPY (psycopg), typed by DuckDB's CAST after."""
-    selected = ", ".join(f'"{c.name}"::text' for c in columns)
-    schema = pa.schema([(c.name, pa.string()) for c in columns])
-    cursor = conn.connection.driver_connection.cursor()
-    batches: list[pa.RecordBatch] = []
-    rows: list[tuple] = []
-    with cursor.copy(f'COPY (SELECT {selected} FROM "{name}") TO STDOUT') as copy:
-        for row in copy.rows():
-            rows.append(row)
-            if len(rows) >= READ_BATCH_ROWS:
-                batches.append(pa.RecordBatch.from_struct_array(pa.array(rows, type=pa.struct(schema))))
-                rows = []
-    if rows:
-        batches.append(pa.RecordBatch.from_struct_array(pa.array(rows, type=pa.struct(schema))))
     return pa.Table.from_batches(batches, schema=schema)
 
 
