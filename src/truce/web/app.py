@@ -86,7 +86,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine
-    app.state.config = in_force(engine, config)  # a process started after an edit starts with it
+    app.state.config = _in_force(engine, config, in_force)  # a process started after an edit starts with it
     app.state.login_guard = LoginGuard()  # its throttle counts live in the store; its check slots in this process
     app.state.config_path = Path(config_path).resolve() if config_path is not None else config_file(config)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
@@ -108,6 +108,17 @@ def create_app(
 
     app.include_router(hooks.router)
     return app
+
+
+def _in_force(engine: Engine, config: TruceConfig, in_force) -> TruceConfig:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return in_force(engine, config)
+    except SQLAlchemyError:
+        # A store without tables (an app built only for its OpenAPI document); `truce serve` and the
+        # worker processes check the schema first. FunnelWatch asks again on the first request.
+        return config
 
 
 class _App(FastAPI):
