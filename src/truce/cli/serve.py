@@ -10,6 +10,11 @@ import typer
 
 from truce.cli.common import ConfigOption, DbOption, console, handled, load_config, open_store
 
+# How long the supervisor waits for a worker to answer its ping before killing it as hung. uvicorn's
+# 5 s kills a worker that is only busy: a 100,000-contact brief holds the interpreter for longer on
+# a loaded machine, and killing it drops its connections and its computed reports (bench/serve_load.py).
+HEALTHCHECK_SECONDS = 60
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
@@ -62,7 +67,7 @@ def serve(
         _hand_down(db, loaded, max_body)
         settings = uvicorn.Config(
             server.FACTORY, factory=True, workers=workers, host=host, port=port, log_level="warning",
-            http=server.HTTP_FROM_ENV,
+            http=server.HTTP_FROM_ENV, timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
         )  # fmt: skip
         console.print(f"{workers} worker processes answer requests")
     background = None if no_jobs else _jobs_in_background(store, loaded)
