@@ -205,3 +205,30 @@ def test_an_edit_through_one_process_reaches_every_worker_of_another_within_a_se
     assert len({(job, slot) for job, slot, _ in runs}) == len(runs)
     pids = {int(holder.split(":")[1]) for _, _, holder in runs}
     assert pids <= {process.pid for process in processes}, pids
+
+
+def test_the_jobs_of_a_server_follow_a_funnel_edit_made_through_another_within_a_second(engine, tmp_path):
+    import threading
+    from types import SimpleNamespace
+
+    from truce.cli.serve import _jobs_follow_the_funnel
+    from truce.services import funnel_config
+
+    path = tmp_path / "truce.toml"
+    path.write_text(truce_config.default_text(), encoding="utf-8")
+    config = truce_config.load(path)
+    jobs = SimpleNamespace(config=config, stopped=threading.Event())  # what the thread reads of a Worker
+    follower = threading.Thread(target=_jobs_follow_the_funnel, args=(engine, jobs), daemon=True)
+    follower.start()
+    try:
+        body = funnel_config.sections_of(config)
+        funnel_config.edit_from_data(engine, config, funnel=body["funnel"] | {"stages": [
+            body["funnel"]["stages"][0] | {"label": NEW_LABEL}, *body["funnel"]["stages"][1:]
+        ]}, sla=body["sla"], actor="ria@yourco.example", path=tmp_path / "other-host.toml")  # fmt: skip
+        edited_at = time.monotonic()
+        while jobs.config.funnel.stages[0].label != NEW_LABEL:
+            assert time.monotonic() - edited_at < PROMISED_SECONDS, "the jobs still run on the old funnel"
+            time.sleep(0.02)
+    finally:
+        jobs.stopped.set()
+        follower.join(timeout=5)
