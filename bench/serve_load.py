@@ -3,6 +3,8 @@
     python bench/serve_load.py                # the demo at 100,000 contacts (built once), 50 clients
     python bench/serve_load.py --quick        # 10,000 contacts, 10 clients, short phases: a smoke run
     python bench/serve_load.py --json         # the figures as JSON too (bench/out/serve_load.json)
+    python bench/serve_load.py --pg --workers 4 --clients 100 --import-rows 0
+                                              # several worker processes on PostgreSQL ($TRUCE_TEST_DATABASE_URL)
 
 The server is the real one: `truce serve` in its own process on 127.0.0.1, over a copy of the
 demo store (SQLite, the embedded default), with an API token for a RevOps user. The clients
@@ -29,6 +31,19 @@ Phases, in order:
             of --import-rows new touchpoints in another process (300,000 by default). The import
             commits batch by batch and lets waiting writers go first between batches. Targets:
             no errors, writers' p99 under 2 s (printed as a ratio to the writers phase too).
+
+  funnel    (with --workers above 1) every report client keeps its connection and asks for the
+            funnel config; one more connection saves an edit of it (PUT /api/v1/config/funnel).
+            Measured: the time from the edit's answer until every connection has seen it. The
+            kernel spreads the connections over the workers, so 100 of them reach all of 4 (a
+            worker that got none would go unmeasured). Target: under 1 s.
+
+With --workers N the server is `truce serve --workers N` (docs/deploy.md). With --pg (the server
+named by $TRUCE_TEST_DATABASE_URL) or --pg-url, the store is a PostgreSQL database: the demo is
+built once into `truce_bench_serve_<contacts>_<seed>` and each run works on a copy of it
+(CREATE DATABASE … TEMPLATE); the ingest baseline is psycopg `executemany` into another copy; the
+import phase runs on SQLite only. Targets with --workers above 1: reports p99 under 200 ms,
+ingest at least 10,000 touchpoints a second (--pushers connections push at once).
 
 A wrong answer (a status other than 200, an idempotent re-send that changed something) is an
 error: errors are counted, printed, and make the exit code 1. A missed target prints
@@ -62,6 +77,8 @@ OUT = HERE / "out"
 P99_TARGET_MS = 200.0
 WRITER_P99_TARGET_MS = 2000.0
 INGEST_TARGET = 5_000.0
+WORKERS_INGEST_TARGET = 10_000.0
+PROPAGATION_TARGET_S = 1.0
 BATCH = 10_000
 MAIN_REPORTS = (
     "/api/v1/reports/funnel",
@@ -331,6 +348,62 @@ async def push(host, port, token, batches: list[bytes], pushed: Pushed, until: f
     await connection.close()
 
 
+async def push_all(host, port, token, batches: list[bytes], pushers: int, until: float | None = None) -> Pushed:
+    """The batches pushed over `pushers` connections at once, dealt round robin; the rate is over the whole."""
+    shares = [Pushed() for _ in range(pushers)]
+    started = time.perf_counter()
+    await asyncio.gather(*(push(host, port, token, batches[i::pushers], shares[i], until) for i in range(pushers)))
+    whole = Pushed(seconds=time.perf_counter() - started)
+    for share in shares:
+        whole.rates += share.rates
+        whole.errors += share.errors
+        whole.touchpoints += share.touchpoints
+    return whole
+
+
+async def funnel_propagation(host, port, token, clients: int) -> dict:
+    """Seconds from a funnel edit's answer until each of `clients` kept-alive connections (spread over
+    the workers by the kernel) is served the edited funnel; see the module's `funnel` phase."""
+    from truce import config as truce_config
+    from truce.services.funnel_config import sections_of
+
+    label = f"Inquiry (bench edit {time.time():.0f})"
+    body = sections_of(truce_config.parse(truce_config.default_text()))
+    body["funnel"]["stages"][0]["label"] = label
+    connections = [Connection(host, port, token) for _ in range(clients)]
+    errors: list[str] = []
+    await asyncio.gather(*(c.request("GET", FLOOR) for c in connections))  # each on its worker before the edit
+    editor = Connection(host, port, token)
+    status, _, answer = await editor.request("PUT", "/api/v1/config/funnel", json.dumps(body).encode())
+    edited = time.perf_counter()
+    await editor.close()
+    if status != 200:
+        return {"errors": 1, "error_samples": [f"funnel edit: HTTP {status}: {answer[:300]!r}"]}
+
+    async def until_seen(connection: Connection) -> float | None:
+        while time.perf_counter() - edited < 10:
+            status, _, answer = await connection.request("GET", FLOOR)
+            if status != 200:
+                errors.append(f"funnel: HTTP {status}: {answer[:200]!r}")
+            elif json.loads(answer)["stages"][0]["label"] == label:
+                return time.perf_counter() - edited
+            await asyncio.sleep(0.01)
+        errors.append("a connection was still served the old funnel 10 s after the edit")
+        return None
+
+    seen = await asyncio.gather(*(until_seen(c) for c in connections))
+    for connection in connections:
+        await connection.close()
+    took = sorted(s for s in seen if s is not None)
+    return {
+        "connections": clients,
+        "seen_by_all_s": round(took[-1], 3) if len(took) == clients else None,
+        "median_s": round(_quantile(took, 0.5), 3) if took else None,
+        "errors": len(errors),
+        "error_samples": errors[:5],
+    }
+
+
 async def resend(host, port, token, body: bytes) -> list[str]:
     connection = Connection(host, port, token)
     status, _, answer = await connection.request("POST", "/api/v1/ingest/touchpoints", body)
@@ -380,22 +453,118 @@ def working_copy(store: Path, folder: Path) -> Path:
     return copy
 
 
-def api_token(copy: Path) -> str:
+def _admin(pg_url: str):
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    return create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+def _on(pg_url: str, database: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(pg_url).set(database=database).render_as_string(hide_password=False)
+
+
+def pg_demo_store(pg_url: str, contacts: int, seed: int) -> str:
+    """The demo company in a PostgreSQL database of its own, built once per size and seed and kept."""
+    from sqlalchemy import text
+
+    name, partial = f"truce_bench_serve_{contacts}_{seed}", f"truce_bench_serve_{contacts}_{seed}_building"
+    admin = _admin(pg_url)
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+            print(f"building the demo company at {contacts:,} contacts in PostgreSQL (once) …", flush=True)
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{partial}"'))
+            conn.execute(text(f'CREATE DATABASE "{partial}"'))
+            subprocess.run(
+                [*truce_command(), "demo", "--contacts", str(contacts), "--seed", str(seed), "--db", _on(pg_url, partial)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            conn.execute(text(f'ALTER DATABASE "{partial}" RENAME TO "{name}"'))
+    admin.dispose()
+    return name
+
+
+def pg_copy(pg_url: str, template: str, name: str) -> str:
+    """A fresh copy of a database (CREATE DATABASE … TEMPLATE), at the code's schema; its URL."""
+    from sqlalchemy import text
+
+    admin = _admin(pg_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    url = _on(pg_url, name)
+    subprocess.run([*truce_command(), "db", "upgrade", "--db", url], check=True, stdout=subprocess.DEVNULL)
+    return url
+
+
+def pg_raw_insert_rate(pg_url: str, run_database: str, batches: list[list[dict]]) -> float:
+    """Baseline on PostgreSQL: the same rows by psycopg executemany into a copy of the run's store, no checks."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    scratch = f"{run_database}_baseline"
+    url = make_url(pg_copy(pg_url, run_database, scratch))
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as con:
+        contact_of = dict(con.execute("SELECT email, id FROM contacts").fetchall())
+        campaign_of = {e: (i, ch) for e, i, ch in con.execute("SELECT external_id, id, channel FROM campaigns").fetchall()}
+        account_of = dict(con.execute("SELECT id, account_id FROM contacts").fetchall())
+        con.commit()
+        started = time.perf_counter()
+        for batch in batches:
+            rows = []
+            for item in batch:
+                contact = contact_of[item["contact_email"]]
+                campaign, channel = campaign_of[item["campaign_external_id"]]
+                rows.append(
+                    ("baseline-" + item["external_id"], contact, account_of[contact], campaign, channel, "marketing",
+                     item["touch_type"], item["occurred_at"])
+                )  # fmt: skip
+            with con.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO touchpoints (external_id, contact_id, account_id, campaign_id, channel, kind,"
+                    " touch_type, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
+            con.commit()
+        seconds = time.perf_counter() - started
+    from sqlalchemy import text
+
+    admin = _admin(pg_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+    admin.dispose()
+    return len(batches) * BATCH / seconds
+
+
+def api_token(url: str) -> str:
     from truce.services.logins import add_user, create_token
     from truce.store.db import connect
 
-    engine = connect(f"sqlite:///{copy}")
+    engine = connect(url)
     add_user(engine, email="bench@example.com", team="revops", actor="bench")
     token = create_token(engine, email="bench@example.com", name="serve_load", actor="bench")
     engine.dispose()
     return token
 
 
-def touchpoint_batches(copy: Path, count: int, seed: int) -> list[list[dict]]:
+def touchpoint_batches(url: str, count: int, seed: int) -> list[list[dict]]:
     """`count` batches of 10,000 new touchpoints on the demo's contacts and campaigns."""
-    with sqlite3.connect(copy) as con:
-        emails = [row[0] for row in con.execute("SELECT email FROM contacts WHERE email IS NOT NULL")]
-        campaigns = [row[0] for row in con.execute("SELECT external_id FROM campaigns WHERE external_id IS NOT NULL")]
+    from sqlalchemy import text
+
+    from truce.store.db import connect
+
+    engine = connect(url)
+    with engine.connect() as con:
+        emails = sorted(row[0] for row in con.execute(text("SELECT email FROM contacts WHERE email IS NOT NULL")))
+        campaigns = sorted(
+            row[0] for row in con.execute(text("SELECT external_id FROM campaigns WHERE external_id IS NOT NULL"))
+        )
+    engine.dispose()
     rng = random.Random(seed)
     types = ("form", "webinar", "email_click", "ad_click", "event")
     batches = []
@@ -455,23 +624,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(copy: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(url: str, port: int, log: Path, workers: int = 1) -> subprocess.Popen:
+    """`truce serve` in the store's folder, on the built-in truce.toml: a funnel edit writes the
+    folder's truce.toml, removed first so that each run starts from the built-in funnel."""
+    folder = log.parent
+    (folder / "truce.toml").unlink(missing_ok=True)
+    env = {name: value for name, value in os.environ.items() if name not in ("TRUCE_CONFIG", "TRUCE_DATABASE_URL")}
     server = subprocess.Popen(
-        [*truce_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", f"sqlite:///{copy}"],
+        [*truce_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url, "--workers", str(workers)],
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
+        cwd=folder,
+        env=env,
+        start_new_session=True,  # its workers with it: stopped as one group if it will not stop
     )
-    deadline = time.time() + 60
+    deadline = time.time() + 120  # worker processes start slowly on a busy machine
     while time.time() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"truce serve stopped: see {log}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                if workers > 1:
+                    time.sleep(5)  # the first worker answers; the others were started with it
                 return server
         except OSError:
             time.sleep(0.1)
-    server.kill()
-    raise SystemExit("truce serve did not start within 60 s")
+    stop_server(server)
+    raise SystemExit("truce serve did not start within 120 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """SIGTERM: the supervisor stops its workers and then itself; after 30 s, the whole group is killed."""
+    import signal
+
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 # ---- the run --------------------------------------------------------------------------------------
@@ -511,7 +702,13 @@ async def measure(args, port: int, token: str, batches: list[list[dict]], states
         print(f"import: {args.import_rows:,} touchpoints imported while they read and write …", flush=True)
         with phase_state(results, "import"):
             results["import"] = await during_import(args, host, port, token, args.copy, args.import_path, args.folder)
-    results["error_samples"] = (errors + results.get("import", {}).get("error_samples", []))[:10]
+    if args.workers > 1:
+        print(f"funnel: an edit, and {args.clients} connections until each is served it …", flush=True)
+        with phase_state(results, "funnel"):
+            results["funnel_edit"] = await funnel_propagation(host, port, token, args.clients)
+        errors += results["funnel_edit"]["error_samples"]
+        errors += [""] * (results["funnel_edit"]["errors"] - len(results["funnel_edit"]["error_samples"]))
+    results["error_samples"] = [e for e in errors + results.get("import", {}).get("error_samples", []) if e][:10]
     results["errors"] = len(errors) + results["floor"]["errors"] + results.get("import", {}).get("errors", 0)
     return results
 
@@ -521,14 +718,20 @@ async def reports_and_ingest(args, host, port, token, bodies, results: dict) -> 
     print("cold: each report computed once …", flush=True)
     with phase_state(results, "cold"):
         results["cold_seconds"] = await cold_reports(host, port, token, MAIN_REPORTS)
+    if args.workers > 1:
+        # Each worker keeps its own cache: every one computes each report once per revision of the data.
+        print(f"warm: {args.clients} connections ask each report once, so that every worker has them …", flush=True)
+        with phase_state(results, "warm"):
+            started = time.perf_counter()
+            await asyncio.gather(*(cold_reports(host, port, token, MAIN_REPORTS) for _ in range(args.clients)))
+            results["warm_seconds"] = round(time.perf_counter() - started, 2)
     print(f"reports: {args.clients} clients, {len(MAIN_REPORTS)} reports for {args.seconds:g} s …", flush=True)
     with phase_state(results, "reports"):
         reports = await run_readers("reports", host, port, token, MAIN_REPORTS, args.clients, args.seconds)
     results["reports"] = reports.summary()
     print(f"ingest: {len(bodies) - args.mixed_batches} batches of {BATCH:,} touchpoints …", flush=True)
-    pushed = Pushed()
     with phase_state(results, "ingest"):
-        await push(host, port, token, bodies[: len(bodies) - args.mixed_batches], pushed)
+        pushed = await push_all(host, port, token, bodies[: len(bodies) - args.mixed_batches], args.pushers)
     pushed.errors += await resend(host, port, token, bodies[len(bodies) - args.mixed_batches - 1])
     results["ingest"] = {
         "touchpoints": pushed.touchpoints,
@@ -570,8 +773,17 @@ def report(results: dict, args) -> bool:
     missed = []
     if "reports" in results and results["reports"]["p99_ms"] >= P99_TARGET_MS:
         missed.append(f"reports p99 {results['reports']['p99_ms']:.1f} ms ≥ {P99_TARGET_MS:g} ms")
-    if "ingest" in results and results["ingest"]["per_s"] < INGEST_TARGET:
-        missed.append(f"ingest {results['ingest']['per_s']:,.0f}/s < {INGEST_TARGET:,.0f}/s")
+    ingest_target = WORKERS_INGEST_TARGET if args.workers > 1 else INGEST_TARGET
+    if "ingest" in results and results["ingest"]["per_s"] < ingest_target:
+        missed.append(f"ingest {results['ingest']['per_s']:,.0f}/s < {ingest_target:,.0f}/s")
+    if "funnel_edit" in results:
+        edit = results["funnel_edit"]
+        print(
+            f"funnel edit: seen by all {edit.get('connections')} connections after {edit.get('seen_by_all_s')} s"
+            f" (median {edit.get('median_s')} s)"
+        )
+        if edit.get("seen_by_all_s") is None or edit["seen_by_all_s"] >= PROPAGATION_TARGET_S:
+            missed.append(f"a funnel edit reached every worker in {edit.get('seen_by_all_s')} s, not < 1 s")
     if "import" in results:
         alone, during = results["writers"]["writers"], results["import"]["writers"]
         imported = results["import"]
@@ -597,7 +809,9 @@ def report(results: dict, args) -> bool:
     if not missed:
         met = []
         if "reports" in results:
-            met += [f"reports p99 < {P99_TARGET_MS:g} ms at {args.clients} clients", f"ingest ≥ {INGEST_TARGET:,.0f}/s"]
+            met += [f"reports p99 < {P99_TARGET_MS:g} ms at {args.clients} clients", f"ingest ≥ {ingest_target:,.0f}/s"]
+        if "funnel_edit" in results:
+            met.append(f"a funnel edit seen by every worker < {PROPAGATION_TARGET_S:g} s")
         if "import" in results:
             met.append(f"writers' p99 < {WRITER_P99_TARGET_MS:g} ms during the import")
         print(f"targets ({', '.join(met)}): {machine.verdict(True, state)}")
@@ -615,6 +829,8 @@ def _report_reads_and_ingest(results: dict, floor: dict) -> None:
     print("cold (first computation after a change of the data), seconds:")
     for path, seconds in results["cold_seconds"].items():
         print(f"  {path:<36} {seconds:>8.2f}")
+    if "warm_seconds" in results:
+        print(f"  every worker computing its own copy of each (warm phase): {results['warm_seconds']:.1f} s")
     ratio = reports["p99_ms"] / floor["p99_ms"]
     print()
     print(f"reports p99 / floor p99: {ratio:.2f}×   (floor p99 {floor['p99_ms']:.1f} ms)")
@@ -623,7 +839,7 @@ def _report_reads_and_ingest(results: dict, floor: dict) -> None:
         f"  per batch {ingest['per_batch_per_s']}"
     )
     print(
-        f"        vs sqlite3 executemany of the same rows {results['raw_insert_per_s']:,.0f}/s"
+        f"        vs {results['raw_insert_how']} of the same rows {results['raw_insert_per_s']:,.0f}/s"
         f" = {ingest['per_s'] / results['raw_insert_per_s']:.2f}× the bare insert"
     )
     if "mixed" in results:
@@ -645,28 +861,52 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="10,000 contacts, 10 clients, 5 s phases, 3 batches")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="truce serve --workers N (adds the funnel phase above 1)")
+    parser.add_argument("--pushers", type=int, default=1, help="connections pushing ingest batches at once")
+    parser.add_argument("--pg", action="store_true", help="on PostgreSQL, the server $TRUCE_TEST_DATABASE_URL names")
+    parser.add_argument("--pg-url", help="on PostgreSQL, this server (any database name in it is not used)")
     args = parser.parse_args()
     if args.quick:
         args.contacts, args.clients, args.seconds, args.batches, args.mixed_batches = 10_000, 10, 5.0, 3, 1
         args.import_rows = 30_000
-    store = demo_store(args.contacts, args.seed, args.out)
-    folder = store.parent
-    copy = working_copy(store, folder)
-    token = api_token(copy)
-    batches = touchpoint_batches(copy, args.batches + args.mixed_batches, args.seed)
-    with machine.measured("baseline: sqlite3 executemany") as baseline:
-        raw = raw_insert_rate(copy, batches[: args.batches], folder)
-    args.copy, args.folder = copy, folder
-    args.import_path = import_file_rows(copy, args.import_rows, args.seed, folder) if args.import_rows else None
+    if args.pg and not args.pg_url:
+        args.pg_url = os.environ.get("TRUCE_TEST_DATABASE_URL") or parser.error("--pg: $TRUCE_TEST_DATABASE_URL is not set")
+    if args.pg_url:
+        args.import_rows = 0  # the import phase works on a SQLite copy
+        folder = args.out / f"serve-pg-{args.contacts}-{args.seed}"
+        folder.mkdir(parents=True, exist_ok=True)
+        template = pg_demo_store(args.pg_url, args.contacts, args.seed)
+        url = pg_copy(args.pg_url, template, f"{template}_run")
+        token = api_token(url)
+        batches = touchpoint_batches(url, args.batches + args.mixed_batches, args.seed)
+        with machine.measured("baseline: psycopg executemany") as baseline:
+            raw = pg_raw_insert_rate(args.pg_url, f"{template}_run", batches[: args.batches])
+        raw_how = "psycopg executemany"
+    else:
+        store = demo_store(args.contacts, args.seed, args.out)
+        folder = store.parent
+        copy = working_copy(store, folder)
+        url = f"sqlite:///{copy}"
+        token = api_token(url)
+        batches = touchpoint_batches(url, args.batches + args.mixed_batches, args.seed)
+        with machine.measured("baseline: sqlite3 executemany") as baseline:
+            raw = raw_insert_rate(copy, batches[: args.batches], folder)
+        raw_how = "sqlite3 executemany"
+        args.copy = copy
+    args.folder = folder
+    args.import_path = import_file_rows(args.copy, args.import_rows, args.seed, folder) if args.import_rows else None
     port = free_port()
-    server = start_server(copy, port, folder / "server.log")
+    server = start_server(url, port, folder / "server.log", args.workers)
     try:
         results = asyncio.run(measure(args, port, token, batches, [baseline.record]))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     results["raw_insert_per_s"] = round(raw, 1)
+    results["raw_insert_how"] = raw_how
     results["setup"] = {
+        "store": "postgresql" if args.pg_url else "sqlite",
+        "workers": args.workers,
+        "pushers": args.pushers,
         "contacts": args.contacts,
         "clients": args.clients,
         "seconds_per_phase": args.seconds,

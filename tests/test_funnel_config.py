@@ -131,7 +131,8 @@ def test_an_edit_replaces_funnel_and_sla_and_keeps_every_other_line(sqlite_engin
         2,
         40,
     )
-    assert new.source_path == str(path) and new == truce_config.load(path)
+    # The file says what the store's first version says (funnel_version is where it came from).
+    assert new.source_path == str(path) and new == truce_config.load(path).model_copy(update={"funnel_version": 1})
     assert config.funnel.stages[1].label == "MQL"  # the old object is left as it was
     [entry] = _audit(sqlite_engine)
     assert (entry.actor, entry.entity_type, entry.after["file"]) == ("ria@yourco.example", "config", str(path))

@@ -603,6 +603,8 @@ class TruceConfig(_Strict):
     notify: Notify = Notify()
     connectors: Connectors = Connectors()
     source_path: str | None = Field(default=None, exclude=True)
+    # The store's funnel config version in force ([funnel] and [sla] come from it, not the file); None: the file's.
+    funnel_version: int | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _mappings_name_stages(self) -> TruceConfig:
@@ -685,6 +687,20 @@ def parse(text: str, source: str = CONFIG_FILE) -> TruceConfig:
         problems = [f"{source}: {_where(e)}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
         raise ConfigError("\n".join(problems)) from None
     return config.model_copy(update={"source_path": source})
+
+
+def with_funnel(config: TruceConfig, sections: dict, version: int) -> TruceConfig:
+    """`config` with [funnel] and [sla] from a version saved in the store (truce.services.funnel_config):
+    the store's newest version overrides those two sections of every process's file."""
+    replaced = {"funnel", "sla", "source_path", "funnel_version"}
+    kept = {name: getattr(config, name) for name in TruceConfig.model_fields if name not in replaced}
+    where = f"the store's funnel config version {version} with {config.source_path or CONFIG_FILE}"
+    try:
+        merged = TruceConfig.model_validate(kept | sections)
+    except ValidationError as exc:
+        problems = [f"{where}: {_where(e)}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        raise ConfigError("\n".join(problems)) from None
+    return merged.model_copy(update={"source_path": config.source_path, "funnel_version": version})
 
 
 def find(path: str | os.PathLike | None = None) -> Path | None:

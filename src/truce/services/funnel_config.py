@@ -2,9 +2,16 @@
 
 `edit_from_toml` takes the two sections as TOML text (the web form), `edit_from_data` as
 plain data (the API's JSON). Both validate the whole config with the models `truce config
-check` uses, refuse a change the store cannot live with, write truce.toml atomically (a
-temporary file, then os.replace) with every other section left as it was, keep an audit
-entry, and return the new TruceConfig for the caller to use from then on.
+check` uses, refuse a change the store cannot live with, save the two sections as a new
+version in the store (funnel_config_versions) with an audit entry, write truce.toml atomically
+(a temporary file, then os.replace) with every other section left as it was, and return the
+new TruceConfig for the caller to use from then on.
+
+Which funnel is in force: the store's newest version, when there is one, overrides the
+[funnel] and [sla] sections of every process's truce.toml (`in_force`); the file's sections
+count only until the first edit. So every server, worker and command on one store agrees,
+whichever host's file an edit was written to. Each server asks for the newest version number
+at most every `RECHECK_SECONDS` (truce.web.app.FunnelWatch), one primary-key read.
 
 How the file is rewritten: the lines of the old [funnel] and [sla] tables (with the comment
 lines right above each header) are replaced by the new text; every other line stays as it
@@ -31,16 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
-from truce.config import CONFIG_FILE, Funnel, TruceConfig, default_text, parse
-from truce.store.models import Contact, Handoff, StageChange
+from truce.config import CONFIG_FILE, ConfigError, Funnel, TruceConfig, default_text, parse, with_funnel
+from truce.store.models import Contact, FunnelConfigVersion, Handoff, StageChange
 from truce.store.work import unit_of_work
 
 SECTIONS = ("funnel", "sla")
 ACTION = "funnel_config_edit"
 # One edit at a time: each reads the file, then replaces it.
 _WRITING = threading.Lock()
+# How stale a server's funnel may be after an edit made through another process: half of the 1 s promised.
+RECHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -85,10 +95,20 @@ def current_text(config: TruceConfig, path: Path) -> str:
         spelt = tomllib.loads(found)
     except tomllib.TOMLDecodeError:
         spelt = {"": None}
-    if not set(spelt) <= set(SECTIONS):
+    if not set(spelt) <= set(SECTIONS) or not _file_says(config, spelt):
+        # e.g. the version in force was saved through a server on another host, into its own file
         return to_toml(sections_of(config))
     missing = {k: v for k, v in sections_of(config).items() if k not in spelt}  # [sla] left to its defaults
     return "\n\n".join(filter(None, [found, to_toml(missing).strip("\n") if missing else ""])) + "\n"
+
+
+def _file_says(config: TruceConfig, spelt: dict) -> bool:
+    """Whether the file's sections (those it spells out) are the funnel and SLA in force."""
+    try:
+        read = with_funnel(config, sections_of(config) | spelt, 0)
+    except ConfigError:
+        return False
+    return sections_of(read) == sections_of(config)
 
 
 def edit_from_toml(
@@ -139,10 +159,58 @@ def _save(
             raise FunnelConfigInvalid([Problem("", "text cannot contain lone UTF-16 surrogates")]) from None
         with unit_of_work(engine, actor, origin) as work:
             _check_store(work.conn, config.funnel, new.funnel)
-            work.record(ACTION, "config", None, sections_of(config), {**sections_of(new), "file": str(path)})
-            # Last, inside the transaction: a file that cannot be written leaves no audit entry.
+            version = _keep_version(work, sections_of(new), text)
+            after = {**sections_of(new), "file": str(path), "version": version}
+            work.record(ACTION, "config", None, sections_of(config), after)
+            # Last, inside the transaction: a file that cannot be written leaves no version and no audit entry.
             _write(path, new_text)
-    return parse(new_text, source=str(path))
+    return parse(new_text, source=str(path)).model_copy(update={"funnel_version": version})
+
+
+def _keep_version(work, sections: dict, text: str) -> int:
+    """Save the sections as the next version; the version number is the key, so of two edits made at
+    once through two servers one saves and the other is refused (neither overwrites the other unseen)."""
+    version = (newest_version(work.conn) or 0) + 1
+    row = {"version": version, "sections": sections, "toml_text": text, "saved_by": work.actor, "saved_at": work.now}
+    try:
+        work.conn.execute(insert(FunnelConfigVersion).values(row))
+    except IntegrityError:
+        raise FunnelConfigRefused(
+            "another edit of the funnel was saved at the same moment: reload the funnel and make your change again"
+        ) from None
+    return version
+
+
+# ---- the version in force -------------------------------------------------------------------------
+
+
+def newest_version(conn: Connection) -> int | None:
+    """The newest saved version's number (None: never edited, the file's sections are in force)."""
+    return conn.execute(select(func.max(FunnelConfigVersion.version))).scalar_one_or_none()
+
+
+def in_force(engine: Engine, config: TruceConfig) -> TruceConfig:
+    """`config` with the store's newest funnel and SLA (the same object when it already has them).
+    ConfigError when the stored sections do not fit this process's other sections."""
+    with engine.connect() as conn:
+        version = newest_version(conn)
+        if version is None or version == config.funnel_version:
+            return config
+        sections = conn.execute(
+            select(FunnelConfigVersion.sections).where(FunnelConfigVersion.version == version)
+        ).scalar_one()
+    return with_funnel(config, sections, version)
+
+
+def versions(engine: Engine) -> list[dict]:
+    """Every saved version, newest first: number, who, when (the text is in the store, and the audit log)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(FunnelConfigVersion.version, FunnelConfigVersion.saved_by, FunnelConfigVersion.saved_at).order_by(
+                FunnelConfigVersion.version.desc()
+            )
+        ).all()
+    return [{"version": v, "saved_by": who, "saved_at": at.isoformat()} for v, who, at in rows]
 
 
 def sections_of(config: TruceConfig) -> dict:

@@ -540,6 +540,22 @@ class StoreRevision(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class FunnelConfigVersion(Base):
+    """A version of the funnel and its SLA (truce.toml's [funnel] and [sla]) as RevOps saved it.
+
+    Append-only; the highest version is in force for every process on the store (truce.services.
+    funnel_config.in_force), so several servers agree on one funnel whatever their files say.
+    """
+
+    __tablename__ = "funnel_config_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sections: Mapped[dict] = mapped_column(JSON)  # {"funnel": {...}, "sla": {...}} as the API's JSON has them
+    toml_text: Mapped[str] = mapped_column(Text)  # the two tables as written to truce.toml, comments included
+    saved_by: Mapped[str] = mapped_column(String(254))
+    saved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 URGENCIES = ("now", "digest")
 
 

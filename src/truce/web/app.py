@@ -7,11 +7,18 @@ calls. Who is asking comes from an API token (Authorization: Bearer …) or a se
 (form field `csrf`, or header X-CSRF-Token), so another site cannot post in a user's name.
 A request body larger than `max_body_bytes` is refused (413) before anything parses it.
 Security headers, the cross-site check and the slow-body cut-off are in truce.web.security.
+
+Several processes serve one store (`truce serve --workers N`, or servers on several hosts): each
+keeps nothing another could contradict. The funnel config in force is the store's newest version
+(FunnelWatch picks it up within RECHECK_SECONDS of an edit through any process), report caches
+key on the data revision and the config (truce.web.report_cache), log-in throttles live in the store.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +73,7 @@ def create_app(
     `config_path` is the truce.toml that RevOps' funnel edits write (default: the file the
     config came from, else ./truce.toml, where `truce serve` looks next time).
     """
-    from truce.services.funnel_config import config_file
+    from truce.services.funnel_config import config_file, in_force
     from truce.web.report_cache import FreshNote
     from truce.web.security import CrossSiteGuard, SlowBody
 
@@ -79,13 +86,14 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine
-    app.state.config = config
+    app.state.config = _in_force(engine, config, in_force)  # a process started after an edit starts with it
     app.state.login_guard = LoginGuard()  # its throttle counts live in the store; its check slots in this process
     app.state.config_path = Path(config_path).resolve() if config_path is not None else config_file(config)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(SlowBody, idle=config.serve.body_idle_seconds, total=config.serve.body_seconds)
     app.add_middleware(CrossSiteGuard, cookie=COOKIE)
     app.add_middleware(FreshNote)
+    app.add_middleware(FunnelWatch, state=app.state)
     app.add_middleware(SafeErrors)  # outermost of ours: what escapes every handler is logged without secrets
     # Pages, reports and plotly.js travel compressed (a brief view ~6x smaller); outside SafeErrors,
     # so what it logs and answers is the plain text. Small answers are not worth the CPU.
@@ -102,12 +110,61 @@ def create_app(
     return app
 
 
+def _in_force(engine: Engine, config: TruceConfig, in_force) -> TruceConfig:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return in_force(engine, config)
+    except SQLAlchemyError:
+        # A store without tables (an app built only for its OpenAPI document); `truce serve` and the
+        # worker processes check the schema first. FunnelWatch asks again on the first request.
+        return config
+
+
 class _App(FastAPI):
     def build_middleware_stack(self):
         # Outside every other layer, so that the answers they make (a 500 included) carry the headers too.
         from truce.web.security import SecurityHeaders
 
         return SecurityHeaders(super().build_middleware_stack())
+
+
+class FunnelWatch:
+    """Before a request, the funnel config in force: the store's newest version, asked for at most
+    every RECHECK_SECONDS (one primary-key read), so an edit made through another process reaches
+    this one within that time. A new version replaces app.state.config, and with it every cached
+    report computed under the old one (truce.web.report_cache keys on the config)."""
+
+    def __init__(self, app, state, every: float | None = None):
+        from truce.services.funnel_config import RECHECK_SECONDS
+
+        self.app, self.state = app, state
+        self.every = RECHECK_SECONDS if every is None else every
+        self.next_look = 0.0
+        self.looking = False
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not self.looking and time.monotonic() >= self.next_look:
+            await self._look()
+        await self.app(scope, receive, send)
+
+    async def _look(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from truce.config import ConfigError
+        from truce.services.funnel_config import in_force
+
+        self.looking, self.next_look = True, time.monotonic() + self.every
+        try:
+            config = self.state.config
+            newest = await off_the_loop(self.state.engine, in_force, self.state.engine, config)
+            if newest is not config and self.state.config is config:  # not replaced by an edit meanwhile
+                self.state.config = newest
+        except (SQLAlchemyError, ConfigError) as exc:
+            # Serving on with the funnel it has beats refusing every request; the log says why.
+            logging.getLogger("truce.web").error("cannot read the funnel config in force: %s", exc)
+        finally:
+            self.looking = False
 
 
 class BodyTooLarge(StarletteHTTPException):

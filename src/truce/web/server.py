@@ -10,6 +10,8 @@ way the app never sees the request. The limit on bodies is the app's (truce.web.
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -134,3 +136,43 @@ class GuardedHttpTools(HttpToolsProtocol):
 def protocol(serve) -> type[GuardedHttpTools]:
     """The protocol for uvicorn's `http=`, with the `[serve]` limits on headers (truce.config.Serve)."""
     return GuardedHttpTools.limited(serve.header_seconds, serve.header_kilobytes * 1024)
+
+
+# ---- several worker processes ---------------------------------------------------------------------
+#
+# `truce serve --workers N` hands uvicorn an import string and a factory instead of an app object:
+# each worker process imports this module and builds its own app. What it serves is passed down in
+# the environment, which the workers inherit: TRUCE_DATABASE_URL and TRUCE_CONFIG, exactly as
+# every truce command reads them (truce.store.db.resolve_url, truce.config.find).
+
+FACTORY = "truce.web.server:app_from_env"
+HTTP_FROM_ENV = "truce.web.server:guarded_from_env"
+MAX_BODY_ENV = "TRUCE_SERVE_MAX_BODY_BYTES"
+
+
+def _config():
+    from truce.config import load
+
+    return load()
+
+
+def app_from_env():
+    """The app for one worker process: the store and truce.toml the environment names (see above).
+    A store whose schema is not current is refused here, as `truce serve` refuses it."""
+    from truce.store import db
+    from truce.web.app import MAX_BODY_BYTES, create_app
+
+    engine = db.connect()
+    db.require_current_schema(engine)
+    return create_app(engine, _config(), max_body_bytes=int(os.environ.get(MAX_BODY_ENV, MAX_BODY_BYTES)))
+
+
+def guarded_from_env(*args, **kwargs) -> GuardedHttpTools:
+    """uvicorn's `http=` in a worker process: GuardedHttpTools with the `[serve]` limits of the
+    truce.toml the environment names (a class made at run time cannot be handed to a new process)."""
+    return _guarded()(*args, **kwargs)
+
+
+@functools.cache
+def _guarded() -> type[GuardedHttpTools]:
+    return protocol(_config().serve)
