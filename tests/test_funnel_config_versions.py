@@ -148,3 +148,29 @@ def test_of_two_edits_made_at_once_the_second_is_refused_not_lost(engine, host_a
         _edit(engine, config, path, mql_label="Lost edit", hours=9)
     assert [r.sections["funnel"]["stages"][1]["label"] for r in _rows(engine)] == ["Marketing qualified"]
     assert "Lost edit" not in path.read_text(encoding="utf-8")
+
+
+def test_a_cli_command_on_the_store_counts_with_the_funnel_saved_there(database_url, host_a, host_b):
+    from typer.testing import CliRunner
+
+    from truce.cli import app
+    from truce.store import db
+
+    path_a, config_a = host_a
+    path_b, _ = host_b
+    engine = db.connect(database_url)
+    try:
+        _edit(engine, config_a, path_a, mql_label="Marketing qualified", hours=2)
+    finally:
+        engine.dispose()
+    # `truce sla` with host b's own file, which still says 4 hours and "MQL": the store's version is in force.
+    result = CliRunner().invoke(app, ["sla", "--db", database_url, "--config", str(path_b), "--json"])
+    assert result.exit_code == 0, result.output
+    from truce.cli.common import config_and_store
+
+    loaded, store = config_and_store(str(path_b), database_url)
+    try:
+        assert (loaded.funnel.stages[1].label, loaded.sla.sales.first_touch_hours) == ("Marketing qualified", 2)
+        assert loaded.company.name == "Acme (host b)"
+    finally:
+        store.dispose()

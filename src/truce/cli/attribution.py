@@ -12,11 +12,11 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     fail,
     handled,
     load_config,
-    open_store,
     parse_day,
     print_json,
 )
@@ -107,8 +107,7 @@ def attribution(
     from truce.services.attribution import ReportError, attribution_report
 
     with handled():
-        loaded = load_config(config)
-        store = open_store(db)
+        loaded, store = config_and_store(config, db)
         try:
             data = attribution_report(
                 store,

@@ -233,8 +233,27 @@ def load_config(path: str | None):
 
 
 def config_and_store(config: str | None, db: str | None):
-    """The funnel config and the store, the pair most commands start from."""
-    return load_config(config), open_store(db)
+    """The funnel config and the store, the pair most commands start from.
+
+    The store's newest funnel and SLA, when RevOps saved one through the web app or the API,
+    replace this truce.toml's (docs/deploy.md): every command and every server on one store
+    counts with the same funnel."""
+    loaded, store = load_config(config), open_store(db)
+    return _funnel_in_force(store, loaded), store
+
+
+def _funnel_in_force(store, loaded):
+    from sqlalchemy import inspect
+
+    from truce.config import ConfigError
+    from truce.services import funnel_config
+
+    if not inspect(store).has_table("funnel_config_versions"):
+        return loaded  # a store not yet upgraded has no saved versions
+    try:
+        return funnel_config.in_force(store, loaded)
+    except ConfigError as error:
+        fail(f"the funnel config saved in the store does not fit this truce.toml: {error}")
 
 
 def parse_day(option: str, text: str | None):

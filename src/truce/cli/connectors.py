@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import ConfigOption, DbOption, JsonOption, console, fail, handled, print_json
+from truce.cli.common import ConfigOption, DbOption, JsonOption, config_and_store, console, fail, handled, print_json
 
 connections_app = typer.Typer(
     help="The CRMs truce syncs with: last sync, cursors, errors and rejects; revoke one.",
@@ -43,10 +43,9 @@ def _actor(actor: str | None) -> str:
 
 
 def _store(config: str | None, db: str | None):
-    from truce.cli.common import load_config, open_store
 
     with handled():
-        return load_config(config), open_store(db)
+        return config_and_store(config, db)
 
 
 def _listed(db: str | None, json: bool, fetch, report: str) -> list | None:

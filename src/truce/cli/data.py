@@ -13,11 +13,11 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     errors,
     fail,
     handled,
-    load_config,
     open_store,
     print_json,
 )
@@ -126,8 +126,7 @@ def import_command(
     from truce.imports.service import ImportFailed, Options, import_file
 
     with handled():
-        loaded = load_config(config)
-        engine = open_store(db)
+        loaded, engine = config_and_store(config, db)
         options = Options(
             dialect=format.value if format else None,
             mapping=_read_mapping(mapping),

@@ -12,11 +12,10 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     fail,
     handled,
-    load_config,
-    open_store,
     parse_day,
     print_json,
 )
@@ -163,8 +162,7 @@ def pricing(
 
 def _run(report, config: str | None, db: str | None, **options) -> dict:
     with handled():
-        loaded = load_config(config)
-        store = open_store(db)
+        loaded, store = config_and_store(config, db)
         try:
             return report(store, loaded, **options)
         except ValueError as exc:  # every report's own error (and the attribution model's) is a ValueError

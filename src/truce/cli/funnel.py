@@ -12,11 +12,10 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     fail,
     handled,
-    load_config,
-    open_store,
     parse_day,
     print_json,
 )
@@ -74,8 +73,7 @@ def funnel(
     from truce.services.funnel import ReportError, funnel_report
 
     with handled():
-        loaded = load_config(config)
-        store = open_store(db)
+        loaded, store = config_and_store(config, db)
         try:
             data = funnel_report(
                 store,

@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from truce.cli.common import ConfigOption, DbOption, JsonOption, console, errors, fail, handled, print_json
+from truce.cli.common import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    config_and_store,
+    console,
+    errors,
+    fail,
+    handled,
+    print_json,
+)
 
 BUSY_EXIT = 75  # as truce.cli.BUSY_EXIT: the same command later will work
 USAGE_EXIT = 2
@@ -33,10 +43,9 @@ def _known(names: list[str]) -> None:
 
 
 def _store(config: str | None, db: str | None):
-    from truce.cli.common import load_config, open_store
 
     with handled():
-        return load_config(config), open_store(db)
+        return config_and_store(config, db)
 
 
 def _logging() -> None:

@@ -11,10 +11,10 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     fail,
     handled,
-    load_config,
     open_store,
     parse_day,
     print_json,
@@ -97,7 +97,7 @@ def metrics(
     from truce.services.metrics import MetricsError, group_metrics
 
     with handled():
-        loaded, engine = load_config(config), open_store(db)
+        loaded, engine = config_and_store(config, db)
         try:
             data = group_metrics(engine, loaded, start=first, end=last)
         except MetricsError as exc:

@@ -11,10 +11,10 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     fail,
     handled,
-    load_config,
     open_store,
     print_json,
 )
@@ -138,7 +138,7 @@ def prefs(
 
     choices = _choices(choose or [])
     with handled():
-        settings, engine = load_config(config), open_store(db)
+        settings, engine = config_and_store(config, db)
         try:
             if choices:
                 shown = set_preferences(engine, settings, email, choices, actor=_actor(), origin="cli")
@@ -172,7 +172,7 @@ def deliver(config: ConfigOption = None, db: DbOption = None, json: JsonOption =
     from truce.services.notify.delivery import deliver as deliver_round
 
     with handled():
-        settings, engine = load_config(config), open_store(db)
+        settings, engine = config_and_store(config, db)
         counts = deliver_round(engine, settings)
     if json:
         print_json(counts, report="DeliveryRound")

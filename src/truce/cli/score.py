@@ -10,13 +10,12 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    config_and_store,
     console,
     errors,
     fail,
     handled,
     in_calendar,
-    load_config,
-    open_store,
     print_json,
 )
 
@@ -73,8 +72,7 @@ def explain(
 
     moment = _parse_at(at)
     with handled():
-        loaded = load_config(config)
-        engine = open_store(db)
+        loaded, engine = config_and_store(config, db)
         try:
             result = scoring.explain(engine, loaded, email, now=moment)
         except NotFound as exc:
@@ -125,8 +123,7 @@ def refresh(db: DbOption = None, config: ConfigOption = None, json: JsonOption =
     from truce.services import scoring
 
     with handled():
-        loaded = load_config(config)
-        engine = open_store(db)
+        loaded, engine = config_and_store(config, db)
         try:
             with _progress(json) as advance:
                 result = scoring.refresh(engine, loaded, progress=advance)
