@@ -217,3 +217,66 @@ def group_sets(sets, won, paid, journeys, conversions, revenue):  # pragma: no c
         if won[j]:
             conversions[mask] += 1
             revenue[mask] += paid[j]
+
+
+@njit(cache=True, nogil=True)
+def exact_shapley(
+    masks, rows, worth_conv, worth_rev, conversions, revenue, rate, credit_conv, credit_rev
+):  # pragma: no cover - compiled
+    """Exact Shapley credit of every coalition in `rows` (indexes into masks), added per channel.
+
+    worth_*: v(T) for every mask T of the channels (0 where no journey has exactly T), so a
+    sub-coalition's worth is one load, not a search. For a coalition S of k channels, member j
+    earns Σ over T ⊆ S∖{j} of |T|! (k−|T|−1)! / k! · (v(T ∪ {j}) − v(T)), the subsets T taken
+    in the order of their bits inside S (truce.domain.attribution.shapley's rule and order).
+    `rate`: the φ are shares of S's conversions and revenue; otherwise they are the credit.
+    """
+    for r in range(len(rows)):
+        i = rows[r]
+        mask = masks[i]
+        members = np.empty(64, dtype=np.int64)
+        k = 0
+        for channel in range(64):
+            if (mask >> channel) & 1:
+                members[k] = channel
+                k += 1
+        full = np.zeros(1 << k, dtype=np.int64)  # each subset of S's own bits, in channel bits
+        size = np.zeros(1 << k, dtype=np.int64)
+        for t in range(1, 1 << k):
+            low = t & -t
+            at = 0
+            while (low >> at) != 1:
+                at += 1
+            full[t] = full[t & (t - 1)] | (np.int64(1) << members[at])
+            size[t] = size[t & (t - 1)] + 1
+        weight = np.empty(k, dtype=np.float64)
+        whole = 1
+        for s in range(2, k + 1):
+            whole *= s
+        for s in range(k):
+            top, bottom = 1, 1
+            for x in range(2, s + 1):
+                top *= x
+            for x in range(2, k - s):
+                bottom *= x
+            weight[s] = (top * bottom) / whole
+        phi_conv = np.zeros(k)
+        phi_rev = np.zeros(k)
+        for j in range(k):
+            bit = 1 << j
+            for t in range(1 << k):
+                if t & bit:
+                    continue
+                w = weight[size[t]]
+                phi_conv[j] += w * (worth_conv[full[t | bit]] - worth_conv[full[t]])
+                phi_rev[j] += w * (worth_rev[full[t | bit]] - worth_rev[full[t]])
+        if rate:
+            total = phi_conv.sum()
+            for j in range(k):
+                share = phi_conv[j] / total
+                credit_conv[members[j]] += share * conversions[i]
+                credit_rev[members[j]] += share * revenue[i]
+        else:
+            for j in range(k):
+                credit_conv[members[j]] += phi_conv[j]
+                credit_rev[members[j]] += phi_rev[j]
