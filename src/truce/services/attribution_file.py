@@ -45,9 +45,6 @@ def file_report(
     engine: str = "duckdb",
     fast: bool | None = None,
 ) -> FileResult:
-    from truce.analytics.longfile import open_long_table
-    from truce.analytics.sources import duckdb_connection
-
     if model in MILESTONE_MODELS:
         raise ModelError(
             f"{model} credits the lead- and opportunity-creation touches, which a journeys file does not record; "
@@ -61,6 +58,10 @@ def file_report(
         credit = _columnar(path, model, settings)
         if credit is not None:
             return FileResult(_contract(model, credit), credit.notes, "fast")
+    # Imported only here: Ibis and its backend cost more to import than a small file to read.
+    from truce.analytics.longfile import open_long_table
+    from truce.analytics.sources import duckdb_connection
+
     con = duckdb_connection()
     try:
         view = open_long_table(con, path)
