@@ -335,3 +335,15 @@ def test_every_journey_and_channel_is_counted_once(tmp_path):
     assert np.array_equal(touches.lengths(), [len(p) for p, _, _ in expected.values()])
     assert [channels[k] for k in touches.key.tolist()] == [c for p, _, _ in expected.values() for c in p]
     assert touches.converted.tolist() == [c for _, c, _ in expected.values()]
+
+
+def test_without_a_writable_cache_folder_the_passes_still_compile(monkeypatch):
+    from truce.analytics import kernels
+
+    def njit(**options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return lambda function: ("compiled", options, function)
+
+    monkeypatch.setattr(kernels, "njit", njit)
+    assert kernels._compiled(len) == ("compiled", {"nogil": True}, len)

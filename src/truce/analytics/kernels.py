@@ -23,11 +23,21 @@ import numpy as np
 from numba import njit
 
 OK, BAD_REVENUE, BAD_TIME, OUTSIDE = 0, 1, 2, 3
+
+
+def _compiled(function):
+    """njit, its machine code cached on disk when numba finds a writable folder for it."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # no writable folder (a read-only install, no home): compile per process
+        return njit(nogil=True)(function)
+
+
 # A time beyond ±2^62 µs (about 146,000 years) is not one DuckDB would read either.
 TIME_LIMIT = 1 << 62
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def count_by_block(ids, first_id, shift, sizes):  # pragma: no cover - compiled
     """Touches per block of 2^shift journey ids; OUTSIDE if an id is not in the counted range."""
     span = len(sizes) << shift
@@ -39,7 +49,7 @@ def count_by_block(ids, first_id, shift, sizes):  # pragma: no cover - compiled
     return OK
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def place_touches(
     ids,
     first_id,
@@ -90,7 +100,7 @@ def place_touches(
     return OK
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def order_journeys(bounds, shift, pool_time, pool_slot, rank, won, paid, start):  # pragma: no cover - compiled
     """Journeys in id order, each one's touches by time then channel (as the packed keys sort).
 
@@ -142,7 +152,7 @@ def order_journeys(bounds, shift, pool_time, pool_slot, rank, won, paid, start):
     return kept
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _insertion_sort(times, codes, lo, hi):  # pragma: no cover - compiled
     for i in range(lo + 1, hi):
         t, c = times[i], codes[i]
@@ -155,7 +165,7 @@ def _insertion_sort(times, codes, lo, hi):  # pragma: no cover - compiled
         codes[k + 1] = c
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _merge_sort(times, codes, lo, hi):  # pragma: no cover - compiled
     # A long journey: stable by channel, then stable by time, is by (time, channel).
     by_code = np.argsort(codes[lo:hi], kind="mergesort")
@@ -165,7 +175,7 @@ def _merge_sort(times, codes, lo, hi):  # pragma: no cover - compiled
     codes[lo:hi] = c[by_time]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def first_order_counts(key, start, converted, revenue, width, counts, values):  # pragma: no cover - compiled
     """Order-1 Markov transitions counted under (src + 3) · width + (dst + 3), as
     truce.domain.attribution.kernel._first_order counts them: a state is key + 1, START −1,
@@ -186,7 +196,7 @@ def first_order_counts(key, start, converted, revenue, width, counts, values):  
             values[end] += revenue[j]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def journey_sets(ids, first_id, codes, bit_of, converted, revenue, sets, won, paid):  # pragma: no cover - compiled
     """Each journey's channels as a bit mask, its outcome and its largest revenue: one pass,
     no order needed (Shapley's coalition is the set of channels touched)."""
@@ -206,7 +216,7 @@ def journey_sets(ids, first_id, codes, bit_of, converted, revenue, sets, won, pa
     return OK
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def group_sets(sets, won, paid, journeys, conversions, revenue):  # pragma: no cover - compiled
     """Journeys, conversions and revenue per mask (indexed by the mask), summed in journey order."""
     for j in range(len(sets)):
@@ -219,7 +229,7 @@ def group_sets(sets, won, paid, journeys, conversions, revenue):  # pragma: no c
             revenue[mask] += paid[j]
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def exact_shapley(
     masks, rows, worth_conv, worth_rev, conversions, revenue, rate, credit_conv, credit_rev
 ):  # pragma: no cover - compiled
