@@ -20,7 +20,7 @@ the next row group while a pass runs.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 OK, BAD_REVENUE, BAD_TIME, OUTSIDE = 0, 1, 2, 3
 
@@ -31,6 +31,14 @@ def _compiled(function):
         return njit(cache=True, nogil=True)(function)
     except RuntimeError:  # no writable folder (a read-only install, no home): compile per process
         return njit(nogil=True)(function)
+
+
+def _compiled_in_parallel(function):
+    """_compiled, its `prange` loops shared among the cores."""
+    try:
+        return njit(cache=True, nogil=True, parallel=True)(function)
+    except RuntimeError:
+        return njit(nogil=True, parallel=True)(function)
 
 
 # A time beyond ±2^62 µs (about 146,000 years) is not one DuckDB would read either.
@@ -100,50 +108,59 @@ def place_touches(
     return OK
 
 
-@_compiled
-def order_journeys(bounds, shift, pool_time, pool_slot, rank, won, paid, start):  # pragma: no cover - compiled
-    """Journeys in id order, each one's touches by time then channel (as the packed keys sort).
+@_compiled_in_parallel
+def order_blocks(bounds, shift, pool_time, pool_slot, rank, ends):  # pragma: no cover - compiled
+    """Each block's journeys in id order, each one's touches by time then channel (as the
+    packed keys sort); blocks are independent, so both cores take them.
 
-    Block by block (a block's journeys fit in cache): a counting sort by journey inside the
-    block, then each journey's few touches by (time, channel rank). `pool_slot` ends holding
-    just the channel's rank among the sorted names. Journeys without touches are dropped;
-    `won` and `paid` are compacted in place (a journey never moves forward), `paid` kept only
-    where the journey converted.
+    Inside a block (its journeys fit in cache): a counting sort by journey, then each
+    journey's few touches by (time, channel rank). `pool_slot` ends holding just the channel's
+    rank among the sorted names; `ends[j]` is where journey j ends inside its block.
     """
     width = 1 << shift
-    counts = np.zeros(width + 1, dtype=np.int64)
-    largest = 0
-    for b in range(len(bounds) - 1):
-        largest = max(largest, bounds[b + 1] - bounds[b])
-    scratch_time = np.empty(largest, dtype=np.int64)
-    scratch_slot = np.empty(largest, dtype=np.int32)
-    kept = 0
-    for b in range(len(bounds) - 1):
+    for b in prange(len(bounds) - 1):
         lo, hi = bounds[b], bounds[b + 1]
-        counts[:] = 0
+        counts = np.zeros(width + 1, dtype=np.int64)
         for i in range(lo, hi):
             counts[(pool_slot[i] >> 16) + 1] += 1
         for k in range(width):
             counts[k + 1] += counts[k]  # now counts[k] is where journey k of the block begins
+        scratch_time = np.empty(hi - lo, dtype=np.int64)
+        scratch_slot = np.empty(hi - lo, dtype=np.int32)
         for i in range(lo, hi):
             local = pool_slot[i] >> 16
             at = counts[local]
             counts[local] = at + 1
             scratch_time[at] = pool_time[i]
             scratch_slot[at] = rank[pool_slot[i] & 0xFFFF]
-        pool_time[lo:hi] = scratch_time[: hi - lo]
-        pool_slot[lo:hi] = scratch_slot[: hi - lo]
+        pool_time[lo:hi] = scratch_time
+        pool_slot[lo:hi] = scratch_slot
         begin = lo  # counts[k] is now where journey k + 1 begins
         for k in range(width):
             end = lo + counts[k]
+            ends[(b << shift) + k] = counts[k]
+            if end - begin > 32:
+                _merge_sort(pool_time, pool_slot, begin, end)
+            elif end - begin > 1:
+                _insertion_sort(pool_time, pool_slot, begin, end)
+            begin = end
+
+
+@_compiled
+def keep_journeys(bounds, shift, ends, won, paid, start):  # pragma: no cover - compiled
+    """Where each journey starts, journeys without touches dropped; `won` and `paid` compacted
+    in place (a journey never moves forward), `paid` kept only where the journey converted."""
+    width = 1 << shift
+    kept = 0
+    for b in range(len(bounds) - 1):
+        lo = bounds[b]
+        begin = 0
+        for k in range(width):
+            j = (b << shift) + k
+            end = ends[j]
             if end == begin:
                 continue
-            if end - begin <= 32:
-                _insertion_sort(pool_time, pool_slot, begin, end)
-            else:
-                _merge_sort(pool_time, pool_slot, begin, end)
-            j = (b << shift) + k
-            start[kept] = begin
+            start[kept] = lo + begin
             won[kept] = won[j]
             paid[kept] = paid[j] if won[j] else 0.0
             kept += 1

@@ -308,7 +308,10 @@ def _ordered_touches(source, times: bool):
         raise Unsure("the file changed while it was read")
     names, rank = channels.sorted()
     start = np.empty(min(source.span, len(pool_time)) + 1, dtype=np.int64)
-    kept = kernels.order_journeys(bounds, shift, pool_time, pool_slot, rank.astype(np.int32), won, paid, start)
+    ends = np.empty(len(sizes) << shift, dtype=np.int64)
+    kernels.order_blocks(bounds, shift, pool_time, pool_slot, rank.astype(np.int32), ends)
+    kept = kernels.keep_journeys(bounds, shift, ends, won, paid, start)
+    del ends
     touches = SortedTouches(pool_slot, pool_time if times else None, start[: kept + 1], won[:kept], paid[:kept])
     return names, touches
 
