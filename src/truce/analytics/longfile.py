@@ -16,8 +16,10 @@ VARCHAR), ts (BIGINT microseconds since 1970-01-01 UTC), channel (VARCHAR), conv
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -345,3 +347,200 @@ def _quoted(path: Path) -> str:
 
 def _quoted_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+# ---- Parquet read column by column, for the compiled passes ---------------------------------------
+#
+# A Parquet file whose columns have their natural types (integer journey ids, timestamps in
+# s/ms/µs, text channels, boolean or integer `converted`, float64 or integer revenue) is read
+# row group by row group straight into numpy and handed to the compiled passes of
+# truce.analytics.kernels: no DuckDB view, no packed keys, no sort of every touch. Anything this
+# reader is not sure of (another type, a null where a value is required, a blank channel, a bad
+# revenue, journey ids too sparse to count by) makes it answer None, and the checked route above
+# reads the file instead: it either computes the same result or names the bad row.
+
+MAX_ROWS_PER_READ = 1 << 22  # a bigger row group is read in batches of 2^20 rows
+UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+
+@dataclass(frozen=True)
+class ParquetColumns:
+    """A Parquet journeys file that the compiled passes can read; see parquet_columns()."""
+
+    path: Path
+    names: dict[str, str]  # journey_id, timestamp, channel, converted, revenue → the file's names
+    first_id: int
+    last_id: int
+    rows: int
+    per_unit: int  # microseconds per step of the file's timestamps
+    times_vouched_for: bool  # the footer says no time is missing or out of range
+
+    @property
+    def span(self) -> int:
+        return self.last_id - self.first_id + 1
+
+
+@dataclass
+class Batch:
+    """One batch of rows as numpy arrays; `codes` index `dictionary` (the batch's own names)."""
+
+    ids: np.ndarray
+    times: np.ndarray | None
+    codes: np.ndarray | None
+    dictionary: list[str] | None
+    converted: np.ndarray | None
+    revenue: np.ndarray | None
+
+
+class Unsure(Exception):
+    """The compiled reader cannot vouch for this file; the checked route reads it."""
+
+
+def parquet_columns(path: str | os.PathLike[str]) -> ParquetColumns | None:
+    """The file, if its columns can be read as they are (else None: use open_long_table)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return None
+    try:
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+    except (pa.ArrowException, OSError):
+        return None
+    headers = {name.lower(): name for name in schema.names}
+    if any(name not in headers for name in COLUMNS) or meta.num_rows == 0:
+        return None
+    names = {name: headers[name] for name in COLUMNS}
+    kinds = {name: schema.field(names[name]).type for name in COLUMNS}
+    if not _natural_types(kinds):
+        return None
+    bounds = _id_bounds(meta, schema.get_field_index(names["journey_id"]))
+    if bounds is None:
+        return None
+    first, last = bounds
+    # Counting by id needs a slot per id in the range: refuse ranges much wider than the rows.
+    if last - first + 1 > meta.num_rows + (1 << 20) or last > np.iinfo(np.int64).max:
+        return None
+    per_unit = UNITS[kinds["timestamp"].unit]
+    times = _times_vouched_for(meta, schema.get_field_index(names["timestamp"]), per_unit)
+    return ParquetColumns(path, names, first, last, meta.num_rows, per_unit, times)
+
+
+def _natural_types(kinds: dict[str, pa.DataType]) -> bool:
+    channel = kinds["channel"]
+    if pa.types.is_dictionary(channel):
+        channel = channel.value_type
+    revenue = kinds["revenue"]
+    return (
+        pa.types.is_integer(kinds["journey_id"])
+        and pa.types.is_timestamp(kinds["timestamp"])
+        and kinds["timestamp"].unit in UNITS
+        and (pa.types.is_string(channel) or pa.types.is_large_string(channel))
+        and (pa.types.is_boolean(kinds["converted"]) or pa.types.is_integer(kinds["converted"]))
+        # float32 and decimals are read by the checked route through text, which rounds them
+        # differently: they go there.
+        and (pa.types.is_float64(revenue) or pa.types.is_integer(revenue))
+    )
+
+
+def _id_bounds(meta, column: int) -> tuple[int, int] | None:
+    """The smallest and largest journey id from the footer's statistics (checked while counting)."""
+    lows, highs = [], []
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        lows.append(int(stats.min))
+        highs.append(int(stats.max))
+    return min(lows), max(highs)
+
+
+def _times_vouched_for(meta, column: int, per_unit: int) -> bool:
+    """Whether the footer says every time is there and readable (a pass that reads no time trusts it)."""
+    limit = (1 << 62) // per_unit
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(column).statistics
+        if stats is None or not stats.has_null_count or stats.null_count or not stats.has_min_max:
+            return False
+        if not -limit <= stats.min_raw <= stats.max_raw <= limit:
+            return False
+    return True
+
+
+def read_batches(source: ParquetColumns, wanted: tuple[str, ...]):
+    """The file's rows in batches of numpy columns (only `wanted` ones besides journey_id).
+
+    Raises Unsure at a null where a value is required.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow.parquet as pq
+
+    columns = [source.names[name] for name in ("journey_id", *wanted)]
+    reader = pq.ParquetFile(source.path, read_dictionary=[source.names["channel"]])
+    groups = range(reader.num_row_groups)
+    if max((reader.metadata.row_group(g).num_rows for g in groups), default=0) <= MAX_ROWS_PER_READ:
+        parts = iter([lambda g=g: reader.read_row_group(g, columns=columns).to_batches() for g in groups])
+    else:
+        # Big row groups: batches of 2^20 rows, each read when asked for (no reading ahead).
+        batches = reader.iter_batches(batch_size=1 << 20, columns=columns)
+        parts = ((lambda batch=batch: [batch]) for batch in batches)
+    # The next part is read (Arrow decodes without the GIL) while the caller's compiled pass
+    # works on this one: on two cores the reading mostly hides behind the passes.
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        coming = ahead.submit(next(parts))
+        for read in parts:
+            done, coming = coming.result(), ahead.submit(read)
+            for batch in done:
+                yield _numpy_batch(batch, wanted)
+        for batch in coming.result():
+            yield _numpy_batch(batch, wanted)
+
+
+def _numpy_batch(batch: pa.RecordBatch, wanted: tuple[str, ...]) -> Batch:
+    ids = batch.column(0)
+    if ids.null_count:
+        raise Unsure("a journey_id is missing")
+    found = Batch(ids.to_numpy().astype(np.int64, copy=False), None, None, None, None, None)
+    for at, name in enumerate(wanted, start=1):
+        column = batch.column(at)
+        if name == "timestamp":
+            if column.null_count:
+                raise Unsure("a timestamp is missing")
+            found.times = column.view(pa.int64()).to_numpy()
+        elif name == "channel":
+            if column.null_count or column.indices.null_count:
+                raise Unsure("a channel is missing")
+            found.codes = column.indices.to_numpy()
+            found.dictionary = column.dictionary.to_pylist()
+        elif name == "converted":
+            found.converted = _flags(column)
+        elif name == "revenue":
+            if column.null_count:
+                column = pc.fill_null(column, 0)  # an empty revenue is 0, as in the checked route
+            found.revenue = column.to_numpy().astype(np.float64, copy=False)
+    return found
+
+
+def _flags(column: pa.Array) -> np.ndarray:
+    if not pa.types.is_boolean(column.type):
+        column = pc.not_equal(column, 0)
+    if column.null_count:
+        column = pc.fill_null(column, False)
+    return column.to_numpy(zero_copy_only=False)
+
+
+def blank_channels(names: list[str]) -> bool:
+    """Whether DuckDB's check (the checked route's) would call any of these names blank."""
+    suspects = [name for name in names if name < "!" or name >= chr(128)]
+    if not suspects:
+        return False
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        found = con.execute("SELECT bool_or(trim(name) = '') FROM unnest(?::VARCHAR[]) AS t(name)", [suspects])
+        return bool(found.fetchall()[0][0])
+    finally:
+        con.close()

@@ -45,9 +45,6 @@ def file_report(
     engine: str = "duckdb",
     fast: bool | None = None,
 ) -> FileResult:
-    from truce.analytics.longfile import open_long_table
-    from truce.analytics.sources import duckdb_connection
-
     if model in MILESTONE_MODELS:
         raise ModelError(
             f"{model} credits the lead- and opportunity-creation touches, which a journeys file does not record; "
@@ -57,13 +54,22 @@ def file_report(
         raise ModelError(f"unknown model {model!r} for a journeys file; choose one of {', '.join(FILE_MODELS)}")
     if engine not in ("duckdb", "spark"):
         raise ModelError(f"unknown engine {engine!r}; choose duckdb or spark")
+    if engine == "duckdb" and fast is not False:
+        credit = _columnar(path, model, settings)
+        if credit is not None:
+            return FileResult(_contract(model, credit), credit.notes, "fast")
+    # Imported only here: Ibis and its backend cost more to import than a small file to read.
+    from truce.analytics.longfile import open_long_table
+    from truce.analytics.sources import duckdb_connection
+
     con = duckdb_connection()
     try:
         view = open_long_table(con, path)
         channels = [r[0] for r in con.raw_sql(f"SELECT DISTINCT channel FROM {view} ORDER BY 1").fetchall()]
         packing = _packing(con, view, len(channels)) if engine == "duckdb" and fast is not False else None
         if packing is not None:
-            credit, taken = _fast(con, view, channels, packing, model, settings), "fast"
+            touches = _sorted_touches(con, view, channels, packing, times=model == "time_decay")
+            credit, taken = _fast(touches, channels, model, settings), "fast"
         else:
             credit, taken = _portable(con, view, channels, model, settings, engine), "portable"
     finally:
@@ -165,10 +171,10 @@ def _packing(con, view: str, n_channels: int) -> _Packing | None:
     return _Packing(int(lo_j), int(lo_t), ts_bits, key_bits, unit, int(rows))
 
 
-def _fast(con, view: str, channels: list[str], p: _Packing, model: str, settings: Settings) -> Credit:
+def _fast(touches, channels: list[str], model: str, settings: Settings, coalitions: dict | None = None) -> Credit:
+    """Credit from touches in journey order (for Shapley, the coalitions table may come instead)."""
     from truce.domain.attribution import kernel
 
-    touches = _sorted_touches(con, view, channels, p, times=model == "time_decay")
     n = len(channels)
     converted = touches.converted
     credit = Credit(
@@ -185,13 +191,14 @@ def _fast(con, view: str, channels: list[str], p: _Packing, model: str, settings
     if model == "markov":
         import pyarrow as pa
 
-        edges = pa.table(kernel.transitions(touches, settings.markov_order, n))
+        edges = pa.table(_transitions(touches, settings.markov_order, n))
         result = markov_credit(edges, n, settings.markov_order, credit.total_conversions, credit.total_revenue)
         credit.conversions, credit.revenue = result.conversions, result.revenue
     elif model == "shapley":
         import pyarrow as pa
 
-        result = shapley_credit(pa.table(kernel.coalitions(touches)), n, settings)
+        table = pa.table(coalitions if coalitions is not None else kernel.coalitions(touches))
+        result = shapley_credit(table, n, settings)
         credit.conversions, credit.revenue = result.conversions, result.revenue
         if result.sampled_coalitions:
             credit.stderr_conversions, credit.stderr_revenue = result.stderr_conversions, result.stderr_revenue
@@ -200,6 +207,178 @@ def _fast(con, view: str, channels: list[str], p: _Packing, model: str, settings
     credit.conversions = fit_to_total(credit.conversions, credit.total_conversions)
     credit.revenue = fit_to_total(credit.revenue, credit.total_revenue)
     return credit
+
+
+def _transitions(touches, order: int, n_keys: int) -> dict[str, np.ndarray]:
+    """The transitions table; order 1 in one compiled pass (kernel._first_order's table, bit for bit)."""
+    from truce.domain.attribution import kernel
+
+    width = n_keys + 4
+    if order != 1 or width * width > 1 << 22:
+        return kernel.transitions(touches, order, n_keys)
+    from truce.analytics import kernels
+
+    counts, values = np.zeros(width * width, dtype=np.int64), np.zeros(width * width)
+    kernels.first_order_counts(touches.key, touches.start, touches.converted, touches.revenue, width, counts, values)
+    seen = np.flatnonzero(counts)
+    return {"src": seen // width - 3, "dst": seen % width - 3, "count": counts[seen], "value": values[seen]}
+
+
+# ---- the fast path from a Parquet file's columns (compiled passes) -----------------------------
+
+
+def _columnar(path, model: str, settings: Settings) -> Credit | None:
+    """Credit from the file's columns read as they are, or None when the checked route must read it."""
+    from truce.analytics import longfile
+
+    source = longfile.parquet_columns(path)
+    if source is None:
+        return None
+    try:
+        if model == "shapley":
+            channels, touches, coalitions = _journey_sets(source)
+            return _fast(touches, channels, model, settings, coalitions)
+        channels, touches = _ordered_touches(source, times=model == "time_decay")
+    except longfile.Unsure:
+        return None
+    return _fast(touches, channels, model, settings)
+
+
+class _Channels:
+    """Channel names met batch by batch, each given a code when first met; sorted at the end.
+
+    `used` is marked by the compiled pass: a batch's dictionary may hold names no row uses.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.codes: dict[str, int] = {}
+        self.used = np.zeros(limit + 1, dtype=bool)
+        self.limit = limit
+
+    def codes_of(self, batch) -> np.ndarray:
+        from truce.analytics.longfile import Unsure
+
+        found = np.array([self.codes.setdefault(name, len(self.codes)) for name in batch.dictionary], dtype=np.int64)
+        if len(self.codes) > self.limit:
+            raise Unsure("too many channels for the compiled passes")
+        return found
+
+    def sorted(self) -> tuple[list[str], np.ndarray]:
+        """The used names in order, and each code's rank among them."""
+        from truce.analytics.longfile import Unsure, blank_channels
+
+        names = sorted(name for name, code in self.codes.items() if self.used[code])
+        if blank_channels(names):
+            raise Unsure("a blank channel")
+        rank = np.zeros(max(len(self.codes), 1), dtype=np.int64)
+        for i, name in enumerate(names):
+            rank[self.codes[name]] = i
+        return names, rank
+
+
+BLOCK_BITS = 15  # journeys are ordered in blocks of 2^15 ids: a block's counters stay in cache
+
+
+def _ordered_touches(source, times: bool):
+    """The file's touches in journey order, each journey's by time (as the packed keys sort)."""
+    from truce.analytics import kernels
+    from truce.analytics.longfile import Unsure, read_batches
+    from truce.domain.attribution.kernel import SortedTouches
+
+    shift = BLOCK_BITS
+    sizes = np.zeros((source.span >> shift) + 1, dtype=np.int64)
+    for batch in read_batches(source, ()):
+        if kernels.count_by_block(batch.ids, source.first_id, shift, sizes) != kernels.OK:
+            raise Unsure("a journey_id outside the footer's range")
+    bounds = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    fill = bounds[:-1].copy()
+    pool_time, pool_slot = np.empty(int(bounds[-1]), dtype=np.int64), np.empty(int(bounds[-1]), dtype=np.int32)
+    won, paid = np.zeros(source.span, dtype=bool), np.zeros(source.span)
+    channels = _Channels(limit=4096)  # as many as the packed-key route takes
+    for batch in read_batches(source, ("timestamp", "channel", "converted", "revenue")):
+        code_of = channels.codes_of(batch)
+        status = kernels.place_touches(
+            batch.ids, source.first_id, shift, batch.times, source.per_unit, batch.codes, code_of,
+            batch.converted, batch.revenue, fill, pool_time, pool_slot, won, paid, channels.used,
+        )  # fmt: skip
+        if status != kernels.OK:
+            raise Unsure(f"the compiled pass stopped ({status})")
+    if not np.array_equal(fill, bounds[1:]):
+        raise Unsure("the file changed while it was read")
+    names, rank = channels.sorted()
+    start = np.empty(min(source.span, len(pool_time)) + 1, dtype=np.int64)
+    ends = np.empty(len(sizes) << shift, dtype=np.int64)
+    kernels.order_blocks(bounds, shift, pool_time, pool_slot, rank.astype(np.int32), ends)
+    kept = kernels.keep_journeys(bounds, shift, ends, won, paid, start)
+    del ends
+    touches = SortedTouches(pool_slot, pool_time if times else None, start[: kept + 1], won[:kept], paid[:kept])
+    return names, touches
+
+
+def _journey_sets(source):
+    """Channels, per-journey outcome and revenue (as SortedTouches without touches), coalitions."""
+    from truce.analytics import kernels
+    from truce.analytics.longfile import Unsure, read_batches
+    from truce.domain.attribution.kernel import SortedTouches
+
+    sets = np.zeros(source.span, dtype=np.int64)
+    won, paid = np.zeros(source.span, dtype=bool), np.zeros(source.span)
+    channels = _Channels(limit=62)  # a coalition is a bit mask in an int64
+    # Shapley needs no time; one is read only to check it when the footer does not vouch for it.
+    wanted = ("channel", "converted", "revenue") + (() if source.times_vouched_for else ("timestamp",))
+    limit = kernels.TIME_LIMIT // source.per_unit
+    for batch in read_batches(source, wanted):
+        if batch.times is not None and len(batch.times) and max(-batch.times.min(), batch.times.max()) > limit:
+            raise Unsure("a time too far out")
+        bit_of = np.left_shift(np.int64(1), channels.codes_of(batch))
+        status = kernels.journey_sets(
+            batch.ids, source.first_id, batch.codes, bit_of, batch.converted, batch.revenue, sets, won, paid
+        )
+        if status != kernels.OK:
+            raise Unsure(f"the compiled pass stopped ({status})")
+    union = int(np.bitwise_or.reduce(sets))
+    channels.used[: len(channels.codes)] = [(union >> code) & 1 for code in range(len(channels.codes))]
+    names, rank = channels.sorted()
+    present = sets != 0
+    converted = won[present]
+    revenue = np.where(converted, paid[present], 0.0)
+    touches = SortedTouches(
+        np.zeros(0, np.uint16), None, np.zeros(int(present.sum()) + 1, np.int64), converted, revenue
+    )
+    return names, touches, _coalitions(sets, won, paid, rank, len(channels.codes))
+
+
+def _coalitions(sets, won, paid, rank, codes: int) -> dict[str, np.ndarray]:
+    """kernel.coalitions()'s table: per channel set (masks in sorted-name bits), summed in journey order."""
+    from truce.analytics import kernels
+
+    journeys: np.ndarray
+    conversions: np.ndarray
+    revenue: np.ndarray
+    if codes <= 20:
+        journeys = np.zeros(1 << codes, dtype=np.int64)
+        conversions, revenue = np.zeros(1 << codes, dtype=np.int64), np.zeros(1 << codes)
+        kernels.group_sets(sets, won, paid, journeys, conversions, revenue)
+        found = np.flatnonzero(journeys)
+        journeys, conversions, revenue = journeys[found], conversions[found], revenue[found]
+    else:  # too many channels for a counter per mask: grouped as kernel.coalitions groups them
+        present = np.flatnonzero(sets)
+        found, inverse = np.unique(sets[present], return_inverse=True)
+        won_here = won[present]
+        journeys = np.bincount(inverse, minlength=len(found)).astype(np.int64)
+        conversions = np.bincount(inverse, won_here.astype(float), minlength=len(found)).astype(np.int64)
+        revenue = np.bincount(inverse, np.where(won_here, paid[present], 0.0), minlength=len(found))
+    mask = np.zeros(len(found), dtype=np.int64)
+    for code in range(codes):  # a code's bit moves to its name's rank
+        mask |= ((found >> code) & 1) << rank[code]
+    order = np.argsort(mask)
+    return {
+        "mask": mask[order],
+        "journeys": journeys[order],
+        "conversions": conversions[order],
+        "revenue": revenue[order],
+    }
 
 
 def _sorted_touches(con, view: str, channels: list[str], p: _Packing, times: bool = True):

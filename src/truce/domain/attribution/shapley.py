@@ -34,6 +34,7 @@ from math import factorial
 import numpy as np
 
 VALUES = ("rate", "conversions")
+DENSE_CHANNELS = 20  # up to 2^20 masks: a table of every coalition's worth is 16 MiB
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,14 @@ def attribute(
     totals = [np.zeros(n_channels) for _ in range(4)]
     sampled = 0
     rng = np.random.default_rng(seed)
-    for i in np.flatnonzero(coalitions.conversions > 0):
+    rest = np.flatnonzero(coalitions.conversions > 0)
+    if n_channels <= DENSE_CHANNELS:
+        # Every coalition solved exactly in one compiled call, its sub-coalitions' worth looked
+        # up in a table over all masks; the few too big to solve exactly go on below.
+        exact = np.array([int(m).bit_count() <= exact_limit for m in coalitions.mask[rest]], dtype=bool)
+        game.exact_all(rest[exact], n_channels, totals[0], totals[1])
+        rest = rest[~exact]
+    for i in rest:
         members = _bits(int(coalitions.mask[i]))
         if len(members) <= exact_limit:
             parts = game.exact(int(coalitions.mask[i]), members)
@@ -106,6 +114,7 @@ class _Game:
         self.revenue = c.revenue.astype(float)
         self.rate = value == "rate"
         order = np.argsort(c.mask)
+        self.masks_in_input_order = c.mask.astype(np.int64)
         self.masks = c.mask[order]
         if self.rate:
             journeys = c.journeys[order].astype(float)
@@ -113,6 +122,18 @@ class _Game:
             self.worth = (worth, worth)
         else:
             self.worth = (self.conversions[order], self.revenue[order])
+
+    def exact_all(self, rows: np.ndarray, n_channels: int, conversions: np.ndarray, revenue: np.ndarray) -> None:
+        """Add the exact credit of coalitions `rows` to the per-channel totals (compiled)."""
+        from truce.analytics.kernels import exact_shapley
+
+        worth = [np.zeros(1 << n_channels), np.zeros(1 << n_channels)]
+        for table, values in zip(worth, self.worth, strict=True):
+            table[self.masks] = values
+        exact_shapley(
+            self.masks_in_input_order, rows, worth[0], worth[1], self.conversions, self.revenue, self.rate,
+            conversions, revenue,
+        )  # fmt: skip
 
     def values(self, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         where = np.searchsorted(self.masks, masks)
