@@ -22,6 +22,8 @@ class Writer:
     copies: tuple[str, ...] = ()  # truce fields stored as read, under the same name
     # Whether check_matches compares rows with what is stored (else a check-only pass skips fetching them).
     compares_stored_rows = False
+    # Stored columns a matched row is compared on that the batch fills only when writing.
+    compared_later: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, conn: Connection, reading: Reading, dialect: str, report, now: dt.datetime, actor: str):
         self.conn, self.reading, self.dialect = conn, reading, dialect
@@ -48,7 +50,9 @@ class Writer:
         self._lengths(batch)
         self._duplicates(batch)
         whole = self.compares_stored_rows or not self.checking_only
-        match_existing(self.conn, self.table, batch, self.id_column, self.natural_key, self.entity, whole)
+        match_existing(
+            self.conn, self.table, batch, self.id_column, self.natural_key, self.entity, whole, self.compared_later
+        )
         self.check_matches(batch)
 
     def load(self, batch: Batch) -> None:
