@@ -84,3 +84,22 @@ def test_the_demo_at_a_fixed_seed_and_day_holds_the_pinned_content(engine, defau
     demo_service.build(engine, contacts=5000, seed=7, until=dt.date(2026, 11, 20), config=default_config)
 
     assert table_digests(engine) == expected(engine.dialect.name)
+
+
+def index_definitions(engine) -> set[tuple]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            query = "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        else:
+            query = "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'index'"
+        return {tuple(row) for row in conn.exec_driver_sql(query)}
+
+
+def test_the_demo_leaves_every_index_the_migrations_made(engine, default_config):
+    """The load drops plain indexes and builds them after; the store must end with the same ones."""
+    migrated = index_definitions(engine)
+
+    demo_service.build(engine, contacts=300, seed=7, until=dt.date(2026, 11, 20), config=default_config)
+
+    assert index_definitions(engine) == migrated
+    assert any(name == "ix_touchpoints_contact_at" for _, name, _ in migrated)
