@@ -70,15 +70,15 @@ def measure(label: str, src: Path, contacts: int, url: str) -> dict:
     return {"label": label, **result, "machine_state": m.record}
 
 
-def targets(contacts: int, pg_url: str | None, folder: Path) -> list[tuple[str, str]]:
-    found = [("sqlite", f"sqlite:///{folder / 'demo.db'}")]
+def targets(pg_url: str | None, folder: Path, sqlite: bool = True) -> list[tuple[str, str]]:
+    found = [("sqlite", f"sqlite:///{folder / 'demo.db'}")] if sqlite else []
     return found + ([("postgresql", pg_url)] if pg_url else [])
 
 
 def run(args) -> dict:
     runs = []
     with tempfile.TemporaryDirectory(prefix="truce-demo-bench-") as folder:
-        for backend, url in targets(args.contacts, args.pg_url, Path(folder)):
+        for backend, url in targets(args.pg_url, Path(folder), not args.no_sqlite):
             for name, src in (("baseline", args.baseline_src), ("truce", SRC)):
                 if src is None:
                     continue
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--pg-url", help="a PostgreSQL server; the database truce_bench_demo is dropped and made")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--baseline-src", type=Path, help="another truce's src/ folder to build with first")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)

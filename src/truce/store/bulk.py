@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from sqlalchemy import JSON, Boolean, Connection, Date, text
+from sqlalchemy import JSON, Boolean, Connection, Date, Integer, text
 
 from truce.store.models import Base
 from truce.store.types import Money, Rate, UTCDateTime, to_money
@@ -73,10 +73,13 @@ def _copy_postgres(conn: Connection, name: str, batch: pa.Table) -> None:
     Arrow quotes every text value and leaves nulls as bare empty fields, so PostgreSQL reads
     "" as an empty text and nothing as NULL; timestamps carry their zone (Z), money its scale.
     """
-    columns = batch.column_names
+    _copy_postgres_raw(_driver(conn), name, batch)
+
+
+def _copy_postgres_raw(raw, name: str, batch: pa.Table) -> None:
     text_csv = io.BytesIO()
     pa_csv.write_csv(batch, text_csv, pa_csv.WriteOptions(include_header=False))
-    with _driver(conn).cursor().copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
+    with raw.cursor().copy(f"COPY {name} ({', '.join(batch.column_names)}) FROM STDIN (FORMAT csv)") as copy:
         copy.write(text_csv.getbuffer())
 
 
@@ -206,9 +209,34 @@ def insert_columns(conn: Connection, table, columns: dict[str, list]) -> None:
     raw = _driver(conn)
     listed = ", ".join(names)
     if conn.dialect.name == "postgresql":
+        _copy_columns(raw, table, names, converted)
+        return
+    placeholders = ", ".join("?" for _ in names)
+    raw.executemany(f"INSERT INTO {table.name} ({listed}) VALUES ({placeholders})", zip(*converted, strict=True))
+
+
+def _arrow_type(column_type) -> pa.DataType:
+    """How a column's driver values travel as CSV: numbers and times typed, the rest as their text."""
+    for sql_type, arrow in ((UTCDateTime, pa.timestamp("us", tz="UTC")), (Boolean, pa.bool_()), (Integer, pa.int64())):
+        if isinstance(column_type, sql_type):
+            return arrow
+    return pa.date32() if isinstance(column_type, Date) else pa.string()
+
+
+def _as_arrow(values: list, kind: pa.DataType) -> pa.Array:
+    if kind == pa.string():  # money and rates as Decimal text, JSON already dumped
+        return pa.array([v if v is None or isinstance(v, str) else str(v) for v in values], kind)
+    return pa.array(values, kind)
+
+
+def _copy_columns(raw, table, names: list[str], converted: list[list]) -> None:
+    """COPY the rows as CSV that Arrow writes from whole columns; row by row only for values Arrow refuses."""
+    listed = ", ".join(names)
+    try:
+        batch = pa.table([_as_arrow(v, _arrow_type(table.c[n].type)) for n, v in zip(names, converted, strict=True)], names)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         with raw.cursor().copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:
             for row in zip(*converted, strict=True):
                 copy.write_row(row)
         return
-    placeholders = ", ".join("?" for _ in names)
-    raw.executemany(f"INSERT INTO {table.name} ({listed}) VALUES ({placeholders})", zip(*converted, strict=True))
+    _copy_postgres_raw(raw, table.name, batch)
