@@ -5,41 +5,55 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, Table, bindparam, select, text
+from sqlalchemy import Connection, String, Table, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from truce.store.models import Account, Campaign, Contact, Opportunity, User
 
-CHUNK = 5000  # keeps every IN (...) list well under SQLite's bound-parameter limit (32,766)
+CHUNK = 20_000  # keys per statement: one JSON parameter each, so SQLite's bound-parameter limit does not apply
+
+
+def _keys(conn: Connection, table: Table, column: str, keys: list):
+    """The keys as a table one statement can join to `table` on its index, sent as one JSON parameter.
+
+    PostgreSQL plans `col = ANY(:array)` with a large array as a sequential scan, and psycopg
+    dumps a Python list element by element; a JSON text joined through unnest-like
+    jsonb_array_elements_text is one cheap parameter and an index lookup per key.
+    """
+    document = bindparam("keys", json.dumps(keys), type_=String)
+    if conn.dialect.name == "postgresql":
+        listed = func.jsonb_array_elements_text(cast(document, JSONB)).table_valued("value").alias("wanted")
+        stored = table.c[column]
+        # Text compares as text (a cast to varchar(n) would cut a longer key and match wrongly).
+        key = listed.c.value if isinstance(stored.type, String) else cast(listed.c.value, stored.type)
+        return listed, stored == key
+    listed = func.json_each(document).table_valued("value").alias("wanted")
+    return listed, table.c[column] == listed.c.value
 
 
 def fetch_by(conn: Connection, table: Table, column: str, keys: Iterable, columns=None) -> dict:
-    """Rows of `table` whose `column` is one of `keys`, as {key: row mapping}."""
+    """Rows of `table` whose `column` is one of `keys`, as {key: row mapping}; `columns` to fetch fewer."""
     wanted = sorted({k for k in keys if k is not None})
     found: dict = {}
-    selected = columns or [table]
-    query = select(*selected).where(table.c[column].in_(bindparam("keys", expanding=True)))
+    selected = list(columns) if columns is not None else list(table.c)
+    if column not in {c.name for c in selected}:
+        selected.append(table.c[column])
     for start in range(0, len(wanted), CHUNK):
-        for row in conn.execute(query, {"keys": wanted[start : start + CHUNK]}).mappings():
+        listed, joined_on = _keys(conn, table, column, wanted[start : start + CHUNK])
+        for row in conn.execute(select(*selected).join_from(table, listed, joined_on)).mappings():
             found[row[column]] = row
     return found
 
 
 def find_ids(conn: Connection, table: Table, column: str, keys: Iterable) -> dict:
-    """{key: id} for the rows of `table` whose `column` is one of `keys`.
-
-    One bound parameter carries the whole list (a JSON array on SQLite, an array on
-    PostgreSQL), so looking up a batch of 20,000 emails is one cheap statement.
-    """
+    """{key: id} for the rows of `table` whose `column` is one of `keys`, a batch in one statement."""
     wanted = sorted({k for k in keys if k is not None})
-    if not wanted:
-        return {}
-    if conn.dialect.name == "postgresql":
-        query = text(f"SELECT id, {column} FROM {table.name} WHERE {column} = ANY(:keys)")
-        rows = conn.execute(query, {"keys": wanted})
-    else:
-        query = text(f"SELECT id, {column} FROM {table.name} WHERE {column} IN (SELECT value FROM json_each(:keys))")
-        rows = conn.execute(query, {"keys": json.dumps(wanted)})
-    return {value: row_id for row_id, value in rows}
+    found: dict = {}
+    for start in range(0, len(wanted), CHUNK):
+        listed, joined_on = _keys(conn, table, column, wanted[start : start + CHUNK])
+        query = select(table.c.id, table.c[column]).join_from(table, listed, joined_on)
+        found.update({value: row_id for row_id, value in conn.execute(query)})
+    return found
 
 
 def find_ids_folded(conn: Connection, table: Table, column: str) -> dict:

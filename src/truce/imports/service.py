@@ -29,6 +29,7 @@ from truce.imports.csvfile import CsvFile, FileProblem
 from truce.imports.fields import REQUIRED, Reading, parsers
 from truce.imports.parquetfile import ParquetFile, is_parquet
 from truce.imports.rejects import write_rejects
+from truce.store import bulk
 from truce.store.models import ImportRun
 from truce.store.work import make_way, unit_of_work, waiting_writers
 
@@ -200,7 +201,7 @@ class _Job:
         """
         report = self._report()
         rejects: list[tuple[int, dict, list[RowError]]] = []
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, bulk.roomy_cache(conn):
             writer = self._writer(conn, report)
             writer.checking_only = True
             for raw in batches:
@@ -230,6 +231,7 @@ class _Job:
             for raw, last in _with_last(batches):
                 if work is None:
                     work = held.enter_context(unit_of_work(self.engine, self.options.actor, "import", announce=False))
+                    held.enter_context(bulk.roomy_cache(work.conn))
                     slot.current, opened, part = work.conn, time.monotonic(), _Part(raw.first_record, report)
                 writer = writer or self._writer(slot, report)
                 batch = read_batch(raw, self.plan, self.parse, REQUIRED[self.table])

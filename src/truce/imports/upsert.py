@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import Connection, Table, bindparam, update
@@ -38,10 +39,14 @@ def match_existing(
     natural_key: str | None,
     entity: str,
     whole_rows: bool = True,
+    compared: Iterable[str] = (),
 ) -> None:
     """Set batch.match[i] to the stored row that row i updates (or None); conflicts become errors.
 
-    Without `whole_rows`, a match is only its id ({"id": …}): enough to check a file, not to write it.
+    A match holds the id and the columns the batch carries (plus `compared`, columns a writer
+    fills in later): all that deciding "unchanged" and auditing a change read, so a re-import
+    does not fetch whole rows. Without `whole_rows`, a match is only its id ({"id": …}):
+    enough to check a file, not to write it.
     """
     good = batch.good()
     ids = batch.column(id_column)
@@ -61,7 +66,11 @@ def match_existing(
         if found is not None or other is not None:
             matched[i] = found if found is not None else other
     # Whole rows only for the records that will be compared: a first import fetches nothing.
-    stored = fetch_by(conn, table, "id", matched.values()) if whole_rows else {i: {"id": i} for i in matched.values()}
+    if whole_rows:
+        wanted = {"id", *batch.store, *compared}
+        stored = fetch_by(conn, table, "id", matched.values(), [c for c in table.c if c.name in wanted])
+    else:
+        stored = {i: {"id": i} for i in matched.values()}
     batch.match = [None] * batch.size
     for i, record_id in matched.items():
         batch.match[i] = stored[record_id]

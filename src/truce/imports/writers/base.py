@@ -11,6 +11,7 @@ from truce.imports import lookups
 from truce.imports.batch import Batch
 from truce.imports.dialects import ID_COLUMN
 from truce.imports.fields import Reading
+from truce.imports.seen import NONE, SeenKeys
 from truce.imports.upsert import audit_updates, changes, insert_new, match_existing, scalar_default, update_rows
 from truce.store.models import Base
 
@@ -22,6 +23,8 @@ class Writer:
     copies: tuple[str, ...] = ()  # truce fields stored as read, under the same name
     # Whether check_matches compares rows with what is stored (else a check-only pass skips fetching them).
     compares_stored_rows = False
+    # Stored columns a matched row is compared on that the batch fills only when writing.
+    compared_later: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, conn: Connection, reading: Reading, dialect: str, report, now: dt.datetime, actor: str):
         self.conn, self.reading, self.dialect = conn, reading, dialect
@@ -31,7 +34,7 @@ class Writer:
         wanted = ID_COLUMN[dialect]
         self.id_column = wanted if wanted in self.table.c else "external_id"
         self.people = lookups.People(conn)
-        self._seen: dict[str, dict] = {}  # store column → {value: first record holding it}
+        self._seen: dict[str, SeenKeys] = {}  # store column → the keys met so far and their first records
         self.checking_only = False  # a first pass over a long file: it finds errors, and writes nothing
 
     # -- checking -----------------------------------------------------------------------------
@@ -48,7 +51,9 @@ class Writer:
         self._lengths(batch)
         self._duplicates(batch)
         whole = self.compares_stored_rows or not self.checking_only
-        match_existing(self.conn, self.table, batch, self.id_column, self.natural_key, self.entity, whole)
+        match_existing(
+            self.conn, self.table, batch, self.id_column, self.natural_key, self.entity, whole, self.compared_later
+        )
         self.check_matches(batch)
 
     def load(self, batch: Batch) -> None:
@@ -75,15 +80,15 @@ class Writer:
         """A second row with the same id or natural key as an earlier row of the file is an error."""
         keys = [(self.id_column, "external_id")] + ([(self.natural_key, self.natural_key)] if self.natural_key else [])
         first = batch.raw.first_record
+        records = range(first, first + batch.size)
         for column, field_name in keys:
-            seen = self._seen.setdefault(column, {})
-            for i, value in enumerate(batch.column(column)):
-                if value is None:
-                    continue
-                earlier = seen.setdefault(value, first + i)  # rows with other errors still claim their keys
-                if earlier != first + i:
+            values = batch.column(column)
+            # Rows with other errors still claim their keys.
+            holders = self._seen.setdefault(column, SeenKeys()).first_records(values, records)
+            for i, earlier in enumerate(holders):
+                if earlier not in (NONE, first + i):
                     batch.fail(
-                        i, field_name, "duplicate", f"same {field_name} as line {{line}}: {value!r}", refers_to=earlier
+                        i, field_name, "duplicate", f"same {field_name} as line {{line}}: {values[i]!r}", refers_to=earlier
                     )
 
     def owners(self, batch: Batch, field_name: str = "owner_email", column: str = "owner_id") -> None:

@@ -29,6 +29,8 @@ class ContactWriter(Writer):
     entity = "contact"
     natural_key = "email"
     copies = ("email", "first_name", "last_name", "title", "phone", "source_channel", "lead_status", "created_at")
+    # A company no account has yet becomes one when the batch is written, and the contact points at it.
+    compared_later = ("account_id",)
 
     def __init__(self, *args):
         super().__init__(*args)
