@@ -109,8 +109,11 @@ def _config_edit(label_before: str, label_after: str) -> Entry:
     before = _stage("sql", label_before)
     after = _stage("sql", label_after)
     both = Where(
-        lambda d, scene: set(d) == {"funnel", "sla", "file"} and after.holds(d, scene) and _the_file(d["file"], scene),
-        f"{after.says}, and the file written",
+        lambda d, scene: set(d) == {"funnel", "sla", "file", "version"}
+        and after.holds(d, scene)
+        and _the_file(d["file"], scene)
+        and d["version"] == 1,  # the store's first saved version
+        f"{after.says}, the file written and version 1",
     )
     sections = Where(lambda d, scene: set(d) == {"funnel", "sla"} and before.holds(d, scene), before.says)
     return Entry("funnel_config_edit", "config", None, sections, both)

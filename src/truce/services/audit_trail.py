@@ -81,7 +81,7 @@ def config_diff(entry: dict) -> list[dict] | None:
     if entry.get("action") not in CONFIG_ACTIONS:
         return None
     before = to_toml(entry.get("before") or {}).splitlines()
-    after = to_toml({k: v for k, v in (entry.get("after") or {}).items() if k != "file"}).splitlines()
+    after = to_toml({k: v for k, v in (entry.get("after") or {}).items() if k not in ("file", "version")}).splitlines()
     lines = []
     for line in list(difflib.unified_diff(before, after, "before", "after", n=DIFF_CONTEXT, lineterm=""))[2:]:
         kind = {"+": "add", "-": "remove", "@": "hunk"}.get(line[:1], "same")

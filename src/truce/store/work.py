@@ -54,6 +54,9 @@ OPERATIONS_TABLES = frozenset(
         # A connector's own records (connections, cursors, runs, rejects, write-backs, webhook receipts):
         # the records a sync brings in move the revision through their own tables.
         "crm_connections", "crm_sync_cursors", "crm_sync_runs", "crm_sync_rejects", "crm_writes", "webhook_receipts",
+        # The funnel config's versions: the rules reports count by, not data. Caches key on the
+        # version in force as well as the revision, and the analytical copy holds no config.
+        "funnel_config_versions",
     }
 )  # fmt: skip
 # Seconds a write waits for a busy store before giving up; TRUCE_BUSY_TIMEOUT_SECONDS overrides.
