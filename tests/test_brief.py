@@ -465,6 +465,26 @@ def test_html_and_markdown_show_the_same_key_numbers(brief, page):
         assert f"| {label} | {row['team']} | {row['entered']} | {row['previous']} | {change} |" in markdown
 
 
+def test_a_window_in_which_no_campaign_earned_revenue_says_so_and_charts_the_spend(brief):
+    import copy
+
+    quiet = copy.deepcopy(brief)
+    section = quiet["sections"]["campaigns"]
+    spent = [dict(r, revenue=0) for r in section["top_by_spend"]]
+    assert spent, "the demo week's campaigns had spend"
+    section["top_by_revenue"] = []
+    section["top_by_spend"] = spent
+    markdown = render_markdown(quiet)
+    assert "Top campaigns by attributed revenue: none earned attributed revenue in this window." in markdown
+    page = render_html(quiet)
+    assert "No campaign earned attributed revenue in this window." in page
+    # Every table the brief writes has rows: no header standing over nothing.
+    for table in re.findall(r"<table>(.*?)</table>", page, re.S):
+        assert "<td" in table, table[:200]
+    chart = re.search(r'<section id="campaigns".*?</section>', page, re.S).group(0)
+    assert "data-figure" in chart or "plotly" in chart.lower(), "the spend is charted when nothing earned"
+
+
 def test_markdown_is_a_document_of_tables_without_charts(brief):
     markdown = render_markdown(brief)
     assert markdown.startswith("# Joint revenue meeting — 2026-W47\n")

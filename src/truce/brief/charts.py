@@ -141,7 +141,8 @@ def cold_leads(section: dict, now: str, before: str) -> str | None:
 
 
 def campaigns(section: dict) -> str | None:
-    rows = section.get("top_by_revenue", [])
+    # No campaign earned revenue in the window: spend beside its (zero) revenue still says where it went.
+    rows = section.get("top_by_revenue") or section.get("top_by_spend") or []
     if not rows:
         return None
     currency = section["currency"]
