@@ -359,7 +359,7 @@ def test_an_empty_ledger_gives_an_empty_report(sqlite_engine, default_config):
             {"start": dt.date(2026, 3, 1), "end": dt.date(2026, 2, 1)},
             "starts on 2026-03-01 after it ends on 2026-02-01",
         ),
-        ({"backend": "spark"}, "unknown engine 'spark'; choose one of duckdb, store"),
+        ({"backend": "bigquery"}, "unknown engine 'bigquery'; choose one of duckdb, store, spark"),
     ],
 )
 def test_it_refuses_options_it_cannot_use(sqlite_engine, default_config, options, message):

@@ -4,6 +4,11 @@ Times leave the store as whole seconds since 1970-01-01 UTC (computed by the sto
 the funnel), so DuckDB and Spark only ever see integers and the same rules give the same
 journeys on both. Tables and columns: see truce.analytics.journeys.
 
+Where the engine reads them: DuckDB as views on the analytical copy (truce.analytics.copy);
+Spark from the copy's Parquet files, read by Spark itself (no row passes through Python).
+Without a copy (TRUCE_COPY=off, an in-memory store, the copy busy) the rows are read from
+the store and handed over as Arrow, as below.
+
 The rows are read once per revision of the data (truce.analytics.store_read): roi, budget,
 credit and the brief run attribution several times on the same store, and the web app runs
 every report in one process.
@@ -11,6 +16,7 @@ every report in one process.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +62,10 @@ def attribution_sources(engine: Engine, analytics: str = "duckdb", stages: tuple
         on_copy = _on_copy(engine, stages)
         if on_copy is not None:
             return on_copy
+    if analytics == "spark":
+        on_files = _spark_on_copy(engine, stages)
+        if on_files is not None:
+            return on_files
     arrow = read_store(engine, stages)
     if analytics == "duckdb":
         con = duckdb_connection()
@@ -94,6 +104,42 @@ def _on_copy(engine: Engine, stages: tuple[str, ...]) -> AttributionSources | No
     except BaseException:
         con.disconnect()
         raise
+
+
+def _spark_on_copy(engine: Engine, stages: tuple[str, ...]) -> AttributionSources | None:
+    """The four tables on Spark, read by Spark itself from the analytical copy's Parquet files
+    (truce.analytics.copy.parquet_of_copy); None without a copy (the rows are then handed over)."""
+    from truce.analytics.copy import floor_seconds, open_copy, parquet_of_copy
+    from truce.analytics.spark import ParquetViews, spark_connection
+
+    folder = parquet_of_copy(engine)
+    if folder is None:
+        return None
+    files = ParquetViews(spark_connection(), folder)
+    with contextlib.closing(open_copy(engine)) as copy:  # the labels: one small table
+        labels = {"campaign": {str(i): name for i, name in copy.execute("SELECT id, name FROM campaigns").fetchall()}}
+    return AttributionSources(
+        files.con,
+        touches=_touches(files, floor_seconds),
+        contacts=_contacts(files, floor_seconds),
+        opportunities=_opportunities_on_files(files, floor_seconds),
+        stage_entries=_stage_entries(files, floor_seconds, stages),
+        labels=labels,
+    )
+
+
+def _opportunities_on_files(files, seconds):
+    """OPPORTUNITIES_ON_COPY as an Ibis expression, for engines that are not DuckDB."""
+    deals = present_rows(files.table("opportunities"))
+    return deals.select(
+        id=_int64(deals.id),
+        contact_id=deals.primary_contact_id.cast("int64"),
+        account_id=deals.account_id.cast("int64"),
+        amount=deals.amount.cast("float64"),
+        status=deals.status,
+        created=seconds(deals.created_at),
+        closed=seconds(deals.close_date.cast("timestamp")) + 86399,
+    )
 
 
 def read_store(engine: Engine, stages: tuple[str, ...] = ()) -> dict:

@@ -33,6 +33,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -220,6 +221,8 @@ def rebuild(engine: Engine, folder: Path) -> tuple[int, str]:
         if older != path:
             with contextlib.suppress(FileNotFoundError):
                 older.unlink()
+    for older in folder.glob("r*.parquet"):
+        shutil.rmtree(older, ignore_errors=True)  # the files of an older copy (parquet_of_copy)
     return stamp
 
 
@@ -346,6 +349,43 @@ def _sqlite_columns(conn, name: str, columns: list) -> pa.Table:
     finally:
         cursor.close()
     return pa.Table.from_batches(batches, schema=schema)
+
+
+def parquet_of_copy(engine: Engine) -> Path | None:
+    """The current copy's tables as Parquet files, `<table>.parquet` in one folder named like the
+    copy, or None when there is no copy to be had.
+
+    For engines that read files rather than a DuckDB database: Spark's executors read them
+    where they lie (on a cluster, put the copies on storage every executor sees with
+    $TRUCE_COPY_DIR). Written once per copy, into a private folder renamed into place, and
+    removed with the copy when the next one replaces it.
+    """
+    try:
+        con = open_copy(engine)
+    except CopyUnavailable:
+        return None
+    try:
+        revision, made_at = con.execute("SELECT revision, changed_at FROM truce_copy").fetchone()
+        folder = copy_folder(engine)
+        target = _file_in(folder, (int(revision), made_at)).with_suffix(".parquet")
+        if not target.is_dir():
+            with _rebuild_lock(folder):
+                if not target.is_dir():
+                    _write_parquet(con, target)
+    finally:
+        con.close()
+    return target
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, target: Path) -> None:
+    writing = Path(tempfile.mkdtemp(prefix="parquet-", dir=target.parent))
+    try:
+        for name in COPIED:
+            file = str(writing / f"{name}.parquet").replace("'", "''")
+            con.execute(f"COPY \"{name}\" TO '{file}' (FORMAT parquet)")
+        os.replace(writing, target)
+    finally:
+        shutil.rmtree(writing, ignore_errors=True)
 
 
 def ibis_on_copy(engine: Engine):

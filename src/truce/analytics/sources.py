@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from truce.analytics.store_read import remembered, to_arrow
 from truce.store.present import present_rows
 
-ENGINES = ("duckdb", "store")
+ENGINES = ("duckdb", "store", "spark")
 TABLES = ("ledger", "contacts", "accounts")
 
 
@@ -54,7 +54,8 @@ class Sources:
         return self.con.name
 
     def close(self) -> None:
-        self.con.disconnect()
+        if self.con.name != "pyspark":  # Spark's session is the process's, shared (truce.analytics.spark)
+            self.con.disconnect()
 
     def __enter__(self) -> Sources:
         return self
@@ -74,6 +75,8 @@ def from_store(engine: Engine, analytics: str = "duckdb") -> Sources:
         except BaseException:
             store.disconnect()
             raise
+    if analytics == "spark":
+        return _on_spark(engine)
     on_copy = _from_copy(engine)
     if on_copy is not None:
         return on_copy
@@ -102,6 +105,20 @@ def _from_copy(engine: Engine) -> Sources | None:
     except BaseException:
         duck.disconnect()
         raise
+
+
+def _on_spark(engine: Engine) -> Sources:
+    """The three tables on Spark: read by Spark from the analytical copy's Parquet files
+    (truce.analytics.copy.parquet_of_copy), or, without a copy, handed over from the store's rows."""
+    from truce.analytics.copy import floor_seconds, parquet_of_copy
+    from truce.analytics.spark import ParquetViews, hand_over, spark_connection
+
+    con = spark_connection()
+    folder = parquet_of_copy(engine)
+    if folder is not None:
+        return Sources(con, *_canonical(ParquetViews(con, folder), floor_seconds))
+    arrow = remembered(engine, "funnel", lambda: _read_canonical(engine))
+    return Sources(con, *[hand_over(con, f"truce_funnel_{name}", arrow[name]) for name in TABLES])
 
 
 def _read_canonical(engine: Engine) -> dict:

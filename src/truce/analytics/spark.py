@@ -5,6 +5,7 @@ and Java 17. pyspark is imported inside the functions, so this module imports wi
 
     con = spark_connection()                        # Ibis pyspark backend on the one session
     ledger = hand_over(con, "ledger", arrow_table)  # a temp view, as an Ibis table
+    moves = read_parquet(con, "moves", "/copies/r42-….parquet/stage_changes.parquet")  # read by Spark
     result = to_arrow(expr)                         # exact Arrow result, on any backend
 
 `spark_session()` builds one SparkSession per process and keeps it: master local[2] (or
@@ -181,6 +182,16 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
+def use_master(url: str | None) -> None:
+    """Run Spark at `url` (local[N], spark://…, sc://… for Spark Connect) from the next session on;
+    None leaves $TRUCE_SPARK_MASTER or local[2]. A process already running a session keeps it."""
+    if url is None:
+        return
+    if not (url.startswith(("local", "spark://", "sc://", "yarn", "k8s://", "mesos://"))):
+        raise ValueError(f"not a Spark master URL: {url!r}; use local[2], spark://host:7077 or sc://host:15002")
+    os.environ[MASTER_ENV] = url
+
+
 def spark_session() -> SparkSession:
     """The process's SparkSession, built on first use with truce's settings (see the module doc)."""
     global _session
@@ -192,6 +203,9 @@ def spark_session() -> SparkSession:
         except ImportError as exc:
             raise ImportError(MISSING) from exc
         master = os.environ.get(MASTER_ENV) or LOCAL_MASTER
+        if master.startswith("sc://"):
+            _session = _connect_session(master)
+            return _session
         local = master.startswith("local")
         if local and not java_available():
             raise RuntimeError("Spark needs Java 17: no java in $JAVA_HOME/bin or on the PATH")
@@ -229,6 +243,18 @@ def spark_session() -> SparkSession:
         return session
 
 
+def _connect_session(url: str):
+    """A Spark Connect session on the server at `url`: this process runs no JVM; the server reads
+    the files and computes. Needs pyspark's connect extra (grpcio)."""
+    try:
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError as exc:
+        raise ImportError(f"Spark Connect ({url}) needs pyspark's connect extra: pip install 'pyspark[connect]'") from exc
+    session = ConnectSession.builder.remote(url).getOrCreate()
+    session.conf.set("spark.sql.session.timeZone", "UTC")  # UTC months and days, as everywhere in truce
+    return session
+
+
 def spark_connection():
     """An Ibis connection (pyspark backend) on the shared session. Don't disconnect it."""
     return ibis.pyspark.connect(spark_session())
@@ -243,6 +269,29 @@ def hand_over(con, name: str, table: pa.Table) -> ir.Table:
     session = _session_of(con)
     session.createDataFrame(table).createOrReplaceTempView(name)
     return con.table(name)
+
+
+def read_parquet(con, name: str, path: str) -> ir.Table:
+    """Create or replace the temp view `name` on a Spark connection over a Parquet file or folder.
+
+    Spark's executors read the file themselves: no row passes through this Python process.
+    """
+    _session_of(con).read.parquet(path).createOrReplaceTempView(name)
+    return con.table(name)
+
+
+class ParquetViews:
+    """A folder of `<table>.parquet` files as Spark views (`read_parquet`), opened on first use and
+    named by the folder, so that two folders read in one Spark session never mix."""
+
+    def __init__(self, con, folder) -> None:
+        import hashlib
+
+        self.con, self.folder = con, folder
+        self.prefix = "truce_" + hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+
+    def table(self, name: str) -> ir.Table:
+        return read_parquet(self.con, f"{self.prefix}_{name}", str(self.folder / f"{name}.parquet"))
 
 
 def to_arrow(expr: ir.Expr) -> Any:
@@ -283,5 +332,7 @@ def _session_of(con) -> SparkSession:
 
 
 def _stopped(session) -> bool:
+    if not hasattr(session, "_jsc") and type(session).__module__.startswith("pyspark.sql.connect"):
+        return session.is_stopped  # Spark Connect: no SparkContext in this process
     context = session.sparkContext
     return context._jsc is None

@@ -12,6 +12,8 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    SparkMasterOption,
+    choose_spark_master,
     config_and_store,
     console,
     fail,
@@ -87,8 +89,9 @@ def attribution(
         ),
     ] = None,
     engine: Annotated[
-        Engine, typer.Option("--engine", help="Run on DuckDB in process, or on Spark (the spark extra).")
+        Engine, typer.Option("--engine", help="Run on DuckDB in process, or on Spark (the spark extra), which reads the analytical copy's files itself.")
     ] = Engine.duckdb,
+    spark_master: SparkMasterOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
     json: JsonOption = False,
@@ -99,7 +102,9 @@ def attribution(
 
     Example:  truce attribution --model markov --by team
     Example:  truce attribution --from-file journeys.parquet --model shapley --json
+    Example:  truce attribution --model markov --engine spark --spark-master spark://spark-head:7077
     """
+    choose_spark_master(spark_master, engine.value)
     if from_file is not None:
         _from_file(from_file, model, engine, config, json)
         return

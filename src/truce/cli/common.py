@@ -24,6 +24,16 @@ DbOption = Annotated[
         show_default=False,
     ),
 ]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        metavar="URL",
+        help="With --engine spark, where Spark runs: local[N], spark://host:7077, or a Spark Connect "
+        "server sc://host:15002. Default: $TRUCE_SPARK_MASTER, else local[2].",
+        show_default=False,
+    ),
+]
 WIDE_HELP = "Show every column of each table even when wider than the terminal."
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of tables.")]
@@ -338,3 +348,17 @@ def _laid_out(paragraph: str) -> bool:
         line[:1].isspace() or line.lstrip().startswith(("- ", "* ", "• ")) or line.lstrip()[:2].rstrip(".").isdigit()
         for line in lines[1:]
     )
+
+
+def choose_spark_master(url: str | None, engine: str) -> None:
+    """--spark-master: where the next Spark session runs; refused without --engine spark."""
+    if url is None:
+        return
+    if engine != "spark":
+        fail("--spark-master is where Spark runs: add --engine spark")
+    from truce.analytics.spark import use_master
+
+    try:
+        use_master(url)
+    except ValueError as exc:
+        fail(f"--spark-master: {exc}")

@@ -12,6 +12,8 @@ from truce.cli.common import (
     ConfigOption,
     DbOption,
     JsonOption,
+    SparkMasterOption,
+    choose_spark_master,
     config_and_store,
     console,
     fail,
@@ -36,6 +38,7 @@ class Level(StrEnum):
 class Engine(StrEnum):
     duckdb = "duckdb"
     store = "store"
+    spark = "spark"
 
 
 def register(app: typer.Typer) -> None:
@@ -57,8 +60,9 @@ def funnel(
         int, typer.Option("--window", min=1, metavar="DAYS", help="Days a cohort has to reach the next stage.")
     ] = 90,
     engine: Annotated[
-        Engine, typer.Option("--engine", help="Run on DuckDB in process, or inside the store's own database.")
+        Engine, typer.Option("--engine", help="Run on DuckDB in process, inside the store's own database, or on Spark (the spark extra).")
     ] = Engine.duckdb,
+    spark_master: SparkMasterOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
     json: JsonOption = False,
@@ -69,6 +73,7 @@ def funnel(
 
     Example:  truce funnel --by channel --from 2026-01-01 --to 2026-06-30
     """
+    choose_spark_master(spark_master, engine.value)
     first, last = parse_day("--from", start), parse_day("--to", end)
     from truce.services.funnel import ReportError, funnel_report
 

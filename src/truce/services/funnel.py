@@ -66,7 +66,7 @@ from truce.config import Funnel, TruceConfig
 
 LEVELS = ("contact", "account")
 SLICES = ("channel", "segment", "team", "month")
-ENGINES = ("duckdb", "store")
+ENGINES = ("duckdb", "store", "spark")
 DAY_SECONDS = 86_400
 
 
@@ -88,7 +88,8 @@ def funnel_report(
     """The funnel report for the store behind `engine` (shape in the module docstring).
 
     start and end are inclusive UTC dates; backend "duckdb" runs the metrics in process
-    on DuckDB, "store" runs them in the store's own SQLite or PostgreSQL.
+    on DuckDB, "store" runs them in the store's own SQLite or PostgreSQL, "spark" on Spark
+    (which reads the analytical copy's Parquet files itself; truce.analytics.sources).
     """
     _check(by=by, start=start, end=end, level=level, window_days=window_days)
     if backend not in ENGINES:
