@@ -42,6 +42,11 @@ MICROS = 1_000_000
 DAY = 86_400
 
 
+# A double zero on every engine: Spark reads a bare `0.0` as DECIMAL(1,1), and a cached table of
+# journeys whose revenue is all such zeros (mql and sql conversions) comes back typed decimal.
+NO_REVENUE = ibis.literal(0).cast("float64")
+
+
 def conversions(opportunities: ir.Table, stage_entries: ir.Table, conversion: str, level: str) -> ir.Table:
     """conv_id, entity, conv_ts, revenue, oc_ts, closes — one row per conversion."""
     if conversion not in CONVERSIONS:
@@ -68,7 +73,7 @@ def conversions(opportunities: ir.Table, stage_entries: ir.Table, conversion: st
         conv_id=first.entity,  # one conversion per contact or account
         entity="entity",
         conv_ts="conv_ts",
-        revenue=ibis.literal(0.0),
+        revenue=NO_REVENUE,
         oc_ts=ibis.null("int64"),
         closes=ibis.literal(False),
     )
@@ -122,7 +127,7 @@ def journey_touches(
         ts=trailing.ts,
         value=trailing.value,
         converted=ibis.literal(False),
-        revenue=ibis.literal(0.0),
+        revenue=NO_REVENUE,
         conv_ts=trailing.last,
         oc_ts=ibis.null("int64"),
         closes=ibis.literal(False),

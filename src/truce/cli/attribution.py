@@ -102,7 +102,6 @@ def attribution(
 
     Example:  truce attribution --model markov --by team
     Example:  truce attribution --from-file journeys.parquet --model shapley --json
-    Example:  truce attribution --model markov --engine spark --spark-master spark://spark-head:7077
     """
     choose_spark_master(spark_master, engine.value)
     if from_file is not None:
