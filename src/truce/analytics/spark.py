@@ -294,6 +294,27 @@ class ParquetViews:
         return read_parquet(self.con, f"{self.prefix}_{name}", str(self.folder / f"{name}.parquet"))
 
 
+def kept(expr: ir.Table) -> ir.Table:
+    """`expr.cache()`, computed once and kept by the engine — except on Spark Connect, where
+    Ibis 12's cache fails (it asserts `is_cached` before the server has run anything): there the
+    expression is returned as it is, and the server computes it again where it is reused.
+    Give what this returns to `let_go` when done."""
+    con = expr._find_backend(use_default=True)
+    if con.name == "pyspark" and _is_connect(_session_of(con)):
+        return expr
+    return expr.cache()
+
+
+def let_go(table: ir.Table) -> None:
+    """Release what `kept` cached (nothing to do for an expression it left as it was)."""
+    if isinstance(table, ir.CachedTable):
+        table.release()
+
+
+def _is_connect(session) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
 def to_arrow(expr: ir.Expr) -> Any:
     """The result of an Ibis expression as Arrow (a table, array or scalar, as `to_pyarrow`).
 
@@ -332,7 +353,7 @@ def _session_of(con) -> SparkSession:
 
 
 def _stopped(session) -> bool:
-    if not hasattr(session, "_jsc") and type(session).__module__.startswith("pyspark.sql.connect"):
+    if _is_connect(session):
         return session.is_stopped  # Spark Connect: no SparkContext in this process
     context = session.sparkContext
     return context._jsc is None

@@ -211,6 +211,7 @@ def _journeys(engine: Engine, ask: dict):
 
     from truce.analytics import journeys
     from truce.analytics.attribution_sources import attribution_sources
+    from truce.analytics.spark import kept, let_go
 
     stages = (ask["conversion"],) if ask["conversion"] in ("sql", "mql") else ()
     start, end = ask.pop("start"), ask.pop("end")
@@ -238,7 +239,7 @@ def _journeys(engine: Engine, ask: dict):
         )
         # Touches go to their conversion among all of them; the period then picks journeys by
         # when they converted (or, not converting, by their last touch).
-        touches = _in_period(touches, start, end, scale=1_000_000).cache()
+        touches = kept(_in_period(touches, start, end, scale=1_000_000))
         found = _in_period(found, start, end)
         try:
             credited = touches.filter(touches.converted).select("journey").distinct()
@@ -257,7 +258,7 @@ def _journeys(engine: Engine, ask: dict):
             ask["names"] = src.labels.get(ask["by"], {})
             yield touches, values, unattributed
         finally:
-            touches.release()
+            let_go(touches)
 
 
 def _spark_codes(con, values: list[str]):

@@ -169,10 +169,12 @@ class _Ask:
 @contextmanager
 def _materialised(metrics, tables, ask: _Ask) -> Iterator[tuple]:
     """The contact moves, the level's moves and their first entries, each computed once."""
+    from truce.analytics.spark import kept, let_go  # imports no pyspark
+
     cached = []
 
     def keep(expr):
-        cached.append(expr.cache())
+        cached.append(kept(expr))
         return cached[-1]
 
     team = ask.by == "team"
@@ -186,7 +188,7 @@ def _materialised(metrics, tables, ask: _Ask) -> Iterator[tuple]:
     finally:
         # Drop them now: their finalisers would otherwise run after the connection closed.
         for table in reversed(cached):
-            table.release()
+            let_go(table)
 
 
 def _run(metrics, ask: _Ask, contact_moves, moves, firsts, last: int | None) -> dict[str, list]:
