@@ -360,13 +360,16 @@ def parquet_of_copy(engine: Engine) -> Path | None:
     $TRUCE_COPY_DIR). Written once per copy, into a private folder renamed into place, and
     removed with the copy when the next one replaces it.
     """
+    folder = copy_folder(engine)
+    if folder is None:
+        return None
     try:
         con = open_copy(engine)
     except CopyUnavailable:
         return None
     try:
-        revision, made_at = con.execute("SELECT revision, changed_at FROM truce_copy").fetchone()
-        folder = copy_folder(engine)
+        # open_copy checked this row: a copy without it is never opened.
+        revision, made_at = con.execute("SELECT revision, changed_at FROM truce_copy").fetchone() or (0, "")
         target = _file_in(folder, (int(revision), made_at)).with_suffix(".parquet")
         if not target.is_dir():
             with _rebuild_lock(folder):
