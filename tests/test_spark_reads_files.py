@@ -12,6 +12,7 @@ import stat
 
 import pytest
 from conftest import writing
+from test_attribution_spark import assert_same
 from typer.testing import CliRunner
 
 from truce import config as truce_config
@@ -57,21 +58,6 @@ def no_rows_handed_over(monkeypatch, demo_engine):
     monkeypatch.setattr(sources, "_read_canonical", refuse)
 
 
-def _credits(report: dict) -> dict:
-    return {row["key"]: (row["conversions"], row["revenue"]) for row in report["credits"]}
-
-
-def _assert_same_credit(duck: dict, spark: dict) -> None:
-    for field in ("journeys", "total_conversions", "unattributed"):
-        assert duck[field] == spark[field], field
-    a, b = _credits(duck), _credits(spark)
-    assert a.keys() == b.keys()
-    scale = max(duck["total_revenue"], 1.0)
-    for key in a:
-        assert b[key][0] == pytest.approx(a[key][0], abs=1e-9 * max(duck["total_conversions"], 1)), key
-        assert b[key][1] == pytest.approx(a[key][1], abs=1e-9 * scale), key
-
-
 @pytest.mark.spark
 @pytest.mark.parametrize(
     "options",
@@ -84,7 +70,7 @@ def _assert_same_credit(duck: dict, spark: dict) -> None:
 def test_spark_attributes_from_the_copys_files_as_duckdb_does(spark_con, demo_engine, no_rows_handed_over, options):
     duck = attribution_report(demo_engine, CONFIG, **options)
     assert duck["total_conversions"] > 10, "a demo with conversions to credit, or the test proves nothing"
-    _assert_same_credit(duck, attribution_report(demo_engine, CONFIG, **options, backend="spark"))
+    assert_same(duck, attribution_report(demo_engine, CONFIG, **options, backend="spark"))
 
 
 @pytest.mark.spark
