@@ -292,3 +292,39 @@ def test_the_backtest_prints_a_table(demo):
     result = runner.invoke(app, ["target", "backtest", "--db", demo])
     assert result.exit_code == 0, result.output
     assert "MAPE" in result.output and "forecast" in result.output
+
+
+# ---- the odds' sums: whole float steps, the same rationals as adding Fractions one by one ----------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SPANS = st.lists(
+    st.tuples(
+        st.sampled_from(["sal", "sql", "proposal"]),
+        st.floats(min_value=1e-6, max_value=4e7),  # a microsecond to about fifteen months, in seconds
+        st.booleans(),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SPANS, st.integers(min_value=1, max_value=365))
+def test_the_odds_sum_time_exactly_as_fractions_added_one_at_a_time(spans, horizon_days):
+    odds = f.StageOdds(horizon_days)
+    time: dict[str, F] = {}
+    won_time: dict[str, F] = {}
+    unit = horizon_days * 86_400
+    for deal_id, (stage, seconds, won) in enumerate(spans):
+        odds.add(stage, deal_id, F(seconds), F(seconds) if won else F(0))
+        time[stage] = time.get(stage, F(0)) + F(seconds) / unit  # how the sums were taken before
+        won_time[stage] = won_time.get(stage, F(0)) + (F(seconds) / unit if won else F(0))
+    assert odds.time == time and odds.won_time == won_time
+    for stage in time:
+        assert odds.probability(stage) == (won_time[stage] + 1) / (time[stage] + 2)
+
+
+def test_the_odds_refuse_seconds_no_float_can_hold():
+    with pytest.raises(ValueError, match="not a float's value"):
+        f.StageOdds(30).add("sal", 1, F(1, 3), F(0))

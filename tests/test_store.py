@@ -103,6 +103,27 @@ def test_it_refuses_an_older_schema(engine):
         db.require_current_schema(engine)
 
 
+def test_the_newest_migration_file_names_alembics_head():
+    # The quick schema check reads the last numbered file; alembic reads the whole chain.
+    assert db.newest_migration() == db.head_revision()
+
+
+def test_it_accepts_a_current_schema_without_asking_alembic(engine, monkeypatch):
+    import sys
+
+    db.require_current_schema(engine)  # the engine fixture upgraded it: current, so quiet
+    monkeypatch.setitem(sys.modules, "alembic", None)  # importing alembic now fails
+    db.require_current_schema(engine)
+
+
+def test_it_refuses_a_store_stamped_with_two_heads(engine):
+    # Two rows in the version table is not "current", even when one of them is the newest.
+    with writing(engine) as conn:
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0000')"))
+    with pytest.raises(Exception):  # noqa: B017 - alembic's own words for a branched store
+        db.require_current_schema(engine)
+
+
 def _contact(conn, email="ann@acme.example", **extra) -> int:
     now = dt.datetime(2026, 1, 5, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
     values = {"email": email, "stage": "inquiry", "created_at": now, "updated_at": now, **extra}

@@ -210,7 +210,7 @@ def handled() -> Iterator[None]:
     """Turn the errors users cause into one clear line and a non-zero exit, not a traceback."""
     from truce.config import ConfigError
     from truce.domain.business_hours import OutOfRange
-    from truce.imports.csvfile import FileProblem
+    from truce.imports.problems import FileProblem
     from truce.store.db import SchemaError
 
     try:

@@ -223,6 +223,18 @@ def stage_spans(deal: Deal, until: dt.datetime, closing: frozenset[str]) -> list
     return spans
 
 
+_FLOAT_STEPS = 2**1074  # 2**-1074 is the smallest step between floats
+
+
+def _in_float_steps(seconds: Fraction | float) -> int:
+    """`seconds` (a float, or a Fraction of one) as a whole number of 2**-1074 steps, exactly."""
+    numerator, denominator = seconds.as_integer_ratio()
+    steps, rest = divmod(_FLOAT_STEPS, denominator)
+    if rest:
+        raise ValueError(f"{seconds!r} seconds is not a float's value")
+    return numerator * steps
+
+
 def _overlap(lo: dt.datetime, hi: dt.datetime, start: dt.datetime, end: dt.datetime) -> Fraction:
     """Seconds of [lo, hi) inside [start, end), as a Fraction (0 when they do not meet)."""
     seconds = (min(hi, end) - max(lo, start)).total_seconds()
@@ -242,30 +254,45 @@ class StageOdds:
     """
 
     horizon_days: int
-    time: dict[str, Fraction] = field(default_factory=dict)
-    won_time: dict[str, Fraction] = field(default_factory=dict)
     deals: dict[str, set[int]] = field(default_factory=dict)
     won_deals: dict[str, set[int]] = field(default_factory=dict)
     all_weight: Fraction = Fraction(0)
     all_won: Fraction = Fraction(0)
+    # Seconds summed exactly as whole multiples of 2**-1074 (every float's step): adding Fractions
+    # one span at a time was most of a forecast's time, and the sums are the same rationals.
+    _seconds: dict[str, int] = field(default_factory=dict, repr=False)
+    _won_seconds: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def add(self, stage: str, deal_id: int, seconds: Fraction, won_seconds: Fraction) -> None:
+    def add(self, stage: str, deal_id: int, seconds: Fraction | float, won_seconds: Fraction | float) -> None:
         if seconds <= 0:
             return
-        unit = self.horizon_days * 86_400
-        self.time[stage] = self.time.get(stage, Fraction(0)) + seconds / unit
-        self.won_time[stage] = self.won_time.get(stage, Fraction(0)) + won_seconds / unit
+        self._seconds[stage] = self._seconds.get(stage, 0) + _in_float_steps(seconds)
+        self._won_seconds[stage] = self._won_seconds.get(stage, 0) + _in_float_steps(won_seconds)
         self.deals.setdefault(stage, set()).add(deal_id)
         if won_seconds > 0:
             self.won_deals.setdefault(stage, set()).add(deal_id)
 
+    @property
+    def time(self) -> dict[str, Fraction]:
+        """Time spent in each stage, in units of the horizon."""
+        return {stage: self._in_horizons(steps) for stage, steps in self._seconds.items()}
+
+    @property
+    def won_time(self) -> dict[str, Fraction]:
+        """The part of it spent by deals that went on to win."""
+        return {stage: self._in_horizons(steps) for stage, steps in self._won_seconds.items()}
+
+    def _in_horizons(self, steps: int) -> Fraction:
+        return Fraction(steps, _FLOAT_STEPS * self.horizon_days * 86_400)
+
     def probability(self, stage: str | None) -> Fraction:
-        if stage is None or stage not in self.time:
+        if stage is None or stage not in self._seconds:
             return (self.all_won + 1) / (self.all_weight + 2)
-        return (self.won_time[stage] + 1) / (self.time[stage] + 2)
+        won, time = self._in_horizons(self._won_seconds[stage]), self._in_horizons(self._seconds[stage])
+        return (won + 1) / (time + 2)
 
     def rows(self) -> list[dict]:
-        order = sorted(self.time, key=lambda s: (-len(self.deals[s]), s))
+        order = sorted(self._seconds, key=lambda s: (-len(self.deals[s]), s))
         found = [
             {
                 "stage": s,

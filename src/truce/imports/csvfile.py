@@ -21,11 +21,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as arrow_csv
 
+from truce.imports.problems import FileProblem
+
 DELIMITERS = (",", ";", "\t")
-
-
-class FileProblem(ValueError):
-    """The file as a whole cannot be read (missing, empty, not UTF-8, no header)."""
 
 
 @dataclass
