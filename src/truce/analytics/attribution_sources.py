@@ -182,7 +182,9 @@ class _Store:
 
     def arrow(self, exprs: dict) -> dict[str, pa.Table]:
         if self.on_copy:
-            return {name: expr.to_pyarrow() for name, expr in exprs.items()}
+            from truce.analytics.spark import to_arrow as result_of
+
+            return {name: result_of(expr) for name, expr in exprs.items()}
         return to_arrow(self.engine, self.get(), exprs)
 
     def close(self) -> None:

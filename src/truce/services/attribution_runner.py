@@ -73,6 +73,29 @@ def run_model(touches, labels: list, model: str, settings: Settings = Settings()
     return credit
 
 
+def numbers(column) -> np.ndarray:
+    """An Arrow column of numbers without nulls as a NumPy array, read from its buffer.
+
+    pyarrow's own to_numpy() imports pandas first (0.5 s of every attribution report's start,
+    pandas being installed beside Ibis); a column with nulls, or of another type, still goes
+    that way."""
+    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    kind = _NUMPY_KINDS.get(str(array.type))
+    if kind is None or array.null_count:
+        return array.to_numpy(zero_copy_only=False)
+    if len(array) == 0:
+        return np.empty(0, kind)
+    return np.frombuffer(array.buffers()[1], dtype=kind, count=len(array), offset=array.offset * kind.itemsize)
+
+
+# Arrow's names for the number types (str(pa.int64()) is "int64", str(pa.float64()) is "double").
+_NUMPY_KINDS = {
+    **{f"{sign}int{bits}": np.dtype(f"{sign}int{bits}") for sign in ("", "u") for bits in (8, 16, 32, 64)},
+    "float": np.dtype("float32"),
+    "double": np.dtype("float64"),
+}
+
+
 def fetch(expr):
     """An expression's result as Arrow, exact on every engine (Spark's own Arrow, not via pandas)."""
     from truce.analytics.spark import to_arrow
@@ -81,17 +104,17 @@ def fetch(expr):
 
 
 def _scatter(credit: Credit, rows) -> None:
-    keys = rows.column("key").to_numpy()
-    credit.conversions[keys] = rows.column("conversions").to_numpy()
-    credit.revenue[keys] = rows.column("revenue").to_numpy()
+    keys = numbers(rows.column("key"))
+    credit.conversions[keys] = numbers(rows.column("conversions"))
+    credit.revenue[keys] = numbers(rows.column("revenue"))
 
 
 def markov_credit(edges, n_keys: int, order: int, total_conversions: float, total_revenue: float):
     """Exact Markov credit from the transitions table (columns src, dst, count, value)."""
     from truce.domain.attribution import markov
 
-    src = edges.column("src").to_numpy()
-    dst = edges.column("dst").to_numpy()
+    src = numbers(edges.column("src"))
+    dst = numbers(edges.column("dst"))
     states = np.unique(np.concatenate([src[src >= 0], dst[dst >= 0]]))
     if len(states) > MAX_MARKOV_STATES:
         raise ModelError(
@@ -102,8 +125,8 @@ def markov_credit(edges, n_keys: int, order: int, total_conversions: float, tota
     transitions = markov.Transitions(
         src,
         dst,
-        edges.column("count").to_numpy().astype(float),
-        edges.column("value").to_numpy().astype(float),
+        numbers(edges.column("count")).astype(float),
+        numbers(edges.column("value")).astype(float),
         _Lookup(channels),
     )
     return markov.attribute(transitions, n_keys, total_conversions, total_revenue)
@@ -135,10 +158,10 @@ def shapley_credit(rows, n_keys: int, settings: Settings):
 
     _check_shapley_keys(n_keys)
     coalitions = shapley.Coalitions(
-        rows.column("mask").to_numpy(),
-        rows.column("journeys").to_numpy(),
-        rows.column("conversions").to_numpy(),
-        rows.column("revenue").to_numpy(),
+        numbers(rows.column("mask")),
+        numbers(rows.column("journeys")),
+        numbers(rows.column("conversions")),
+        numbers(rows.column("revenue")),
     )
     return shapley.attribute(
         coalitions,

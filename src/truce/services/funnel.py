@@ -243,7 +243,9 @@ def _seconds(day: dt.date | None) -> int | None:
 
 
 def _rows(expr) -> list[dict]:
-    return expr.to_pyarrow().to_pylist()
+    from truce.analytics.spark import to_arrow
+
+    return to_arrow(expr).to_pylist()
 
 
 def _month(number: int) -> str:
