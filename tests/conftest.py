@@ -10,11 +10,13 @@ SparkSession for the whole run; they need the spark extra and Java, with the sam
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +210,24 @@ def pytest_collection_modifyitems(items):
             from _pytest.nodeid import coerce_node_id
 
             item._id = coerce_node_id(f"{item.nodeid}[{label}]")
+    longest_files_first(items)
+
+
+# A file not yet timed counts as this many seconds: about a typical file's, so it is neither
+# held back to the end nor put ahead of the browser files.
+UNTIMED_FILE_SECONDS = 15.0
+
+
+def longest_files_first(items) -> None:
+    """Order the files by their last measured time, longest first (tests/durations.json, written
+    by scripts/test-durations); each file's tests keep their order. scripts/test hands out one
+    file per worker at a time in this order (--no-loadscope-reorder): the long browser files
+    start early instead of ending the run alone on one worker."""
+    timings = Path(__file__).parent / "durations.json"
+    timed = json.loads(timings.read_text()) if timings.is_file() else {}
+    seconds = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        seconds.setdefault(path, timed.get(path, UNTIMED_FILE_SECONDS))
+    position = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (-seconds[item.nodeid.split("::")[0]], position[id(item)]))

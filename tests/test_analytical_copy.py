@@ -21,6 +21,7 @@ from truce.services import demo
 from truce.services.attribution import attribution_report
 from truce.services.economics import roi_report
 from truce.services.funnel import funnel_report
+from truce.services.metrics import group_metrics
 from truce.store import db
 from truce.store.models import Base, Contact, User
 
@@ -152,7 +153,11 @@ def _reports(engine) -> str:
         for model in ("linear", "markov", "shapley")
         for by in ("channel", "team")
     ]
-    return json.dumps({"funnel": funnel, "attribution": credit}, sort_keys=True, default=str)
+    # Joint activity (which accounts both teams touched, by month and in meetings) over the
+    # period and over all time: SQL on the store's rows against DuckDB's on the copy.
+    joint = [group_metrics(engine, CONFIG, start=START, end=END)["joint_activity"], group_metrics(engine, CONFIG)["joint_activity"]]
+    assert joint[1]["accounts_touched_by_both"] > 0  # (meetings with both teams: none at this size)
+    return json.dumps({"funnel": funnel, "attribution": credit, "joint": joint}, sort_keys=True, default=str)
 
 
 def test_reports_on_the_copy_equal_reports_on_the_store_rows(demo_engine, monkeypatch):

@@ -173,7 +173,7 @@ def group_metrics(
         users = conn.execute(select(User).order_by(User.team, User.name, User.id)).all()
         deals = _won_deals(conn)
         campaign_owner = dict(conn.execute(select(Campaign.id, Campaign.owner_id)).all())
-        joint = _joint_activity(conn, start, end)
+        joint = _joint_activity(conn, start, end, engine)
     spend: dict[int, Decimal] = defaultdict(Decimal)
     for campaign in campaign_costs(engine):
         owner = campaign_owner.get(campaign.id)
@@ -320,7 +320,39 @@ def _both_teams(rows):
     )
 
 
-def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None) -> dict:
+def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None, engine: Engine) -> dict:
+    counted = _joint_counts_on_copy(engine, start, end)
+    if counted is None:
+        counted = conn.execute(_joint_counts(conn, start, end)).all()
+    touched, joint, meetings_in = 0, 0, {}
+    months_found: dict[str, dict] = {}
+    for of, month, groups, both in counted:
+        both = int(both or 0)
+        if of == "all":
+            touched, joint = groups, both
+        elif of == "month":
+            months_found[month] = {"accounts_touched": groups, "accounts_touched_by_both": both}
+        else:
+            meetings_in[month] = both
+    return {
+        "accounts_touched": touched,
+        "accounts_touched_by_both": joint,
+        "share": joint / touched if touched else None,
+        "meetings_with_both_teams": sum(meetings_in.values()),
+        "by_month": [
+            {
+                "month": month,
+                "accounts_touched": m["accounts_touched"],
+                "accounts_touched_by_both": m["accounts_touched_by_both"],
+                "share": m["accounts_touched_by_both"] / m["accounts_touched"],
+                "meetings_with_both_teams": meetings_in.get(month, 0),
+            }
+            for month, m in sorted(months_found.items())
+        ],
+    }
+
+
+def _joint_counts(conn: Connection, start: dt.date | None, end: dt.date | None):
     account = func.coalesce(Touchpoint.account_id, Contact.account_id)
     team = case((User.team.in_(("marketing", "sales")), User.team), else_=Touchpoint.kind)
     day = _utc_day(conn, Touchpoint.occurred_at)
@@ -354,39 +386,64 @@ def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None
         .group_by(days.c.touch_day, days.c.touch_account)
         .subquery()
     )
-    counted = union_all(
+    return union_all(
         select(literal("all").label("of"), literal("").label("month"), func.count(), func.sum(accounts.c.joint)),
         select(literal("month"), months.c.month, func.count(), func.sum(months.c.joint)).group_by(months.c.month),
         select(literal("meetings"), meetings.c.month, func.count(), func.sum(meetings.c.joint)).group_by(
             meetings.c.month
         ),
     )
-    touched, joint, meetings_in = 0, 0, {}
-    months_found: dict[str, dict] = {}
-    for of, month, groups, both in conn.execute(counted):
-        both = int(both or 0)
-        if of == "all":
-            touched, joint = groups, both
-        elif of == "month":
-            months_found[month] = {"accounts_touched": groups, "accounts_touched_by_both": both}
-        else:
-            meetings_in[month] = both
-    return {
-        "accounts_touched": touched,
-        "accounts_touched_by_both": joint,
-        "share": joint / touched if touched else None,
-        "meetings_with_both_teams": sum(meetings_in.values()),
-        "by_month": [
-            {
-                "month": month,
-                "accounts_touched": m["accounts_touched"],
-                "accounts_touched_by_both": m["accounts_touched_by_both"],
-                "share": m["accounts_touched_by_both"] / m["accounts_touched"],
-                "meetings_with_both_teams": meetings_in.get(month, 0),
-            }
-            for month, m in sorted(months_found.items())
-        ],
-    }
+
+
+def _joint_counts_on_copy(engine: Engine, start: dt.date | None, end: dt.date | None) -> list[tuple] | None:
+    """_joint_counts on the analytical copy (3.7 s on SQLite at 100,000 contacts, a tenth of a
+    second on DuckDB); None when there is no copy."""
+    from truce.analytics.copy import CopyUnavailable, open_copy
+
+    try:
+        con = open_copy(engine)
+    except CopyUnavailable:
+        return None
+    since = None if start is None else dt.datetime.combine(start, dt.time(), dt.UTC)
+    until = None if end is None else dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
+    try:
+        return con.execute(JOINT_ON_COPY, [list(LIVE_TOUCHES), since, until]).fetchall()
+    finally:
+        con.close()
+
+
+# _joint_counts in DuckDB's words: the copy's session runs in UTC, so a timestamp's date is its UTC day.
+JOINT_ON_COPY = """
+WITH account_team_days AS (
+    SELECT coalesce(t.account_id, c.account_id) AS touch_account,
+           CASE WHEN u.team IN ('marketing', 'sales') THEN u.team ELSE t.kind END AS touch_team,
+           CAST(t.occurred_at AS DATE) AS touch_day,
+           max(CASE WHEN list_contains($1, t.touch_type) THEN 1 ELSE 0 END) AS live
+    FROM touchpoints t
+    LEFT JOIN contacts c ON c.id = t.contact_id
+    LEFT JOIN users u ON u.id = t.user_id
+    WHERE ($2 IS NULL OR t.occurred_at >= $2) AND ($3 IS NULL OR t.occurred_at < $3)
+      AND coalesce(t.account_id, c.account_id) IS NOT NULL
+    GROUP BY ALL
+), accounts AS (
+    SELECT max(CASE WHEN touch_team = 'marketing' THEN 1 ELSE 0 END)
+           * max(CASE WHEN touch_team = 'sales' THEN 1 ELSE 0 END) AS joint
+    FROM account_team_days GROUP BY touch_account
+), months AS (
+    SELECT strftime(touch_day, '%Y-%m') AS month,
+           max(CASE WHEN touch_team = 'marketing' THEN 1 ELSE 0 END)
+           * max(CASE WHEN touch_team = 'sales' THEN 1 ELSE 0 END) AS joint
+    FROM account_team_days GROUP BY month, touch_account
+), meetings AS (
+    SELECT strftime(touch_day, '%Y-%m') AS month,
+           max(CASE WHEN touch_team = 'marketing' THEN 1 ELSE 0 END)
+           * max(CASE WHEN touch_team = 'sales' THEN 1 ELSE 0 END) AS joint
+    FROM account_team_days WHERE live = 1 GROUP BY touch_day, touch_account
+)
+SELECT 'all', '', count(*), sum(joint) FROM accounts
+UNION ALL SELECT 'month', month, count(*), sum(joint) FROM months GROUP BY month
+UNION ALL SELECT 'meetings', month, count(*), sum(joint) FROM meetings GROUP BY month
+"""
 
 
 # ---- directory -------------------------------------------------------------------------------------
