@@ -131,6 +131,19 @@ def sqlite_engine(sqlite_url):
     engine.dispose()
 
 
+@pytest.fixture
+def cheap_argon2(monkeypatch):
+    """Argon2 at its lowest cost, for tests of what logins allow rather than of the hash (the tests
+    of enumeration and of the stand-in hash use the real parameters). Each real hash or check
+    costs 0.1 s: a fixture that makes four users with passwords paid half a second per test."""
+    from argon2 import PasswordHasher
+
+    from truce.services import logins
+
+    monkeypatch.setattr(logins, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(logins, "_NOBODY", logins._NOBODY)  # the stand-in made for the cheap one goes with it
+
+
 @pytest.fixture(scope="session")
 def spark_con():
     """An Ibis connection to one local SparkSession (truce.analytics.spark), for the whole run."""

@@ -582,10 +582,11 @@ class _Holds:
 
 
 @pytest.fixture
-def scene(engine, tmp_path) -> Scene:
+def scene(engine, tmp_path, cheap_argon2) -> Scene:
     """Three users (with passwords; eva with a spare API token), an account, three leads (two waiting
     at MQL), a campaign, an open deal, one line of feedback, a revenue target and, last, a user RevOps
-    deactivated; truce.toml in tmp_path."""
+    deactivated; truce.toml in tmp_path. Passwords are hashed at Argon2's lowest cost: what is
+    checked here is the trail, not the hash."""
     path = tmp_path / "truce.toml"
     path.write_text(truce_config.default_text(), encoding="utf-8")
     made = Scene(truce_config.parse(path.read_text(encoding="utf-8"), str(path)), path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
-import statistics
 import threading
 import time
 from contextlib import ExitStack
@@ -55,16 +54,6 @@ def clock() -> Clock:
 @pytest.fixture
 def guard(clock) -> LoginGuard:
     return LoginGuard(clock=clock)
-
-
-@pytest.fixture
-def cheap_argon2(monkeypatch):
-    """Argon2 at its lowest cost, for tests of the throttle rather than of the hash (the tests of
-    enumeration and of the stand-in hash use the real parameters)."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(logins, "_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(logins, "_NOBODY", logins._NOBODY)  # the stand-in made for the cheap one goes with it
 
 
 @pytest.fixture
@@ -364,10 +353,12 @@ def test_unknown_inactive_and_passwordless_emails_answer_as_slowly_as_a_wrong_pa
                 log_in(sqlite_store, email, WRONG, address="192.0.2.7", guard=guard)
             if round_:  # the first round warms up
                 times[kind].append(time.perf_counter() - started)
-    medians = {kind: statistics.median(taken) for kind, taken in times.items()}
+    # The fastest of each kind: a busy machine (another test worker) only ever adds time, so the
+    # minimum is each kind's own cost, where a median of five still caught a busy moment.
+    fastest = {kind: min(taken) for kind, taken in times.items()}
     # Before: an unknown email answered in 1.6 ms and a known one in 181 ms (a factor of 100).
-    assert max(medians.values()) / min(medians.values()) < 1.5, medians
-    assert min(medians.values()) > 0.02, f"no Argon2 check ran: {medians}"
+    assert max(fastest.values()) / min(fastest.values()) < 1.5, fastest
+    assert min(fastest.values()) > 0.02, f"no Argon2 check ran: {fastest}"
 
 
 def test_the_stand_in_hash_costs_what_a_users_hash_costs():
