@@ -321,9 +321,8 @@ def _both_teams(rows):
 
 
 def _joint_activity(conn: Connection, start: dt.date | None, end: dt.date | None, engine: Engine) -> dict:
-    counted = _joint_counts_on_copy(engine, start, end)
-    if counted is None:
-        counted = conn.execute(_joint_counts(conn, start, end)).all()
+    on_copy = _joint_counts_on_copy(engine, start, end)
+    counted = on_copy if on_copy is not None else conn.execute(_joint_counts(conn, start, end)).all()
     touched, joint, meetings_in = 0, 0, {}
     months_found: dict[str, dict] = {}
     for of, month, groups, both in counted:
