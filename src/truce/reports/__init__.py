@@ -71,18 +71,15 @@ def _indented(value: Any) -> str | None:
 
 
 def _plain_one(value: Any) -> Any:
-    """plain() of a value orjson does not write itself; what it returns orjson then walks."""
+    """plain() of a value orjson does not write itself. A model is only dumped (orjson then walks
+    the dump, faster than plain() would), and a float subclass such as numpy's float64 becomes a
+    float (orjson writes only float itself; plain() would hand it back unchanged). A value plain()
+    leaves as it is, orjson refuses, and dumps() falls back to the standard library's error."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="python", by_alias=True, exclude_unset=True)
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    if isinstance(value, float):  # a subclass, such as numpy's float64: orjson writes only float itself
+    if isinstance(value, float):
         return float(value) if math.isfinite(value) else None
-    if isinstance(value, Decimal | dt.date | dt.datetime | dt.time):
-        return plain(value)
-    if hasattr(value, "item") and callable(value.item):  # a numpy scalar
-        return plain(value.item())
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return plain(value)
 
 
 # Python writes a float below 1e-4 as 1e-05 where orjson writes 0.00001, and 1e-07 as 1e-7.
@@ -110,6 +107,8 @@ def _python_floats(text: str) -> str:
         pieces += [text[done:start], _SMALL_FLOAT.sub(_python_float, text[start:end])]
         done = end
     return "".join(pieces) + text[done:] if pieces else text
+
+
 # Python escapes every character past "~" (DEL included) as \uXXXX, astral ones as a surrogate pair.
 _NOT_ASCII = re.compile(r"[^\x00-\x7e]")
 

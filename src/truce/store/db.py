@@ -124,7 +124,7 @@ _REVISION_LINE = re.compile(r"^revision = ['\"]([^'\"]+)['\"]$", re.M)
 
 def newest_migration() -> str | None:
     """The revision named in the last migration file (they are numbered, one after another);
-    tests/test_migrations.py holds it equal to alembic's head."""
+    tests/test_store.py holds it equal to alembic's head."""
     files = sorted((MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
     found = _REVISION_LINE.search(files[-1].read_text(encoding="utf-8")) if files else None
     return found.group(1) if found else None
@@ -300,7 +300,13 @@ def require_current_schema(engine: Engine) -> None:
     """Refuse to work on a database whose schema is missing or older than this code."""
     if _stamped_with_newest_migration(engine):
         return
-    current, head = current_revision(engine), head_revision()
+    from alembic.util.exc import CommandError
+
+    try:
+        current = current_revision(engine)
+    except CommandError as exc:  # more than one version stamped: alembic cannot say which is current
+        raise SchemaError(f"{describe(str(engine.url))}: {exc}") from None
+    head = head_revision()
     if current == head:
         return
     where = describe(str(engine.url))
