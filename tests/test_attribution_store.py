@@ -897,6 +897,56 @@ def test_credit_adds_up_on_the_demo_in_postgresql(pg_demo, sqlite_demo, model):
         assert math.isclose(mine[key][1], revenue, abs_tol=1e-6), key
 
 
+# A shared reading: one command's attribution runs (credit by person, team and campaign; ROI's
+# pipeline, revenue and sourcing; the brief) open the tables once and build each conversion's
+# journeys once. What they print must not change.
+SHARED_ASKS = [
+    {"model": "linear", "by": "channel", "conversion": "won"},
+    {"model": "markov", "by": "team", "conversion": "won", "start": dt.date(2025, 1, 1)},
+    {"model": "w_shaped", "by": "user", "conversion": "won", "end": dt.date(2025, 12, 31)},
+    {"model": "first_touch", "by": "team", "conversion": "opportunity"},
+    {"model": "time_decay", "by": "campaign", "conversion": "opportunity"},
+    {"model": "linear", "by": "channel", "conversion": "sql"},
+    {"model": "last_touch", "by": "user", "conversion": "sql", "level": "account"},
+]
+
+
+def test_a_shared_reading_builds_each_conversions_journeys_once_and_changes_no_credit(sqlite_demo, monkeypatch):
+    from truce.analytics import attribution_sources, journeys
+    from truce.services import attribution
+
+    alone = [report(sqlite_demo, **ask) for ask in SHARED_ASKS]
+    built, opened, closed = [], [], []
+    journey_rows, open_sources = journeys.journey_rows, attribution_sources.attribution_sources
+
+    def counted_rows(*args, **kwargs):
+        built.append(kwargs["level"])
+        return journey_rows(*args, **kwargs)
+
+    def counted_sources(engine, backend, stages):
+        src = open_sources(engine, backend, stages)
+        opened.append(stages)
+        close = src.close
+        src.close = lambda: (closed.append(stages), close())
+        return src
+
+    monkeypatch.setattr(journeys, "journey_rows", counted_rows)
+    monkeypatch.setattr(attribution_sources, "attribution_sources", counted_sources)
+    with attribution.one_reading():
+        with attribution.one_reading():  # nested: the outer reading serves
+            shared = [attribution_report(sqlite_demo, CONFIG, **ask) for ask in SHARED_ASKS]
+        assert closed == []  # still open until the outer block ends
+    # won and opportunity read the same tables; sql adds its stage entries. Journeys: one per
+    # conversion and level (won, opportunity, sql by contact, sql by account).
+    assert sorted(opened) == [(), ("sql",)] and sorted(closed) == sorted(opened)
+    assert sorted(built) == ["account", "contact", "contact", "contact"]
+    assert shared == alone
+    # Outside a reading, every report opens and closes its own again.
+    attribution_report(sqlite_demo, CONFIG, model="linear", by="team", conversion="won")
+    attribution_report(sqlite_demo, CONFIG, model="linear", by="channel", conversion="won")
+    assert len(opened) == 4 and len(built) == 6 and len(closed) == 4
+
+
 # (k) the journey rules, recounted in plain Python.
 
 

@@ -8,6 +8,7 @@ explains, and spend equals the campaigns' costs read straight from SQLite.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
@@ -139,6 +140,9 @@ class FakeAttribution:
         self.asked, self.credit = [], {("won", "channel"): won, ("opportunity", "channel"): opened}
         self.credit[("opportunity", "team")] = teams
         self.monthly = list(monthly)
+
+    def one_reading(self):
+        return contextlib.nullcontext()
 
     def attribution_report(
         self, engine, config, *, model=None, by="channel", conversion=None, start=None, end=None, backend="duckdb", **_

@@ -93,13 +93,21 @@ def journey_touches(
 
     key_codes maps each key value (a string; missing values as "(none)") to its code.
     """
+    return keyed(journey_rows(touches, contacts, found, level=level, lookback_days=lookback_days), key_codes, by)
+
+
+def journey_rows(touches: ir.Table, contacts: ir.Table, found: ir.Table, *, level: str, lookback_days: int) -> ir.Table:
+    """Each counted touch with its journey, before any key is chosen: one `value_<by>` column per
+    way of crediting (BY), so that one computation of the journeys serves credit by channel,
+    campaign, team and person alike (`keyed` picks one)."""
     entity_of = "contact_id" if level == "contact" else "account_id"
     t = touches.select(
         touch=touches.id,
         entity=touches[entity_of],
         ts=touches.ts,
-        value=touches[_column(by)].cast("string").fill_null("(none)"),
+        **{_value(by): touches[_column(by)].cast("string").fill_null("(none)") for by in BY},
     )
+    values = [_value(by) for by in BY]
     t = t.filter(t.entity.notnull())
     lookback = lookback_days * DAY
     joined = t.left_join(found, [t.entity == found.entity, found.conv_ts >= t.ts])
@@ -111,7 +119,7 @@ def journey_touches(
         journey=converting.conv_id + 1,
         entity=converting.entity,
         ts=converting.ts,
-        value=converting.value,
+        **{v: converting[v] for v in values},
         converted=ibis.literal(True),
         revenue=converting.revenue,
         conv_ts=converting.conv_ts,
@@ -125,7 +133,7 @@ def journey_touches(
         journey=-trailing.entity,
         entity=trailing.entity,
         ts=trailing.ts,
-        value=trailing.value,
+        **{v: trailing[v] for v in values},
         converted=ibis.literal(False),
         revenue=NO_REVENUE,
         conv_ts=trailing.last,
@@ -135,11 +143,10 @@ def journey_touches(
     both = converting.union(trailing)
     created = _lead_creation(contacts, level)
     both = both.left_join(created, both.entity == created.entity)
-    both = both.join(key_codes, both.value == key_codes.value)
     return both.select(
         journey=both.journey.cast("int64"),
         ts=both.ts.cast("int64") * MICROS,
-        key=both.key.cast("int64"),
+        **{v: both[v] for v in values},
         converted=both.converted,
         revenue=both.revenue.cast("float64"),
         conv_ts=both.conv_ts.cast("int64") * MICROS,
@@ -150,9 +157,30 @@ def journey_touches(
     )
 
 
+def keyed(rows: ir.Table, key_codes: ir.Table, by: str) -> ir.Table:
+    """`journey_rows` credited by one key: its value swapped for its code from key_codes."""
+    both = rows.join(key_codes, rows[_value(by)] == key_codes.value)
+    return both.select(
+        journey=both.journey,
+        ts=both.ts,
+        key=both.key.cast("int64"),
+        converted=both.converted,
+        revenue=both.revenue,
+        conv_ts=both.conv_ts,
+        lc_ts=both.lc_ts,
+        oc_ts=both.oc_ts,
+        closes=both.closes,
+        period=both.period,
+    )
+
+
 def key_values(touches: ir.Table, by: str) -> ir.Table:
     """The distinct key values touches carry (strings, "(none)" for a missing one)."""
     return touches.select(value=touches[_column(by)].cast("string").fill_null("(none)")).distinct().order_by("value")
+
+
+def _value(by: str) -> str:
+    return f"value_{_column(by)}"
 
 
 def _column(by: str) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import Engine
 
@@ -218,32 +219,102 @@ def _duckdb_codes(con, by: str, values: list):
 
 
 @contextmanager
+def one_reading():
+    """Attribution runs inside this block share one reading of the store.
+
+    A command that runs attribution several times (credit by person, team and campaign; ROI for
+    pipeline, revenue and who sourced it; the brief) then opens the engine's tables once and
+    computes each conversion's journeys once: credit by channel, campaign, team or person, and
+    any period, are read off the same journeys. Nested blocks share the outermost one. Use it
+    only around reads: what it keeps is a snapshot, freed when the block ends.
+    """
+    if _READING.get() is not None:
+        yield
+        return
+    reading = _Reading()
+    token = _READING.set(reading)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+        reading.close()
+
+
+class _Reading:
+    """Opened sources, journeys and key codes, kept for the length of a `one_reading` block."""
+
+    def __init__(self) -> None:
+        self.opened: dict = {}  # (engine, backend, stages) → AttributionSources
+        self.kept: dict = {}  # (source key, conversion, level, lookback) → (journeys, conversions)
+        self.codes: dict = {}  # (source key, by) → (key values, their codes on the engine)
+
+    def sources(self, engine: Engine, backend: str, stages: tuple[str, ...]):
+        from truce.analytics.attribution_sources import attribution_sources
+
+        key = (engine, backend, stages)
+        if key not in self.opened:
+            self.opened[key] = attribution_sources(engine, backend, stages)
+        return key, self.opened[key]
+
+    def journeys(self, source: tuple, src, ask: dict):
+        """(every touch with its journey, whatever the key and period; the conversions), computed once."""
+        from truce.analytics import journeys
+        from truce.analytics.spark import kept
+
+        key = (source, ask["conversion"], ask["level"], ask["lookback_days"])
+        if key not in self.kept:
+            found = journeys.conversions(src.opportunities, src.stage_entries, ask["conversion"], ask["level"])
+            rows = journeys.journey_rows(
+                src.touches, src.contacts, found, level=ask["level"], lookback_days=ask["lookback_days"]
+            )
+            self.kept[key] = (kept(rows), found)
+        return self.kept[key]
+
+    def key_codes(self, source: tuple, src, by: str):
+        """(the key values touches carry, in order; a table of value → its position)."""
+        from truce.analytics import journeys
+
+        if (source, by) not in self.codes:
+            values = [r["value"] for r in fetch(journeys.key_values(src.touches, by)).to_pylist()]
+            codes = (
+                _duckdb_codes(src.con, by, values) if src.con.name == "duckdb" else _spark_codes(src.con, by, values)
+            )
+            self.codes[source, by] = (values, codes)
+        return self.codes[source, by]
+
+    def close(self) -> None:
+        from truce.analytics.spark import let_go
+
+        try:
+            for rows, _ in self.kept.values():
+                let_go(rows)
+        finally:
+            for src in self.opened.values():
+                src.close()
+
+
+_READING: ContextVar[_Reading | None] = ContextVar("truce_attribution_reading", default=None)
+
+
+@contextmanager
 def _journeys(engine: Engine, ask: dict):
     """(touches on the engine, labels by key code, unattributed conversions) for the ask."""
     import ibis
 
     from truce.analytics import journeys
-    from truce.analytics.attribution_sources import attribution_sources
     from truce.analytics.spark import kept, let_go
 
     stages = (ask["conversion"],) if ask["conversion"] in ("sql", "mql") else ()
     start, end = ask.pop("start"), ask.pop("end")
-    with attribution_sources(engine, ask["engine"], stages) as src:
-        found = journeys.conversions(src.opportunities, src.stage_entries, ask["conversion"], ask["level"])
-        values = [r["value"] for r in fetch(journeys.key_values(src.touches, ask["by"])).to_pylist()]
-        codes = _duckdb_codes(src.con, ask["by"], values) if src.con.name == "duckdb" else _spark_codes(src.con, values)
-        touches = journeys.journey_touches(
-            src.touches,
-            src.contacts,
-            found,
-            codes,
-            level=ask["level"],
-            by=ask["by"],
-            lookback_days=ask["lookback_days"],
-        )
+    with one_reading():
+        reading = _READING.get()
+        assert reading is not None  # one_reading set it
+        source, src = reading.sources(engine, ask["engine"], stages)
+        rows, found = reading.journeys(source, src, ask)
+        values, codes = reading.key_codes(source, src, ask["by"])
         # Touches go to their conversion among all of them; the period then picks journeys by
         # when they converted (or, not converting, by their last touch).
-        touches = kept(_in_period(touches, start, end, scale=1_000_000))
+        touches = kept(_in_period(journeys.keyed(rows, codes, ask["by"]), start, end, scale=1_000_000))
         found = _in_period(found, start, end)
         try:
             credited = touches.filter(touches.converted).select("journey").distinct()
@@ -265,14 +336,14 @@ def _journeys(engine: Engine, ask: dict):
             let_go(touches)
 
 
-def _spark_codes(con, values: list[str]):
+def _spark_codes(con, by: str, values: list[str]):
     import pyarrow as pa
 
     from truce.analytics.spark import hand_over
 
     return hand_over(
         con,
-        "truce_keys",
+        f"truce_keys_{by}",  # one view per key: a shared reading holds several at once
         pa.table({"value": pa.array(values, pa.string()), "key": pa.array(range(len(values)), pa.int64())}),
     )
 

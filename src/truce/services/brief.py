@@ -250,10 +250,11 @@ def build_brief(
         raise BriefError(f"{chosen.label} has not started yet: it starts on {chosen.first_day} ({zone.key})")
     ask = _Ask(config, chosen, chosen.previous(), now, min(chosen.end_at, now))
     sections = {}
-    for name in SECTIONS:
-        if progress:
-            progress(name)
-        sections[name] = BUILDERS[name](engine, ask)
+    with _attribution().one_reading():  # the sections' attribution runs share their journeys
+        for name in SECTIONS:
+            if progress:
+                progress(name)
+            sections[name] = BUILDERS[name](engine, ask)
     latest = latest_stage_change(engine)
     opening = _opening(engine, ask)
     return plain(
@@ -292,6 +293,11 @@ def plain(value):
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     return value
+
+
+def _attribution():
+    """The attribution service, imported when a brief is built (it loads the analytics engine)."""
+    return importlib.import_module("truce.services.attribution")
 
 
 def _service(name: str):

@@ -68,15 +68,18 @@ def credit_ledger(
     unknown = set(by) - {"user", "team"}
     if unknown or not by:
         raise CreditError(f"credit by user and/or team, not {', '.join(sorted(unknown)) or 'nothing'}")
+    from truce.services.attribution import one_reading
+
     deals = _deals(engine, "won", start, end)
     won = sum((d["amount"] for d in deals.values()), Decimal("0.00"))
     rows, uncredited = [], None
-    for key in by:
-        split, left_out = _split(engine, config, model, key, "won", start, end, deals)
-        if uncredited is not None and left_out != uncredited:
-            raise RuntimeError("the user and team journeys credit different deals")  # a bug, not a user error
-        uncredited = left_out
-        rows += split
+    with one_reading():  # person, team and campaign credit split the same journeys
+        for key in by:
+            split, left_out = _split(engine, config, model, key, "won", start, end, deals)
+            if uncredited is not None and left_out != uncredited:
+                raise RuntimeError("the user and team journeys credit different deals")  # a bug, not a user error
+            uncredited = left_out
+            rows += split
     assert uncredited is not None  # `by` is not empty: the loop ran
     left = sum((deals[d]["amount"] for d in uncredited or ()), Decimal("0.00"))
     people = _totals([r for r in rows if r["by"] == "user"], won) if "user" in by else []

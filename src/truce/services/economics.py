@@ -190,17 +190,25 @@ def roi_report(
     _check_period(start, end)
     attribution = _attribution()
     ask = {"model": model, "by": by, "start": start, "end": end, "backend": backend}
-    pipeline = attribution.attribution_report(engine, config, conversion="opportunity", **ask)
-    won = attribution.attribution_report(engine, config, conversion="won", **ask)
+    with attribution.one_reading():  # pipeline and who sourced it credit the same journeys
+        pipeline = attribution.attribution_report(engine, config, conversion="opportunity", **ask)
+        won = attribution.attribution_report(engine, config, conversion="won", **ask)
+        sourced = attribution.attribution_report(
+            engine,
+            config,
+            model="first_touch",
+            by="team",
+            conversion="opportunity",
+            start=start,
+            end=end,
+            backend=backend,
+        )
     costs = campaign_costs(engine)
     spend: dict[str | None, Decimal] = defaultdict(Decimal)
     for campaign in costs:
         if campaign.first is not None:
             spend[campaign.channel if by == "channel" else str(campaign.id)] += campaign.within(start, end)
     rows = _roi_rows(spend, pipeline["credits"], won["credits"], costs if by == "campaign" else [])
-    sourced = attribution.attribution_report(
-        engine, config, model="first_touch", by="team", conversion="opportunity", start=start, end=end, backend=backend
-    )
     undated = [c for c in costs if c.first is None]
     return {
         "model": won["model"],
