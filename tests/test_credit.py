@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections import defaultdict
 from decimal import Decimal
 from fractions import Fraction as F
@@ -81,6 +82,35 @@ def test_parts_add_up_to_the_cent_and_stay_within_a_cent_of_their_quota(cents, w
     whole = sum(weights) or len(weights)
     for part, w in zip(parts, weights if sum(weights) else [1] * len(weights), strict=True):
         assert abs(F(part) * 100 - cents * F(w) / whole) < 1
+
+
+def split_in_fractions(total: C, weights) -> list[C]:
+    """The largest-remainder split worked in Fractions, as the module docstring states it: the
+    reference the integer version must equal."""
+    exact = [F(w) for w in weights]
+    whole = sum(exact)
+    if whole == 0:
+        exact, whole = [F(1)] * len(exact), F(len(exact))
+    cents = int(F(total) * 100)
+    quotas = [cents * w / whole for w in exact]
+    parts = [math.floor(q) for q in quotas]
+    for i in sorted(range(len(parts)), key=lambda i: (-(quotas[i] - parts[i]), i))[: cents - sum(parts)]:
+        parts[i] += 1
+    return [(C(p) / 100).quantize(C("0.01")) for p in parts]
+
+
+WEIGHTS = st.one_of(
+    st.fractions(min_value=0, max_value=1000),
+    st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=10**9),
+    st.decimals(min_value=0, max_value=10**6, allow_nan=False, allow_infinity=False, places=4),
+)
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.lists(WEIGHTS, min_size=1, max_size=12))
+def test_the_split_equals_the_same_split_in_fractions_for_every_kind_of_weight(cents, weights):
+    total = C(cents) / 100
+    assert split_cents(total, weights) == split_in_fractions(total, weights)
 
 
 # ---- the bonus pool, by hand ---------------------------------------------------------------------

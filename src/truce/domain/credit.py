@@ -32,20 +32,28 @@ def from_cents(cents: int) -> Decimal:
 
 
 def split_cents(total: Decimal, weights: Sequence[Fraction | Decimal | float | int]) -> list[Decimal]:
-    """`total` shared in proportion to `weights` (equally when they are all 0), to the cent."""
+    """`total` shared in proportion to `weights` (equally when they are all 0), to the cent.
+
+    Exact, in whole numbers: every weight is a ratio of integers (floats and Decimals too), so
+    over their common denominator they become integers in the same proportion, and each part's
+    quota is an integer division whose remainder ranks the parts for the cents left over. The
+    same answer as Fractions, without building one per weight (the credit ledger splits every
+    won deal)."""
     if not weights:
         return []
-    exact = [Fraction(w) for w in weights]
+    ratios = [w.as_integer_ratio() for w in weights]
+    scale = math.lcm(*(denominator for _, denominator in ratios))
+    exact = [numerator * (scale // denominator) for numerator, denominator in ratios]
     if any(w < 0 for w in exact):
         raise SplitError("a weight cannot be negative")
     whole = sum(exact)
     if whole == 0:
-        exact, whole = [Fraction(1)] * len(exact), Fraction(len(exact))
+        exact, whole = [1] * len(exact), len(exact)
     cents = to_cents(total)
-    quotas = [cents * w / whole for w in exact]
-    parts = [math.floor(q) for q in quotas]
+    quotas = [divmod(cents * w, whole) for w in exact]  # (cents, remainder in 1/whole of a cent)
+    parts = [floor for floor, _ in quotas]
     left = cents - sum(parts)
-    for i in sorted(range(len(parts)), key=lambda i: (-(quotas[i] - parts[i]), i))[:left]:
+    for i in sorted(range(len(parts)), key=lambda i: (-quotas[i][1], i))[:left]:
         parts[i] += 1
     return [from_cents(p) for p in parts]
 
