@@ -188,6 +188,33 @@ def test_the_compiled_transitions_are_the_ones_counted_by_hand(tmp_path, seed, c
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), count=st.integers(1, 60), gap=st.sampled_from([1, 3, 15_000]))
+def test_transitions_counted_while_ordering_equal_the_ones_counted_after_to_the_bit(tmp_path, seed, count, gap):
+    # Markov (order 1) counts each block's transitions as the block is ordered, in parallel, and
+    # adds the revenue afterwards in journey order: the same table, sums and totals as ordering
+    # every journey first and counting in one pass (which the test above holds to a hand count).
+    rows = journeys(seed, count, gap=gap)
+    source = longfile.parquet_columns(write(tmp_path / "j.parquet", rows, row_group_size=17))
+    channels, touches = attribution_file._ordered_touches(source, times=False)
+    expected = attribution_file._transitions(touches, 1, len(channels))
+    names, table, journeys_seen, revenue = attribution_file._first_order_transitions(source)
+    assert names == channels and journeys_seen == touches.journeys == count
+    for column in ("src", "dst", "count", "value"):
+        assert table[column].tolist() == expected[column].tolist(), column
+    paid = touches.revenue[touches.converted]
+    assert revenue.tolist() == paid.tolist() and float(revenue.sum()) == float(paid.sum())
+
+
+def test_too_many_channels_to_count_by_block_are_ordered_first(tmp_path, monkeypatch):
+    path = kinds_of_file(tmp_path)["plain"]
+    counted = file_report(path, "markov").report
+    monkeypatch.setattr(attribution_file, "MAX_BLOCK_CELLS", 0)
+    source = longfile.parquet_columns(path)
+    assert attribution_file._first_order_transitions(source) is None
+    assert file_report(path, "markov").report == counted
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), count=st.integers(1, 60), gap=st.sampled_from([1, 7, 15_000]))
 def test_the_compiled_channel_sets_are_the_ones_counted_by_hand(tmp_path, seed, count, gap):
     rows = journeys(seed, count, gap=gap)
@@ -347,3 +374,36 @@ def test_without_a_writable_cache_folder_the_passes_still_compile(monkeypatch):
 
     monkeypatch.setattr(kernels, "njit", njit)
     assert kernels._compiled(len) == ("compiled", {"nogil": True}, len)
+
+
+def test_the_ids_kept_by_the_counting_pass_are_handed_out_in_order_whatever_the_batches():
+    kept = longfile.JourneyIds()
+    for part in (np.arange(0, 5), np.arange(5, 9), np.arange(9, 10)):
+        kept.add(part)
+    kept.done()  # the counting pass is over: the placing pass takes them
+    taken = [kept.take(n).tolist() for n in (3, 4, 3)]
+    assert taken == [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]]
+    kept.done()
+    assert kept.take(10).tolist() == list(range(10))  # the next pass starts again at the first id
+    with pytest.raises(longfile.Unsure, match="changed"):
+        kept.take(1)  # more rows than the counting pass read
+    kept.done()
+    kept.take(4)
+    with pytest.raises(longfile.Unsure, match="changed"):
+        kept.done()  # fewer rows than the counting pass read
+
+
+def test_a_file_replaced_between_the_passes_is_left_to_the_checked_route(tmp_path, monkeypatch):
+    rows = journeys(3, 400, gap=2)
+    path = write(tmp_path / "j.parquet", rows, row_group_size=50)
+    reads = longfile.read_batches
+
+    def replaced_after_counting(source, wanted, ids=None):
+        yield from reads(source, wanted, ids)
+        if not wanted:  # the counting pass is done: another file now has this name
+            write(path, journeys(4, 300, gap=2), row_group_size=50)
+
+    monkeypatch.setattr(longfile, "read_batches", replaced_after_counting)
+    source = longfile.parquet_columns(path)
+    with pytest.raises(longfile.Unsure, match="changed"):
+        attribution_file._first_order_transitions(source)

@@ -117,33 +117,86 @@ def order_blocks(bounds, shift, pool_time, pool_slot, rank, ends):  # pragma: no
     journey's few touches by (time, channel rank). `pool_slot` ends holding just the channel's
     rank among the sorted names; `ends[j]` is where journey j ends inside its block.
     """
-    width = 1 << shift
     for b in prange(len(bounds) - 1):
-        lo, hi = bounds[b], bounds[b + 1]
-        counts = np.zeros(width + 1, dtype=np.int64)
-        for i in range(lo, hi):
-            counts[(pool_slot[i] >> 16) + 1] += 1
-        for k in range(width):
-            counts[k + 1] += counts[k]  # now counts[k] is where journey k of the block begins
-        scratch_time = np.empty(hi - lo, dtype=np.int64)
-        scratch_slot = np.empty(hi - lo, dtype=np.int32)
-        for i in range(lo, hi):
-            local = pool_slot[i] >> 16
-            at = counts[local]
-            counts[local] = at + 1
-            scratch_time[at] = pool_time[i]
-            scratch_slot[at] = rank[pool_slot[i] & 0xFFFF]
-        pool_time[lo:hi] = scratch_time
-        pool_slot[lo:hi] = scratch_slot
-        begin = lo  # counts[k] is now where journey k + 1 begins
-        for k in range(width):
-            end = lo + counts[k]
-            ends[(b << shift) + k] = counts[k]
-            if end - begin > 32:
-                _merge_sort(pool_time, pool_slot, begin, end)
-            elif end - begin > 1:
-                _insertion_sort(pool_time, pool_slot, begin, end)
+        _order_block(b, bounds[b], bounds[b + 1], shift, pool_time, pool_slot, rank, ends)
+
+
+@_compiled_in_parallel
+def order_and_count_blocks(
+    bounds, shift, pool_time, pool_slot, rank, ends, won, width, block_counts, last
+):  # pragma: no cover - compiled
+    """order_blocks, and while each block is still in cache, its order-1 transitions counted
+    as first_order_counts counts them, into the block's own row of `block_counts` (whole
+    numbers: adding the rows up gives the same counts in any order). `last[j]` gets journey
+    j's end (its cell in the table), or -1 when it has no touch; the revenue is added to those
+    ends afterwards, in journey order (`add_revenue`), so its sums are first_order_counts'."""  # fmt: skip
+    for b in prange(len(bounds) - 1):
+        lo = bounds[b]
+        _order_block(b, lo, bounds[b + 1], shift, pool_time, pool_slot, rank, ends)
+        counts = block_counts[b]
+        begin = 0
+        for k in range(1 << shift):
+            j = (b << shift) + k
+            end = ends[j]
+            if end == begin:
+                last[j] = -1
+                continue
+            previous = pool_slot[lo + begin]
+            counts[2 * width + previous + 4] += 1  # START → first state
+            for i in range(lo + begin + 1, lo + end):
+                current = pool_slot[i]
+                if current != previous:
+                    counts[(previous + 4) * width + current + 4] += 1
+                    previous = current
+            cell = (previous + 4) * width + (1 if won[j] else 0)
+            counts[cell] += 1
+            last[j] = cell
             begin = end
+
+
+@_compiled
+def add_revenue(last, won, paid, values, revenue):  # pragma: no cover - compiled
+    """Converted journeys' revenue added to their end cell in journey order (first_order_counts'
+    sums, to the bit), and copied in that order into `revenue`; (journeys with a touch, converted)."""
+    journeys, converted = 0, 0
+    for j in range(len(last)):
+        if last[j] < 0:
+            continue
+        journeys += 1
+        if won[j]:
+            values[last[j]] += paid[j]
+            revenue[converted] = paid[j]
+            converted += 1
+    return journeys, converted
+
+
+@_compiled
+def _order_block(b, lo, hi, shift, pool_time, pool_slot, rank, ends):  # pragma: no cover - compiled
+    width = 1 << shift
+    counts = np.zeros(width + 1, dtype=np.int64)
+    for i in range(lo, hi):
+        counts[(pool_slot[i] >> 16) + 1] += 1
+    for k in range(width):
+        counts[k + 1] += counts[k]  # now counts[k] is where journey k of the block begins
+    scratch_time = np.empty(hi - lo, dtype=np.int64)
+    scratch_slot = np.empty(hi - lo, dtype=np.int32)
+    for i in range(lo, hi):
+        local = pool_slot[i] >> 16
+        at = counts[local]
+        counts[local] = at + 1
+        scratch_time[at] = pool_time[i]
+        scratch_slot[at] = rank[pool_slot[i] & 0xFFFF]
+    pool_time[lo:hi] = scratch_time
+    pool_slot[lo:hi] = scratch_slot
+    begin = lo  # counts[k] is now where journey k + 1 begins
+    for k in range(width):
+        end = lo + counts[k]
+        ends[(b << shift) + k] = counts[k]
+        if end - begin > 32:
+            _merge_sort(pool_time, pool_slot, begin, end)
+        elif end - begin > 1:
+            _insertion_sort(pool_time, pool_slot, begin, end)
+        begin = end
 
 
 @_compiled

@@ -360,6 +360,7 @@ def _quoted_name(name: str) -> str:
 # reads the file instead: it either computes the same result or names the bad row.
 
 MAX_ROWS_PER_READ = 1 << 22  # a bigger row group is read in batches of 2^20 rows
+READ_AHEAD = 2  # parts of one column read at once while the caller works on one
 UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
@@ -468,42 +469,113 @@ def _times_vouched_for(meta, column: int, per_unit: int) -> bool:
     return True
 
 
-def read_batches(source: ParquetColumns, wanted: tuple[str, ...]):
+def read_batches(source: ParquetColumns, wanted: tuple[str, ...], ids: JourneyIds | None = None):
     """The file's rows in batches of numpy columns (only `wanted` ones besides journey_id).
 
-    Raises Unsure at a null where a value is required.
+    `ids`: a JourneyIds that an earlier pass over the same file filled (`ids.keep`): the journey
+    ids are then taken from it instead of being decoded again (they cost as much to decode as
+    the other four columns together). Raises Unsure at a null where a value is required, and
+    when the file no longer has the rows the earlier pass read.
     """
+    import itertools
+    import threading
+    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow.parquet as pq
 
-    columns = [source.names[name] for name in ("journey_id", *wanted)]
+    names = ("journey_id", *wanted) if ids is None or not ids.kept else wanted
+    columns = [source.names[name] for name in names]
     reader = pq.ParquetFile(source.path, read_dictionary=[source.names["channel"]])
+    if ids is not None and ids.kept and reader.metadata.num_rows != ids.rows:
+        raise Unsure("the file changed while it was read")
     groups = range(reader.num_row_groups)
     if max((reader.metadata.row_group(g).num_rows for g in groups), default=0) <= MAX_ROWS_PER_READ:
-        parts = iter([lambda g=g: reader.read_row_group(g, columns=columns).to_batches() for g in groups])
+        # A ParquetFile is not to be read by two threads at once: each reading thread opens its own.
+        own = threading.local()
+
+        def group(g: int) -> list[pa.RecordBatch]:
+            if not hasattr(own, "reader"):
+                own.reader = pq.ParquetFile(source.path, read_dictionary=[source.names["channel"]])
+            if own.reader.metadata.num_rows != reader.metadata.num_rows:
+                raise Unsure("the file changed while it was read")
+            return own.reader.read_row_group(g, columns=columns).to_batches()
+
+        parts = iter([lambda g=g: group(g) for g in groups])
     else:
         # Big row groups: batches of 2^20 rows, each read when asked for (no reading ahead).
         batches = reader.iter_batches(batch_size=1 << 20, columns=columns)
         parts = ((lambda batch=batch: [batch]) for batch in batches)
     # The next part is read (Arrow decodes without the GIL) while the caller's compiled pass
-    # works on this one: on two cores the reading mostly hides behind the passes.
-    with ThreadPoolExecutor(max_workers=1) as ahead:
-        coming = ahead.submit(next(parts))
-        for read in parts:
-            done, coming = coming.result(), ahead.submit(read)
+    # works on this one: on two cores the reading mostly hides behind the passes. The ids alone
+    # are one column, which one thread decodes, and counting them is quick: two parts are read
+    # at once then, so that the second core is not idle. With more columns Arrow decodes them on
+    # several threads already, and a second part would only take the core the caller's pass uses.
+    reading = READ_AHEAD if len(columns) == 1 else 1
+    with ThreadPoolExecutor(max_workers=reading) as ahead:
+        coming = deque(ahead.submit(read) for read in itertools.islice(parts, reading))
+        while coming:
+            done = coming.popleft().result()
+            for read in itertools.islice(parts, 1):
+                coming.append(ahead.submit(read))
             for batch in done:
-                yield _numpy_batch(batch, wanted)
-        for batch in coming.result():
-            yield _numpy_batch(batch, wanted)
+                yield _numpy_batch(batch, wanted, ids)
+    if ids is not None:
+        ids.done()
 
 
-def _numpy_batch(batch: pa.RecordBatch, wanted: tuple[str, ...]) -> Batch:
-    ids = batch.column(0)
-    if ids.null_count:
-        raise Unsure("a journey_id is missing")
-    found = Batch(ids.to_numpy().astype(np.int64, copy=False), None, None, None, None, None)
-    for at, name in enumerate(wanted, start=1):
+class JourneyIds:
+    """The journey id column of a file, kept by one pass (`keep=True`) for the next to reuse.
+
+    The ids stay as the Arrow buffers they were decoded into (8 bytes a row); the next pass takes
+    them in order, whatever its batches' lengths.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.rows = 0
+        self.kept = False
+        self._at = (0, 0)  # (part, offset) where the next batch's ids begin
+
+    def add(self, ids: np.ndarray) -> None:
+        self.parts.append(ids)
+        self.rows += len(ids)
+
+    def take(self, count: int) -> np.ndarray:
+        part, offset = self._at
+        pieces = []
+        while count:
+            if part >= len(self.parts):
+                raise Unsure("the file changed while it was read")
+            piece = self.parts[part][offset : offset + count]
+            pieces.append(piece)
+            count -= len(piece)
+            offset += len(piece)
+            if offset == len(self.parts[part]):
+                part, offset = part + 1, 0
+        self._at = (part, offset)
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def done(self) -> None:
+        """End of a pass: the first one's ids are now kept; a later one must have used them all."""
+        if self.kept and self._at != (len(self.parts), 0):
+            raise Unsure("the file changed while it was read")
+        self.kept, self._at = True, (0, 0)
+
+
+def _numpy_batch(batch: pa.RecordBatch, wanted: tuple[str, ...], ids: JourneyIds | None = None) -> Batch:
+    if ids is not None and ids.kept:
+        found = Batch(ids.take(batch.num_rows), None, None, None, None, None)
+        first = 0
+    else:
+        column = batch.column(0)
+        if column.null_count:
+            raise Unsure("a journey_id is missing")
+        found = Batch(column.to_numpy().astype(np.int64, copy=False), None, None, None, None, None)
+        if ids is not None:
+            ids.add(found.ids)
+        first = 1
+    for at, name in enumerate(wanted, start=first):
         column = batch.column(at)
         if name == "timestamp":
             if column.null_count:

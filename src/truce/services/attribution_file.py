@@ -189,11 +189,7 @@ def _fast(touches, channels: list[str], model: str, settings: Settings, coalitio
         credit.notes.append("No journey converted: nothing to credit.")
         return credit
     if model == "markov":
-        import pyarrow as pa
-
-        edges = pa.table(_transitions(touches, settings.markov_order, n))
-        result = markov_credit(edges, n, settings.markov_order, credit.total_conversions, credit.total_revenue)
-        credit.conversions, credit.revenue = result.conversions, result.revenue
+        _markov(credit, _transitions(touches, settings.markov_order, n), settings)
     elif model == "shapley":
         import pyarrow as pa
 
@@ -204,6 +200,35 @@ def _fast(touches, channels: list[str], model: str, settings: Settings, coalitio
             credit.stderr_conversions, credit.stderr_revenue = result.stderr_conversions, result.stderr_revenue
     else:
         credit.conversions, credit.revenue = kernel.heuristic(touches, model, n, settings.half_life_days)
+    credit.conversions = fit_to_total(credit.conversions, credit.total_conversions)
+    credit.revenue = fit_to_total(credit.revenue, credit.total_revenue)
+    return credit
+
+
+def _markov(credit: Credit, transitions: dict[str, np.ndarray], settings: Settings) -> None:
+    import pyarrow as pa
+
+    n = len(credit.labels)
+    result = markov_credit(
+        pa.table(transitions), n, settings.markov_order, credit.total_conversions, credit.total_revenue
+    )
+    credit.conversions, credit.revenue = result.conversions, result.revenue
+
+
+def _first_order_markov(source, settings: Settings) -> Credit | None:
+    """Order-1 Markov from the file's columns, counted as the blocks are ordered (no journey
+    table is built); None when `_first_order_transitions` cannot count by block. The credit
+    is `_fast`'s on `_ordered_touches`, to the bit: the same counts, sums and totals."""
+    found = _first_order_transitions(source)
+    if found is None:
+        return None
+    channels, table, journeys, revenue = found
+    n = len(channels)
+    credit = Credit(list(channels), np.zeros(n), np.zeros(n), float(len(revenue)), float(revenue.sum()), journeys)
+    if credit.total_conversions == 0:
+        credit.notes.append("No journey converted: nothing to credit.")
+        return credit
+    _markov(credit, table, settings)
     credit.conversions = fit_to_total(credit.conversions, credit.total_conversions)
     credit.revenue = fit_to_total(credit.revenue, credit.total_revenue)
     return credit
@@ -238,6 +263,10 @@ def _columnar(path, model: str, settings: Settings) -> Credit | None:
         if model == "shapley":
             channels, touches, coalitions = _journey_sets(source)
             return _fast(touches, channels, model, settings, coalitions)
+        if model == "markov" and settings.markov_order == 1:
+            credit = _first_order_markov(source, settings)
+            if credit is not None:
+                return credit
         channels, touches = _ordered_touches(source, times=model == "time_decay")
     except longfile.Unsure:
         return None
@@ -282,12 +311,75 @@ BLOCK_BITS = 15  # journeys are ordered in blocks of 2^15 ids: a block's counter
 def _ordered_touches(source, times: bool):
     """The file's touches in journey order, each journey's by time (as the packed keys sort)."""
     from truce.analytics import kernels
-    from truce.analytics.longfile import Unsure, read_batches
     from truce.domain.attribution.kernel import SortedTouches
+
+    placed = _placed(source)
+    start = np.empty(min(source.span, len(placed.pool_time)) + 1, dtype=np.int64)
+    ends = np.empty(len(placed.sizes) << placed.shift, dtype=np.int64)
+    kernels.order_blocks(placed.bounds, placed.shift, placed.pool_time, placed.pool_slot, placed.rank, ends)
+    kept = kernels.keep_journeys(placed.bounds, placed.shift, ends, placed.won, placed.paid, start)
+    del ends
+    pool_time = placed.pool_time if times else None
+    touches = SortedTouches(placed.pool_slot, pool_time, start[: kept + 1], placed.won[:kept], placed.paid[:kept])
+    return placed.names, touches
+
+
+# Markov's cells per block of journeys, counted apart so both cores can count: past this many in
+# all, the touches are ordered first and counted in one pass (_ordered_touches, _transitions).
+MAX_BLOCK_CELLS = 1 << 24
+
+
+def _first_order_transitions(source):
+    """(channels, the order-1 transitions table, journeys, conversions, their revenue in journey
+    order), counted while each block of journeys is ordered — the table `_transitions` makes from
+    `_ordered_touches`, to the bit — or None when there are too many channels to count by block."""
+    from truce.analytics import kernels
+
+    placed = _placed(source)
+    width = len(placed.names) + 4
+    blocks = len(placed.sizes)
+    if blocks * width * width > MAX_BLOCK_CELLS:
+        return None
+    block_counts = np.zeros((blocks, width * width), dtype=np.int64)
+    ends, last = np.empty(blocks << placed.shift, dtype=np.int64), np.empty(blocks << placed.shift, dtype=np.int32)
+    kernels.order_and_count_blocks(
+        placed.bounds, placed.shift, placed.pool_time, placed.pool_slot, placed.rank, ends,
+        placed.won, width, block_counts, last,
+    )  # fmt: skip
+    del ends
+    del placed.pool_time
+    counts, values = block_counts.sum(axis=0), np.zeros(width * width)
+    revenue = np.empty(int(placed.won.sum()))
+    journeys, converted = kernels.add_revenue(last, placed.won, placed.paid, values, revenue)
+    seen = np.flatnonzero(counts)
+    table = {"src": seen // width - 3, "dst": seen % width - 3, "count": counts[seen], "value": values[seen]}
+    return placed.names, table, journeys, revenue[:converted]
+
+
+@dataclass
+class _Placed:
+    """Every touch placed in its block of journey ids (not yet ordered inside the block)."""
+
+    names: list[str]  # the channels, sorted
+    rank: np.ndarray  # int32: a channel code's place among `names`
+    shift: int
+    sizes: np.ndarray  # touches per block
+    bounds: np.ndarray  # where each block begins, and the end
+    pool_time: np.ndarray
+    pool_slot: np.ndarray
+    won: np.ndarray  # per journey id
+    paid: np.ndarray
+
+
+def _placed(source) -> _Placed:
+    """Two passes over the file: touches counted per block of ids, then placed in their block."""
+    from truce.analytics import kernels
+    from truce.analytics.longfile import JourneyIds, Unsure, read_batches
 
     shift = BLOCK_BITS
     sizes = np.zeros((source.span >> shift) + 1, dtype=np.int64)
-    for batch in read_batches(source, ()):
+    ids = JourneyIds()  # the counting pass decodes the ids; the placing pass reuses them
+    for batch in read_batches(source, (), ids):
         if kernels.count_by_block(batch.ids, source.first_id, shift, sizes) != kernels.OK:
             raise Unsure("a journey_id outside the footer's range")
     bounds = np.zeros(len(sizes) + 1, dtype=np.int64)
@@ -296,7 +388,7 @@ def _ordered_touches(source, times: bool):
     pool_time, pool_slot = np.empty(int(bounds[-1]), dtype=np.int64), np.empty(int(bounds[-1]), dtype=np.int32)
     won, paid = np.zeros(source.span, dtype=bool), np.zeros(source.span)
     channels = _Channels(limit=4096)  # as many as the packed-key route takes
-    for batch in read_batches(source, ("timestamp", "channel", "converted", "revenue")):
+    for batch in read_batches(source, ("timestamp", "channel", "converted", "revenue"), ids):
         code_of = channels.codes_of(batch)
         status = kernels.place_touches(
             batch.ids, source.first_id, shift, batch.times, source.per_unit, batch.codes, code_of,
@@ -306,14 +398,9 @@ def _ordered_touches(source, times: bool):
             raise Unsure(f"the compiled pass stopped ({status})")
     if not np.array_equal(fill, bounds[1:]):
         raise Unsure("the file changed while it was read")
+    del ids
     names, rank = channels.sorted()
-    start = np.empty(min(source.span, len(pool_time)) + 1, dtype=np.int64)
-    ends = np.empty(len(sizes) << shift, dtype=np.int64)
-    kernels.order_blocks(bounds, shift, pool_time, pool_slot, rank.astype(np.int32), ends)
-    kept = kernels.keep_journeys(bounds, shift, ends, won, paid, start)
-    del ends
-    touches = SortedTouches(pool_slot, pool_time if times else None, start[: kept + 1], won[:kept], paid[:kept])
-    return names, touches
+    return _Placed(names, rank.astype(np.int32), shift, sizes, bounds, pool_time, pool_slot, won, paid)
 
 
 def _journey_sets(source):
