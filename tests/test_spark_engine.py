@@ -289,3 +289,16 @@ def test_a_missing_pyspark_says_which_extra_to_install(monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'truce\[spark\]'"):
         spark.spark_session()
     assert not spark.pyspark_available()
+
+
+def test_the_local_jvms_heap_is_4g_unless_truce_spark_memory_says_otherwise(monkeypatch):
+    from truce.analytics import spark
+
+    monkeypatch.delenv("TRUCE_SPARK_MEMORY", raising=False)
+    assert spark._memory() == "4g"
+    monkeypatch.setenv("TRUCE_SPARK_MEMORY", " 512M ")
+    assert spark._memory() == "512m"
+    for bad in ("lots", "4 g", "0g", "4gb"):
+        monkeypatch.setenv("TRUCE_SPARK_MEMORY", bad)
+        with pytest.raises(ValueError, match="TRUCE_SPARK_MEMORY"):
+            spark._memory()

@@ -349,6 +349,44 @@ def _quoted_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# ---- Parquet read by Spark itself -------------------------------------------------------------
+
+
+def spark_journey_rows(con, path: str | os.PathLike[str], name: str = "truce_journey_rows"):
+    """The file's rows as a view on a Spark connection with `journey_rows`' columns, read by
+    Spark's executors from the file itself: no row passes through this Python process, so its
+    memory does not grow with the file. None for a file whose columns do not all have their
+    natural types (see _natural_types): the caller hands that one over from DuckDB instead.
+    Run `open_long_table` first: its checks name a bad row; this view trusts them."""
+    import pyarrow.parquet as pq
+
+    from truce.analytics.spark import _session_of
+
+    path = Path(path)
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return None
+    schema = pq.read_schema(path)
+    headers = {header.lower(): header for header in schema.names}
+    kinds = {column: schema.field(headers[column]).type for column in COLUMNS}
+    if not _natural_types(kinds):
+        return None
+    col = {column: "`" + headers[column].replace("`", "``") + "`" for column in COLUMNS}
+    # The session's time zone is UTC (truce.analytics.spark): a time without a zone is read as
+    # UTC, as DuckDB's view reads it.
+    ts = f"unix_micros(CAST({col['timestamp']} AS TIMESTAMP))"
+    converted = f"COALESCE({col['converted']}, false)"
+    if pa.types.is_integer(kinds["converted"]):
+        converted = f"COALESCE({col['converted']} <> 0, false)"
+    session = _session_of(con)
+    session.read.parquet(str(path)).createOrReplaceTempView(f"{name}_file")
+    session.sql(
+        f"SELECT CAST({col['journey_id']} AS BIGINT) AS journey_id, {ts} AS ts, "
+        f"CAST({col['channel']} AS STRING) AS channel, {converted} AS converted, "
+        f"COALESCE(CAST({col['revenue']} AS DOUBLE), 0D) AS revenue FROM {name}_file"
+    ).createOrReplaceTempView(name)
+    return con.table(name)
+
+
 # ---- Parquet read column by column, for the compiled passes ---------------------------------------
 #
 # A Parquet file whose columns have their natural types (integer journey ids, timestamps in

@@ -64,6 +64,11 @@ def file_report(
 
     con = duckdb_connection()
     try:
+        if engine == "spark":
+            # DuckDB only checks the file here, and its buffer pool would otherwise keep what it
+            # read (up to most of the machine's memory): the driver's memory must not grow with
+            # the file when Spark does the work.
+            con.raw_sql(f"SET memory_limit = '{max(64, 32 * (os.cpu_count() or 1))}MB'")
         view = open_long_table(con, path)
         channels = [r[0] for r in con.raw_sql(f"SELECT DISTINCT channel FROM {view} ORDER BY 1").fetchall()]
         packing = _packing(con, view, len(channels)) if engine == "duckdb" and fast is not False else None
@@ -71,7 +76,7 @@ def file_report(
             touches = _sorted_touches(con, view, channels, packing, times=model == "time_decay")
             credit, taken = _fast(touches, channels, model, settings), "fast"
         else:
-            credit, taken = _portable(con, view, channels, model, settings, engine), "portable"
+            credit, taken = _portable(con, view, channels, model, settings, engine, path), "portable"
     finally:
         con.disconnect()
     return FileResult(_contract(model, credit), credit.notes, taken)
@@ -95,7 +100,7 @@ def _contract(model: str, credit: Credit) -> dict:
 # ---- the portable path: Ibis on DuckDB or Spark ------------------------------------------------
 
 
-def _portable(con, view: str, channels: list[str], model: str, settings: Settings, engine: str) -> Credit:
+def _portable(con, view: str, channels: list[str], model: str, settings: Settings, engine: str, path) -> Credit:
     import ibis
     import pyarrow as pa
 
@@ -108,10 +113,14 @@ def _portable(con, view: str, channels: list[str], model: str, settings: Setting
         overwrite=True,
     )
     if engine == "spark":
+        from truce.analytics.longfile import spark_journey_rows
         from truce.analytics.spark import hand_over, spark_connection
 
         spark = spark_connection()
-        rows = hand_over(spark, "truce_journey_rows", rows.to_pyarrow())
+        # Spark reads a Parquet file itself (the check above has read it on DuckDB, in a scan that
+        # keeps no rows); a CSV, or a Parquet file of other types, is handed over from DuckDB.
+        on_spark = spark_journey_rows(spark, path)
+        rows = on_spark if on_spark is not None else hand_over(spark, "truce_journey_rows", rows.to_pyarrow())
         codes = hand_over(spark, "truce_channel_codes", codes.to_pyarrow())
     if rows.journey_id.type().is_integer():
         journey = rows.journey_id.cast("int64")
