@@ -132,11 +132,13 @@ def _portable(con, view: str, channels: list[str], model: str, settings: Setting
     )
     per = per.mutate(revenue=ibis.ifelse(per.converted, per.best, 0.0)).drop("best")
     touches = rows.select("journey", "ts", "channel").join(per, "journey").join(codes, "channel")
-    touches = touches.select("journey", "ts", "key", "converted", "revenue", "conv_ts").cache()
+    from truce.analytics.spark import kept, let_go
+
+    touches = kept(touches.select("journey", "ts", "key", "converted", "revenue", "conv_ts"))
     try:
         return run_model(touches, channels, model, settings)
     finally:
-        touches.release()
+        let_go(touches)  # kept: Ibis's cache fails on Spark Connect, where it is left uncached
 
 
 # ---- the fast path -----------------------------------------------------------------------------
