@@ -93,21 +93,31 @@ def journey_touches(
 
     key_codes maps each key value (a string; missing values as "(none)") to its code.
     """
-    return keyed(journey_rows(touches, contacts, found, level=level, lookback_days=lookback_days), key_codes, by)
+    rows = journey_rows(touches, contacts, found, level=level, lookback_days=lookback_days, keys=(by,))
+    return keyed(rows, key_codes, by)
 
 
-def journey_rows(touches: ir.Table, contacts: ir.Table, found: ir.Table, *, level: str, lookback_days: int) -> ir.Table:
+def journey_rows(
+    touches: ir.Table,
+    contacts: ir.Table,
+    found: ir.Table,
+    *,
+    level: str,
+    lookback_days: int,
+    keys: tuple[str, ...] = BY,
+) -> ir.Table:
     """Each counted touch with its journey, before any key is chosen: one `value_<by>` column per
-    way of crediting (BY), so that one computation of the journeys serves credit by channel,
-    campaign, team and person alike (`keyed` picks one)."""
+    way of crediting in `keys` (all of BY by default), so that one computation of the journeys
+    serves credit by channel, campaign, team and person alike (`keyed` picks one). Each column
+    costs time in the window sorts: a single report asks for its own key only."""
     entity_of = "contact_id" if level == "contact" else "account_id"
     t = touches.select(
         touch=touches.id,
         entity=touches[entity_of],
         ts=touches.ts,
-        **{_value(by): touches[_column(by)].cast("string").fill_null("(none)") for by in BY},
+        **{_value(by): touches[_column(by)].cast("string").fill_null("(none)") for by in keys},
     )
-    values = [_value(by) for by in BY]
+    values = [_value(by) for by in keys]
     t = t.filter(t.entity.notnull())
     lookback = lookback_days * DAY
     joined = t.left_join(found, [t.entity == found.entity, found.conv_ts >= t.ts])

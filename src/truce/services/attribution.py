@@ -228,13 +228,20 @@ def one_reading():
     any period, are read off the same journeys. Nested blocks share the outermost one. Use it
     only around reads: what it keeps is a snapshot, freed when the block ends.
     """
-    if _READING.get() is not None:
+    with _reading(shared=True):
         yield
+
+
+@contextmanager
+def _reading(shared: bool):
+    """The reading in force, or a new one for the block (`shared`: several runs may follow)."""
+    if _READING.get() is not None:
+        yield _READING.get()
         return
-    reading = _Reading()
+    reading = _Reading(shared)
     token = _READING.set(reading)
     try:
-        yield
+        yield reading
     finally:
         _READING.reset(token)
         reading.close()
@@ -243,7 +250,10 @@ def one_reading():
 class _Reading:
     """Opened sources, journeys and key codes, kept for the length of a `one_reading` block."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: bool) -> None:
+        # A shared reading builds journeys with every key, for whichever run comes next; a
+        # report's own reading serves that one report, and carries its key only.
+        self.shared = shared
         self.opened: dict = {}  # (engine, backend, stages) → AttributionSources
         self.kept: dict = {}  # (source key, conversion, level, lookback) → (journeys, conversions)
         self.codes: dict = {}  # (source key, by) → (key values, their codes on the engine)
@@ -261,11 +271,12 @@ class _Reading:
         from truce.analytics import journeys
         from truce.analytics.spark import kept
 
-        key = (source, ask["conversion"], ask["level"], ask["lookback_days"])
+        keys = journeys.BY if self.shared else (ask["by"],)
+        key = (source, ask["conversion"], ask["level"], ask["lookback_days"], keys)
         if key not in self.kept:
             found = journeys.conversions(src.opportunities, src.stage_entries, ask["conversion"], ask["level"])
             rows = journeys.journey_rows(
-                src.touches, src.contacts, found, level=ask["level"], lookback_days=ask["lookback_days"]
+                src.touches, src.contacts, found, level=ask["level"], lookback_days=ask["lookback_days"], keys=keys
             )
             self.kept[key] = (kept(rows), found)
         return self.kept[key]
@@ -306,9 +317,7 @@ def _journeys(engine: Engine, ask: dict):
 
     stages = (ask["conversion"],) if ask["conversion"] in ("sql", "mql") else ()
     start, end = ask.pop("start"), ask.pop("end")
-    with one_reading():
-        reading = _READING.get()
-        assert reading is not None  # one_reading set it
+    with _reading(shared=False) as reading:
         source, src = reading.sources(engine, ask["engine"], stages)
         rows, found = reading.journeys(source, src, ask)
         values, codes = reading.key_codes(source, src, ask["by"])
