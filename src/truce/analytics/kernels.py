@@ -141,16 +141,7 @@ def order_and_count_blocks(
             if end == begin:
                 last[j] = -1
                 continue
-            previous = pool_slot[lo + begin]
-            counts[2 * width + previous + 4] += 1  # START → first state
-            for i in range(lo + begin + 1, lo + end):
-                current = pool_slot[i]
-                if current != previous:
-                    counts[(previous + 4) * width + current + 4] += 1
-                    previous = current
-            cell = (previous + 4) * width + (1 if won[j] else 0)
-            counts[cell] += 1
-            last[j] = cell
+            last[j] = _count_journey(pool_slot, lo + begin, lo + end, won[j], width, counts)
             begin = end
 
 
@@ -252,18 +243,24 @@ def first_order_counts(key, start, converted, revenue, width, counts, values):  
     CONVERSION −2, NULL −3; a repeat of the previous key is no step; every journey ends once.
     Converted journeys' revenue is added to their end in journey order (the same sums)."""
     for j in range(len(start) - 1):
-        lo, hi = start[j], start[j + 1]
-        previous = key[lo]
-        counts[2 * width + previous + 4] += 1  # START → first state
-        for i in range(lo + 1, hi):
-            current = key[i]
-            if current != previous:
-                counts[(previous + 4) * width + current + 4] += 1
-                previous = current
-        end = (previous + 4) * width + (1 if converted[j] else 0)
-        counts[end] += 1
+        end = _count_journey(key, start[j], start[j + 1], converted[j], width, counts)
         if converted[j]:
             values[end] += revenue[j]
+
+
+@_compiled
+def _count_journey(key, lo, hi, converted, width, counts):  # pragma: no cover - compiled
+    """One journey's (touches lo..hi) order-1 transitions added to `counts`; its end cell."""
+    previous = key[lo]
+    counts[2 * width + previous + 4] += 1  # START → first state
+    for i in range(lo + 1, hi):
+        current = key[i]
+        if current != previous:
+            counts[(previous + 4) * width + current + 4] += 1
+            previous = current
+    end = (previous + 4) * width + (1 if converted else 0)
+    counts[end] += 1
+    return end
 
 
 @_compiled
