@@ -79,24 +79,6 @@ def conversions(opportunities: ir.Table, stage_entries: ir.Table, conversion: st
     )
 
 
-def journey_touches(
-    touches: ir.Table,
-    contacts: ir.Table,
-    found: ir.Table,
-    key_codes: ir.Table,
-    *,
-    level: str,
-    by: str,
-    lookback_days: int,
-) -> ir.Table:
-    """The touches table the attribution expressions read (see truce.analytics.attribution).
-
-    key_codes maps each key value (a string; missing values as "(none)") to its code.
-    """
-    rows = journey_rows(touches, contacts, found, level=level, lookback_days=lookback_days, keys=(by,))
-    return keyed(rows, key_codes, by)
-
-
 def journey_rows(
     touches: ir.Table,
     contacts: ir.Table,

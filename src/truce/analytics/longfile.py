@@ -510,9 +510,9 @@ def _times_vouched_for(meta, column: int, per_unit: int) -> bool:
 def read_batches(source: ParquetColumns, wanted: tuple[str, ...], ids: JourneyIds | None = None):
     """The file's rows in batches of numpy columns (only `wanted` ones besides journey_id).
 
-    `ids`: a JourneyIds that an earlier pass over the same file filled (`ids.keep`): the journey
-    ids are then taken from it instead of being decoded again (they cost as much to decode as
-    the other four columns together). Raises Unsure at a null where a value is required, and
+    `ids`: a JourneyIds. The first pass given it fills it; a later pass over the same file takes
+    the journey ids from it instead of decoding them again (they cost as much to decode as the
+    other four columns together). Raises Unsure at a null where a value is required, and
     when the file no longer has the rows the earlier pass read.
     """
     import itertools
@@ -563,7 +563,7 @@ def read_batches(source: ParquetColumns, wanted: tuple[str, ...], ids: JourneyId
 
 
 class JourneyIds:
-    """The journey id column of a file, kept by one pass (`keep=True`) for the next to reuse.
+    """The journey id column of a file, kept by one pass (`add`, then `done`) for the next to reuse.
 
     The ids stay as the Arrow buffers they were decoded into (8 bytes a row); the next pass takes
     them in order, whatever its batches' lengths.

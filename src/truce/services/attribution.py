@@ -255,7 +255,7 @@ class _Reading:
         # report's own reading serves that one report, and carries its key only.
         self.shared = shared
         self.opened: dict = {}  # (engine, backend, stages) → AttributionSources
-        self.kept: dict = {}  # (source key, conversion, level, lookback) → (journeys, conversions)
+        self.kept: dict = {}  # (source key, conversion, level, lookback, keys) → (journeys, conversions)
         self.codes: dict = {}  # (source key, by) → (key values, their codes on the engine)
 
     def sources(self, engine: Engine, backend: str, stages: tuple[str, ...]):
