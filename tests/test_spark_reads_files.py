@@ -116,3 +116,18 @@ def test_spark_master_is_refused_without_the_spark_engine_or_with_a_url_that_is_
     assert alone.exit_code == 1 and "add --engine spark" in alone.output
     wrong = run(app, ["attribution", "--engine", "spark", "--spark-master", "http://spark:8080", "--db", sqlite_url])
     assert wrong.exit_code == 1 and "not a Spark master URL: 'http://spark:8080'" in wrong.output
+
+
+def test_a_bad_truce_spark_memory_is_refused_by_name_before_any_work(sqlite_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("TRUCE_SPARK_MEMORY", "lots")
+    run = CliRunner().invoke
+    for args in (
+        ["funnel", "--engine", "spark", "--db", sqlite_url],
+        ["attribution", "--engine", "spark", "--db", sqlite_url],
+    ):
+        found = run(app, args)
+        assert found.exit_code == 1, found.output
+        assert "TRUCE_SPARK_MEMORY='lots' is not a size such as 512m or 4g" in found.output
+        assert found.exception is None or isinstance(found.exception, SystemExit)
+    # Without --engine spark the variable is not read.
+    assert run(app, ["funnel", "--db", sqlite_url, "--json"]).exit_code == 0

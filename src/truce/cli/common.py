@@ -351,7 +351,15 @@ def _laid_out(paragraph: str) -> bool:
 
 
 def choose_spark_master(url: str | None, engine: str) -> None:
-    """--spark-master: where the next Spark session runs; refused without --engine spark."""
+    """--spark-master: where the next Spark session runs; refused without --engine spark.
+    With --engine spark, $TRUCE_SPARK_MEMORY is checked here too, before any work starts."""
+    if engine == "spark":
+        from truce.analytics.spark import _memory
+
+        try:
+            _memory()
+        except ValueError as exc:
+            fail(str(exc))
     if url is None:
         return
     if engine != "spark":
